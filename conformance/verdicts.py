@@ -1,0 +1,138 @@
+"""Verdicts, violations and check results: what checkers return and reports render.
+
+Checkers return values and never raise (a checker that throws is turned into ``unknown``).
+Verdicts:
+
+    pass         every example held the invariant
+    fail         the client broke the contract (violations carry the evidence)
+    hazard       documented Kafka behaviour reproduced and measured (e.g. S3), not a client bug
+    unsupported  the client/adapter cannot run this combination (capability missing)
+    unknown      the check could not decide (a checker error, an infrastructure problem)
+    expected     a failure listed in the baseline file as a known deviation
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    HAZARD = "hazard"
+    UNSUPPORTED = "unsupported"
+    UNKNOWN = "unknown"
+    EXPECTED = "expected"
+
+
+@dataclass
+class Violation:
+    """One anomaly found in a history, with the event indices that prove it."""
+
+    check: str
+    anomaly: str
+    section: str
+    message: str
+    evidence: list[int] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckResult:
+    """The verdict of one check for one client configuration, over all examples run."""
+
+    check: str
+    section: str
+    verdict: Verdict
+    examples: int = 0
+    seconds: float = 0.0
+    violations: list[Violation] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+    steps: list[str] = field(default_factory=list)
+    history_file: str | None = None
+
+    def to_json(self, max_violations: int = 20) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = str(self.verdict)
+        d["violations_total"] = len(self.violations)
+        d["violations"] = [v.to_json() for v in self.violations[:max_violations]]
+        return d
+
+
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """The verdict of a cell from the verdicts of its parts (worst wins)."""
+    order = [Verdict.FAIL, Verdict.UNKNOWN, Verdict.HAZARD, Verdict.EXPECTED, Verdict.PASS,
+             Verdict.UNSUPPORTED]
+    for v in order:
+        if v in verdicts:
+            return v
+    return Verdict.UNSUPPORTED
+
+
+@dataclass
+class ClientResult:
+    """Every check's result for one client (adapter name + its configuration label)."""
+
+    name: str
+    client: str = ""
+    client_version: str = ""
+    label: str = ""
+    capabilities: dict[str, bool] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "client": self.client,
+            "client_version": self.client_version,
+            "label": self.label,
+            "capabilities": self.capabilities,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+@dataclass
+class RunResult:
+    """One `kafka-conformance run`: the broker it used and every client's results."""
+
+    run_id: str
+    started_at: str
+    finished_at: str = ""
+    tool_version: str = ""
+    profile: str = "ci"
+    seed: int | None = None
+    broker: dict[str, Any] = field(default_factory=dict)
+    clients: list[ClientResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 every check passes (hazard/unsupported/expected included), 1 any failure,
+        3 an infrastructure error or an undecided check."""
+        verdicts = [c.verdict for cl in self.clients for c in cl.checks]
+        if Verdict.FAIL in verdicts:
+            return 1
+        if self.errors or Verdict.UNKNOWN in verdicts:
+            return 3
+        return 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "kafka-conformance/results/1",
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "tool_version": self.tool_version,
+            "profile": self.profile,
+            "seed": self.seed,
+            "broker": self.broker,
+            "clients": [c.to_json() for c in self.clients],
+            "errors": self.errors,
+            "exit_code": self.exit_code,
+        }
