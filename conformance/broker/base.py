@@ -1,0 +1,80 @@
+"""The Broker interface every provider implements (embedded, testcontainers, external)."""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from typing import Any
+
+from conformance.broker.admin import Admin
+from conformance.errors import UsageError
+
+
+def run_prefix() -> str:
+    """A fresh prefix for this run's topics and groups."""
+    return f"kc-{uuid.uuid4().hex[:8]}-"
+
+
+class Broker(ABC):
+    """A running Kafka cluster the suite may use.
+
+    ``owned`` is True when the run started the cluster itself: then nothing a user owns lives
+    there. On a cluster the run does not own, the admin guard only lets it create and delete
+    topics and groups named with ``prefix``.
+    """
+
+    provider: str = ""
+    owned: bool = True
+
+    def __init__(self, client_config: dict[str, Any] | None = None,
+                 prefix: str | None = None) -> None:
+        self.client_config: dict[str, Any] = dict(client_config or {})
+        self.prefix = prefix or run_prefix()
+        self._admin: Admin | None = None
+
+    @abstractmethod
+    def start(self) -> Broker:
+        """Start (or connect to) the cluster and wait until it serves requests."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop what ``start`` started; idempotent."""
+
+    @property
+    @abstractmethod
+    def bootstrap_servers(self) -> str: ...
+
+    @property
+    def version(self) -> str:
+        return "unknown"
+
+    @property
+    def nodes(self) -> int:
+        return len(self.admin.broker_ids())
+
+    @property
+    def admin(self) -> Admin:
+        if self._admin is None:
+            self._admin = Admin(self.bootstrap_servers, self.client_config, self.prefix,
+                                guard=not self.owned)
+        return self._admin
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": self.provider, "version": self.version,
+                "bootstrap_servers": self.bootstrap_servers, "prefix": self.prefix}
+
+    def kill_node(self, node_id: int) -> None:
+        raise UsageError(f"the {self.provider} provider cannot kill broker nodes")
+
+    def restart_node(self, node_id: int) -> None:
+        raise UsageError(f"the {self.provider} provider cannot restart broker nodes")
+
+    def __enter__(self) -> Broker:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

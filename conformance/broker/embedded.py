@@ -1,0 +1,324 @@
+"""Embedded Apache Kafka: 1 or 3 combined-mode KRaft nodes on loopback, from Maven jars.
+
+Each node runs ``java -cp '<cache>/<version>/lib/*' kafka.Kafka server.properties`` with its
+data, config and log in ``<cache>/runs/<run-id>/node-<id>/``. ``stop()`` sends SIGTERM, then
+SIGKILL after a grace period, and deletes the run folder. A later ``start()`` reaps run folders
+whose owner process died (see ``conformance.processes``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from conformance import processes
+from conformance.broker.base import Broker
+from conformance.broker.jars import DEFAULT_KAFKA_VERSION, cache_root, ensure_jars, java_executable
+from conformance.errors import BrokerError, UsageError
+
+READY_LINE = "Kafka Server started"
+HOST = "127.0.0.1"
+
+
+def new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding, not starting with '-'."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def free_ports(count: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def broker_settings(nodes: int) -> dict[str, str]:
+    """Settings for fast group tests; both group protocols stay enabled."""
+    rf = str(min(3, nodes))
+    isr = str(min(2, nodes))
+    return {
+        "offsets.topic.replication.factor": rf,
+        "offsets.topic.num.partitions": "5",
+        "transaction.state.log.replication.factor": rf,
+        "transaction.state.log.min.isr": isr,
+        "transaction.state.log.num.partitions": "3",
+        "share.coordinator.state.topic.replication.factor": rf,
+        "share.coordinator.state.topic.min.isr": isr,
+        "share.coordinator.state.topic.num.partitions": "3",
+        "auto.create.topics.enable": "false",
+        "group.initial.rebalance.delay.ms": "0",
+        "group.min.session.timeout.ms": "1000",
+        "group.coordinator.rebalance.protocols": "classic,consumer",
+        "group.consumer.min.session.timeout.ms": "1000",
+        "group.consumer.session.timeout.ms": "6000",
+        "group.consumer.min.heartbeat.interval.ms": "200",
+        "group.consumer.heartbeat.interval.ms": "500",
+        "group.consumer.min.assignment.interval.ms": "0",
+        "group.consumer.assignment.interval.ms": "0",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "log.flush.interval.messages": "9223372036854775807",
+        "metadata.log.max.record.bytes.between.snapshots": "104857600",
+    }
+
+
+@dataclass
+class Node:
+    node_id: int
+    port: int
+    controller_port: int
+    directory: Path
+    proc: subprocess.Popen | None = None
+    log_offset: int = 0
+    log_file: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_file = self.directory / "broker.log"
+
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "server.properties"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class EmbeddedKafka(Broker):
+    """Apache Kafka 4.x in KRaft combined mode, started from jars fetched by ``mvn``."""
+
+    provider = "embedded"
+    owned = True
+
+    def __init__(self, nodes: int = 1, kafka_version: str = DEFAULT_KAFKA_VERSION, *,
+                 port: int | None = None, heap: str = "512m", startup_timeout: float = 120.0,
+                 overrides: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if nodes not in (1, 3):
+            raise UsageError(f"--nodes must be 1 or 3, not {nodes}")
+        self._nodes = nodes
+        self.kafka_version = kafka_version
+        self.base_port = port
+        self.heap = heap
+        self.startup_timeout = startup_timeout
+        self.overrides = dict(overrides or {})
+        self.run_dir: Path | None = None
+        self.node_list: list[Node] = []
+        self.cluster_id = new_cluster_id()
+
+    @property
+    def version(self) -> str:
+        return self.kafka_version
+
+    @property
+    def nodes(self) -> int:
+        return self._nodes
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if not self.node_list:
+            raise BrokerError("the embedded broker is not started")
+        return ",".join(f"{HOST}:{n.port}" for n in self.node_list)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "nodes": self._nodes}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> EmbeddedKafka:
+        java = java_executable()
+        lib = ensure_jars(self.kafka_version)
+        runs = cache_root() / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        processes.reap_orphans(runs)
+        self.run_dir = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.run_dir.mkdir()
+        processes.write_owner(self.run_dir)
+        try:
+            self._layout()
+            self._format(java, lib)
+            for node in self.node_list:
+                self._launch(java, lib, node)
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self._admin = None
+        procs = [n.proc for n in self.node_list if n.proc is not None]
+        processes.terminate_all(procs, grace=15.0)  # all at once: a quorum cannot outlive peers
+        if self.run_dir is not None:
+            # anything still alive that names our folder (e.g. a storage tool) goes too
+            processes.kill_processes(processes.processes_using(self.run_dir))
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
+
+    def kill_node(self, node_id: int) -> None:
+        """SIGKILL one node (its data stays, so it can be restarted)."""
+        node = self._node(node_id)
+        if node.proc is not None:
+            processes.kill(node.proc)
+
+    def restart_node(self, node_id: int) -> None:
+        node = self._node(node_id)
+        if node.running:
+            return
+        self._launch(java_executable(), ensure_jars(self.kafka_version), node)
+        self._wait_log(node, time.monotonic() + self.startup_timeout)
+
+    def node_processes(self) -> list[subprocess.Popen]:
+        return [n.proc for n in self.node_list if n.proc is not None]
+
+    # -- steps -----------------------------------------------------------------------------
+    def _node(self, node_id: int) -> Node:
+        for node in self.node_list:
+            if node.node_id == node_id:
+                return node
+        raise UsageError(f"no broker node {node_id}; nodes are 1..{self._nodes}")
+
+    def _layout(self) -> None:
+        assert self.run_dir is not None
+        if self.base_port is not None:
+            ports = list(range(self.base_port, self.base_port + 2 * self._nodes))
+            busy = [p for p in ports if port_in_use(p)]
+            if busy:
+                raise BrokerError(
+                    f"port {busy[0]} on {HOST} is already in use: choose another --port "
+                    f"(the broker needs {len(ports)} consecutive ports) or omit it"
+                )
+        else:
+            ports = free_ports(2 * self._nodes)
+        self.node_list = []
+        for i in range(self._nodes):
+            d = self.run_dir / f"node-{i + 1}"
+            (d / "data").mkdir(parents=True)
+            self.node_list.append(Node(i + 1, ports[2 * i], ports[2 * i + 1], d))
+        voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self.node_list)
+        for node in self.node_list:
+            props = {
+                "process.roles": "broker,controller",
+                "node.id": str(node.node_id),
+                "controller.quorum.voters": voters,
+                "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:"
+                             f"{node.controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port}",
+                "controller.listener.names": "CONTROLLER",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "log.dirs": str(node.directory / "data"),
+                **broker_settings(self._nodes),
+                **self.overrides,
+            }
+            node.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+
+    def _java_cmd(self, java: str, lib: Path, node: Node, main: str,
+                  jvm: tuple[str, ...] = ()) -> list[str]:
+        log4j = resources.files("conformance.broker") / "log4j2.properties"
+        return [java, *jvm, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dkc.log.file={node.log_file}",
+                f"-Dlog4j2.configurationFile={log4j}", f"-Dkc.run.dir={self.run_dir}",
+                "-cp", f"{lib}/*", main]
+
+    def _format(self, java: str, lib: Path) -> None:
+        procs = []
+        for node in self.node_list:
+            jvm = ("-Xmx256m", "-XX:TieredStopAtLevel=1")
+            cmd = self._java_cmd(java, lib, node, "kafka.tools.StorageTool", jvm)
+            cmd += ["format", "-t", self.cluster_id, "-c", str(node.config_file)]
+            out = open(node.directory / "format.log", "wb")  # noqa: SIM115 - closed below
+            procs.append((node, processes.popen(cmd, stdout=out, stderr=subprocess.STDOUT), out))
+        for node, proc, out in procs:
+            try:
+                code = proc.wait(120)
+            except subprocess.TimeoutExpired:
+                processes.kill(proc)
+                code = -9
+            finally:
+                out.close()
+            if code != 0:
+                raise BrokerError(
+                    f"formatting the storage of node {node.node_id} failed (exit {code}):\n"
+                    + tail(node.directory / "format.log")
+                )
+
+    def _launch(self, java: str, lib: Path, node: Node) -> None:
+        jvm = (f"-Xms{self.heap}", f"-Xmx{self.heap}")
+        cmd = [*self._java_cmd(java, lib, node, "kafka.Kafka", jvm), str(node.config_file)]
+        node.log_offset = node.log_file.stat().st_size if node.log_file.exists() else 0
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+        with open(node.directory / "stdout.log", "ab") as out:
+            node.proc = processes.popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                        stdin=subprocess.DEVNULL)
+
+    def _wait_log(self, node: Node, deadline: float) -> None:
+        while True:
+            if node.proc is not None and node.proc.poll() is not None:
+                raise BrokerError(
+                    f"broker node {node.node_id} exited with code {node.proc.returncode} before "
+                    f"it was ready; last lines of its log:\n{tail(node.log_file)}\n"
+                    f"{tail(node.directory / 'stdout.log', 5)}"
+                )
+            with contextlib.suppress(OSError), node.log_file.open("rb") as fh:
+                fh.seek(node.log_offset)
+                if READY_LINE.encode() in fh.read():
+                    return
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"broker node {node.node_id} was not ready within "
+                    f"{self.startup_timeout:.0f} s; last lines of its log:\n{tail(node.log_file)}"
+                )
+            time.sleep(0.1)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        for node in self.node_list:
+            self._wait_log(node, deadline)
+        while True:
+            try:
+                if len(self.admin.broker_ids(timeout=5)) == self._nodes:
+                    return
+            except BrokerError:
+                pass
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"the cluster did not list {self._nodes} brokers within "
+                    f"{self.startup_timeout:.0f} s; last lines of node 1's log:\n"
+                    f"{tail(self.node_list[0].log_file)}"
+                )
+            time.sleep(0.2)

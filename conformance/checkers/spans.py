@@ -1,0 +1,320 @@
+"""Shared derivations every checker builds on: settings, ownership spans, processings, commits.
+
+Settings
+    ``Settings.from_scenario(scenario)`` reads the ``scenario`` event's ``config`` and ``strategy``
+    with defaults for missing keys: Kafka's own defaults (``auto_offset_reset="latest"``,
+    ``enable_auto_commit=True``), strategy ``"auto"`` under auto commit else ``"BATCH"`` (Spring's
+    default), ``bound=None`` (unbounded), processing ``"in-loop"``.
+
+Ownership spans
+    A member owns a partition from its ``assigned`` event for it (``start``) to its ``revoked`` or
+    ``lost`` event for it, its ``closed`` event, or the harness ``member_killed`` /
+    ``member_stopped`` / ``member_died`` event naming it (``end``; ``None`` while still open when
+    the history ends). An event with index ``i`` is inside a span when ``start < i < end``. An
+    ``assigned`` event for a partition the member already owns continues the open span.
+
+Processings
+    Every record of every ``processed`` event, in history order (event index, then position in
+    the event). A processing belongs to the member's span that contains it, else to the member's
+    latest span of that partition that began before it (e.g. a pool worker finishing after the
+    revoke), else to an *orphan* span (``start == -1``) of its own.
+
+Commits
+    ``committed`` events (``requested=False``) and ``commit_requested`` events with explicit
+    offsets (``requested=True``). Negative offsets (librdkafka's ``OFFSET_INVALID``) are not
+    commits and are dropped. The group's committed offset of a partition at index ``i`` is the
+    offset of the latest ``ok`` ``committed`` event for it before ``i`` (the broker keeps the last
+    write).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.history import HARNESS, Event, History, Rec
+
+TP = tuple[str, int]
+MEMBER_END_EVENTS = ("member_killed", "member_stopped", "member_died")
+RESETS = ("earliest", "latest", "none")
+
+
+def tp_name(tp: TP) -> str:
+    """``topic-partition`` as Kafka tools print it."""
+    return f"{tp[0]}-{tp[1]}"
+
+
+def condense(values: Iterable[Any], limit: int = 50) -> list[Any]:
+    """The first ``limit`` values: huge evidence is condensed to its first cases."""
+    out = []
+    for v in values:
+        if len(out) >= limit:
+            break
+        out.append(v)
+    return out
+
+
+# -- settings -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """The scenario configuration the checkers and the policy depend on."""
+
+    topic: str | None = None
+    partitions: int | None = None
+    auto_offset_reset: str = "latest"
+    enable_auto_commit: bool = True
+    strategy: str = "auto"
+    bound: int | None = None
+    commit_on_revoke: bool = False
+    asynchronous: bool = False
+    processing: str = "in-loop"
+
+    @classmethod
+    def from_scenario(cls, scenario: dict[str, Any] | None) -> Settings:
+        scenario = scenario if isinstance(scenario, dict) else {}
+        config = scenario.get("config") if isinstance(scenario.get("config"), dict) else {}
+        strategy = scenario.get("strategy") if isinstance(scenario.get("strategy"), dict) else {}
+        reset = str(config.get("auto_offset_reset") or "latest").lower()
+        auto = config.get("enable_auto_commit")
+        auto = True if auto is None else bool(auto)
+        bound = strategy.get("bound")
+        partitions = scenario.get("partitions")
+        return cls(
+            topic=scenario.get("topic"),
+            partitions=partitions if isinstance(partitions, int) else None,
+            auto_offset_reset=reset if reset in RESETS else "latest",
+            enable_auto_commit=auto,
+            strategy=str(strategy.get("name") or ("auto" if auto else "BATCH")),
+            bound=bound if isinstance(bound, int) and not isinstance(bound, bool) else None,
+            commit_on_revoke=bool(strategy.get("commit_on_revoke", False)),
+            asynchronous=bool(strategy.get("asynchronous", False)),
+            processing=str(strategy.get("processing") or "in-loop"),
+        )
+
+    @classmethod
+    def of(cls, history: History) -> Settings:
+        return cls.from_scenario(history.scenario())
+
+
+# -- spans --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Span:
+    """One member's ownership of one partition (event indices, see the module docstring)."""
+
+    member: str
+    tp: TP
+    start: int
+    end: int | None = None
+    manual: bool = False
+    end_type: str | None = None
+
+    def contains(self, index: int) -> bool:
+        return self.start < index and (self.end is None or index < self.end)
+
+    def window(self, other: Span) -> tuple[int, float] | None:
+        """The open interval both spans cover, or None when they do not overlap."""
+        lo = max(self.start, other.start)
+        hi = min(float("inf") if self.end is None else self.end,
+                 float("inf") if other.end is None else other.end)
+        return (lo, hi) if lo < hi else None
+
+    @property
+    def orphan(self) -> bool:
+        return self.start < 0
+
+
+def ownership_spans(history: History) -> list[Span]:
+    """Every ownership span of the history, ordered by start."""
+    opened: dict[tuple[str, TP], tuple[int, bool]] = {}
+    spans: list[Span] = []
+
+    def close(member: str, tps: Iterable[TP], event: Event) -> None:
+        for tp in list(tps):
+            began = opened.pop((member, tp), None)
+            if began is not None:
+                spans.append(Span(member, tp, began[0], event.index, began[1], event.type))
+
+    for e in history:
+        if e.source == HARNESS:
+            if e.type in MEMBER_END_EVENTS:
+                member = e.data.get("member")
+                close(str(member), [tp for (m, tp) in opened if m == member], e)
+        elif e.type == "assigned":
+            for tp in e.partitions():
+                opened.setdefault((e.source, tp), (e.index, bool(e.data.get("manual"))))
+        elif e.type in ("revoked", "lost"):
+            close(e.source, e.partitions(), e)
+        elif e.type == "closed":
+            close(e.source, [tp for (m, tp) in opened if m == e.source], e)
+    spans.extend(Span(m, tp, s, None, manual) for (m, tp), (s, manual) in opened.items())
+    return sorted(spans, key=lambda s: (s.start, s.member, s.tp))
+
+
+class Spans:
+    """Ownership spans indexed by member and partition."""
+
+    def __init__(self, history: History) -> None:
+        self.all = ownership_spans(history)
+        self._by: dict[tuple[str, TP], list[Span]] = defaultdict(list)
+        for s in self.all:
+            self._by[(s.member, s.tp)].append(s)
+        self._orphans: dict[tuple[str, TP], Span] = {}
+
+    def of(self, member: str, tp: TP) -> list[Span]:
+        return self._by.get((member, tp), [])
+
+    def at(self, member: str, tp: TP, index: int) -> Span | None:
+        """The member's span of ``tp`` that contains ``index``."""
+        for s in self.of(member, tp):
+            if s.contains(index):
+                return s
+        return None
+
+    def latest_before(self, member: str, tp: TP, index: int) -> Span | None:
+        """The member's latest span of ``tp`` that began before ``index`` (ended or not)."""
+        found = None
+        for s in self.of(member, tp):
+            if s.start < index:
+                found = s
+        return found
+
+    def owning(self, member: str, tp: TP, index: int) -> Span:
+        """The span a processing at ``index`` belongs to (see the module docstring)."""
+        span = self.at(member, tp, index) or self.latest_before(member, tp, index)
+        if span is None:
+            span = self._orphans.setdefault((member, tp), Span(member, tp, -1, None, False,
+                                                                "orphan"))
+        return span
+
+    def open_at(self, tp: TP, index: int) -> list[Span]:
+        """Every span of ``tp`` (any member) that contains ``index``."""
+        return [s for s in self.all if s.tp == tp and s.contains(index)]
+
+    def first_assigned(self) -> dict[TP, int]:
+        """The index of the first ``assigned`` event of each partition, by any member."""
+        first: dict[TP, int] = {}
+        for s in self.all:
+            first.setdefault(s.tp, s.start)
+        return first
+
+
+# -- processings --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Processing:
+    """One record of one ``processed`` event."""
+
+    member: str
+    rec: Rec
+    index: int
+    pos: int
+
+    @property
+    def tp(self) -> TP:
+        return self.rec.tp
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.index, self.pos)
+
+
+def processings(history: History, types: tuple[str, ...] = ("processed",)) -> list[Processing]:
+    """Every processed record in history order (``types=("polled",)`` for polls)."""
+    return [Processing(e.source, r, e.index, pos)
+            for e in history.of_type(*types) if e.source != HARNESS
+            for pos, r in enumerate(e.records())]
+
+
+def by_span(spans: Spans, items: Iterable[Processing]) -> dict[Span, list[Processing]]:
+    """Processings grouped by the span they belong to, each list in history order."""
+    out: dict[Span, list[Processing]] = defaultdict(list)
+    for p in items:
+        out[spans.owning(p.member, p.tp, p.index)].append(p)
+    return out
+
+
+@dataclass
+class SpanProgress:
+    """The highest offset a span processed before a given index (prefix maxima)."""
+
+    indices: list[int] = field(default_factory=list)
+    maxima: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, items: list[Processing]) -> SpanProgress:
+        progress = cls()
+        best = -1
+        for p in items:
+            best = max(best, p.rec.offset)
+            progress.indices.append(p.index)
+            progress.maxima.append(best)
+        return progress
+
+    def max_before(self, index: int) -> int | None:
+        n = bisect.bisect_left(self.indices, index)
+        return self.maxima[n - 1] if n else None
+
+
+# -- produced -----------------------------------------------------------------------------------
+def produced_offsets(history: History) -> dict[TP, list[int]]:
+    """The sorted offsets the broker acknowledged, per partition."""
+    out: dict[TP, set[int]] = defaultdict(set)
+    for p in history.produced():
+        out[p.tp].add(p.offset)
+    return {tp: sorted(offs) for tp, offs in out.items()}
+
+
+def between(offsets: list[int], lo: int, hi: int) -> list[int]:
+    """The sorted ``offsets`` in the half-open range ``[lo, hi)``."""
+    return offsets[bisect.bisect_left(offsets, lo):bisect.bisect_left(offsets, hi)]
+
+
+# -- commits ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Commit:
+    """A ``committed`` (or explicit ``commit_requested``) event, offsets keyed by partition."""
+
+    member: str
+    index: int
+    mode: str
+    ok: bool
+    offsets: dict[TP, int]
+    requested: bool = False
+
+
+def commits(history: History, requested: bool = False) -> list[Commit]:
+    """``committed`` events in history order; with ``requested``, also explicit requests."""
+    out = []
+    for e in history.of_type("committed", "commit_requested"):
+        is_request = e.type == "commit_requested"
+        if e.source == HARNESS or (is_request and (not requested or not e.data.get("offsets"))):
+            continue
+        offsets = {tp: off for tp, off in e.offsets().items() if off >= 0}
+        ok = True if is_request else e.data.get("ok") is True
+        out.append(Commit(e.source, e.index, str(e.data.get("mode") or ""), ok, offsets,
+                          is_request))
+    return out
+
+
+class GroupOffsets:
+    """The group's committed offsets over time, from ok ``committed`` events of any member."""
+
+    def __init__(self, history: History) -> None:
+        self._acks: dict[TP, list[tuple[int, int, str]]] = defaultdict(list)
+        for c in commits(history):
+            if c.ok:
+                for tp, off in c.offsets.items():
+                    self._acks[tp].append((c.index, off, c.member))
+
+    def acks(self, tp: TP, after: int = -1, before: float = float("inf"),
+             member: str | None = None) -> list[tuple[int, int]]:
+        """(event index, offset) of the ok commits of ``tp`` with ``after < index < before``."""
+        return [(i, off) for i, off, m in self._acks.get(tp, [])
+                if after < i < before and (member is None or m == member)]
+
+    def at(self, tp: TP, index: int, member: str | None = None) -> tuple[int, int] | None:
+        """(event index, offset) of the latest ok commit of ``tp`` before ``index``."""
+        found = self.acks(tp, before=index, member=member)
+        return found[-1] if found else None

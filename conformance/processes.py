@@ -1,0 +1,141 @@
+"""Child processes that never outlive the run: start, terminate, and reap orphans.
+
+Every broker node and worker is started with:
+- its own session (Ctrl-C in a terminal reaches only us; we stop children in order), and
+- on Linux, ``PR_SET_PDEATHSIG = SIGKILL``: if this Python process is killed, the kernel kills the
+  child too. (The signal follows the *thread* that started the child, so it is only set when the
+  child is started from the main thread.)
+A run folder records its owner's pid; a later start reaps the folders of dead owners and any process
+still running from them (see :func:`reap_orphans`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def popen(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen`` in a new session, killed with us where the OS allows it."""
+    preexec: Callable[[], None] | None = None
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        preexec = _die_with_parent
+    return subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec, **kwargs)
+
+
+def terminate(proc: subprocess.Popen, grace: float = 15.0) -> int | None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            kill(proc)
+    return proc.returncode
+
+
+def terminate_all(procs: list[subprocess.Popen], grace: float = 15.0) -> None:
+    """SIGTERM every process at once, then SIGKILL what is left after ``grace`` seconds."""
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            kill(proc)
+
+
+def kill(proc: subprocess.Popen, timeout: float = 30.0) -> int | None:
+    """SIGKILL and reap."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+    return proc.returncode
+
+
+def write_owner(run_dir: Path) -> None:
+    """Mark ``run_dir`` as owned by this process (pid + start time)."""
+    me = psutil.Process()
+    (run_dir / "owner.json").write_text(
+        json.dumps({"pid": me.pid, "create_time": me.create_time()})
+    )
+
+
+def _owner_alive(run_dir: Path) -> bool:
+    try:
+        owner = json.loads((run_dir / "owner.json").read_text())
+        proc = psutil.Process(int(owner["pid"]))
+        return abs(proc.create_time() - float(owner["create_time"])) < 1.0
+    except (OSError, ValueError, KeyError, psutil.Error):
+        return False
+
+
+def processes_using(path: Path) -> list[psutil.Process]:
+    """Processes of this user whose command line mentions ``path``."""
+    needle = str(path)
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "uids"]):
+        try:
+            if proc.pid == os.getpid():
+                continue
+            if any(needle in arg for arg in proc.info["cmdline"] or []):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def kill_processes(procs: list[psutil.Process], timeout: float = 10.0) -> None:
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=timeout)
+
+
+def reap_orphans(runs_root: Path, min_age: float = 2.0) -> int:
+    """Kill processes of run folders whose owner died, and delete those folders.
+
+    Returns the number of folders reaped. Folders younger than ``min_age`` seconds without an
+    owner file are left alone (their owner may be writing it right now).
+    """
+    if not runs_root.is_dir():
+        return 0
+    reaped = 0
+    for run_dir in runs_root.iterdir():
+        if not run_dir.is_dir() or _owner_alive(run_dir):
+            continue
+        young = time.time() - run_dir.stat().st_mtime < min_age
+        if young and not (run_dir / "owner.json").exists():
+            continue
+        kill_processes(processes_using(run_dir))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        reaped += 1
+    return reaped
