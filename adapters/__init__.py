@@ -1,0 +1,1 @@
+"""Client adapters: the contract (``adapters.base``) and the built-in implementations."""

@@ -1,0 +1,234 @@
+"""The adapter contract: the only code that knows a Kafka client library.
+
+An adapter wraps one consumer of one client library and gives every method the same meaning,
+whatever the client. It is small and synchronous; a worker process (``conformance.worker``) drives
+exactly one adapter instance from one thread, so adapters need not be thread-safe, except that
+listener callbacks may arrive inside ``poll()`` (and ``close()``/``commit()``), in that thread.
+
+Meaning of each method (the contract test suite, tests/integration/test_adapter_contract.py, pins
+these down against a real broker):
+
+- ``subscribe(topics, listener)``: join the group; partitions arrive through
+  ``listener.on_assigned`` during later ``poll()`` calls. ``on_revoked`` runs BEFORE partitions move
+  away (a commit inside it is effective); ``on_lost`` when they were taken without a chance to
+  commit (session expired, fenced). Cooperative/consumer-protocol rebalances pass only the
+  partitions that move.
+- ``assign(partitions)``: manual assignment, no group management, no listener callbacks.
+- ``poll(timeout, max_records)``: at most ``max_records`` records, in offset order per partition;
+  [] when none arrived within ``timeout`` seconds.
+- ``commit(offsets=None, asynchronous=False, callback=None)``: ``offsets`` maps TopicPartition to
+  the NEXT offset to read; None means the position after every record returned by poll().
+  Synchronous: returns the committed offsets once the broker acknowledged, or raises
+  :class:`CommitFailed` (also when the client only reports the failure per partition).
+  Asynchronous: returns None at once; ``callback(offsets, error)`` runs later inside
+  ``poll()``/``commit()``/``close()`` with ``error`` None on success or a :class:`ConsumerError`.
+- ``seek(tp, offset)``: the next record returned for ``tp`` is at ``offset``.
+- ``position(tp)``: the offset of the next record poll() returns for tp (after a reset if needed).
+- ``committed(tps)``: the group's committed offsets for tps (None where there is none).
+- ``pause(tps)`` / ``resume(tps)``: stop / restart delivery of tps without losing the position.
+- ``close()``: leave the group. With auto commit enabled, clients commit on close; the listener's
+  ``on_revoked`` is called for the owned partitions where the client does so.
+
+Errors are normalized: adapters raise the subclasses of :class:`ConsumerError` below, never a
+client's own exception type (the worker reports anything else as ``adapter-error``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+    timestamp: int | None = None
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+
+# -- normalized errors -----------------------------------------------------------------------
+class ConsumerError(Exception):
+    """A client error, normalized. ``code`` is a stable kebab-case name; ``retriable`` says
+    whether trying again may succeed; ``cause`` keeps the client's own text."""
+
+    code = "consumer-error"
+
+    def __init__(self, message: str, *, retriable: bool = False, cause: str = "") -> None:
+        super().__init__(message)
+        self.retriable = retriable
+        self.cause = cause
+
+
+class NoOffsetForPartition(ConsumerError):
+    """auto.offset.reset=none and the group has no committed offset (SEMANTICS S2)."""
+
+    code = "no-offset-for-partition"
+
+
+class CommitFailed(ConsumerError):
+    """A commit that cannot succeed (e.g. the member left or was removed from the group)."""
+
+    code = "commit-failed"
+
+
+class FencedMember(ConsumerError):
+    """The member was fenced or is unknown to the group (it must rejoin)."""
+
+    code = "fenced-member"
+
+
+class IllegalState(ConsumerError):
+    """The call is not valid now (e.g. commit without a group, poll after close)."""
+
+    code = "illegal-state"
+
+
+class Unsupported(ConsumerError):
+    """The client cannot do this (reported as verdict 'unsupported', never skipped silently)."""
+
+    code = "unsupported"
+
+
+# -- configuration ---------------------------------------------------------------------------
+@dataclass
+class ConsumerConfig:
+    """Client-neutral consumer configuration; each adapter maps it to its client's keys."""
+
+    bootstrap_servers: str
+    group_id: str | None = None
+    auto_offset_reset: str = "earliest"  # earliest | latest | none
+    enable_auto_commit: bool = False
+    auto_commit_interval_ms: int = 5000
+    group_protocol: str = "classic"  # classic | consumer (KIP-848)
+    assignment_strategy: str = "range"  # range | roundrobin | cooperative-sticky
+    max_poll_records: int = 500
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 500
+    max_poll_interval_ms: int = 30000
+    client_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # pass-through client properties
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConsumerConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown consumer config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an adapter can do; a missing capability makes a check 'unsupported'."""
+
+    consumer_protocol: bool = False  # KIP-848 group.protocol=consumer
+    cooperative: bool = False  # cooperative-sticky incremental rebalancing
+    manual_assignment: bool = True
+    pause_resume: bool = True
+    async_commit: bool = True
+    offset_reset_none: bool = True
+    on_lost: bool = False  # distinguishes lost from revoked
+
+    def to_json(self) -> dict[str, bool]:
+        return dict(self.__dict__)
+
+
+class RebalanceListener(Protocol):
+    def on_assigned(self, partitions: list[TopicPartition]) -> None: ...
+    def on_revoked(self, partitions: list[TopicPartition]) -> None: ...
+    def on_lost(self, partitions: list[TopicPartition]) -> None: ...
+
+
+CommitCallback = Callable[[dict[TopicPartition, int], "ConsumerError | None"], None]
+
+
+class Adapter(ABC):
+    """One consumer of one client library. Subclasses set ``name``, ``client``,
+    ``capabilities`` and implement every abstract method with the meaning in the module doc."""
+
+    name: ClassVar[str] = ""
+    client: ClassVar[str] = ""  # distribution name of the client library
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def client_version(cls) -> str:
+        """The version of the client library (e.g. '2.16.1'); '' if unknown."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version(cls.client) if cls.client else ""
+        except PackageNotFoundError:
+            return ""
+
+    @classmethod
+    def check_config(cls, config: ConsumerConfig) -> None:
+        """Raise :class:`Unsupported` for a configuration this adapter cannot run."""
+        caps = cls.capabilities
+        if config.group_protocol == "consumer" and not caps.consumer_protocol:
+            raise Unsupported(f"{cls.name} does not support group.protocol=consumer (KIP-848)")
+        if config.assignment_strategy == "cooperative-sticky" and not caps.cooperative:
+            raise Unsupported(f"{cls.name} does not support cooperative rebalancing")
+        if config.auto_offset_reset == "none" and not caps.offset_reset_none:
+            raise Unsupported(f"{cls.name} does not support auto.offset.reset=none")
+
+    @abstractmethod
+    def subscribe(self, topics: list[str], listener: RebalanceListener) -> None: ...
+
+    @abstractmethod
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+
+    @abstractmethod
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]: ...
+
+    @abstractmethod
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None,
+               asynchronous: bool = False,
+               callback: CommitCallback | None = None) -> dict[TopicPartition, int] | None: ...
+
+    @abstractmethod
+    def seek(self, tp: TopicPartition, offset: int) -> None: ...
+
+    @abstractmethod
+    def position(self, tp: TopicPartition) -> int: ...
+
+    @abstractmethod
+    def committed(self, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]: ...
+
+    @abstractmethod
+    def pause(self, tps: list[TopicPartition]) -> None: ...
+
+    @abstractmethod
+    def resume(self, tps: list[TopicPartition]) -> None: ...
+
+    @abstractmethod
+    def assignment(self) -> list[TopicPartition]:
+        """The partitions currently assigned to this consumer."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def set_auto_commit_callback(self, callback: CommitCallback) -> None:
+        """Report the client's own (auto) commits to ``callback`` where the client exposes them.
+        Adapters that cannot observe auto commits leave this as is."""
+        self._auto_commit_callback = callback

@@ -1,0 +1,82 @@
+"""Find adapters by name: built-ins, the ``kafka_conformance.adapters`` entry point group, or a
+``module:Class`` / ``path/to/file.py:Class`` reference to an adapter in the user's own code."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from adapters.base import Adapter
+from conformance.errors import AdapterError
+
+ENTRY_POINT_GROUP = "kafka_conformance.adapters"
+
+BUILTIN: dict[str, str] = {
+    "confluent-kafka": "adapters.confluent_kafka:ConfluentAdapter",
+    "confluent-kafka:batch": "adapters.confluent_kafka:ConfluentBatchAdapter",
+    "confluent-kafka:stored": "adapters.confluent_kafka:ConfluentStoredOffsetsAdapter",
+    "kafka-python": "adapters.kafka_python:KafkaPythonAdapter",
+    "kafka-python:records": "adapters.kafka_python:KafkaPythonIteratorAdapter",
+}
+
+#: Built-in clients run by `kafka-conformance run` without --client (one per library).
+DEFAULT_CLIENTS = ("confluent-kafka", "kafka-python")
+
+
+def available() -> dict[str, str]:
+    """Every adapter name known without a reference: built-ins, then entry points."""
+    names = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        names.setdefault(ep.name, ep.value)
+    return names
+
+
+def load(name: str) -> type[Adapter]:
+    """The adapter class for a registered name or a ``module:Class``/``file.py:Class`` ref."""
+    ref = available().get(name)
+    if ref is None:
+        if ":" not in name or name.count(":") != 1 or name.split(":")[1] == "":
+            known = ", ".join(sorted(available()))
+            raise AdapterError(
+                f"unknown client {name!r}: choose one of {known}, or give an adapter as "
+                f"module:Class or path/to/file.py:Class"
+            )
+        ref = name
+    cls = _import(ref)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise AdapterError(f"{ref} is not a subclass of adapters.base.Adapter")
+    if not cls.name:
+        cls.name = name
+    return cls
+
+
+def _import(ref: str) -> object:
+    module_ref, _, attr = ref.partition(":")
+    try:
+        if module_ref.endswith(".py") or "/" in module_ref:
+            path = Path(module_ref).resolve()
+            if not path.is_file():
+                raise AdapterError(f"adapter file not found: {module_ref}")
+            mod_name = f"kc_user_adapter_{abs(hash(str(path)))}"
+            spec = importlib.util.spec_from_file_location(mod_name, path)
+            if spec is None or spec.loader is None:
+                raise AdapterError(f"cannot load adapter file {module_ref}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_ref)
+    except AdapterError:
+        raise
+    except ImportError as exc:
+        raise AdapterError(f"cannot import adapter module {module_ref!r}: {exc}") from None
+    except Exception as exc:
+        raise AdapterError(f"adapter module {module_ref!r} failed to load: "
+                           f"{type(exc).__name__}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise AdapterError(f"adapter module {module_ref!r} has no attribute {attr!r}") from None
