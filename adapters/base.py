@@ -120,6 +120,7 @@ class ConsumerConfig:
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 500
     max_poll_interval_ms: int = 30000
+    metadata_max_age_ms: int = 300000  # how soon added partitions are noticed (S3)
     client_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # pass-through client properties
 
