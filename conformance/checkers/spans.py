@@ -257,6 +257,32 @@ class SpanProgress:
         return self.maxima[n - 1] if n else None
 
 
+# -- seeks --------------------------------------------------------------------------------------
+class Seeks:
+    """``seeked`` events per member and partition: (event index, offset) in history order."""
+
+    def __init__(self, history: History) -> None:
+        self._by: dict[tuple[str, TP], list[tuple[int, int]]] = defaultdict(list)
+        for e in history.of_type("seeked"):
+            try:
+                tp = (str(e.data["topic"]), int(e.data["partition"]))
+                self._by[(e.source, tp)].append((e.index, int(e.data["offset"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+
+    def of(self, member: str, tp: TP, after: int = -1,
+           before: float = float("inf")) -> list[tuple[int, int]]:
+        """The member's seeks of ``tp`` with ``after < index < before``."""
+        return [(i, off) for i, off in self._by.get((member, tp), []) if after < i < before]
+
+    def back_to(self, member: str, tp: TP, after: int, before: int, offset: int) -> int | None:
+        """The index of a seek of ``member`` to ``<= offset`` with ``after < index < before``."""
+        for index, to in self.of(member, tp, after, before):
+            if to <= offset:
+                return index
+        return None
+
+
 # -- produced -----------------------------------------------------------------------------------
 def produced_offsets(history: History) -> dict[TP, list[int]]:
     """The sorted offsets the broker acknowledged, per partition."""

@@ -1,0 +1,99 @@
+"""Checkers: pure functions from a history to violations, and the registry that runs them.
+
+Every checker is ``check_x(history) -> list[Violation]`` and never talks to a broker. The
+registry runs them by stable id, turns an exception into verdict ``unknown`` (the error in the
+note), asks ``policy.judge`` for the verdict and fills figures.
+
+    no-loss              S1  loss.check_no_loss                    lost,
+                                                                   lost-before-first-assignment
+    duplicates-bounded   S5  duplicates.check_duplicates           redelivered-after-commit,
+                                                                   duplicate-without-cause,
+                                                                   duplicates-over-bound
+    order                S9  order.check_order                     nonmonotonic, skip,
+                                                                   key-order-across-growth
+    start-position       S1  positions.check_start_position        start-after-committed,
+                                                                   start-before-committed,
+                                                                   start-without-committed
+    commit-validity      S5  commits.check_commit_validity         commit-unowned-partition,
+                                                                   commit-beyond-processed
+    exclusive-ownership  S8  ownership.check_exclusive_ownership   concurrent-owners,
+                                                                   unowned-partition,
+                                                                   multiple-owners
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from conformance.checkers.commits import check_commit_validity
+from conformance.checkers.duplicates import check_duplicates, duplicate_figures
+from conformance.checkers.loss import check_no_loss
+from conformance.checkers.order import check_order, order_figures
+from conformance.checkers.ownership import check_exclusive_ownership
+from conformance.checkers.policy import judge
+from conformance.checkers.positions import check_start_position
+from conformance.history import History
+from conformance.verdicts import CheckResult, Verdict, Violation
+
+Checker = Callable[[History], list[Violation]]
+
+CHECKS: dict[str, tuple[str, Checker]] = {
+    "no-loss": ("S1", check_no_loss),
+    "duplicates-bounded": ("S5", check_duplicates),
+    "order": ("S9", check_order),
+    "start-position": ("S1", check_start_position),
+    "commit-validity": ("S5", check_commit_validity),
+    "exclusive-ownership": ("S8", check_exclusive_ownership),
+}
+
+FIGURES: dict[str, Callable[[History], dict[str, Any]]] = {
+    "duplicates-bounded": duplicate_figures,
+    "order": order_figures,
+}
+
+__all__ = ["CHECKS", "FIGURES", "run_check", "run_checks"]
+
+
+def run_checks(history: History, only: Iterable[str] | None = None) -> list[CheckResult]:
+    """One result per check (registry order, or the order of ``only``)."""
+    ids = list(CHECKS) if only is None else list(only)
+    unknown = [i for i in ids if i not in CHECKS]
+    if unknown:
+        raise ValueError(f"unknown check id(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(CHECKS)}")
+    return [run_check(history, check_id) for check_id in ids]
+
+
+def run_check(history: History, check_id: str) -> CheckResult:
+    """Run one registered check; an exception becomes verdict ``unknown`` with the error."""
+    section, checker = CHECKS[check_id]
+    started = time.perf_counter()
+    try:
+        violations = list(checker(history))
+    except Exception as exc:  # a checker bug or an odd history must not crash the run
+        return CheckResult(check_id, section, Verdict.UNKNOWN, examples=1,
+                           seconds=time.perf_counter() - started,
+                           note=f"checker error: {type(exc).__name__}: {exc}")
+    verdict, note = judge(check_id, violations, history.scenario())
+    figures, figure_error = _figures(history, check_id, violations)
+    if figure_error:
+        note = "; ".join(n for n in (note, figure_error) if n)
+    return CheckResult(check_id, section, verdict, examples=1,
+                       seconds=time.perf_counter() - started, violations=violations,
+                       figures=figures, note=note)
+
+
+def _figures(history: History, check_id: str, violations: list[Violation]
+             ) -> tuple[dict[str, Any], str]:
+    figures: dict[str, Any] = {"anomalies": dict(Counter(v.anomaly for v in violations))}
+    fn = FIGURES.get(check_id)
+    if fn is None:
+        return figures, ""
+    try:
+        figures.update(fn(history))
+    except Exception as exc:  # figures are informative; their failure must not hide the verdict
+        return figures, f"figures unavailable: {type(exc).__name__}: {exc}"
+    return figures, ""

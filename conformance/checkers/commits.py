@@ -1,0 +1,155 @@
+"""``commit-validity`` (S5, S8): a member commits only partitions it owns, up to what it processed.
+
+Analysis
+    Every ok ``committed`` event and every ``commit_requested`` event with explicit offsets is
+    checked per partition (negative offsets are not commits and are ignored).
+
+    Ownership: the member's span of the partition must contain the event. Exempt are commits
+    with mode ``"revoke"`` or ``"auto"`` of a partition whose latest span ended with a ``revoked``
+    event (the on-revoked commit, and the commit librdkafka makes when auto commit is on and
+    partitions are unassigned), and every commit of a member that used manual assignment (S7:
+    a standalone consumer may commit any partition).
+
+    Extent: the offset must not exceed the allowed bound of the span at that moment, the largest
+    of: the highest offset the member processed in the span before the event + 1; the span's
+    start offset (the group's committed offset at the ``assigned`` event; the lowest offset the
+    span read before the event; without a committed offset, under ``earliest`` the lowest
+    produced offset and under ``latest`` the highest offset produced before the event + 1); and
+    every offset the member ``seeked`` the partition to in the span before the event.
+
+Anomalies
+    ``commit-unowned-partition``  committing a partition the member does not own
+    ``commit-beyond-processed``   committing records that were not processed: where loss starts
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from conformance.checkers.positions import first_reads
+from conformance.checkers.spans import (
+    TP,
+    Commit,
+    GroupOffsets,
+    Seeks,
+    Settings,
+    Span,
+    SpanProgress,
+    Spans,
+    by_span,
+    commits,
+    processings,
+    produced_offsets,
+    tp_name,
+)
+from conformance.history import History
+from conformance.verdicts import Violation
+
+CHECK = "commit-validity"
+SECTION = "S5"
+REVOKE_MODES = ("revoke", "auto")
+
+
+class _Context:
+    """Everything the per-partition checks look up, derived once per history."""
+
+    def __init__(self, history: History) -> None:
+        self.settings = Settings.of(history)
+        self.spans = Spans(history)
+        self.group = GroupOffsets(history)
+        self.seeks = Seeks(history)
+        self.reads = first_reads(history)
+        self.produced = produced_offsets(history)
+        self.progress = {span: SpanProgress.of(items)
+                         for span, items in by_span(self.spans, processings(history)).items()}
+        self.acked: dict[TP, list[tuple[int, int]]] = defaultdict(list)
+        for p in history.produced():
+            self.acked[p.tp].append((p.event, p.offset))
+        self.manual_from: dict[str, int] = {}
+        for s in self.spans.all:
+            if s.manual:
+                self.manual_from.setdefault(s.member, s.start)
+
+    def owner_span(self, c: Commit, tp: TP) -> Span | None:
+        """The span that makes the commit legitimate, or None."""
+        span = self.spans.at(c.member, tp, c.index)
+        if span is not None:
+            return span
+        last = self.spans.latest_before(c.member, tp, c.index)
+        if last is not None and last.end_type == "revoked" and c.mode in REVOKE_MODES:
+            return last
+        return None
+
+    def standalone(self, c: Commit) -> bool:
+        return self.manual_from.get(c.member, c.index) < c.index
+
+    def allowed(self, span: Span, index: int) -> tuple[int, int | None]:
+        """(the highest offset the span may commit at ``index``, highest processed or None)."""
+        processed = None
+        if span in self.progress:
+            processed = self.progress[span].max_before(index)
+        candidates = [0] if processed is None else [processed + 1]
+        candidates.append(self._start_offset(span, index))
+        candidates.extend(off for _, off in self.seeks.of(span.member, span.tp, span.start, index))
+        return max(candidates), processed
+
+    def _start_offset(self, span: Span, index: int) -> int:
+        tp, found = span.tp, []
+        settled = self.group.at(tp, span.start)
+        if settled is not None:
+            found.append(settled[1])
+        found.extend(off for i, off in self.reads.get((span.member, tp), [])[:1]
+                     if span.contains(i) and i < index)
+        if settled is None and self.settings.auto_offset_reset == "earliest":
+            found.append(min(self.produced.get(tp, [0]), default=0))
+        if settled is None and self.settings.auto_offset_reset == "latest":
+            found.append(max((off + 1 for i, off in self.acked.get(tp, []) if i < index),
+                             default=0))
+        return max(found, default=0)
+
+
+def check_commit_validity(history: History) -> list[Violation]:
+    """Commits of partitions not owned, and commits beyond what the member processed."""
+    ctx = _Context(history)
+    out = []
+    for c in commits(history, requested=True):
+        if not c.ok:
+            continue
+        for tp, off in sorted(c.offsets.items()):
+            span = ctx.owner_span(c, tp)
+            if span is None:
+                if not ctx.standalone(c):
+                    out.append(_unowned(c, tp, off, ctx.spans.latest_before(c.member, tp, c.index)))
+                continue
+            bound, processed = ctx.allowed(span, c.index)
+            if off > bound:
+                out.append(_beyond(c, tp, off, bound, processed, span))
+    return out
+
+
+def _what(c: Commit) -> str:
+    return f"{c.mode or 'a'} commit" + (" request" if c.requested else "")
+
+
+def _unowned(c: Commit, tp: TP, off: int, last: Span | None) -> Violation:
+    ended = last.end if last is not None else None
+    return Violation(
+        check=CHECK, anomaly="commit-unowned-partition", section=SECTION,
+        message=f"{c.member}: {_what(c)} of {tp_name(tp)} at {off} while not owning it",
+        evidence=sorted({c.index} | ({ended} if ended is not None else set())),
+        details={"topic": tp[0], "partition": tp[1], "member": c.member, "mode": c.mode,
+                 "committed": off, "requested": c.requested, "span_ended": ended},
+    )
+
+
+def _beyond(c: Commit, tp: TP, off: int, bound: int, processed: int | None,
+            span: Span) -> Violation:
+    return Violation(
+        check=CHECK, anomaly="commit-beyond-processed", section=SECTION,
+        message=f"{c.member}: {_what(c)} of {tp_name(tp)} at {off} but it processed up to "
+                f"{processed} (allowed up to {bound})",
+        evidence=sorted({span.start, c.index} - {-1}),
+        details={"topic": tp[0], "partition": tp[1], "member": c.member, "mode": c.mode,
+                 "committed": off, "processed_max": processed, "allowed": bound,
+                 "requested": c.requested},
+    )

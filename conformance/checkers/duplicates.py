@@ -1,0 +1,168 @@
+"""``duplicates-bounded`` (S5, S8): re-deliveries happen only where the contract allows them.
+
+Analysis
+    For each record processed more than once, take every two consecutive processings: member A
+    at event ``i``, then member B at event ``j > i``. Each belongs to an ownership span (see
+    ``spans``). When both lie in the same span the pair is a re-read inside one ownership;
+    otherwise it is part of the *hand-over* from A's span to B's span.
+
+Anomalies
+    ``redelivered-after-commit``  the offset is below the last offset A committed (ok
+                                  ``committed`` event before B's ``assigned`` event of the span
+                                  holding ``j``): a committed record came back. A ``seeked`` of
+                                  B to an offset <= the record inside its span before ``j``
+                                  makes the re-read deliberate (S7) and exempts it.
+    ``duplicate-without-cause``   A == B, one span holds both, and no ``seeked`` of that member
+                                  for the partition to an offset <= the record lies between.
+    ``duplicates-over-bound``     one hand-over re-processed more records than the scenario's
+                                  ``strategy.bound`` (when it is an int).
+
+``duplicate_figures`` measures what a report shows next to the verdict: total and distinct
+processings, hand-overs with duplicates, the largest duplicate count of one hand-over.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.checkers.spans import (
+    GroupOffsets,
+    Processing,
+    Seeks,
+    Settings,
+    Span,
+    Spans,
+    condense,
+    processings,
+    tp_name,
+)
+from conformance.history import History
+from conformance.verdicts import Violation
+
+CHECK = "duplicates-bounded"
+SECTION = "S5"
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """Two consecutive processings of one record and the spans they belong to."""
+
+    first: Processing
+    second: Processing
+    span_a: Span
+    span_b: Span
+
+    @property
+    def handover(self) -> bool:
+        return self.span_a != self.span_b
+
+
+def repeats(history: History, spans: Spans) -> list[Repeat]:
+    """Every pair of consecutive processings of one record, ordered by the second one."""
+    seen: dict[tuple[str, int, int], Processing] = {}
+    out = []
+    for p in processings(history):
+        key = (p.rec.topic, p.rec.partition, p.rec.offset)
+        prev = seen.get(key)
+        if prev is not None:
+            out.append(Repeat(prev, p, spans.owning(prev.member, prev.tp, prev.index),
+                              spans.owning(p.member, p.tp, p.index)))
+        seen[key] = p
+    return out
+
+
+def handovers(found: list[Repeat]) -> dict[tuple[Span, Span], list[Repeat]]:
+    """The repeats that cross from one span to another, grouped by (A's span, B's span)."""
+    out: dict[tuple[Span, Span], list[Repeat]] = defaultdict(list)
+    for r in found:
+        if r.handover:
+            out[(r.span_a, r.span_b)].append(r)
+    return out
+
+
+def check_duplicates(history: History) -> list[Violation]:
+    """Re-deliveries of committed records, causeless re-reads and hand-overs over the bound."""
+    settings, spans = Settings.of(history), Spans(history)
+    group, seeks = GroupOffsets(history), Seeks(history)
+    found = repeats(history, spans)
+    out = []
+    for r in found:
+        if not r.handover:
+            if r.first.member == r.second.member and seeks.back_to(
+                    r.first.member, r.first.tp, r.first.index, r.second.index,
+                    r.first.rec.offset) is None:
+                out.append(_without_cause(r))
+            continue
+        v = _after_commit(r, group, seeks)
+        if v is not None:
+            out.append(v)
+    if settings.bound is not None:
+        for (a, b), rs in handovers(found).items():
+            if len(rs) > settings.bound:
+                out.append(_over_bound(a, b, rs, settings))
+    return sorted(out, key=lambda v: v.evidence[-1] if v.evidence else -1)
+
+
+def _after_commit(r: Repeat, group: GroupOffsets, seeks: Seeks) -> Violation | None:
+    tp, offset, j = r.first.tp, r.first.rec.offset, r.second.index
+    cutoff = r.span_b.start if not r.span_b.orphan else j
+    last = group.at(tp, cutoff, member=r.first.member)
+    if last is None or offset >= last[1]:
+        return None
+    if seeks.back_to(r.second.member, tp, r.span_b.start, j, offset) is not None:
+        return None
+    evidence = [r.first.index, last[0]] + ([cutoff] if cutoff != j else []) + [j]
+    return Violation(
+        check=CHECK, anomaly="redelivered-after-commit", section=SECTION,
+        message=f"{tp_name(tp)} offset {offset} processed again by {r.second.member} although "
+                f"{r.first.member} had committed {last[1]}",
+        evidence=sorted(set(evidence)),
+        details={"topic": tp[0], "partition": tp[1], "offset": offset, "committed": last[1],
+                 "from": r.first.member, "to": r.second.member},
+    )
+
+
+def _without_cause(r: Repeat) -> Violation:
+    tp, offset = r.first.tp, r.first.rec.offset
+    return Violation(
+        check=CHECK, anomaly="duplicate-without-cause", section=SECTION,
+        message=f"{r.first.member} processed {tp_name(tp)} offset {offset} twice in one "
+                f"ownership without a seek",
+        evidence=sorted({r.first.index, r.second.index}),
+        details={"topic": tp[0], "partition": tp[1], "offset": offset,
+                 "member": r.first.member, "span_start": r.span_a.start},
+    )
+
+
+def _over_bound(a: Span, b: Span, rs: list[Repeat], settings: Settings) -> Violation:
+    offsets = sorted(r.first.rec.offset for r in rs)
+    marks = [i for i in (a.end, b.start) if i is not None and i >= 0]
+    return Violation(
+        check=CHECK, anomaly="duplicates-over-bound", section=SECTION,
+        message=f"{len(rs)} record(s) of {tp_name(a.tp)} re-processed when {a.member} handed "
+                f"over to {b.member}; strategy {settings.strategy} allows {settings.bound}",
+        evidence=sorted(set(marks + condense(r.second.index for r in rs))),
+        details={"topic": a.tp[0], "partition": a.tp[1], "from": a.member, "to": b.member,
+                 "count": len(rs), "bound": settings.bound, "strategy": settings.strategy,
+                 "offsets": condense(offsets)},
+    )
+
+
+def duplicate_figures(history: History) -> dict[str, Any]:
+    """Processings, duplicates and the largest number of duplicates of one hand-over."""
+    spans = Spans(history)
+    found = repeats(history, spans)
+    per = [len(rs) for rs in handovers(found).values()]
+    total = len(processings(history))
+    settings = Settings.of(history)
+    return {
+        "processings": total,
+        "duplicates": len(found),
+        "distinct_records": total - len(found),
+        "handovers_with_duplicates": len(per),
+        "max_duplicates_per_handover": max(per, default=0),
+        "bound": settings.bound,
+        "strategy": settings.strategy,
+    }

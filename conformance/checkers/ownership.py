@@ -1,0 +1,118 @@
+"""``exclusive-ownership`` (S8): one partition, one owner.
+
+Analysis
+    Concurrent processing: for every two spans of one partition held by different members whose
+    intervals overlap, both members processing records of the partition inside the overlap
+    means two consumers worked on the partition at once (a zombie after a missed revoke).
+
+    Settled group: at each harness ``settled`` event, every partition of the scenario topic
+    (``partitions`` of the ``scenario`` event, or the ``count`` of the latest
+    ``partitions_added`` event before it) must have exactly one open span. Spans of members
+    that were killed, stopped, died or closed are already ended, so only live members count.
+    Without a scenario topic or partition count, the ``owners`` keys of the event stand in.
+
+Anomalies
+    ``concurrent-owners``  evidence: the first processed event of each member in the overlap
+    ``unowned-partition``  a partition with no open span at ``settled``
+    ``multiple-owners``    a partition with more than one open span at ``settled``
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from conformance.checkers.spans import TP, Settings, Span, Spans, processings, tp_name
+from conformance.history import Event, History
+from conformance.verdicts import Violation
+
+CHECK = "exclusive-ownership"
+SECTION = "S8"
+
+
+def check_exclusive_ownership(history: History) -> list[Violation]:
+    """Concurrent owners anywhere, and unowned or multiply owned partitions when settled."""
+    spans = Spans(history)
+    return concurrent_owners(history, spans) + settled_owners(history, spans)
+
+
+def concurrent_owners(history: History, spans: Spans) -> list[Violation]:
+    """Pairs of overlapping spans of different members that both processed inside the overlap."""
+    done: dict[tuple[str, TP], list[int]] = defaultdict(list)
+    for p in processings(history):
+        if not done[(p.member, p.tp)] or done[(p.member, p.tp)][-1] != p.index:
+            done[(p.member, p.tp)].append(p.index)
+    by_tp: dict[TP, list[Span]] = defaultdict(list)
+    for s in spans.all:
+        by_tp[s.tp].append(s)
+    out = []
+    for tp, group in by_tp.items():
+        for n, a in enumerate(group):
+            for b in group[n + 1:]:
+                window = a.window(b) if a.member != b.member else None
+                if window is None:
+                    continue
+                ia = _first_in(done[(a.member, tp)], window)
+                ib = _first_in(done[(b.member, tp)], window)
+                if ia is not None and ib is not None:
+                    out.append(_concurrent(tp, a, b, ia, ib))
+    return sorted(out, key=lambda v: v.evidence)
+
+
+def _first_in(indices: list[int], window: tuple[int, float]) -> int | None:
+    return next((i for i in indices if window[0] < i < window[1]), None)
+
+
+def _concurrent(tp: TP, a: Span, b: Span, ia: int, ib: int) -> Violation:
+    return Violation(
+        check=CHECK, anomaly="concurrent-owners", section=SECTION,
+        message=f"{a.member} and {b.member} both processed {tp_name(tp)} while both owned it",
+        evidence=sorted({ia, ib}),
+        details={"topic": tp[0], "partition": tp[1], "members": [a.member, b.member],
+                 "spans": [[a.start, a.end], [b.start, b.end]]},
+    )
+
+
+def settled_owners(history: History, spans: Spans) -> list[Violation]:
+    """At each ``settled`` event, each partition of the topic has exactly one open span."""
+    settings = Settings.of(history)
+    count = settings.partitions
+    out = []
+    for e in history:
+        if e.type == "partitions_added" and e.data.get("topic", settings.topic) == settings.topic:
+            count = int(e.data.get("count", count or 0))
+        elif e.type == "settled":
+            for tp in _partitions(e, settings.topic, count):
+                out.extend(_settled(e, tp, spans.open_at(tp, e.index)))
+    return out
+
+
+def _owners(e: Event) -> dict[TP, str]:
+    owners = e.data.get("owners") or {}
+    out = {}
+    for name, member in owners.items():
+        topic, _, part = str(name).rpartition(":")
+        if part.lstrip("-").isdigit():
+            out[(topic, int(part))] = str(member)
+    return out
+
+
+def _partitions(e: Event, topic: str | None, count: int | None) -> list[TP]:
+    if topic is not None and count is not None:
+        return [(topic, p) for p in range(count)]
+    return sorted(_owners(e))
+
+
+def _settled(e: Event, tp: TP, open_spans: list[Span]) -> list[Violation]:
+    if len(open_spans) == 1:
+        return []
+    anomaly = "unowned-partition" if not open_spans else "multiple-owners"
+    members = [s.member for s in open_spans]
+    said = _owners(e).get(tp)
+    what = "no owner" if not open_spans else f"owners {', '.join(members)}"
+    return [Violation(
+        check=CHECK, anomaly=anomaly, section=SECTION,
+        message=f"{tp_name(tp)} has {what} when the group settled",
+        evidence=sorted({s.start for s in open_spans} | {e.index}),
+        details={"topic": tp[0], "partition": tp[1], "owners": members,
+                 "harness_owner": said},
+    )]

@@ -1,0 +1,174 @@
+"""``start-position`` (S1, S2): a member that gains a partition resumes at the committed offset.
+
+Analysis
+    For every non-manual ownership span, take the first ``polled`` or ``processed`` event of the
+    member inside the span holding records of the partition; its lowest offset there is the
+    start ``f``. Spans with no such event are not checked; spans where the member ``seeked`` the
+    partition before that event are exempt (S7).
+
+    Accepted starts ``a``: the group's committed offset when the ``assigned`` event arrived
+    (latest ok commit of any member before it), and every ok commit of the partition
+    acknowledged after the ``assigned`` event and before ``f``'s event (async commits race the
+    hand-over). ``f`` is right when some ``a <= f`` has no produced offset in ``[a, f)`` (offsets
+    that were never produced, such as transaction markers, cannot be skipped).
+
+    Without any such commit, ``auto_offset_reset`` decides (S2): ``earliest`` accepts ``f`` when
+    no produced offset lies below it; ``latest`` accepts any ``f`` above the highest offset of the
+    partition acknowledged in ``produced`` events before the ``assigned`` event; ``none`` accepts
+    nothing (the client must raise instead of choosing a position).
+
+Anomalies
+    ``start-after-committed``    produced records between the expected start and ``f`` skipped
+    ``start-before-committed``   ``f`` is below every accepted start: committed records re-read
+    ``start-without-committed``  reset ``none``, no committed offset, yet records were read (S2)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from conformance.checkers.spans import (
+    TP,
+    GroupOffsets,
+    Seeks,
+    Settings,
+    Span,
+    Spans,
+    between,
+    condense,
+    produced_offsets,
+    tp_name,
+)
+from conformance.history import HARNESS, History
+from conformance.verdicts import Violation
+
+CHECK = "start-position"
+SECTION = "S1"
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where one span started reading, and the offsets it was allowed to start at."""
+
+    span: Span
+    index: int
+    offset: int
+    accepted: list[tuple[int, int]]
+    committed: int | None
+
+
+def first_reads(history: History) -> dict[tuple[str, TP], list[tuple[int, int]]]:
+    """(event index, lowest offset) of every ``polled``/``processed`` event, per member and
+    partition, in history order."""
+    out: dict[tuple[str, TP], list[tuple[int, int]]] = defaultdict(list)
+    for e in history.of_type("polled", "processed"):
+        if e.source == HARNESS:
+            continue
+        lowest: dict[TP, int] = {}
+        for r in e.records():
+            lowest[r.tp] = min(r.offset, lowest.get(r.tp, r.offset))
+        for tp, off in lowest.items():
+            out[(e.source, tp)].append((e.index, off))
+    return out
+
+
+def starts(history: History) -> list[Start]:
+    """The checked starts: non-manual spans that read something without seeking first."""
+    spans, group, seeks = Spans(history), GroupOffsets(history), Seeks(history)
+    reads = first_reads(history)
+    out = []
+    for span in spans.all:
+        if span.manual:
+            continue
+        first = next(((i, off) for i, off in reads.get((span.member, span.tp), [])
+                      if span.contains(i)), None)
+        if first is None or seeks.of(span.member, span.tp, span.start, first[0]):
+            continue
+        settled = group.at(span.tp, span.start)
+        accepted = ([settled] if settled else []) + group.acks(span.tp, span.start, first[0])
+        out.append(Start(span, first[0], first[1], accepted,
+                         settled[1] if settled else None))
+    return out
+
+
+def check_start_position(history: History) -> list[Violation]:
+    """Starts that skip past or fall behind the group's committed offset (or the reset)."""
+    settings = Settings.of(history)
+    produced = produced_offsets(history)
+    before_assigned = _produced_before(history)
+    out = []
+    for s in starts(history):
+        offs = produced.get(s.span.tp, [])
+        if s.accepted:
+            v = _against_commits(s, offs)
+        else:
+            v = _against_reset(s, offs, settings.auto_offset_reset,
+                               before_assigned(s.span.tp, s.span.start))
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def _produced_before(history: History) -> Callable[[TP, int], int | None]:
+    """highest(tp, index): the highest offset of ``tp`` acknowledged before event ``index``."""
+    acked: dict[TP, list[tuple[int, int]]] = defaultdict(list)
+    for p in history.produced():
+        acked[p.tp].append((p.event, p.offset))
+
+    def highest(tp: TP, index: int) -> int | None:
+        return max((off for i, off in acked.get(tp, []) if i < index), default=None)
+
+    return highest
+
+
+def _against_commits(s: Start, produced: list[int]) -> Violation | None:
+    offsets = [a for _, a in s.accepted]
+    if any(a <= s.offset and not between(produced, a, s.offset) for a in offsets):
+        return None
+    evidence = [s.span.start, *(i for i, _ in s.accepted), s.index]
+    below = [a for a in offsets if a <= s.offset]
+    if not below:
+        reread = between(produced, s.offset, min(offsets))
+        return _violation("start-before-committed", s, evidence, min(offsets), reread,
+                          "re-reading committed records")
+    ref = max(below)
+    return _violation("start-after-committed", s, evidence, ref,
+                      between(produced, ref, s.offset), "skipping records")
+
+
+def _against_reset(s: Start, produced: list[int], reset: str, highest: int | None
+                   ) -> Violation | None:
+    evidence = [s.span.start, s.index]
+    if reset == "none":
+        return _violation("start-without-committed", s, evidence, None, [],
+                          "with no committed offset and auto_offset_reset=none", section="S2")
+    if reset == "earliest":
+        skipped = between(produced, -1, s.offset)
+        if skipped:
+            return _violation("start-after-committed", s, evidence, skipped[0], skipped,
+                              "skipping records (auto_offset_reset=earliest)", section="S2")
+        return None
+    lo = 0 if highest is None else highest + 1
+    if s.offset < lo:
+        return _violation("start-before-committed", s, evidence, lo,
+                          between(produced, s.offset, lo),
+                          "re-reading records older than the log end (auto_offset_reset=latest)",
+                          section="S2")
+    return None
+
+
+def _violation(anomaly: str, s: Start, evidence: list[int], expected: int | None,
+               offsets: list[int], why: str, section: str = SECTION) -> Violation:
+    tp = s.span.tp
+    want = f", expected {expected}" if expected is not None else ""
+    return Violation(
+        check=CHECK, anomaly=anomaly, section=section,
+        message=f"{s.span.member} started {tp_name(tp)} at {s.offset}{want}: {why}",
+        evidence=sorted(set(evidence)),
+        details={"topic": tp[0], "partition": tp[1], "member": s.span.member,
+                 "first": s.offset, "expected": expected, "committed": s.committed,
+                 "accepted": [a for _, a in s.accepted], "offsets": condense(offsets),
+                 "count": len(offsets)},
+    )
