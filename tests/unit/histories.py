@@ -1,0 +1,142 @@
+"""A tiny builder for readable hand-made histories (timestamps increase automatically).
+
+    h = (H().scenario(partitions=1, reset="earliest")
+         .produce(0, range(3))
+         .assigned("m1", 0).processed("m1", 0, range(3)).as_("done")
+         .committed("m1", {0: 3}).killed("m1"))
+    h.at["done"]        # the index of the event named with as_()
+    h.build()           # the History
+
+Partitions are given as ints of the builder's topic; offsets as ints and/or ranges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from conformance.history import HARNESS, History
+
+Offsets = int | Iterable[int]
+
+
+def _flat(offsets: Iterable[Offsets]) -> list[int]:
+    out: list[int] = []
+    for o in offsets:
+        out.extend([o] if isinstance(o, int) else list(o))
+    return out
+
+
+class H:
+    """Chainable history builder; every method appends one event and returns the builder."""
+
+    def __init__(self, topic: str = "t", group: str = "g") -> None:
+        self.topic, self.group = topic, group
+        self.history = History()
+        self.at: dict[str, int] = {}
+        self._ts = 100.0
+        self._keys: dict[tuple[int, int], str | None] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def add(self, type: str, source: str = HARNESS, **data: Any) -> H:
+        self._ts += 0.001
+        self.history.append(type, source, round(self._ts, 3), **data)
+        return self
+
+    @property
+    def last(self) -> int:
+        return len(self.history) - 1
+
+    def as_(self, name: str) -> H:
+        """Name the last event: ``h.at[name]`` is its index."""
+        self.at[name] = self.last
+        return self
+
+    def build(self) -> History:
+        return self.history
+
+    def _tps(self, partitions: Iterable[int]) -> list[list[Any]]:
+        return [[self.topic, p] for p in partitions]
+
+    def _recs(self, partition: int, offsets: Iterable[Offsets]) -> list[list[Any]]:
+        return [[self.topic, partition, o, self._keys.get((partition, o))] for o in _flat(offsets)]
+
+    # -- harness ----------------------------------------------------------------------------
+    def scenario(self, partitions: int = 1, reset: str = "earliest", auto_commit: bool = False,
+                 strategy: str = "BATCH", bound: int | None = None, processing: str = "in-loop",
+                 commit_on_revoke: bool = False, asynchronous: bool = False,
+                 **config: Any) -> H:
+        cfg = {"auto_offset_reset": reset, "enable_auto_commit": auto_commit,
+               "group_protocol": "classic", "assignment_strategy": "range",
+               "max_poll_records": 10, **config}
+        return self.add("scenario", topic=self.topic, group=self.group, partitions=partitions,
+                        client="test", config=cfg,
+                        strategy={"name": strategy, "bound": bound,
+                                  "commit_on_revoke": commit_on_revoke,
+                                  "asynchronous": asynchronous, "processing": processing})
+
+    def produce(self, partition: int, *offsets: Offsets, key: str | None = None,
+                keys: list[str | None] | None = None) -> H:
+        flat = _flat(offsets)
+        keys = keys if keys is not None else [key] * len(flat)
+        for o, k in zip(flat, keys, strict=True):
+            self._keys[(partition, o)] = k
+        return self.add("produced", records=[[self.topic, partition, o, k, f"p{partition}-{o}"]
+                                             for o, k in zip(flat, keys, strict=True)])
+
+    def started(self, member: str) -> H:
+        return self.add("member_started", member=member)
+
+    def killed(self, member: str) -> H:
+        return self.add("member_killed", member=member)
+
+    def stopped(self, member: str) -> H:
+        return self.add("member_stopped", member=member)
+
+    def died(self, member: str, returncode: int = 1) -> H:
+        return self.add("member_died", member=member, returncode=returncode)
+
+    def partitions_added(self, count: int) -> H:
+        return self.add("partitions_added", topic=self.topic, count=count)
+
+    def settled(self, owners: dict[int, str]) -> H:
+        return self.add("settled", owners={f"{self.topic}:{p}": m for p, m in owners.items()})
+
+    # -- worker -----------------------------------------------------------------------------
+    def assigned(self, member: str, *partitions: int, manual: bool = False) -> H:
+        data: dict[str, Any] = {"partitions": self._tps(partitions)}
+        if manual:
+            data["manual"] = True
+        return self.add("assigned", member, **data)
+
+    def revoked(self, member: str, *partitions: int) -> H:
+        return self.add("revoked", member, partitions=self._tps(partitions))
+
+    def lost(self, member: str, *partitions: int) -> H:
+        return self.add("lost", member, partitions=self._tps(partitions))
+
+    def closed(self, member: str) -> H:
+        return self.add("closed", member)
+
+    def polled(self, member: str, partition: int, *offsets: Offsets) -> H:
+        return self.add("polled", member, records=self._recs(partition, offsets))
+
+    def processed(self, member: str, partition: int, *offsets: Offsets) -> H:
+        return self.add("processed", member, records=self._recs(partition, offsets))
+
+    def consumed(self, member: str, partition: int, *offsets: Offsets) -> H:
+        """A ``polled`` event followed by the ``processed`` event of the same records."""
+        return self.polled(member, partition, *offsets).processed(member, partition, *offsets)
+
+    def seeked(self, member: str, partition: int, offset: int) -> H:
+        return self.add("seeked", member, topic=self.topic, partition=partition, offset=offset)
+
+    def commit_requested(self, member: str, offsets: dict[int, int] | None,
+                         mode: str = "sync") -> H:
+        offs = None if offsets is None else [[self.topic, p, o] for p, o in offsets.items()]
+        return self.add("commit_requested", member, mode=mode, offsets=offs)
+
+    def committed(self, member: str, offsets: dict[int, int], mode: str = "sync",
+                  ok: bool = True, error: str | None = None) -> H:
+        return self.add("committed", member, mode=mode, ok=ok,
+                        offsets=[[self.topic, p, o] for p, o in offsets.items()], error=error)

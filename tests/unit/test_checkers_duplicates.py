@@ -1,0 +1,117 @@
+"""duplicates-bounded (S5, S8): re-deliveries only where the contract allows them."""
+
+from histories import H
+
+from conformance.checkers.duplicates import check_duplicates, duplicate_figures
+
+
+def crash_handover(bound: int | None, committed: int = 3) -> H:
+    """m1 processes 0..4, commits ``committed``, is killed; m2 resumes at the commit."""
+    return (H().scenario(bound=bound).produce(0, range(10))
+            .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: committed})
+            .as_("commit").killed("m1").as_("kill")
+            .assigned("m2", 0).as_("m2")
+            .polled("m2", 0, range(committed, 10)).processed("m2", 0, range(committed, 10))
+            .as_("m2done"))
+
+
+def test_graceful_handover_without_duplicates_passes() -> None:
+    h = (H().scenario(bound=0).produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).revoked("m1", 0)
+         .committed("m1", {0: 5}, mode="revoke")
+         .assigned("m2", 0).consumed("m2", 0, range(5, 10)))
+    assert check_duplicates(h.build()) == []
+    figures = duplicate_figures(h.build())
+    assert figures["duplicates"] == 0 and figures["max_duplicates_per_handover"] == 0
+    assert figures["processings"] == 10
+
+
+def test_crash_redelivery_within_the_bound_passes_and_is_measured() -> None:
+    h = crash_handover(bound=2)
+    assert check_duplicates(h.build()) == []
+    figures = duplicate_figures(h.build())
+    assert figures["duplicates"] == 2
+    assert figures["max_duplicates_per_handover"] == 2
+    assert figures["handovers_with_duplicates"] == 1
+    assert figures["bound"] == 2 and figures["strategy"] == "BATCH"
+
+
+def test_crash_redelivery_over_the_bound_fails() -> None:
+    h = crash_handover(bound=1)
+    [v] = check_duplicates(h.build())
+    assert v.anomaly == "duplicates-over-bound" and v.section == "S5"
+    assert v.details["count"] == 2 and v.details["bound"] == 1
+    assert v.details["strategy"] == "BATCH"
+    assert v.details["offsets"] == [3, 4]
+    assert v.details["from"] == "m1" and v.details["to"] == "m2"
+    assert v.evidence == [h.at["kill"], h.at["m2"], h.at["m2done"]]
+
+
+def test_unbounded_strategy_reports_no_bound_violation() -> None:
+    assert check_duplicates(crash_handover(bound=None).build()) == []
+
+
+def test_committed_record_redelivered_to_the_next_owner_fails() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).as_("a").committed("m1", {0: 5})
+         .as_("commit").killed("m1")
+         .assigned("m2", 0).as_("m2").polled("m2", 0, 4, 5).processed("m2", 0, 4, 5).as_("b"))
+    [v] = check_duplicates(h.build())
+    assert v.anomaly == "redelivered-after-commit"
+    assert v.details == {"topic": "t", "partition": 0, "offset": 4, "committed": 5,
+                         "from": "m1", "to": "m2"}
+    assert v.evidence == [h.at["a"], h.at["commit"], h.at["m2"], h.at["b"]]
+
+
+def test_same_member_getting_the_partition_back_is_a_handover() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5})
+         .revoked("m1", 0).assigned("m1", 0).consumed("m1", 0, 4, 5))
+    assert [v.anomaly for v in check_duplicates(h.build())] == ["redelivered-after-commit"]
+
+
+def test_commit_acknowledged_after_the_new_assignment_does_not_count() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).commit_requested("m1", None, "async")
+         .revoked("m1", 0).assigned("m2", 0).committed("m1", {0: 5}, mode="async")
+         .consumed("m2", 0, 4, 5))
+    assert check_duplicates(h.build()) == []
+
+
+def test_failed_commit_does_not_count() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}, ok=False)
+         .killed("m1").assigned("m2", 0).consumed("m2", 0, range(6)))
+    assert check_duplicates(h.build()) == []
+
+
+def test_reprocessing_inside_one_span_without_a_seek_fails() -> None:
+    h = (H().scenario().produce(0, range(3))
+         .assigned("m1", 0).processed("m1", 0, range(3)).as_("a")
+         .processed("m1", 0, 1).as_("b"))
+    [v] = check_duplicates(h.build())
+    assert v.anomaly == "duplicate-without-cause"
+    assert v.evidence == [h.at["a"], h.at["b"]]
+    assert v.details["offset"] == 1 and v.details["member"] == "m1"
+
+
+def test_reprocessing_after_a_seek_back_is_deliberate() -> None:
+    h = (H().scenario().produce(0, range(3))
+         .assigned("m1", 0).processed("m1", 0, range(3)).seeked("m1", 0, 0)
+         .processed("m1", 0, range(3)))
+    assert check_duplicates(h.build()) == []
+
+
+def test_seek_back_not_far_enough_does_not_excuse() -> None:
+    h = (H().scenario().produce(0, range(3))
+         .assigned("m1", 0).processed("m1", 0, range(3)).seeked("m1", 0, 2)
+         .processed("m1", 0, 1, 2))
+    assert [(v.anomaly, v.details["offset"]) for v in check_duplicates(h.build())] == [
+        ("duplicate-without-cause", 1)]
+
+
+def test_seek_back_by_the_new_owner_excuses_redelivery_of_committed_records() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).killed("m1")
+         .assigned("m2", 0, manual=True).seeked("m2", 0, 0).consumed("m2", 0, range(6)))
+    assert check_duplicates(h.build()) == []
