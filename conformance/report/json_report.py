@@ -1,0 +1,141 @@
+"""``results.json``: the machine-readable result of a run (schema in docs/results-schema.md).
+
+``write_results`` writes ``RunResult.to_json()`` (which carries ``exit_code``); ``load_results``
+reads it back as a dict and rejects a malformed file with a one-line ``ResultsError``;
+``run_result_from_json`` rebuilds a ``RunResult`` from that dict so reports can be re-rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import UsageError
+from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict, Violation
+
+RESULTS_FILE = "results.json"
+SCHEMA = "kafka-conformance/results/1"
+VERDICTS = frozenset(str(v) for v in Verdict)
+
+
+class ResultsError(UsageError):
+    """A results.json that cannot be read or does not follow the schema."""
+
+
+def write_results(result: RunResult, path: str | Path) -> Path:
+    """Write ``result`` as pretty-printed UTF-8 JSON (atomically: temp file then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read a results.json; a missing, non-JSON or off-schema file raises ``ResultsError``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}, "
+                           f"column {exc.colno})") from None
+    problem = validate(data)
+    if problem:
+        raise ResultsError(f"{path}: not a kafka-conformance results file: {problem}")
+    return data
+
+
+def validate(data: Any) -> str | None:
+    """The first schema problem of a parsed results.json, or None when it is well-formed."""
+    if not isinstance(data, dict):
+        return "expected a JSON object at the top level"
+    if data.get("schema") != SCHEMA:
+        return f"'schema' is {data.get('schema')!r}, expected {SCHEMA!r}"
+    for key, kind in (("run_id", str), ("clients", list), ("exit_code", int)):
+        if not isinstance(data.get(key), kind):
+            return f"'{key}' missing or not {_kind(kind)}"
+    for i, client in enumerate(data["clients"]):
+        where = f"clients[{i}]"
+        if not isinstance(client, dict) or not isinstance(client.get("name"), str):
+            return f"{where} must be an object with a string 'name'"
+        if not isinstance(client.get("checks"), list):
+            return f"{where}.checks missing or not a list"
+        for j, check in enumerate(client["checks"]):
+            here = f"{where}.checks[{j}]"
+            if not isinstance(check, dict) or not isinstance(check.get("check"), str):
+                return f"{here} must be an object with a string 'check'"
+            if check.get("verdict") not in VERDICTS:
+                return f"{here}.verdict is {check.get('verdict')!r}, expected one of " \
+                       f"{', '.join(sorted(VERDICTS))}"
+            if not isinstance(check.get("violations", []), list):
+                return f"{here}.violations is not a list"
+    return None
+
+
+def run_result_from_json(data: dict[str, Any]) -> RunResult:
+    """Rebuild a ``RunResult`` from a (validated) results.json dict.
+
+    Violations beyond the ones stored (``violations_total`` may be larger) are not recoverable.
+    """
+    return RunResult(
+        run_id=data["run_id"],
+        started_at=data.get("started_at", ""),
+        finished_at=data.get("finished_at", ""),
+        tool_version=data.get("tool_version", ""),
+        profile=data.get("profile", "ci"),
+        seed=data.get("seed"),
+        broker=dict(data.get("broker") or {}),
+        clients=[_client(c) for c in data["clients"]],
+        errors=list(data.get("errors") or []),
+    )
+
+
+def _client(d: dict[str, Any]) -> ClientResult:
+    return ClientResult(
+        name=d["name"],
+        client=d.get("client", ""),
+        client_version=d.get("client_version", ""),
+        label=d.get("label", ""),
+        capabilities=dict(d.get("capabilities") or {}),
+        checks=[_check(c) for c in d["checks"]],
+    )
+
+
+def _check(d: dict[str, Any]) -> CheckResult:
+    return CheckResult(
+        check=d["check"],
+        section=d.get("section", ""),
+        verdict=Verdict(d["verdict"]),
+        examples=int(d.get("examples", 0)),
+        seconds=float(d.get("seconds", 0.0)),
+        violations=[_violation(v) for v in d.get("violations", [])],
+        figures=dict(d.get("figures") or {}),
+        note=d.get("note", ""),
+        steps=list(d.get("steps") or []),
+        history_file=d.get("history_file"),
+    )
+
+
+def _violation(d: dict[str, Any]) -> Violation:
+    return Violation(
+        check=d.get("check", ""),
+        anomaly=d.get("anomaly", ""),
+        section=d.get("section", ""),
+        message=d.get("message", ""),
+        evidence=list(d.get("evidence") or []),
+        details=dict(d.get("details") or {}),
+    )
+
+
+def _kind(kind: type) -> str:
+    return {str: "a string", list: "a list", int: "an integer"}[kind]
