@@ -12,8 +12,8 @@ Analysis
 
     Extent: the offset must not exceed the allowed bound of the span at that moment, the largest
     of: the highest offset the member processed in the span before the event + 1; the span's
-    start offset (the group's committed offset at the ``assigned`` event; the lowest offset the
-    span read before the event; without a committed offset, under ``earliest`` the lowest
+    start offset (the group's committed offset at the ``assigned`` event; the lowest offset of
+    the span's first read before the event; when it has neither, under ``earliest`` the lowest
     produced offset and under ``latest`` the highest offset produced before the event + 1); and
     every offset the member ``seeked`` the partition to in the span before the event.
 
@@ -94,15 +94,18 @@ class _Context:
         return max(candidates), processed
 
     def _start_offset(self, span: Span, index: int) -> int:
-        tp, found = span.tp, []
+        """Where the span's position began: the group's committed offset, else the first
+        offset read in the span, else (nothing read yet) what the reset policy allows."""
+        tp = span.tp
         settled = self.group.at(tp, span.start)
-        if settled is not None:
-            found.append(settled[1])
-        found.extend(off for i, off in self.reads.get((span.member, tp), [])[:1]
-                     if span.contains(i) and i < index)
-        if settled is None and self.settings.auto_offset_reset == "earliest":
+        found = [] if settled is None else [settled[1]]
+        read = next((off for i, off in self.reads.get((span.member, tp), [])
+                     if span.contains(i) and i < index), None)
+        if read is not None:
+            found.append(read)
+        elif settled is None and self.settings.auto_offset_reset == "earliest":
             found.append(min(self.produced.get(tp, [0]), default=0))
-        if settled is None and self.settings.auto_offset_reset == "latest":
+        elif settled is None and self.settings.auto_offset_reset == "latest":
             found.append(max((off + 1 for i, off in self.acked.get(tp, []) if i < index),
                              default=0))
         return max(found, default=0)

@@ -1,0 +1,139 @@
+"""commit-validity (S5, S8): commit owned partitions only, up to what was processed."""
+
+from histories import H
+
+from conformance.checkers import run_checks
+from conformance.checkers.commits import check_commit_validity
+from conformance.verdicts import Verdict
+
+
+def test_committing_processed_records_of_an_owned_partition_passes() -> None:
+    h = (H().scenario().produce(0, range(5))
+         .assigned("m1", 0).consumed("m1", 0, range(5))
+         .commit_requested("m1", {0: 5}).committed("m1", {0: 5}))
+    assert check_commit_validity(h.build()) == []
+
+
+def test_committing_unprocessed_records_fails() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).as_("a").polled("m1", 0, range(10)).processed("m1", 0, range(5))
+         .committed("m1", {0: 8}).as_("c"))
+    [v] = check_commit_validity(h.build())
+    assert v.anomaly == "commit-beyond-processed" and v.section == "S5"
+    assert v.evidence == [h.at["a"], h.at["c"]]
+    assert v.details["committed"] == 8 and v.details["processed_max"] == 4
+    assert v.details["allowed"] == 5
+
+
+def test_explicit_request_is_checked_and_failed_commits_are_not() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(5))
+         .commit_requested("m1", {0: 9}).as_("req").committed("m1", {0: 9}, ok=False)
+         .commit_requested("m1", None))
+    [v] = check_commit_validity(h.build())
+    assert (v.anomaly, v.evidence[-1], v.details["requested"]) == (
+        "commit-beyond-processed", h.at["req"], True)
+
+
+def test_committing_a_partition_of_another_member_fails() -> None:
+    h = (H().scenario(partitions=2).produce(1, range(3))
+         .assigned("m1", 0).assigned("m2", 1).consumed("m2", 1, range(3))
+         .committed("m1", {1: 3}).as_("c"))
+    [v] = check_commit_validity(h.build())
+    assert v.anomaly == "commit-unowned-partition"
+    assert v.evidence == [h.at["c"]]
+    assert v.details["member"] == "m1" and v.details["partition"] == 1
+
+
+def test_revoke_commit_of_the_just_revoked_partition_is_fine() -> None:
+    h = (H().scenario().produce(0, range(5))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).revoked("m1", 0)
+         .commit_requested("m1", {0: 5}, "revoke").committed("m1", {0: 5}, mode="revoke"))
+    assert check_commit_validity(h.build()) == []
+
+
+def test_revoke_commit_beyond_processed_is_still_checked() -> None:
+    h = (H().scenario().produce(0, range(9))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).revoked("m1", 0)
+         .committed("m1", {0: 9}, mode="revoke"))
+    [v] = check_commit_validity(h.build())
+    assert v.anomaly == "commit-beyond-processed" and v.details["processed_max"] == 4
+
+
+def test_ordinary_commit_after_the_revoke_is_unowned() -> None:
+    h = (H().scenario().produce(0, range(5))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).revoked("m1", 0).as_("r")
+         .committed("m1", {0: 5}, mode="sync").as_("c"))
+    [v] = check_commit_validity(h.build())
+    assert v.anomaly == "commit-unowned-partition"
+    assert v.evidence == [h.at["r"], h.at["c"]] and v.details["span_ended"] == h.at["r"]
+
+
+def test_commit_after_the_partition_was_lost_is_unowned() -> None:
+    h = (H().scenario().produce(0, range(5))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).lost("m1", 0)
+         .committed("m1", {0: 5}, mode="revoke"))
+    assert [v.anomaly for v in check_commit_validity(h.build())] == ["commit-unowned-partition"]
+
+
+def test_manual_assignment_may_commit_any_partition() -> None:
+    h = (H().scenario(partitions=2).produce(0, range(3))
+         .assigned("m1", 0, manual=True).consumed("m1", 0, range(3))
+         .committed("m1", {0: 3, 1: 0}))
+    assert check_commit_validity(h.build()) == []
+
+
+def test_new_owner_may_commit_the_groups_committed_offset_before_reading() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).killed("m1")
+         .assigned("m2", 0).committed("m2", {0: 5}).committed("m2", {0: 6}))
+    assert [v.details["committed"] for v in check_commit_validity(h.build())] == [6]
+
+
+def test_commit_of_the_sought_position_is_fine() -> None:
+    h = (H().scenario().produce(0, range(20))
+         .assigned("m1", 0).seeked("m1", 0, 10).committed("m1", {0: 10}))
+    assert check_commit_validity(h.build()) == []
+
+
+def test_latest_without_commit_may_commit_the_log_end_but_earliest_may_not() -> None:
+    def run(reset: str) -> list[str]:
+        h = (H().scenario(reset=reset).produce(0, range(5))
+             .assigned("m1", 0).committed("m1", {0: 5}))
+        return [v.anomaly for v in check_commit_validity(h.build())]
+
+    assert run("latest") == []
+    assert run("earliest") == ["commit-beyond-processed"]
+
+
+def store_on_poll(auto_commit: bool) -> H:
+    """librdkafka stores offsets when poll() returns; the background commit outruns processing."""
+    return (H().scenario(auto_commit=auto_commit, strategy="auto").produce(0, range(10))
+            .assigned("m1", 0).polled("m1", 0, range(10)).processed("m1", 0, range(5))
+            .committed("m1", {0: 10}, mode="auto"))
+
+
+def test_auto_commit_beyond_processed_is_a_hazard() -> None:
+    [result] = run_checks(store_on_poll(True).build(), only=["commit-validity"])
+    assert result.verdict == Verdict.HAZARD
+    assert "S4" in result.note and "librdkafka" in result.note
+    assert [v.anomaly for v in result.violations] == ["commit-beyond-processed"]
+
+
+def test_manual_commit_beyond_processed_fails() -> None:
+    [result] = run_checks(store_on_poll(False).build(), only=["commit-validity"])
+    assert result.verdict == Verdict.FAIL
+
+
+def test_negative_offsets_are_not_commits() -> None:
+    h = (H().scenario(partitions=2).produce(0, range(2))
+         .assigned("m1", 0).consumed("m1", 0, 0, 1).committed("m1", {0: 2, 1: -1001}))
+    assert check_commit_validity(h.build()) == []
+
+
+def test_latest_reset_does_not_excuse_commits_beyond_what_was_read_and_processed() -> None:
+    h = (H().scenario(reset="latest").produce(0, range(10))
+         .assigned("m1", 0).produce(0, range(10, 20)).polled("m1", 0, range(10, 20))
+         .processed("m1", 0, range(10, 12)).committed("m1", {0: 20}))
+    [v] = check_commit_validity(h.build())
+    assert v.details["allowed"] == 12 and v.details["processed_max"] == 11

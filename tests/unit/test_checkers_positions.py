@@ -1,0 +1,133 @@
+"""start-position (S1, S2): a member that gains a partition resumes at the committed offset."""
+
+from histories import H
+
+from conformance.checkers.positions import check_start_position
+
+
+def handover(first: int, committed: int = 5) -> H:
+    """m1 processes 0..4 and commits ``committed``; m2 then reads from ``first``."""
+    return (H().scenario().produce(0, range(10))
+            .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: committed})
+            .as_("commit").killed("m1")
+            .assigned("m2", 0).as_("m2").polled("m2", 0, range(first, 10)).as_("poll")
+            .processed("m2", 0, range(first, 10)))
+
+
+def test_resuming_at_the_committed_offset_passes() -> None:
+    assert check_start_position(handover(5).build()) == []
+
+
+def test_starting_after_the_committed_offset_skips_records() -> None:
+    h = handover(7)
+    [v] = check_start_position(h.build())
+    assert v.anomaly == "start-after-committed" and v.section == "S1"
+    assert v.evidence == [h.at["commit"], h.at["m2"], h.at["poll"]]
+    assert v.details["first"] == 7 and v.details["expected"] == 5
+    assert v.details["offsets"] == [5, 6] and v.details["committed"] == 5
+
+
+def test_starting_before_the_committed_offset_rereads_records() -> None:
+    h = handover(3)
+    [v] = check_start_position(h.build())
+    assert v.anomaly == "start-before-committed"
+    assert v.details["first"] == 3 and v.details["expected"] == 5
+    assert v.details["offsets"] == [3, 4]
+
+
+def test_commit_of_a_later_member_overrides_an_earlier_one() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).killed("m1")
+         .assigned("m2", 0).consumed("m2", 0, range(5, 8)).committed("m2", {0: 8})
+         .revoked("m2", 0).assigned("m3", 0).consumed("m3", 0, 8, 9))
+    assert check_start_position(h.build()) == []
+
+
+def async_race(first_read_after_ack: bool, first: int) -> H:
+    """m1 commits 3, then 5 asynchronously; the ack of 5 arrives after m2's assignment."""
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(3)).committed("m1", {0: 3})
+         .consumed("m1", 0, 3, 4).commit_requested("m1", {0: 5}, "async")
+         .revoked("m1", 0).assigned("m2", 0).as_("m2"))
+    if first_read_after_ack:
+        h.committed("m1", {0: 5}, mode="async").as_("ack")
+    h.polled("m2", 0, range(first, 10)).as_("poll")
+    if not first_read_after_ack:
+        h.committed("m1", {0: 5}, mode="async").as_("ack")
+    return h
+
+
+def test_async_commit_acknowledged_during_the_handover_is_accepted() -> None:
+    assert check_start_position(async_race(True, 5).build()) == []
+
+
+def test_committed_offset_at_assignment_stays_accepted_during_the_race() -> None:
+    assert check_start_position(async_race(True, 3).build()) == []
+
+
+def test_async_commit_acknowledged_after_the_first_poll_is_not_accepted() -> None:
+    h = async_race(False, 5)
+    [v] = check_start_position(h.build())
+    assert v.anomaly == "start-after-committed" and v.details["expected"] == 3
+    assert v.details["offsets"] == [3, 4]
+
+
+def test_earliest_without_commit_starts_at_the_lowest_produced_offset() -> None:
+    ok = H().scenario(reset="earliest").produce(0, range(4)).assigned("m1", 0).polled("m1", 0, 0)
+    bad = (H().scenario(reset="earliest").produce(0, range(4)).assigned("m1", 0).as_("a")
+           .polled("m1", 0, 2, 3).as_("poll"))
+    assert check_start_position(ok.build()) == []
+    [v] = check_start_position(bad.build())
+    assert v.anomaly == "start-after-committed" and v.section == "S2"
+    assert v.evidence == [bad.at["a"], bad.at["poll"]] and v.details["offsets"] == [0, 1]
+
+
+def test_latest_without_commit_starts_at_or_after_the_log_end() -> None:
+    def run(first: int) -> H:
+        return (H().scenario(reset="latest").produce(0, range(5))
+                .assigned("m1", 0).as_("a").produce(0, range(5, 8))
+                .polled("m1", 0, range(first, 8)).as_("poll"))
+
+    assert check_start_position(run(5).build()) == []
+    assert check_start_position(run(6).build()) == []  # produced after the assignment
+    h = run(3)
+    [v] = check_start_position(h.build())
+    assert v.anomaly == "start-before-committed" and v.details["expected"] == 5
+    assert v.evidence == [h.at["a"], h.at["poll"]]
+
+
+def test_reset_none_without_commit_must_not_read() -> None:
+    h = H().scenario(reset="none").produce(0, range(2)).assigned("m1", 0).polled("m1", 0, 0, 1)
+    [v] = check_start_position(h.build())
+    assert v.anomaly == "start-without-committed" and v.section == "S2"
+
+
+def test_offsets_never_produced_cannot_be_skipped() -> None:
+    h = (H().scenario().produce(0, range(5)).produce(0, 7, 8)
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).killed("m1")
+         .assigned("m2", 0).polled("m2", 0, 7, 8))
+    assert check_start_position(h.build()) == []
+
+
+def test_span_starting_with_a_seek_is_exempt() -> None:
+    h = handover(8)
+    h2 = (H().scenario().produce(0, range(10))
+          .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).killed("m1")
+          .assigned("m2", 0).seeked("m2", 0, 8).polled("m2", 0, 8, 9))
+    assert [v.anomaly for v in check_start_position(h.build())] == ["start-after-committed"]
+    assert check_start_position(h2.build()) == []
+
+
+def test_manual_assignment_and_spans_without_reads_are_not_checked() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).killed("m1")
+         .assigned("m2", 0).killed("m2")
+         .assigned("m3", 0, manual=True).polled("m3", 0, 8, 9))
+    assert check_start_position(h.build()) == []
+
+
+def test_reads_after_the_span_ended_do_not_count() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5})
+         .revoked("m1", 0).polled("m1", 0, 7))
+    assert check_start_position(h.build()) == []
