@@ -1,0 +1,164 @@
+"""``kafka-conformance``: run the suite, run a broker, list clients, replay a failure.
+
+Exit codes: 0 every check passes, 1 a violation, 2 usage error, 3 infrastructure error
+(broker, Java/Maven, a worker dying unplanned), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+
+from conformance import __version__
+from conformance.broker.jars import DEFAULT_KAFKA_VERSION
+from conformance.errors import ConformanceError, UsageError
+
+
+def _fail(exc: ConformanceError) -> NoReturn:
+    first, _, rest = str(exc).partition("\n")
+    click.echo(f"error: {first}", err=True)
+    if rest.strip():
+        click.echo("  " + rest.strip().replace("\n", "\n  "), err=True)
+    sys.exit(exc.exit_code)
+
+
+def _sigterm_as_exit(*_: Any) -> None:
+    raise SystemExit(143)
+
+
+def _client_properties(values: tuple[str, ...]) -> dict[str, str]:
+    props = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--client-property must be KEY=VALUE, got {item!r}")
+        props[key.strip()] = value
+    return props
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kafka-conformance")
+def cli() -> None:
+    """Property-based conformance suite for Apache Kafka consumer clients."""
+
+
+# -- broker -----------------------------------------------------------------------------------
+@cli.group()
+def broker() -> None:
+    """Run a real Apache Kafka broker (embedded KRaft from Maven jars)."""
+
+
+@broker.command("run")
+@click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True)
+@click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
+@click.option("--port", type=int, default=None,
+              help="first port to use (2 per node); default: free ports")
+def broker_run(nodes: str, kafka_version: str, port: int | None) -> None:
+    """Start the embedded broker in the foreground until Ctrl-C / SIGTERM."""
+    from conformance.broker.embedded import EmbeddedKafka
+
+    embedded = EmbeddedKafka(nodes=int(nodes), kafka_version=kafka_version, port=port)
+    with embedded:
+        click.echo(f"bootstrap.servers={embedded.bootstrap_servers}", nl=True)
+        sys.stdout.flush()
+        click.echo(f"Kafka {kafka_version}, {nodes} node(s), logs in {embedded.run_dir}; "
+                   f"Ctrl-C stops it", err=True)
+        stop = threading.Event()
+        while not stop.wait(1.0):
+            dead = [p for p in embedded.node_processes() if p.poll() is not None]
+            if dead:
+                raise ConformanceError(f"a broker node exited (code {dead[0].returncode})")
+
+
+# -- clients ----------------------------------------------------------------------------------
+@cli.command("clients")
+def clients() -> None:
+    """List the adapters with their client library versions and capabilities."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from adapters.registry import available, load
+
+    table = Table(title="kafka-conformance adapters")
+    table.add_column("name")
+    table.add_column("client")
+    table.add_column("version")
+    table.add_column("capabilities")
+    for name in sorted(available()):
+        try:
+            cls = load(name)
+        except ConformanceError as exc:
+            table.add_row(name, "-", "-", f"[red]not loadable: {exc}[/red]")
+            continue
+        caps = ", ".join(k for k, v in cls.capabilities.to_json().items() if v)
+        table.add_row(name, cls.client, cls.client_version() or "not installed", caps)
+    Console().print(table)
+
+
+# -- run --------------------------------------------------------------------------------------
+@cli.command("run")
+@click.option("--client", "clients_", multiple=True,
+              help="adapter name (repeatable); default: every built-in client")
+@click.option("--adapter", "adapter_refs", multiple=True,
+              help="an adapter in your own code: module:Class or path/to/file.py:Class")
+@click.option("--bootstrap-servers", default=None, help="use this existing cluster")
+@click.option("--client-property", "client_props", multiple=True,
+              help="KEY=VALUE passed to every client (e.g. SASL/SSL), repeatable")
+@click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True)
+@click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
+@click.option("--protocol", "protocols", multiple=True,
+              type=click.Choice(["classic", "consumer"]),
+              help="group protocol(s); default: both")
+@click.option("--profile", type=click.Choice(["ci", "dev", "thorough"]), default="ci",
+              show_default=True)
+@click.option("--seed", type=int, default=None, help="Hypothesis seed, for reproduction")
+@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of known deviations (reported as expected)")
+@click.option("--only", "only", multiple=True, help="run only these check groups (see docs)")
+def run(**options: Any) -> None:
+    """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
+    from conformance.run import execute
+
+    sys.exit(execute(**options))
+
+
+@cli.command("replay")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--bootstrap-servers", default=None)
+@click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
+def replay(file: str, bootstrap_servers: str | None, kafka_version: str) -> None:
+    """Re-run a saved failing step sequence (replay.json) against a fresh broker."""
+    from conformance.run import replay_file
+
+    sys.exit(replay_file(file, bootstrap_servers=bootstrap_servers, kafka_version=kafka_version))
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _sigterm_as_exit)
+    guarded: Callable[..., Any] = cli.main
+    try:
+        guarded(args=argv, prog_name="kafka-conformance", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except ConformanceError as exc:
+        _fail(exc)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Run the group machine for one spec under a settings profile and aggregate verdicts."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Flaky
+from hypothesis.internal.conjecture import engine as _engine
+from hypothesis.stateful import run_state_machine_as_test
+
+from conformance.broker.base import Broker
+from conformance.checkers import CHECKS
+from conformance.machines.group import Collector, Example, machine_for
+from conformance.machines.scenario import ScenarioSpec, program
+from conformance.verdicts import CheckResult, Verdict, combine
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard to search: examples per configuration, steps per example, shrink budget."""
+
+    name: str
+    max_examples: int
+    step_count: int
+    shrink: bool
+    shrink_seconds: int
+
+
+PROFILES = {
+    "ci": Profile("ci", max_examples=2, step_count=6, shrink=True, shrink_seconds=90),
+    "dev": Profile("dev", max_examples=5, step_count=10, shrink=True, shrink_seconds=300),
+    "thorough": Profile("thorough", max_examples=25, step_count=20, shrink=True,
+                        shrink_seconds=1200),
+}
+
+
+def hypothesis_settings(profile: Profile, shrink: bool | None = None) -> settings:
+    phases = [Phase.explicit, Phase.generate]
+    if profile.shrink if shrink is None else shrink:
+        phases.append(Phase.shrink)
+    return settings(max_examples=profile.max_examples, stateful_step_count=profile.step_count,
+                    deadline=None, database=None, phases=phases, print_blob=False,
+                    report_multiple_bugs=False,
+                    suppress_health_check=list(HealthCheck))
+
+
+@contextlib.contextmanager
+def shrink_budget(seconds: int) -> Iterator[None]:
+    """Bound Hypothesis's shrinking time (each shrink step runs against a real broker)."""
+    old = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
+    if old is not None:
+        _engine.MAX_SHRINKING_SECONDS = seconds
+    try:
+        yield
+    finally:
+        if old is not None:
+            _engine.MAX_SHRINKING_SECONDS = old
+
+
+@dataclass
+class MachineOutcome:
+    spec: ScenarioSpec
+    results: list[CheckResult]
+    examples: list[Example]
+    infra_errors: list[str]
+    seconds: float
+    error: str = ""
+
+
+def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: Path,
+                seed: int | None = None, shrink: bool | None = None) -> MachineOutcome:
+    """Run the generated scenarios of one spec and return one CheckResult per check."""
+    collector = Collector(spec, workdir, seed)
+    machine = machine_for(broker, spec, collector)
+    if seed is not None:
+        machine = hypothesis_seed(seed)(machine)
+    started = time.monotonic()
+    error = ""
+    with shrink_budget(profile.shrink_seconds):
+        try:
+            run_state_machine_as_test(machine, settings=hypothesis_settings(profile, shrink))
+        except Flaky as exc:
+            error = f"flaky: the failure did not reproduce on replay ({type(exc).__name__}); " \
+                    f"reported with the original evidence"
+        except AssertionError:
+            pass  # the failing examples are in the collector
+    outcome = MachineOutcome(spec, aggregate(collector), collector.examples,
+                             [e for ex in collector.examples for e in ex.infra_errors],
+                             time.monotonic() - started, error)
+    return outcome
+
+
+def aggregate(collector: Collector) -> list[CheckResult]:
+    """One result per check over every example; failures keep the smallest failing example
+    (Hypothesis replays the shrunk example last, so the last failure is the shrunk one)."""
+    results = []
+    for check, (section, _fn) in CHECKS.items():
+        per = [(ex, r) for ex in collector.examples for r in ex.results if r.check == check]
+        verdicts = [r.verdict for _ex, r in per]
+        verdict = combine(verdicts) if verdicts else Verdict.UNKNOWN
+        agg = CheckResult(check, section, verdict, examples=len(per),
+                          seconds=sum(ex.seconds for ex, _ in per) / max(1, len(CHECKS)))
+        figures: dict[str, object] = {}
+        for _ex, r in per:
+            for k, v in r.figures.items():
+                if isinstance(v, int | float) and isinstance(figures.get(k, 0), int | float):
+                    figures[k] = max(figures.get(k, v), v)  # type: ignore[type-var]
+        agg.figures = figures
+        notes = sorted({r.note for _ex, r in per if r.note and r.verdict == verdict})
+        agg.note = "; ".join(notes)[:1000]
+        worst = [(ex, r) for ex, r in per if r.verdict == verdict and r.violations]
+        if worst and verdict in (Verdict.FAIL, Verdict.HAZARD):
+            ex, r = min(worst, key=lambda er: (len(er[0].steps), -er[0].number))
+            agg.violations = r.violations
+            agg.steps = program(collector.spec, ex.steps).splitlines()
+            agg.history_file = str(ex.history_file) if ex.history_file else None
+        results.append(agg)
+    return results

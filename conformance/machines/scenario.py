@@ -1,0 +1,177 @@
+"""The steps a generated (or replayed) scenario is made of, over one :class:`Harness`.
+
+Each step is recorded as ``(name, arguments)`` with members resolved to ids, so a failing example
+can be saved as JSON and replayed step by step (``kafka-conformance replay``) without Hypothesis.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance.errors import UsageError
+from conformance.harness import Harness
+from conformance.strategies import Strategy
+
+MAX_MEMBERS = 3
+MAX_PARTITIONS = 6
+
+
+@dataclass
+class ScenarioSpec:
+    """What one generated scenario runs: client, consumer config, strategy, topic shape."""
+
+    adapter: str
+    config: dict[str, Any] = field(default_factory=dict)
+    strategy: Strategy = field(default_factory=Strategy)
+    partitions: int = 3
+    growth: bool = True
+
+    @property
+    def label(self) -> str:
+        cfg = self.config
+        bits = [cfg.get("group_protocol", "classic")]
+        if cfg.get("group_protocol", "classic") == "classic":
+            bits.append(cfg.get("assignment_strategy", "range"))
+        bits += [f"reset={cfg.get('auto_offset_reset', 'earliest')}", self.strategy.label]
+        return " ".join(bits)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"adapter": self.adapter, "config": self.config,
+                "strategy": self.strategy.to_json(), "partitions": self.partitions,
+                "growth": self.growth}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScenarioSpec:
+        return cls(data["adapter"], dict(data.get("config", {})),
+                   Strategy.from_json(data.get("strategy", {})),
+                   int(data.get("partitions", 3)), bool(data.get("growth", True)))
+
+
+class Scenario:
+    """Executes steps on a harness and records them."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.h = harness
+        self.steps: list[tuple[str, dict[str, Any]]] = []
+        self._keys = 0
+
+    def _log(self, name: str, **args: Any) -> None:
+        self.steps.append((name, args))
+
+    def _pick(self, index: int) -> str | None:
+        live = self.h.live()
+        return live[index % len(live)] if live else None
+
+    # -- steps -----------------------------------------------------------------------------
+    def produce(self, count: int, keys: int = 3) -> None:
+        self._log("produce", count=count, keys=keys)
+        self.h.produce(count, [f"k{i}" for i in range(keys)])
+
+    def start_member(self) -> str:
+        handle = self.h.start_member()
+        self._log("start_member")
+        return handle.member
+
+    def kill_member(self, member: str) -> None:
+        self._log("kill_member", member=member)
+        self.h.kill_member(member)
+
+    def stop_member(self, member: str) -> None:
+        self._log("stop_member", member=member)
+        self.h.stop_member(member)
+
+    def add_partitions(self, count: int) -> None:
+        self._log("add_partitions", count=count)
+        self.h.add_partitions(count)
+
+    def pause(self, member: str, partition: int) -> None:
+        self._log("pause", member=member, partition=partition)
+        self.h.workers[member].request({"type": "pause",
+                                        "partitions": [[self.h.topic, partition]]})
+
+    def resume(self, member: str, partition: int) -> None:
+        self._log("resume", member=member, partition=partition)
+        self.h.workers[member].request({"type": "resume",
+                                        "partitions": [[self.h.topic, partition]]})
+
+    def rewind(self, member: str, partition: int, back: int) -> None:
+        """Seek a partition the member owns ``back`` records before its position."""
+        w = self.h.workers[member]
+        pos = w.request({"type": "position", "topic": self.h.topic, "partition": partition})
+        target = max(0, int(pos["offset"]) - back)
+        self._log("rewind", member=member, partition=partition, back=back)
+        w.request({"type": "seek", "topic": self.h.topic, "partition": partition,
+                   "offset": target})
+
+    def settle(self) -> None:
+        self._log("settle")
+        self.h.settle()
+
+    def consume(self, timeout: float = 8.0) -> None:
+        """Let the members work until every produced record was processed once (or timeout)."""
+        self._log("consume")
+        produced = {(r.topic, r.partition, r.offset) for r in self.h.history.produced()}
+
+        def done() -> bool:
+            have = {(t, p, o) for (t, p), offs in self.h.processed_offsets().items()
+                    for o in offs}
+            return produced <= have
+
+        self.h.wait_for(done, timeout, poll=0.5)
+
+    def owned_partition(self, member: str, index: int) -> int | None:
+        owned = sorted(self.h.own.owned.get(member, ()))
+        return owned[index % len(owned)][1] if owned else None
+
+    # -- replay ----------------------------------------------------------------------------
+    def run_step(self, name: str, args: dict[str, Any]) -> None:
+        fn = {"produce": self.produce, "kill_member": self.kill_member,
+              "stop_member": self.stop_member, "add_partitions": self.add_partitions,
+              "pause": self.pause, "resume": self.resume, "rewind": self.rewind,
+              "settle": self.settle, "consume": self.consume}.get(name)
+        if name == "start_member":
+            self.start_member()
+        elif fn is None:
+            raise UsageError(f"unknown step {name!r} in the replay file")
+        else:
+            member = args.get("member")
+            if member is not None and member not in self.h.live():
+                return  # the member is gone in this replay: the step has no target
+            fn(**args)
+
+
+def program(spec: ScenarioSpec, steps: list[tuple[str, dict[str, Any]]]) -> str:
+    """The steps as a readable program (what the report shows and a user can follow)."""
+    lines = [f"# {spec.adapter}  {spec.label}", f"scenario = Scenario(topic with "
+             f"{spec.partitions} partitions)"]
+    for name, args in steps:
+        arg_text = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        lines.append(f"scenario.{name}({arg_text})")
+    lines.append("scenario.teardown()  # stop members, drain with a fresh member, run checks")
+    return "\n".join(lines)
+
+
+def save_replay(path: Path, spec: ScenarioSpec, steps: list[tuple[str, dict[str, Any]]],
+                seed: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": "kafka-conformance/replay/1", "seed": seed,
+                                "spec": spec.to_json(),
+                                "steps": [[n, a] for n, a in steps],
+                                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
+    return path
+
+
+def load_replay(path: Path) -> tuple[ScenarioSpec, list[tuple[str, dict[str, Any]]]]:
+    try:
+        data = json.loads(path.read_text())
+        spec = ScenarioSpec.from_json(data["spec"])
+        steps = [(str(n), dict(a)) for n, a in data["steps"]]
+    except FileNotFoundError:
+        raise UsageError(f"replay file not found: {path}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path} is not a kafka-conformance replay file ({exc})") from None
+    return spec, steps
