@@ -1,0 +1,70 @@
+"""exclusive-ownership (S8): one partition, one owner."""
+
+from histories import H
+
+from conformance.checkers.ownership import check_exclusive_ownership
+
+
+def test_clean_handover_and_settled_group_pass() -> None:
+    h = (H().scenario(partitions=2).produce(0, range(4))
+         .assigned("m1", 0, 1).consumed("m1", 0, range(2)).settled({0: "m1", 1: "m1"})
+         .revoked("m1", 1).assigned("m2", 1).settled({0: "m1", 1: "m2"})
+         .killed("m1").assigned("m2", 0).consumed("m2", 0, 2, 3).settled({0: "m2", 1: "m2"}))
+    assert check_exclusive_ownership(h.build()) == []
+
+
+def test_two_members_processing_one_partition_at_once_fails() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, 0, 1)
+         .assigned("m2", 0).processed("m2", 0, 2, 3).as_("b")
+         .processed("m1", 0, 2, 3).as_("a"))
+    [v] = check_exclusive_ownership(h.build())
+    assert v.anomaly == "concurrent-owners" and v.section == "S8"
+    assert v.evidence == [h.at["b"], h.at["a"]]
+    assert v.details["members"] == ["m1", "m2"]
+
+
+def test_overlapping_spans_where_only_one_member_processes_pass() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, 0, 1)
+         .assigned("m2", 0).consumed("m2", 0, 2, 3).revoked("m1", 0))
+    assert check_exclusive_ownership(h.build()) == []
+
+
+def test_partition_without_owner_when_settled_fails() -> None:
+    h = H().scenario(partitions=2).assigned("m1", 0).settled({0: "m1"}).as_("s")
+    [v] = check_exclusive_ownership(h.build())
+    assert v.anomaly == "unowned-partition"
+    assert v.evidence == [h.at["s"]] and v.details["partition"] == 1
+
+
+def test_partition_with_two_owners_when_settled_fails() -> None:
+    h = (H().scenario().assigned("m1", 0).as_("a1").assigned("m2", 0).as_("a2")
+         .settled({0: "m2"}).as_("s"))
+    [v] = check_exclusive_ownership(h.build())
+    assert v.anomaly == "multiple-owners"
+    assert v.evidence == [h.at["a1"], h.at["a2"], h.at["s"]]
+    assert v.details["owners"] == ["m1", "m2"] and v.details["harness_owner"] == "m2"
+
+
+def test_dead_and_closed_members_own_nothing() -> None:
+    for end in ("killed", "stopped", "died", "closed"):
+        h = H().scenario().assigned("m1", 0)
+        getattr(h, end)("m1")
+        h.settled({})
+        [v] = check_exclusive_ownership(h.build())
+        assert v.anomaly == "unowned-partition", end
+
+
+def test_added_partitions_must_be_owned_once_settled() -> None:
+    h = (H().scenario(partitions=1).assigned("m1", 0).partitions_added(2)
+         .settled({0: "m1"}).as_("s1").assigned("m1", 1).settled({0: "m1", 1: "m1"}))
+    [v] = check_exclusive_ownership(h.build())
+    assert (v.anomaly, v.evidence, v.details["partition"]) == (
+        "unowned-partition", [h.at["s1"]], 1)
+
+
+def test_without_scenario_the_settled_owners_name_the_partitions() -> None:
+    h = H().assigned("m1", 0).settled({0: "m1", 1: "m1"}).as_("s")
+    [v] = check_exclusive_ownership(h.build())
+    assert (v.anomaly, v.details["partition"]) == ("unowned-partition", 1)
