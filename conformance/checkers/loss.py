@@ -9,7 +9,12 @@ Anomalies (one Violation per partition and anomaly; offsets condensed to the fir
     ``lost-before-first-assignment``  under ``auto_offset_reset="latest"``, a lost record whose
                                       ``produced`` event precedes the partition's first
                                       ``assigned`` event by any member (or the partition was
-                                      never assigned): no committed offset could protect it (S3)
+                                      never assigned): no committed offset could protect it (S3).
+                                      Also a lost record whose offset is below the first offset
+                                      a span read after starting with no committed offset (the
+                                      reset to the log end skipped it, so it existed then): the
+                                      harness writes a ``produced`` event after the whole batch
+                                      is acknowledged, so the event index alone can come too late.
 
 Evidence: the ``produced`` event indices; details: topic, partition, offsets, keys, count.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from conformance.checkers.positions import starts
 from conformance.checkers.spans import TP, Settings, Spans, condense, processings, tp_name
 from conformance.history import History, Produced
 from conformance.verdicts import Violation
@@ -32,19 +38,31 @@ def lost_records(history: History) -> list[Produced]:
     return [r for r in history.produced() if (r.topic, r.partition, r.offset) not in done]
 
 
-def _anomaly(record: Produced, first: dict[TP, int], latest: bool) -> str:
+def reset_positions(history: History) -> dict[TP, int]:
+    """Per partition, the highest first offset read by a span that started without any
+    committed offset (its position came from the reset policy)."""
+    out: dict[TP, int] = {}
+    for s in starts(history):
+        if not s.accepted:
+            out[s.span.tp] = max(s.offset, out.get(s.span.tp, s.offset))
+    return out
+
+
+def _anomaly(record: Produced, first: dict[TP, int], reset: dict[TP, int]) -> str:
     assigned = first.get(record.tp)
     before = assigned is None or record.event < assigned
-    return "lost-before-first-assignment" if latest and before else "lost"
+    skipped_by_reset = record.offset < reset.get(record.tp, -1)
+    return "lost-before-first-assignment" if before or skipped_by_reset else "lost"
 
 
 def check_no_loss(history: History) -> list[Violation]:
     """One violation per partition and anomaly listing the records never processed."""
     latest = Settings.of(history).auto_offset_reset == "latest"
     first = Spans(history).first_assigned()
+    reset = reset_positions(history) if latest else {}
     groups: dict[tuple[TP, str], list[Produced]] = defaultdict(list)
     for r in lost_records(history):
-        groups[(r.tp, _anomaly(r, first, latest))].append(r)
+        groups[(r.tp, _anomaly(r, first, reset) if latest else "lost")].append(r)
     return [_violation(tp, anomaly, records, first.get(tp))
             for (tp, anomaly), records in sorted(groups.items())]
 

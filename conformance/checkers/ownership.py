@@ -10,6 +10,8 @@ Analysis
     ``partitions_added`` event before it) must have exactly one open span. Spans of members
     that were killed, stopped, died or closed are already ended, so only live members count.
     Without a scenario topic or partition count, the ``owners`` keys of the event stand in.
+    A ``settled`` event with ``timeout: true`` (the group did not settle in time, e.g. new
+    partitions not yet noticed, S3) describes no settled state and is not checked.
 
 Anomalies
     ``concurrent-owners``  evidence: the first processed event of each member in the overlap
@@ -80,7 +82,7 @@ def settled_owners(history: History, spans: Spans) -> list[Violation]:
     for e in history:
         if e.type == "partitions_added" and e.data.get("topic", settings.topic) == settings.topic:
             count = int(e.data.get("count", count or 0))
-        elif e.type == "settled":
+        elif e.type == "settled" and not e.data.get("timeout"):
             for tp in _partitions(e, settings.topic, count):
                 out.extend(_settled(e, tp, spans.open_at(tp, e.index)))
     return out

@@ -67,3 +67,21 @@ def test_huge_loss_is_condensed_to_the_first_fifty_offsets() -> None:
     assert v.details["count"] == 120
     assert v.details["offsets"] == list(range(50))
     assert v.evidence == [h.at["p"]]
+
+
+def test_latest_records_skipped_by_the_reset_are_before_first_assignment() -> None:
+    # the produced event is written after the whole batch was acknowledged, so it may follow
+    # the assignment although records 0..2 existed when the position was reset to the log end
+    h = (H().scenario(reset="latest").assigned("m1", 0).produce(0, range(5)).as_("batch")
+         .consumed("m1", 0, 3, 4))
+    [v] = check_no_loss(h.build())
+    assert (v.anomaly, v.details["offsets"], v.evidence) == (
+        "lost-before-first-assignment", [0, 1, 2], [h.at["batch"]])
+
+
+def test_reset_does_not_excuse_records_below_a_committed_position() -> None:
+    h = (H().scenario(reset="latest").assigned("m1", 0).produce(0, range(5))
+         .consumed("m1", 0, 0, 1).committed("m1", {0: 2}).killed("m1")
+         .assigned("m2", 0).consumed("m2", 0, 4))
+    [v] = check_no_loss(h.build())
+    assert (v.anomaly, v.details["offsets"]) == ("lost", [2, 3])

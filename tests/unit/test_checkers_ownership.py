@@ -68,3 +68,9 @@ def test_without_scenario_the_settled_owners_name_the_partitions() -> None:
     h = H().assigned("m1", 0).settled({0: "m1", 1: "m1"}).as_("s")
     [v] = check_exclusive_ownership(h.build())
     assert (v.anomaly, v.details["partition"]) == ("unowned-partition", 1)
+
+
+def test_settled_event_that_timed_out_is_not_checked() -> None:
+    h = H().scenario(partitions=2).assigned("m1", 0).add("settled", owners={"t:0": "m1"},
+                                                         timeout=True)
+    assert check_exclusive_ownership(h.build()) == []
