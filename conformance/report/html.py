@@ -73,6 +73,7 @@ class Item:
     text: str = ""
     highlight: bool = False
     hidden: int = 0
+    suffix: str = ""
 
     @property
     def label(self) -> str:
@@ -83,7 +84,7 @@ class Item:
         rng = ""
         if self.lo is not None:
             rng = f" {self.lo}" if self.hi in (None, self.lo) else f" {self.lo}\u2013{self.hi}"
-        return f"{who}{self.text or self.kind}{rng}".strip()
+        return f"{who}{self.text or self.kind}{rng}{self.suffix}".strip()
 
     @property
     def where(self) -> str:
@@ -153,8 +154,8 @@ def _place(e: Event, hit: bool, t0: float, rows: dict[TP, list[Item]],
     ts = e.ts - t0
 
     def add(tp: TP, kind: str, member: str = e.source, lo: int | None = None,
-            hi: int | None = None, text: str = "") -> TP:
-        rows[tp].append(Item(kind, member, e.index, e.index, ts, lo, hi, text, hit))
+            hi: int | None = None, text: str = "", suffix: str = "") -> TP:
+        rows[tp].append(Item(kind, member, e.index, e.index, ts, lo, hi, text, hit, 0, suffix))
         return tp
 
     placed: list[TP] = []
@@ -201,23 +202,23 @@ def _place(e: Event, hit: bool, t0: float, rows: dict[TP, list[Item]],
 
 
 def _place_commit(e: Event, add: Any, owned: dict[str, set[TP]]) -> list[TP]:
-    mode = e.data.get("mode", "")
-    if e.type == "commit_requested":
-        offsets = e.offsets()
-        if not offsets:
-            return [add(tp, "commit_requested", text=f"commit requested ({mode}, all)")
-                    for tp in sorted(owned[e.source])]
-        return [add(tp, "commit_requested", lo=off, text=f"commit requested ({mode})")
-                for tp, off in sorted(offsets.items())]
-    ok = bool(e.data.get("ok", True))
+    mode = f" ({e.data['mode']})" if e.data.get("mode") else ""
     offsets = e.offsets()
-    if ok:
-        return [add(tp, "committed", lo=off, text=f"committed ({mode})")
+    if e.type == "commit_requested":
+        if not offsets:
+            return [add(tp, "commit_requested", text="commit requested all", suffix=mode)
+                    for tp in sorted(owned[e.source])]
+        return [add(tp, "commit_requested", lo=off, text="commit requested", suffix=mode)
                 for tp, off in sorted(offsets.items())]
-    text = _clip(f"commit failed ({mode}): {e.data.get('error') or 'error'}", 80)
+    if e.data.get("ok", True):
+        return [add(tp, "committed", lo=off, text="committed", suffix=mode)
+                for tp, off in sorted(offsets.items())]
+    why = _clip(f"{mode}: {e.data.get('error') or 'error'}", 80)
     if offsets:
-        return [add(tp, "commit_failed", lo=off, text=text) for tp, off in sorted(offsets.items())]
-    return [add(tp, "commit_failed", text=text) for tp in sorted(owned[e.source])]
+        return [add(tp, "commit_failed", lo=off, text="commit failed", suffix=why)
+                for tp, off in sorted(offsets.items())]
+    return [add(tp, "commit_failed", text="commit failed", suffix=why)
+            for tp in sorted(owned[e.source])]
 
 
 def _runs(offsets: list[int]) -> list[tuple[int, int]]:

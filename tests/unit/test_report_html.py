@@ -1,0 +1,197 @@
+"""index.html: matrix, escaping, steps, per-partition timelines with highlighted evidence."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from markupsafe import escape
+from test_report_fixtures import HISTORY_FILE, HOSTILE, T, failing_history, sample_run
+
+from conformance.history import HARNESS, History
+from conformance.report.html import build_timeline, render_html, write_html
+from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict, Violation
+
+
+def _page(tmp_path: Path) -> str:
+    return write_html(sample_run(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def _matrix(html: str) -> str:
+    return html.split('<table class="matrix">', 1)[1].split("</table>", 1)[0]
+
+
+def test_matrix_has_every_client_and_check(tmp_path: Path) -> None:
+    result = sample_run(tmp_path)
+    matrix = _matrix(_page(tmp_path))
+    for client in result.clients:
+        assert str(escape(client.name)) in matrix
+        for check in client.checks:
+            assert check.check in matrix
+    for verdict in Verdict:
+        assert f'class="cell v-{verdict}"' in matrix
+        assert f"{verdict}</span>" in matrix
+    assert "37 examples" in matrix and "12.5 s" in matrix
+    assert "not run" in matrix, "a check the second client did not run"
+    assert 'href="#c0-k1"' in matrix, "a failing cell links to its section"
+
+
+def test_header(tmp_path: Path) -> None:
+    html = _page(tmp_path)
+    for text in ("20260101-120000-abcd", "0.1.0", "embedded", "4.1.0", "1234",
+                 "2026-01-01T12:00:00+00:00", "(330.0s)", "exit 1: a check failed"):
+        assert text in html
+
+
+def test_hostile_strings_are_escaped(tmp_path: Path) -> None:
+    html = _page(tmp_path)
+    assert "<script" not in html.lower(), "no raw script and no JavaScript at all"
+    escaped = str(escape(HOSTILE))
+    assert escaped == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    assert html.count(escaped) == 2, "the client name in the matrix, the violation message"
+
+
+def test_hostile_strings_everywhere_are_escaped(tmp_path: Path) -> None:
+    h = History()
+    h.append("assigned", HOSTILE, 0.0, partitions=[[HOSTILE, 0]])
+    h.append("error", HOSTILE, 0.1, code=HOSTILE, message=HOSTILE, fatal=True)
+    h.to_jsonl(tmp_path / "h.jsonl")
+    check = CheckResult(
+        HOSTILE, HOSTILE, Verdict.FAIL, note=HOSTILE, steps=[HOSTILE],
+        figures={HOSTILE: HOSTILE}, history_file="h.jsonl",
+        violations=[Violation(HOSTILE, HOSTILE, HOSTILE, HOSTILE, [0, 1], {"x": HOSTILE})])
+    result = RunResult(HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE, broker={HOSTILE: HOSTILE},
+                       errors=[HOSTILE],
+                       clients=[ClientResult(HOSTILE, HOSTILE, HOSTILE, HOSTILE, checks=[check])])
+    html = render_html(result, tmp_path)
+    assert "<script" not in html.lower()
+    assert html.count(str(escape(HOSTILE))) > 20
+
+
+def test_self_contained(tmp_path: Path) -> None:
+    html = _page(tmp_path)
+    assert "<style>" in html
+    assert not re.search(r"<link|\ssrc=|url\(|@import|https?://", html)
+
+
+def test_sections_for_non_pass_cells_only(tmp_path: Path) -> None:
+    html = _page(tmp_path)
+    sections = re.findall(r'<section class="finding" id="([^"]+)"', html)
+    assert sections == ["c0-k1", "c0-k2", "c0-k3", "c0-k4", "c0-k5"]
+    assert "S5 Manual commit" in html
+    assert "adapter lacks the &#39;assign&#39; capability" in html
+    assert "baseline: librdkafka stores offsets before processing" in html
+
+
+def test_steps_are_a_pasteable_code_block(tmp_path: Path) -> None:
+    html = _page(tmp_path)
+    steps = re.search(r'<pre class="steps"><code>(.*?)</code></pre>', html, re.S).group(1)
+    assert steps.splitlines() == ["state = CrashMachine()", "state.produce(n=10)",
+                                  "state.crash(member=&#39;m1&#39;)", "state.teardown()"]
+
+
+def test_timeline_rows_and_highlighted_evidence(tmp_path: Path) -> None:
+    html = _page(tmp_path)
+    section = html.split('id="c0-k1"', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r'<tr class="(failing)?"><th>([^<]+)', section)
+    assert rows == [("failing", f"{T}-0"), ("", f"{T}-1")]
+    row0 = section.split(f"<th>{T}-0", 1)[1].split("</tr>", 1)[0]
+    chips = re.findall(r'<li class="k-(\w+)( hl)?">(?:&#9733; )?([^<]*)<small>', row0)
+    assert chips == [
+        ("assigned", "", "m1 assigned"), ("produced", "", "produced 0\u20139"),
+        ("processed", "", "m1 processed 0\u20134"), ("committed", "", "m1 committed 3 (sync)"),
+        ("member_killed", "", "m1 killed"), ("assigned", "", "m2 assigned"),
+        ("processed", " hl", "m2 processed 3\u20139"), ("committed", "", "m2 committed 10 (sync)"),
+    ]
+    assert "#4\u2013#8" in row0, "collapsed events keep their index range"
+    assert "evidence: events 12" in section
+    assert '<td class="mono">12</td>' in section, "the evidence event itself is listed"
+
+
+def test_missing_history_file_is_reported(tmp_path: Path) -> None:
+    html = render_html(sample_run(), tmp_path)
+    assert f"history file {HISTORY_FILE} not found" in html
+
+
+def test_odd_history_does_not_crash_the_report(tmp_path: Path) -> None:
+    History([]).to_jsonl(tmp_path / "h.jsonl")
+    h = History()
+    h.append("seeked", "m1", 1.0, topic="t")
+    h.to_jsonl(tmp_path / "odd.jsonl")
+    checks = [CheckResult("a", "S7", Verdict.FAIL, history_file="odd.jsonl"),
+              CheckResult("b", "S7", Verdict.UNKNOWN, history_file="h.jsonl")]
+    result = RunResult("r", "", clients=[ClientResult("c", checks=checks)])
+    html = render_html(result, tmp_path)
+    assert "timeline not drawn: KeyError" in html
+    assert "0 partition(s), 0 events" in html
+
+
+def _big_history(n: int) -> tuple[History, int]:
+    """Two members alternately processing single records of p0 (nothing collapses)."""
+    h = History()
+    h.append("scenario", HARNESS, 0.0, topic="t", partitions=1)
+    h.append("assigned", "m1", 0.0, partitions=[["t", 0]])
+    h.append("assigned", "m2", 0.0, partitions=[["t", 0]])
+    mark = -1
+    for o in range(n):
+        e = h.append("processed", f"m{o % 2 + 1}", o / 1000, records=[["t", 0, o, None]])
+        if o == n // 2:
+            mark = e.index
+    return h, mark
+
+
+def test_long_rows_are_capped_but_keep_evidence() -> None:
+    history, mark = _big_history(5000)
+    timeline = build_timeline(history, {mark}, max_items=120)
+    (row,) = timeline.rows
+    assert row.total == 5002
+    assert len(row.items) < 140
+    gaps = [it for it in row.items if it.kind == "gap"]
+    assert len(gaps) == 2
+    assert sum(g.hidden for g in gaps) + len(row.items) - len(gaps) == row.total
+    (hit,) = [it for it in row.items if it.highlight]
+    assert hit.first == mark and hit.lo == 2500
+    assert row.failing
+
+
+def test_consecutive_processing_collapses_into_ranges() -> None:
+    h = History()
+    h.append("assigned", "m1", 0.0, partitions=[["t", 0]])
+    for o in range(3000):
+        h.append("processed", "m1", 1 + o / 1000, records=[["t", 0, o, None]])
+    h.append("processed", "m1", 5.0, records=[["t", 0, 3005, None]])
+    (row,) = build_timeline(h).rows
+    assert [it.label for it in row.items] == [
+        "m1 assigned", "m1 processed 0\u20132999", "m1 processed 3005"]
+
+
+def test_rows_are_capped_with_failing_partitions_kept() -> None:
+    h = History()
+    h.append("scenario", HARNESS, 0.0, topic="t", partitions=50)
+    h.append("assigned", "m1", 0.0, partitions=[["t", p] for p in range(50)])
+    timeline = build_timeline(h, focus={("t", 49)}, max_rows=10)
+    assert len(timeline.rows) == 10 and timeline.hidden_rows == 40
+    assert timeline.rows[-1].name == "t-49" and timeline.rows[-1].failing
+
+
+def test_kills_and_partition_growth_land_in_owned_rows() -> None:
+    h = History()
+    h.append("scenario", HARNESS, 0.0, topic="t", partitions=2)
+    h.append("assigned", "m1", 0.1, partitions=[["t", 0]])
+    h.append("assigned", "m2", 0.2, partitions=[["t", 1]])
+    h.append("member_killed", HARNESS, 0.3, member="m1")
+    h.append("partitions_added", HARNESS, 0.4, topic="t", count=3)
+    h.append("committed", "m2", 0.5, mode="async", ok=False, offsets=[], error="rebalance")
+    rows = {r.name: [it.label for it in r.items] for r in build_timeline(h).rows}
+    assert rows == {
+        "t-0": ["m1 assigned", "m1 killed", "partitions added (now 3)"],
+        "t-1": ["m2 assigned", "partitions added (now 3)",
+                "m2 commit failed (async): rebalance"],
+        "t-2": ["partitions added (now 3)"],
+    }
+
+
+def test_failing_history_fixture_timeline() -> None:
+    history, dup = failing_history()
+    timeline = build_timeline(history, {dup})
+    assert [r.name for r in timeline.rows if r.failing] == [f"{T}-0"]

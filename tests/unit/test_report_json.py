@@ -1,0 +1,67 @@
+"""results.json: written from RunResult.to_json, read back, malformed files rejected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_report_fixtures import sample_run
+
+from conformance.errors import UsageError
+from conformance.report.json_report import (
+    SCHEMA,
+    ResultsError,
+    load_results,
+    run_result_from_json,
+    write_results,
+)
+
+
+def test_round_trip_carries_exit_code(tmp_path: Path) -> None:
+    result = sample_run(tmp_path)
+    path = write_results(result, tmp_path / "results.json")
+    data = load_results(path)
+    assert data == json.loads(json.dumps(result.to_json()))
+    assert data["schema"] == SCHEMA
+    assert data["exit_code"] == result.exit_code == 1
+
+
+def test_rebuilt_result_serializes_identically(tmp_path: Path) -> None:
+    result = sample_run(tmp_path)
+    data = load_results(write_results(result, tmp_path / "results.json"))
+    again = run_result_from_json(data)
+    assert again.to_json() == data
+    assert again.exit_code == 1
+
+
+def test_no_temp_file_left(tmp_path: Path) -> None:
+    write_results(sample_run(), tmp_path / "out" / "results.json")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["results.json"]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("{not json", "not JSON"),
+    ("[1, 2]", "JSON object"),
+    ('{"schema": "other/1"}', "'schema'"),
+    (json.dumps({"schema": SCHEMA, "run_id": "r", "clients": []}), "'exit_code'"),
+    (json.dumps({"schema": SCHEMA, "run_id": "r", "exit_code": 0,
+                 "clients": [{"name": "c", "checks": [{"check": "x", "verdict": "great"}]}]}),
+     "clients[0].checks[0].verdict"),
+    (json.dumps({"schema": SCHEMA, "run_id": "r", "exit_code": 0, "clients": [{"name": "c"}]}),
+     "clients[0].checks"),
+])
+def test_malformed_file_gives_one_line_error(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ResultsError) as info:
+        load_results(path)
+    message = str(info.value)
+    assert expected in message and str(path) in message
+    assert "\n" not in message
+    assert isinstance(info.value, UsageError)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ResultsError, match="file not found"):
+        load_results(tmp_path / "nope.json")

@@ -1,0 +1,82 @@
+"""junit.xml: one testsuite per client, one testcase per check, verdicts mapped."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from test_report_fixtures import HOSTILE, sample_run
+
+from conformance.report.junit import write_junit
+from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
+
+
+def _parse(result: RunResult, tmp_path: Path) -> ET.Element:
+    return ET.parse(write_junit(result, tmp_path / "junit.xml")).getroot()
+
+
+def _counts(el: ET.Element) -> tuple[int, int, int, int]:
+    return tuple(int(el.get(k, "-1")) for k in ("tests", "failures", "errors", "skipped"))
+
+
+def test_counts_per_suite_and_total(tmp_path: Path) -> None:
+    root = _parse(sample_run(), tmp_path)
+    assert root.tag == "testsuites"
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["confluent-kafka[BATCH]", f"evil{HOSTILE}"]
+    assert _counts(suites[0]) == (6, 1, 1, 1)
+    assert _counts(suites[1]) == (2, 0, 0, 0)
+    assert _counts(root) == (8, 1, 1, 1)
+    assert [len(s.findall("testcase")) for s in suites] == [6, 2]
+    assert float(suites[0].get("time")) == 28.5
+
+
+def test_verdict_mapping(tmp_path: Path) -> None:
+    suite = _parse(sample_run(), tmp_path).find("testsuite")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert list(cases["no-loss"]) == []
+    failure = cases["no-duplicates"].find("failure")
+    assert "1 violation(s) of no-duplicates (S5)" in failure.get("message")
+    assert "processed twice" in failure.get("message")
+    assert failure.get("type") == "duplicate-beyond-bound"
+    assert "state.crash(member='m1')" in failure.text
+    assert "evidence: events" in failure.text
+    assert "hazard" in cases["latest-hazard"].find("system-out").text
+    assert cases["latest-hazard"].find("failure") is None
+    assert cases["manual-assign"].find("skipped").get("message") == \
+        "adapter lacks the 'assign' capability"
+    assert "KeyError" in cases["order"].find("error").get("message")
+    expected = cases["commit-validity"]
+    assert "baseline" in expected.find("system-out").text
+    assert expected.find("failure") is None and expected.find("error") is None
+    assert cases["no-duplicates"].get("classname") == "confluent-kafka[BATCH]"
+    assert cases["no-duplicates"].get("time") == "12.500"
+
+
+def test_properties(tmp_path: Path) -> None:
+    suite = _parse(sample_run(), tmp_path).find("testsuite")
+    props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert props["run_id"] == "20260101-120000-abcd"
+    assert props["seed"] == "1234"
+    assert props["broker.provider"] == "embedded"
+    assert props["client_version"] == "2.12.0"
+    assert props["capability.seek"] == "true"
+
+
+def test_run_errors_become_an_error_suite(tmp_path: Path) -> None:
+    result = RunResult(run_id="r", started_at="", errors=["broker died\nlog tail: ..."])
+    root = _parse(result, tmp_path)
+    suite = root.find("testsuite[@name='run']")
+    assert _counts(suite) == (1, 0, 1, 0)
+    error = suite.find("testcase/error")
+    assert error.get("message") == "broker died"
+    assert "log tail" in error.text
+    assert _counts(root) == (1, 0, 1, 0)
+
+
+def test_control_characters_do_not_break_xml(tmp_path: Path) -> None:
+    check = CheckResult("x", "S1", Verdict.UNKNOWN, note="bad \x00\x1b byte")
+    result = RunResult(run_id="r", started_at="", clients=[ClientResult("c\x07", checks=[check])])
+    root = _parse(result, tmp_path)
+    assert root.find("testsuite").get("name") == "c"
+    assert root.find("testsuite/testcase/error").get("message") == "bad  byte"
