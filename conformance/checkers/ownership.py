@@ -4,6 +4,7 @@ Analysis
     Concurrent processing: for every two spans of one partition held by different members whose
     intervals overlap, both members processing records of the partition inside the overlap
     means two consumers worked on the partition at once (a zombie after a missed revoke).
+    Manual assignments (S7) are outside group coordination and never make a concurrent pair.
 
     Settled group: at each harness ``settled`` event, every partition of the scenario topic
     (``partitions`` of the ``scenario`` event, or the ``count`` of the latest
@@ -50,7 +51,8 @@ def concurrent_owners(history: History, spans: Spans) -> list[Violation]:
     for tp, group in by_tp.items():
         for n, a in enumerate(group):
             for b in group[n + 1:]:
-                window = a.window(b) if a.member != b.member else None
+                group_pair = a.member != b.member and not (a.manual or b.manual)
+                window = a.window(b) if group_pair else None
                 if window is None:
                     continue
                 ia = _first_in(done[(a.member, tp)], window)
@@ -105,16 +107,16 @@ def _partitions(e: Event, topic: str | None, count: int | None) -> list[TP]:
 
 
 def _settled(e: Event, tp: TP, open_spans: list[Span]) -> list[Violation]:
-    if len(open_spans) == 1:
+    owners = [s for s in open_spans if not s.manual]  # group owners; manual ones only help
+    if open_spans and len(owners) <= 1:
         return []
     anomaly = "unowned-partition" if not open_spans else "multiple-owners"
-    members = [s.member for s in open_spans]
-    said = _owners(e).get(tp)
+    members = [s.member for s in owners]
     what = "no owner" if not open_spans else f"owners {', '.join(members)}"
     return [Violation(
         check=CHECK, anomaly=anomaly, section=SECTION,
         message=f"{tp_name(tp)} has {what} when the group settled",
-        evidence=sorted({s.start for s in open_spans} | {e.index}),
+        evidence=sorted({s.start for s in owners} | {e.index}),
         details={"topic": tp[0], "partition": tp[1], "owners": members,
-                 "harness_owner": said},
+                 "harness_owner": _owners(e).get(tp)},
     )]

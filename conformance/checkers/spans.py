@@ -11,7 +11,9 @@ Ownership spans
     ``lost`` event for it, its ``closed`` event, or the harness ``member_killed`` /
     ``member_stopped`` / ``member_died`` event naming it (``end``; ``None`` while still open when
     the history ends). An event with index ``i`` is inside a span when ``start < i < end``. An
-    ``assigned`` event for a partition the member already owns continues the open span.
+    ``assigned`` event for a partition the member already owns continues the open span; a
+    ``manual`` one (``assign()`` replaces the whole assignment) also ends the member's spans of
+    the partitions it does not list (``end_type`` ``"assigned"``).
 
 Processings
     Every record of every ``processed`` event, in history order (event index, then position in
@@ -143,8 +145,12 @@ def ownership_spans(history: History) -> list[Span]:
                 member = e.data.get("member")
                 close(str(member), [tp for (m, tp) in opened if m == member], e)
         elif e.type == "assigned":
+            manual = bool(e.data.get("manual"))
+            if manual:  # assign() replaces the member's whole assignment
+                close(e.source, [tp for (m, tp) in opened
+                                 if m == e.source and tp not in e.partitions()], e)
             for tp in e.partitions():
-                opened.setdefault((e.source, tp), (e.index, bool(e.data.get("manual"))))
+                opened.setdefault((e.source, tp), (e.index, manual))
         elif e.type in ("revoked", "lost"):
             close(e.source, e.partitions(), e)
         elif e.type == "closed":

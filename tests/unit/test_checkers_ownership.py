@@ -74,3 +74,15 @@ def test_settled_event_that_timed_out_is_not_checked() -> None:
     h = H().scenario(partitions=2).assigned("m1", 0).add("settled", owners={"t:0": "m1"},
                                                          timeout=True)
     assert check_exclusive_ownership(h.build()) == []
+
+
+def test_manual_assignment_is_outside_group_exclusivity() -> None:
+    h = (H().scenario().produce(0, range(4))
+         .assigned("m1", 0).assigned("s1", 0, manual=True)
+         .consumed("m1", 0, 0, 1).consumed("s1", 0, 0, 1).settled({0: "m1"}))
+    assert check_exclusive_ownership(h.build()) == []
+
+
+def test_manual_owner_alone_owns_the_partition() -> None:
+    h = H().scenario().assigned("s1", 0, manual=True).settled({0: "s1"})
+    assert check_exclusive_ownership(h.build()) == []

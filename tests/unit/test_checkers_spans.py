@@ -61,3 +61,12 @@ def test_group_offsets_follow_the_latest_ok_commit_of_any_member() -> None:
 def test_between_is_half_open() -> None:
     assert between([0, 1, 4, 5], 1, 5) == [1, 4]
     assert between([], 0, 9) == []
+
+
+def test_manual_assign_replaces_the_previous_manual_assignment() -> None:
+    h = (H().assigned("s1", 0, 1, manual=True).as_("a")
+         .assigned("s1", 1, 2, manual=True).as_("b"))
+    spans = ownership_spans(h.build())
+    assert [(s.tp[1], s.start, s.end, s.end_type) for s in spans] == [
+        (0, h.at["a"], h.at["b"], "assigned"), (1, h.at["a"], None, None),
+        (2, h.at["b"], None, None)]
