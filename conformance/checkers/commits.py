@@ -4,7 +4,10 @@ Analysis
     Every ok ``committed`` event and every ``commit_requested`` event with explicit offsets is
     checked per partition (negative offsets are not commits and are ignored).
 
-    Ownership: the member's span of the partition must contain the event. Exempt are commits
+    Ownership: the member's span of the partition must contain the event, or, for a
+    ``committed`` acknowledgement, its request: the member's latest ``commit_requested`` of the
+    same mode before it, naming the partition or with offsets null (an async commit issued while
+    owning may be acknowledged after the revoke). Exempt are commits
     with mode ``"revoke"`` or ``"auto"`` of a partition whose latest span ended with a ``revoked``
     event (the on-revoked commit, and the commit librdkafka makes when auto commit is on and
     partitions are unassigned), and every commit of a member that used manual assignment (S7:
@@ -25,6 +28,7 @@ Anomalies
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 from conformance.checkers.positions import first_reads
 from conformance.checkers.spans import (
@@ -50,6 +54,12 @@ SECTION = "S5"
 REVOKE_MODES = ("revoke", "auto")
 
 
+class _Request(NamedTuple):
+    index: int
+    mode: str
+    offsets: dict[TP, int] | None
+
+
 class _Context:
     """Everything the per-partition checks look up, derived once per history."""
 
@@ -66,6 +76,11 @@ class _Context:
         for p in history.produced():
             self.acked[p.tp].append((p.event, p.offset))
         self.manual_from: dict[str, int] = {}
+        self.requests: dict[str, list[_Request]] = defaultdict(list)
+        for e in history.of_type("commit_requested"):
+            offsets = None if e.data.get("offsets") is None else e.offsets()
+            self.requests[e.source].append(_Request(e.index, str(e.data.get("mode") or ""),
+                                                    offsets))
         for s in self.spans.all:
             if s.manual:
                 self.manual_from.setdefault(s.member, s.start)
@@ -75,10 +90,24 @@ class _Context:
         span = self.spans.at(c.member, tp, c.index)
         if span is not None:
             return span
+        request = None if c.requested else self.request_of(c, tp)
+        span = None if request is None else self.spans.at(c.member, tp, request)
+        if span is not None:
+            return span
         last = self.spans.latest_before(c.member, tp, c.index)
         if last is not None and last.end_type == "revoked" and c.mode in REVOKE_MODES:
             return last
         return None
+
+    def request_of(self, c: Commit, tp: TP) -> int | None:
+        """The index of the ``commit_requested`` event an acknowledgement answers."""
+        found = None
+        for r in self.requests.get(c.member, []):
+            if r.index >= c.index:
+                break
+            if r.mode == c.mode and (r.offsets is None or tp in r.offsets):
+                found = r.index
+        return found
 
     def standalone(self, c: Commit) -> bool:
         return self.manual_from.get(c.member, c.index) < c.index

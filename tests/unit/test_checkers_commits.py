@@ -137,3 +137,19 @@ def test_latest_reset_does_not_excuse_commits_beyond_what_was_read_and_processed
          .processed("m1", 0, range(10, 12)).committed("m1", {0: 20}))
     [v] = check_commit_validity(h.build())
     assert v.details["allowed"] == 12 and v.details["processed_max"] == 11
+
+
+def test_async_commit_requested_while_owning_may_be_acknowledged_after_the_revoke() -> None:
+    h = (H().scenario(asynchronous=True).produce(0, range(5))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).commit_requested("m1", {0: 5}, "batch")
+         .revoked("m1", 0).assigned("m2", 0).committed("m1", {0: 5}, mode="batch"))
+    assert check_commit_validity(h.build()) == []
+
+
+def test_acknowledgement_of_a_request_made_after_the_revoke_is_unowned() -> None:
+    h = (H().scenario(asynchronous=True).produce(0, range(5))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).commit_requested("m1", {0: 5}, "batch")
+         .revoked("m1", 0).commit_requested("m1", None, "batch").as_("req")
+         .committed("m1", {0: 5}, mode="batch").as_("ack"))
+    assert [(v.anomaly, v.evidence[-1]) for v in check_commit_validity(h.build())] == [
+        ("commit-unowned-partition", h.at["ack"])]
