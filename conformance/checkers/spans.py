@@ -334,19 +334,25 @@ class GroupOffsets:
     """The group's committed offsets over time, from ok ``committed`` events of any member."""
 
     def __init__(self, history: History) -> None:
-        self._acks: dict[TP, list[tuple[int, int, str]]] = defaultdict(list)
+        self._acks: dict[tuple[TP, str | None], list[tuple[int, int]]] = defaultdict(list)
         for c in commits(history):
             if c.ok:
                 for tp, off in c.offsets.items():
-                    self._acks[tp].append((c.index, off, c.member))
+                    self._acks[(tp, None)].append((c.index, off))
+                    self._acks[(tp, c.member)].append((c.index, off))
+        self._indices = {k: [i for i, _ in v] for k, v in self._acks.items()}
 
     def acks(self, tp: TP, after: int = -1, before: float = float("inf"),
              member: str | None = None) -> list[tuple[int, int]]:
         """(event index, offset) of the ok commits of ``tp`` with ``after < index < before``."""
-        return [(i, off) for i, off, m in self._acks.get(tp, [])
-                if after < i < before and (member is None or m == member)]
+        key = (tp, member)
+        indices = self._indices.get(key, [])
+        lo = bisect.bisect_right(indices, after)
+        hi = bisect.bisect_left(indices, before)
+        return self._acks[key][lo:hi] if hi > lo else []
 
     def at(self, tp: TP, index: int, member: str | None = None) -> tuple[int, int] | None:
         """(event index, offset) of the latest ok commit of ``tp`` before ``index``."""
-        found = self.acks(tp, before=index, member=member)
-        return found[-1] if found else None
+        key = (tp, member)
+        n = bisect.bisect_left(self._indices.get(key, []), index)
+        return self._acks[key][n - 1] if n else None
