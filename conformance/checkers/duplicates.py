@@ -9,9 +9,12 @@ Analysis
 Anomalies
     ``redelivered-after-commit``  the offset is below the last offset A committed (ok
                                   ``committed`` event before B's ``assigned`` event of the span
-                                  holding ``j``): a committed record came back. A ``seeked`` of
-                                  B to an offset <= the record inside its span before ``j``
-                                  makes the re-read deliberate (S7) and exempts it.
+                                  holding ``j``): a committed record came back. Not when a
+                                  later ok commit of another member moved the group's offset
+                                  back to or below the record before that ``assigned`` event
+                                  (a late async ack or a rewind: no longer committed). A
+                                  ``seeked`` of B to an offset <= the record inside its span
+                                  before ``j`` makes the re-read deliberate (S7) and exempts it.
     ``duplicate-without-cause``   A == B, one span holds both, and no ``seeked`` of that member
                                   for the partition to an offset <= the record lies between.
     ``duplicates-over-bound``     one hand-over re-processed more records than the scenario's
@@ -111,6 +114,9 @@ def _after_commit(r: Repeat, group: GroupOffsets, seeks: Seeks) -> Violation | N
     last = group.at(tp, cutoff, member=r.first.member)
     if last is None or offset >= last[1]:
         return None
+    current = group.at(tp, cutoff)
+    if current is not None and offset >= current[1]:
+        return None  # a later commit (late async ack, rewind) moved the group offset back
     if seeks.back_to(r.second.member, tp, r.span_b.start, j, offset) is not None:
         return None
     evidence = [r.first.index, last[0]] + ([cutoff] if cutoff != j else []) + [j]

@@ -115,3 +115,11 @@ def test_seek_back_by_the_new_owner_excuses_redelivery_of_committed_records() ->
          .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).killed("m1")
          .assigned("m2", 0, manual=True).seeked("m2", 0, 0).consumed("m2", 0, range(6)))
     assert check_duplicates(h.build()) == []
+
+
+def test_group_offset_moved_back_by_a_later_commit_makes_the_redelivery_legitimate() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5}).revoked("m1", 0)
+         .assigned("m3", 0).commit_requested("m3", {0: 3}).committed("m3", {0: 3})
+         .revoked("m3", 0).assigned("m2", 0).consumed("m2", 0, range(3, 6)))
+    assert check_duplicates(h.build()) == []
