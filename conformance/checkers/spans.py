@@ -3,8 +3,9 @@
 Settings
     ``Settings.from_scenario(scenario)`` reads the ``scenario`` event's ``config`` and ``strategy``
     with defaults for missing keys: Kafka's own defaults (``auto_offset_reset="latest"``,
-    ``enable_auto_commit=True``), strategy ``"auto"`` under auto commit else ``"BATCH"`` (Spring's
-    default), ``bound=None`` (unbounded), processing ``"in-loop"``.
+    ``enable_auto_commit=True`` unless a strategy other than ``"auto"`` is named), strategy
+    ``"auto"`` under auto commit else ``"BATCH"`` (Spring's default), ``bound=None``
+    (unbounded), processing ``"in-loop"``.
 
 Ownership spans
     A member owns a partition from its ``assigned`` event for it (``start``) to its ``revoked`` or
@@ -81,7 +82,8 @@ class Settings:
         strategy = scenario.get("strategy") if isinstance(scenario.get("strategy"), dict) else {}
         reset = str(config.get("auto_offset_reset") or "latest").lower()
         auto = config.get("enable_auto_commit")
-        auto = True if auto is None else bool(auto)
+        named = strategy.get("name")
+        auto = (not named or str(named).lower() == "auto") if auto is None else bool(auto)
         bound = strategy.get("bound")
         partitions = scenario.get("partitions")
         return cls(

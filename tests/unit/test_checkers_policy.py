@@ -74,3 +74,8 @@ def test_odd_configuration_values_fall_back_to_defaults() -> None:
     assert s.auto_offset_reset == "latest" and s.bound is None and s.partitions is None
     assert Settings.from_scenario({"config": {"auto_offset_reset": "LATEST"}}) \
         .auto_offset_reset == "latest"
+
+
+def test_a_named_manual_strategy_implies_manual_commit_when_the_config_is_silent() -> None:
+    assert Settings.from_scenario({"strategy": {"name": "RECORD"}}).enable_auto_commit is False
+    assert Settings.from_scenario({"strategy": {"name": "auto"}}).enable_auto_commit is True
