@@ -15,7 +15,8 @@ Analysis
 
     Extent: the offset must not exceed the allowed bound of the span at that moment, the largest
     of: the highest offset the member processed in the span before the event + 1; the span's
-    start offset (the group's committed offset at the ``assigned`` event; the lowest offset of
+    start offset (the group's committed offset at the ``assigned`` event, or acknowledged after
+    it and before the span's first read, as ``start-position`` accepts; the lowest offset of
     the span's first read before the event; when it has neither, under ``earliest`` the lowest
     produced offset and under ``latest`` the highest offset produced before the event + 1); and
     every offset the member ``seeked`` the partition to in the span before the event.
@@ -128,10 +129,13 @@ class _Context:
         tp = span.tp
         settled = self.group.at(tp, span.start)
         found = [] if settled is None else [settled[1]]
-        read = next((off for i, off in self.reads.get((span.member, tp), [])
+        read = next(((i, off) for i, off in self.reads.get((span.member, tp), [])
                      if span.contains(i) and i < index), None)
+        # commits acknowledged after the assignment, before the first read: the hand-over race
+        found.extend(off for _, off in self.group.acks(tp, span.start,
+                                                       index if read is None else read[0]))
         if read is not None:
-            found.append(read)
+            found.append(read[1])
         elif settled is None and self.settings.auto_offset_reset == "earliest":
             found.append(min(self.produced.get(tp, [0]), default=0))
         elif settled is None and self.settings.auto_offset_reset == "latest":

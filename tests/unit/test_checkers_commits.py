@@ -153,3 +153,12 @@ def test_acknowledgement_of_a_request_made_after_the_revoke_is_unowned() -> None
          .committed("m1", {0: 5}, mode="batch").as_("ack"))
     assert [(v.anomaly, v.evidence[-1]) for v in check_commit_validity(h.build())] == [
         ("commit-unowned-partition", h.at["ack"])]
+
+
+def test_new_owner_may_commit_an_offset_acknowledged_during_the_handover() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(3)).committed("m1", {0: 3})
+         .consumed("m1", 0, 3, 4).commit_requested("m1", {0: 5}, "async").revoked("m1", 0)
+         .assigned("m2", 0).committed("m1", {0: 5}, mode="async")
+         .committed("m2", {0: 5}, mode="close"))
+    assert check_commit_validity(h.build()) == []
