@@ -182,8 +182,8 @@ class Worker:
     def _process_in_loop(self, records: list[Record]) -> None:
         done: list[list[Any]] = []
         for r in records:
-            if r.tp not in self.owned and self.owned:
-                continue  # revoked while this batch was in hand
+            if r.tp not in self.owned:
+                continue  # revoked while this batch was in hand: not ours to process
             self._work()
             done.append(_rec(r))
             self.processed_next[r.tp] = r.offset + 1
