@@ -8,6 +8,7 @@ Targets on 2 cores: 1 node <= 10 s, 3 nodes <= 20 s, <= 700 MB RSS per node.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import threading
 import time
@@ -22,10 +23,8 @@ from conformance.broker.jars import ensure_jars
 def sample_rss(pids: list[int], stop: threading.Event, peak: dict[int, int]) -> None:
     while not stop.is_set():
         for pid in pids:
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak[pid] = max(peak.get(pid, 0), psutil.Process(pid).memory_info().rss)
-            except psutil.Error:
-                pass
         stop.wait(0.2)
 
 

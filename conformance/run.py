@@ -207,4 +207,4 @@ def replay_file(file: str, bootstrap_servers: str | None = None,
     return 1 if failed else 0
 
 
-__all__ = ["execute", "replay_file", "UsageError"]
+__all__ = ["UsageError", "execute", "replay_file"]

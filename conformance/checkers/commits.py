@@ -24,6 +24,16 @@ Analysis
 Anomalies
     ``commit-unowned-partition``  committing a partition the member does not own
     ``commit-beyond-processed``   committing records that were not processed: where loss starts
+    ``group-offset-beyond-processed``  the broker's committed offset (harness ``group_offsets``
+                                  observations) lies beyond a produced record that nobody had
+                                  processed yet: a commit the client made without reporting it
+
+Observed offsets
+    The harness asks the broker for the group's committed offsets at times (``group_offsets``
+    events). An observed offset C of a partition is checked against the records processed by
+    any member before the observation: every produced offset below C must have been processed
+    or lie below the lowest offset any member started from without a committed offset (what a
+    ``latest`` reset skips). This catches commits an adapter makes but never reports.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ from conformance.checkers.spans import (
     Span,
     SpanProgress,
     Spans,
+    between,
     by_span,
     commits,
     processings,
@@ -160,6 +171,35 @@ def check_commit_validity(history: History) -> list[Violation]:
             bound, processed = ctx.allowed(span, c.index)
             if off > bound:
                 out.append(_beyond(c, tp, off, bound, processed, span))
+    return out + check_observed_offsets(history)
+
+
+def check_observed_offsets(history: History) -> list[Violation]:
+    """Broker-observed committed offsets beyond unprocessed produced records."""
+    produced = produced_offsets(history)
+    done: dict[TP, set[int]] = defaultdict(set)
+    first_read: dict[TP, int] = {}
+    latest = Settings.of(history).auto_offset_reset == "latest"
+    out = []
+    for e in history:
+        if e.type == "processed":
+            for r in e.records():
+                done[r.tp].add(r.offset)
+                first_read.setdefault(r.tp, r.offset)
+        elif e.type == "group_offsets":
+            for tp, committed in sorted(e.offsets().items()):
+                floor = first_read.get(tp, 0) if latest else 0
+                missing = [o for o in between(produced.get(tp, []), floor, committed)
+                           if o not in done[tp]]
+                if missing:
+                    out.append(Violation(
+                        check=CHECK, anomaly="group-offset-beyond-processed", section=SECTION,
+                        message=f"the broker holds committed offset {committed} for "
+                                f"{tp_name(tp)} but {len(missing)} record(s) below it were "
+                                f"never processed (first: {missing[0]})",
+                        evidence=[e.index],
+                        details={"topic": tp[0], "partition": tp[1], "committed": committed,
+                                 "unprocessed": missing[:50], "count": len(missing)}))
     return out
 
 

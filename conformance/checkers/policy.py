@@ -27,7 +27,8 @@ ALLOWED = "allowed"
 HAZARD = "hazard"
 FAILS = "fail"
 
-POOL_HAZARDS = ("lost", "skip", "nonmonotonic", "commit-beyond-processed")
+POOL_HAZARDS = ("lost", "skip", "nonmonotonic", "commit-beyond-processed",
+                "group-offset-beyond-processed")
 
 
 def classify(anomaly: str, settings: Settings) -> tuple[str, str]:
@@ -37,7 +38,8 @@ def classify(anomaly: str, settings: Settings) -> tuple[str, str]:
     if anomaly == "lost-before-first-assignment" and settings.auto_offset_reset == "latest":
         return HAZARD, ("records produced before the partition's first assignment have no "
                         "committed offset and auto_offset_reset=latest skips them (S3)")
-    if anomaly == "commit-beyond-processed" and settings.enable_auto_commit:
+    if anomaly in ("commit-beyond-processed", "group-offset-beyond-processed") \
+            and settings.enable_auto_commit:
         return HAZARD, ("with enable_auto_commit the client may commit offsets stored when "
                         "poll() returned records, before processing (librdkafka, S4)")
     if anomaly in POOL_HAZARDS and settings.processing == "pool":

@@ -13,6 +13,7 @@ become ``unknown`` and the error is reported.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import time
@@ -242,10 +243,8 @@ class GroupMachine(RuleBasedStateMachine):
         else:
             example.results = run_checks(h.history)
         self.collector.examples.append(example)
-        try:
+        with contextlib.suppress(ConformanceError):
             self.broker.admin.delete_topic(h.topic, wait=False)
-        except ConformanceError:
-            pass
         if example.failed:
             example.replay_file = save_replay(folder / "replay.json", self.spec, example.steps,
                                               self.collector.seed)

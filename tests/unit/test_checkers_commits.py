@@ -3,7 +3,7 @@
 from histories import H
 
 from conformance.checkers import run_checks
-from conformance.checkers.commits import check_commit_validity
+from conformance.checkers.commits import check_commit_validity, check_observed_offsets
 from conformance.verdicts import Verdict
 
 
@@ -162,3 +162,34 @@ def test_new_owner_may_commit_an_offset_acknowledged_during_the_handover() -> No
          .assigned("m2", 0).committed("m1", {0: 5}, mode="async")
          .committed("m2", {0: 5}, mode="close"))
     assert check_commit_validity(h.build()) == []
+
+
+def _observed(h: H, offsets: dict[int, int]) -> H:
+    return h.add("group_offsets", offsets=[[h.topic, p, o] for p, o in offsets.items()])
+
+
+def test_observed_group_offset_at_processed_records_passes() -> None:
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(6)))
+    h = _observed(h, {0: 6})
+    assert check_observed_offsets(h.build()) == []
+
+
+def test_unreported_commit_seen_by_the_broker_fails() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).polled("m1", 0, range(10)).processed("m1", 0, range(4)))
+    h = _observed(h, {0: 10}).as_("g")
+    [v] = check_observed_offsets(h.build())
+    assert v.anomaly == "group-offset-beyond-processed"
+    assert v.evidence == [h.at["g"]]
+    assert v.details["unprocessed"] == [4, 5, 6, 7, 8, 9] and v.details["count"] == 6
+    [result] = [r for r in run_checks(h.build()) if r.check == "commit-validity"]
+    assert result.verdict == Verdict.FAIL
+
+
+def test_unreported_commit_under_auto_commit_is_a_hazard() -> None:
+    h = (H().scenario(auto_commit=True).produce(0, range(10))
+         .assigned("m1", 0).polled("m1", 0, range(10)).processed("m1", 0, range(4)))
+    h = _observed(h, {0: 10})
+    [result] = [r for r in run_checks(h.build()) if r.check == "commit-validity"]
+    assert result.verdict == Verdict.HAZARD

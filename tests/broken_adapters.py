@@ -1,0 +1,127 @@
+"""Deliberately broken adapters that wrap a real one: the suite must catch each of them.
+
+Loaded by the worker as ``tests/broken_adapters.py:Class`` (an adapter from outside the
+package, the way users plug in their own). The wrapped client is ``BROKEN_BASE`` (environment
+variable), default confluent-kafka.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+
+from adapters.base import Adapter, CommitCallback, ConsumerConfig, Record, TopicPartition
+from adapters.registry import load
+
+
+class Delegating(Adapter):
+    """Forwards every call to a real adapter."""
+
+    name = "delegating"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        base = load(os.environ.get("BROKEN_BASE", "confluent-kafka"))
+        self.inner = base(config)
+        type(self).client = base.client
+        type(self).capabilities = base.capabilities
+
+    def subscribe(self, topics, listener) -> None:
+        self.inner.subscribe(topics, listener)
+
+    def assign(self, partitions) -> None:
+        self.inner.assign(partitions)
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        return self.inner.poll(timeout, max_records)
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None,
+               asynchronous: bool = False, callback: CommitCallback | None = None):
+        return self.inner.commit(offsets, asynchronous, callback)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.inner.seek(tp, offset)
+
+    def position(self, tp: TopicPartition) -> int:
+        return self.inner.position(tp)
+
+    def committed(self, tps):
+        return self.inner.committed(tps)
+
+    def pause(self, tps) -> None:
+        self.inner.pause(tps)
+
+    def resume(self, tps) -> None:
+        self.inner.resume(tps)
+
+    def assignment(self):
+        return self.inner.assignment()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def set_auto_commit_callback(self, callback: CommitCallback) -> None:
+        self.inner.set_auto_commit_callback(callback)
+
+
+class CommitsBeforeProcessing(Delegating):
+    """Commits the position after every poll, before the application processed anything."""
+
+    name = "broken:commit-before-processing"
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        if records:
+            ahead: dict[TopicPartition, int] = {}
+            for r in records:
+                ahead[r.tp] = max(ahead.get(r.tp, 0), r.offset + 1)
+            with contextlib.suppress(Exception):
+                self.inner.commit(ahead)
+        return records
+
+
+class SkipsRecords(Delegating):
+    """Silently drops every record whose offset is 3 modulo 7."""
+
+    name = "broken:skip-record"
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        return [r for r in self.inner.poll(timeout, max_records) if r.offset % 7 != 3]
+
+
+class RedeliversAfterCommit(Delegating):
+    """After a successful commit, hands the last committed record to the application again."""
+
+    name = "broken:redeliver-after-commit"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.last: dict[TopicPartition, Record] = {}
+        self.replay: list[Record] = []
+        self.replayed: set[tuple[TopicPartition, int]] = set()
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        for r in records:
+            self.last[r.tp] = r
+        out, self.replay = self.replay + records, []
+        return out
+
+    def commit(self, offsets=None, asynchronous: bool = False, callback=None):
+        result = self.inner.commit(offsets, asynchronous, callback)
+        for tp, off in (offsets or {}).items():
+            rec = self.last.get(tp)
+            if rec is not None and rec.offset == off - 1 and (tp, off) not in self.replayed:
+                self.replayed.add((tp, off))
+                self.replay.append(rec)
+        return result
+
+
+class IgnoresSeeks(Delegating):
+    """Acknowledges seek() but does nothing."""
+
+    name = "broken:ignore-seek"
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        return None
