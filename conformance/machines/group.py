@@ -136,7 +136,10 @@ class GroupMachine(RuleBasedStateMachine):
     @initialize()
     @guarded
     def first_member(self) -> None:
+        """Every example starts with a member that has consumed a first batch."""
         self.scenario.start_member()
+        self.scenario.produce(20, 3)
+        self.scenario.consume()
 
     @precondition(_usable)
     @rule(count=st.integers(1, 40), keys=st.integers(1, 4))

@@ -110,6 +110,7 @@ class Scenario:
     def settle(self) -> None:
         self._log("settle")
         self.h.settle()
+        self.h.observe_group()
 
     def consume(self, timeout: float = 8.0) -> None:
         """Let the members work until every produced record was processed once (or timeout)."""
@@ -121,7 +122,12 @@ class Scenario:
                     for o in offs}
             return produced <= have
 
-        self.h.wait_for(done, timeout, poll=0.5)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            finished = self.h.wait_for(done, min(1.0, deadline - time.monotonic()), poll=0.25)
+            self.h.observe_group()  # what the broker holds, independent of what workers say
+            if finished:
+                break
 
     def owned_partition(self, member: str, index: int) -> int | None:
         owned = sorted(self.h.own.owned.get(member, ()))
