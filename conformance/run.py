@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from adapters.base import ConsumerConfig, Unsupported
@@ -131,10 +132,10 @@ def _run_spec(broker: Broker, cls: type, spec: ScenarioSpec, profile: str, seed:
         cls.check_config(ConsumerConfig.from_json({"bootstrap_servers": "-", **spec.config}))
     except Unsupported as exc:
         client.checks = unsupported_results(str(exc))
-        console.print(f"  {spec.adapter} [{spec.label}]: unsupported ({exc})")
+        console.print(escape(f"  {spec.adapter} [{spec.label}]: unsupported ({exc})"))
         return client
     slug = f"{spec.adapter}-{spec.label}".replace(" ", "_").replace("/", "-").replace(":", "-")
-    with console.status(f"{spec.adapter} [{spec.label}]: generating scenarios"):
+    with console.status(escape(f"{spec.adapter} [{spec.label}]: generating scenarios")):
         outcome = run_machine(broker, spec, PROFILES[profile], run_dir / slug, seed)
     for check in outcome.results:
         if check.history_file:
@@ -143,9 +144,9 @@ def _run_spec(broker: Broker, cls: type, spec: ScenarioSpec, profile: str, seed:
             check.note = (check.note + "; " if check.note else "") + outcome.error
     client.checks = outcome.results
     bad = [c.check for c in outcome.results if c.verdict == Verdict.FAIL]
-    console.print(f"  {spec.adapter} [{spec.label}]: {len(outcome.examples)} examples in "
-                  f"{outcome.seconds:.0f} s" + (f", [red]failing: {', '.join(bad)}[/red]"
-                                                if bad else ""))
+    console.print(escape(f"  {spec.adapter} [{spec.label}]: {len(outcome.examples)} examples "
+                         f"in {outcome.seconds:.0f} s")
+                  + (f", [red]failing: {escape(', '.join(bad))}[/red]" if bad else ""))
     return client
 
 
@@ -161,7 +162,7 @@ def print_summary(result: RunResult) -> None:
         table.add_column(f"{check}\n{section}")
     for cl in result.clients:
         cells = [f"[{_STYLE.get(str(c.verdict), '')}]{c.verdict}[/]" for c in cl.checks]
-        table.add_row(cl.name, cl.label, *cells)
+        table.add_row(escape(cl.name), escape(cl.label), *cells)
     Console().print(table)
     for err in result.errors:
         console.print(f"[red]error:[/red] {err}")

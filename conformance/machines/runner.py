@@ -28,14 +28,17 @@ class Profile:
     name: str
     max_examples: int
     step_count: int
+    min_steps: int
     shrink: bool
     shrink_seconds: int
 
 
 PROFILES = {
-    "ci": Profile("ci", max_examples=2, step_count=6, shrink=True, shrink_seconds=90),
-    "dev": Profile("dev", max_examples=5, step_count=10, shrink=True, shrink_seconds=300),
-    "thorough": Profile("thorough", max_examples=25, step_count=20, shrink=True,
+    "ci": Profile("ci", max_examples=6, step_count=10, min_steps=5, shrink=True,
+                  shrink_seconds=90),
+    "dev": Profile("dev", max_examples=10, step_count=12, min_steps=4, shrink=True,
+                   shrink_seconds=300),
+    "thorough": Profile("thorough", max_examples=40, step_count=25, min_steps=6, shrink=True,
                         shrink_seconds=1200),
 }
 
@@ -84,7 +87,9 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
     error = ""
     with shrink_budget(profile.shrink_seconds):
         try:
-            run_state_machine_as_test(machine, settings=hypothesis_settings(profile, shrink))
+            # _min_steps: the simplest examples (no step at all) say nothing about a client
+            run_state_machine_as_test(machine, settings=hypothesis_settings(profile, shrink),
+                                      _min_steps=profile.min_steps)
         except Flaky as exc:
             error = f"flaky: the failure did not reproduce on replay ({type(exc).__name__}); " \
                     f"reported with the original evidence"
