@@ -1,0 +1,525 @@
+"""Adapters for confluent-kafka (librdkafka), the contract's meaning measured against a real broker.
+
+Three built-ins share one implementation and differ only in how records are fetched or stored:
+
+- ``confluent-kafka``: ``Consumer.poll()`` returns one message per call; the adapter waits up to
+  ``timeout`` for the first one, then keeps calling ``poll(0)`` while messages are immediately
+  available, until ``max_records``.
+- ``confluent-kafka:batch``: ``Consumer.consume(num_messages, timeout)``; one call returns the
+  batch (librdkafka waits until ``num_messages`` arrived or the timeout passed).
+- ``confluent-kafka:stored``: ``enable.auto.offset.store=false``. librdkafka then commits (auto
+  commit, and ``close()`` with auto commit) only offsets the application stored; the adapter's
+  :meth:`ConfluentStoredOffsetsAdapter.store` stores the position after processed records
+  (``store_offsets``), so auto commit commits processed offsets only, never merely polled ones.
+
+Mapping of ConsumerConfig to librdkafka (see ``_client_config``): ``auto_offset_reset="none"``
+is librdkafka's ``error``; with ``group_protocol="consumer"`` (KIP-848) ``session.timeout.ms``,
+``heartbeat.interval.ms`` and ``partition.assignment.strategy`` are not passed (the broker owns
+them); ``metadata_max_age_ms`` is ``topic.metadata.refresh.interval.ms``. librdkafka requires a
+``group.id``: without one the adapter uses a throw-away group and raises :class:`IllegalState`
+from commit()/committed() as a group-less Java consumer does. librdkafka logs only errors
+(``log_level`` 3) and only to stderr.
+
+What librdkafka does, measured by tests/integration/test_adapter_contract.py (Kafka 4.3):
+
+- Rebalance callbacks: confluent-kafka calls ``assign``/``unassign`` (eager) or
+  ``incremental_assign``/``incremental_unassign`` (cooperative-sticky and the consumer
+  protocol, where librdkafka's rebalance protocol is COOPERATIVE) itself after our callback
+  returns, so the callbacks only notify the listener. Empty partition lists (librdkafka calls
+  ``on_assign([])`` in cooperative rebalances) are not passed on. The adapter forgets positions
+  of partitions revoked or lost, so a later ``commit()`` never commits them.
+- ``close()`` calls ``on_revoked`` for the owned partitions (both protocols).
+- A member removed for exceeding ``max.poll.interval.ms`` gets a ``_MAX_POLL_EXCEEDED`` error
+  from poll (logged, not raised: the client rejoins by itself); with the classic protocol its
+  partitions then arrive at ``on_revoked`` (librdkafka does not flag them lost), with the
+  consumer protocol librdkafka reports some at ``on_revoked`` and the rest at ``on_lost``.
+  A sync commit in that state raises UNKNOWN_MEMBER_ID (mapped to :class:`CommitFailed`).
+- Sync ``commit()`` raises top-level errors and reports per-partition ones in
+  ``TopicPartition.error``; both become :class:`CommitFailed` (``FENCED_INSTANCE_ID``:
+  :class:`FencedMember`).
+- Async commits and auto commits both end in the single ``on_commit`` config callback, served
+  by poll()/consume()/close(). The adapter routes each result to the ``commit()`` call with the
+  same offsets (oldest first), everything else to ``set_auto_commit_callback``'s callback.
+  Auto commits with nothing to commit (``_NO_OFFSET``) are not reported.
+- ``auto.offset.reset=error`` surfaces as a message error ``_AUTO_OFFSET_RESET`` from poll:
+  :class:`NoOffsetForPartition`.
+- ``Consumer.position()`` is "invalid" until a message was returned, so :meth:`position` uses
+  the adapter's own position (after returned records, after seek), else the committed offset,
+  else the reset policy applied to the watermarks now (``latest``: the log end at this call).
+- ``seek()`` right after an assignment fails with ``_STATE`` until librdkafka starts fetching
+  the partition; the adapter retries for a few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as CTopicPartition
+
+from adapters.base import (
+    Adapter,
+    Capabilities,
+    CommitCallback,
+    CommitFailed,
+    ConsumerConfig,
+    ConsumerError,
+    FencedMember,
+    IllegalState,
+    NoOffsetForPartition,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
+
+log = logging.getLogger(__name__)
+
+_OFFSET_INVALID = -1001
+_SEEK_RETRY_SECONDS = 10.0
+_REQUEST_TIMEOUT = 15.0
+
+_RESET = {"earliest": "earliest", "latest": "latest", "none": "error"}
+
+# Message errors that are informational: the client recovers by itself.
+_IGNORED_MESSAGE_ERRORS = {
+    KafkaError._PARTITION_EOF,
+    KafkaError._MAX_POLL_EXCEEDED,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION,
+}
+
+
+def _error_text(err: KafkaError) -> str:
+    return f"{err.name()}: {err.str()}"
+
+
+def _commit_error(err: KafkaError, what: str = "commit failed") -> ConsumerError:
+    """A commit failure as the contract's error (FencedMember or CommitFailed)."""
+    text = _error_text(err)
+    if err.code() == KafkaError.FENCED_INSTANCE_ID:
+        return FencedMember(f"{what}: {text}", cause=text)
+    return CommitFailed(f"{what}: {text}", retriable=bool(err.retriable()), cause=text)
+
+
+def _general_error(err: KafkaError, what: str) -> ConsumerError:
+    text = _error_text(err)
+    if err.code() == KafkaError._AUTO_OFFSET_RESET:
+        return NoOffsetForPartition(f"{what}: {text}", cause=text)
+    if err.code() == KafkaError.FENCED_INSTANCE_ID:
+        return FencedMember(f"{what}: {text}", cause=text)
+    if err.code() == KafkaError._STATE:
+        return IllegalState(f"{what}: {text}", cause=text)
+    return ConsumerError(f"{what}: {text}", retriable=bool(err.retriable()), cause=text)
+
+
+def _kafka_error(exc: KafkaException) -> KafkaError:
+    arg = exc.args[0] if exc.args else None
+    if isinstance(arg, KafkaError):
+        return arg
+    return KafkaError(KafkaError._FAIL, str(exc))
+
+
+def _tps(parts: list[CTopicPartition]) -> list[TopicPartition]:
+    return [TopicPartition(p.topic, p.partition) for p in parts]
+
+
+class ConfluentAdapter(Adapter):
+    """confluent-kafka, ``Consumer.poll()`` one message at a time."""
+
+    name = "confluent-kafka"
+    client = "confluent-kafka"
+    capabilities = Capabilities(consumer_protocol=True, cooperative=True, on_lost=True)
+
+    #: librdkafka's enable.auto.offset.store (False for the :stored adapter).
+    auto_offset_store = True
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.check_config(config)
+        self._has_group = config.group_id is not None
+        self._listener: RebalanceListener | None = None
+        self._subscribed = False
+        self._closed = False
+        self._positions: dict[TopicPartition, int] = {}
+        self._pending_async: list[tuple[dict[TopicPartition, int], CommitCallback | None]] = []
+        self._deferred: deque[Callable[[], None]] = deque()
+        self._pending_error: ConsumerError | None = None
+        self._auto_commit_callback: CommitCallback | None = None
+        try:
+            self._consumer = Consumer(self._client_config())
+        except (KafkaException, ValueError, TypeError) as exc:
+            raise ConsumerError(f"cannot create the consumer: {exc}", cause=str(exc)) from None
+
+    # -- configuration -----------------------------------------------------------------------
+    def _client_config(self) -> dict[str, Any]:
+        c = self.config
+        props: dict[str, Any] = {
+            "bootstrap.servers": c.bootstrap_servers,
+            "group.id": c.group_id if self._has_group else f"kc-no-group-{uuid.uuid4().hex}",
+            "auto.offset.reset": _RESET.get(c.auto_offset_reset, c.auto_offset_reset),
+            "enable.auto.commit": bool(c.enable_auto_commit) and self._has_group,
+            "auto.commit.interval.ms": int(c.auto_commit_interval_ms),
+            "enable.auto.offset.store": self.auto_offset_store,
+            "max.poll.interval.ms": int(c.max_poll_interval_ms),
+            "topic.metadata.refresh.interval.ms": int(c.metadata_max_age_ms),
+            "group.protocol": c.group_protocol,
+            "log_level": 3,
+            "on_commit": self._on_commit,
+            "error_cb": self._on_error,
+        }
+        if c.group_protocol != "consumer":
+            props["session.timeout.ms"] = int(c.session_timeout_ms)
+            props["heartbeat.interval.ms"] = int(c.heartbeat_interval_ms)
+            props["partition.assignment.strategy"] = c.assignment_strategy
+        if c.client_id:
+            props["client.id"] = c.client_id
+        props.update(c.extra)
+        return props
+
+    # -- callbacks from librdkafka (inside poll/consume/close) -------------------------------
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._pending_error = _general_error(err, "fatal client error")
+        log.debug("librdkafka error: %s", _error_text(err))
+
+    def _on_commit(self, err: KafkaError | None, parts: list[CTopicPartition]) -> None:
+        # librdkafka lists assigned partitions without a stored offset as -1001: not commits
+        result = {TopicPartition(p.topic, p.partition): p.offset for p in parts if p.offset >= 0}
+        first = err or next((p.error for p in parts if p.error is not None), None)
+        error = _commit_error(first) if first is not None else None
+        index = self._match_async(result)
+        if index is not None:
+            offsets, callback = self._pending_async.pop(index)
+            if callback is not None:
+                callback(result or offsets, error)
+            return
+        if (err is not None and err.code() == KafkaError._NO_OFFSET) or (not result and not error):
+            return  # an auto commit with nothing to commit
+        if self._auto_commit_callback is not None:
+            self._auto_commit_callback(result, error)
+
+    def _match_async(self, result: dict[TopicPartition, int]) -> int | None:
+        for i, (offsets, _cb) in enumerate(self._pending_async):
+            if offsets == result:
+                return i
+        if not self.config.enable_auto_commit:
+            # Without auto commits every result belongs to an async commit: same partitions,
+            # else the oldest one.
+            for i, (offsets, _cb) in enumerate(self._pending_async):
+                if set(offsets) == set(result):
+                    return i
+            if self._pending_async:
+                return 0
+        return None
+
+    def _on_assign(self, _consumer: Consumer, parts: list[CTopicPartition]) -> None:
+        tps = _tps(parts)
+        for tp in tps:
+            self._positions.pop(tp, None)
+        if tps and self._listener is not None:
+            self._listener.on_assigned(tps)
+
+    def _on_revoke(self, _consumer: Consumer, parts: list[CTopicPartition]) -> None:
+        tps = _tps(parts)
+        try:
+            if tps and self._listener is not None:
+                self._listener.on_revoked(tps)
+        finally:
+            for tp in tps:
+                self._positions.pop(tp, None)
+
+    def _on_lost(self, _consumer: Consumer, parts: list[CTopicPartition]) -> None:
+        tps = _tps(parts)
+        for tp in tps:
+            self._positions.pop(tp, None)
+        if tps and self._listener is not None:
+            self._listener.on_lost(tps)
+
+    def _run_deferred(self) -> None:
+        while self._deferred:
+            self._deferred.popleft()()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IllegalState("the consumer is closed")
+
+    def _require_group(self, what: str) -> None:
+        if not self._has_group:
+            raise IllegalState(f"{what} needs a group id (the consumer has none)")
+
+    # -- the contract ------------------------------------------------------------------------
+    def subscribe(self, topics: list[str], listener: RebalanceListener) -> None:
+        self._check_open()
+        self._require_group("subscribe")
+        self._listener = listener
+        self._subscribed = True
+        try:
+            self._consumer.subscribe(list(topics), on_assign=self._on_assign,
+                                     on_revoke=self._on_revoke, on_lost=self._on_lost)
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "subscribe failed") from None
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self._check_open()
+        if self._subscribed:
+            raise IllegalState("assign() after subscribe() (manual and group assignment mix)")
+        keep = set(partitions)
+        self._positions = {tp: o for tp, o in self._positions.items() if tp in keep}
+        try:
+            self._consumer.assign([CTopicPartition(tp.topic, tp.partition) for tp in partitions])
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "assign failed") from None
+
+    def _fetch(self, count: int, timeout: float) -> list[Any]:
+        msg = self._consumer.poll(timeout)
+        return [] if msg is None else [msg]
+
+    #: after the first record: keep fetching with timeout 0 (poll) or stop (batch)
+    _drain = True
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        self._check_open()
+        self._run_deferred()
+        if self._pending_error is not None:
+            error, self._pending_error = self._pending_error, None
+            raise error
+        limit = max(1, min(int(max_records), int(self.config.max_poll_records)))
+        deadline = time.monotonic() + max(0.0, timeout)
+        out: list[Record] = []
+        while len(out) < limit:
+            remaining = 0.0 if out else max(0.0, deadline - time.monotonic())
+            try:
+                batch = self._fetch(limit - len(out), remaining)
+            except KafkaException as exc:
+                error = _general_error(_kafka_error(exc), "poll failed")
+                if out:
+                    self._pending_error = error
+                    break
+                raise error from None
+            got = 0
+            for msg in batch:
+                err = msg.error()
+                if err is not None:
+                    error = self._message_error(err, msg)
+                    if error is None:
+                        continue
+                    if out:
+                        self._pending_error = error
+                        return out
+                    raise error
+                tp = TopicPartition(msg.topic(), msg.partition())
+                headers = tuple((k, v) for k, v in (msg.headers() or []))
+                ts_type, ts = msg.timestamp()
+                out.append(Record(msg.topic(), msg.partition(), msg.offset(), msg.key(),
+                                  msg.value(), headers, ts if ts_type else None))
+                self._positions[tp] = msg.offset() + 1
+                got += 1
+            if out and (not self._drain or got == 0):
+                break
+            if not out and time.monotonic() >= deadline:
+                break
+        self._run_deferred()
+        return out
+
+    def _message_error(self, err: KafkaError, msg: Any) -> ConsumerError | None:
+        if err.code() in _IGNORED_MESSAGE_ERRORS:
+            log.info("confluent-kafka: %s (%s [%s])", _error_text(err), msg.topic(),
+                     msg.partition())
+            return None
+        if err.code() == KafkaError._AUTO_OFFSET_RESET:
+            text = _error_text(err)
+            return NoOffsetForPartition(
+                f"no committed offset and auto_offset_reset=none for {msg.topic()} "
+                f"[{msg.partition()}]: {text}", cause=text)
+        if err.retriable() and not err.fatal():
+            log.info("confluent-kafka: retriable %s", _error_text(err))
+            return None
+        return _general_error(err, "poll failed")
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None,
+               asynchronous: bool = False,
+               callback: CommitCallback | None = None) -> dict[TopicPartition, int] | None:
+        self._check_open()
+        self._require_group("commit")
+        self._run_deferred()
+        if offsets is None:
+            # positions of revoked/lost partitions are forgotten once the listener returned
+            wanted = dict(self._positions)
+        else:
+            wanted = {TopicPartition(tp[0], tp[1]): int(o) for tp, o in offsets.items()}
+        parts = [CTopicPartition(tp.topic, tp.partition, o) for tp, o in wanted.items()]
+        if asynchronous:
+            if not wanted:
+                if callback is not None:
+                    self._deferred.append(lambda: callback({}, None))
+                return None
+            self._pending_async.append((wanted, callback))
+            try:
+                self._consumer.commit(offsets=parts, asynchronous=True)
+            except KafkaException as exc:
+                self._pending_async.pop()
+                raise _commit_error(_kafka_error(exc)) from None
+            return None
+        if not wanted:
+            return {}
+        try:
+            result = self._consumer.commit(offsets=parts, asynchronous=False)
+        except KafkaException as exc:
+            raise _commit_error(_kafka_error(exc)) from None
+        failed = [p for p in result or [] if p.error is not None]
+        if failed:
+            raise _commit_error(failed[0].error,
+                                f"commit failed for {failed[0].topic} [{failed[0].partition}]")
+        return {TopicPartition(p.topic, p.partition): p.offset for p in result or []} or wanted
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._check_open()
+        if tp not in set(self.assignment()):
+            raise IllegalState(f"seek on {tp.topic} [{tp.partition}], which is not assigned")
+        deadline = time.monotonic() + _SEEK_RETRY_SECONDS
+        while True:
+            try:
+                self._consumer.seek(CTopicPartition(tp.topic, tp.partition, int(offset)))
+                break
+            except KafkaException as exc:
+                err = _kafka_error(exc)
+                # _STATE: the partition is assigned but librdkafka has not started fetching it.
+                if err.code() != KafkaError._STATE or time.monotonic() > deadline:
+                    raise _general_error(err, "seek failed") from None
+                time.sleep(0.02)
+        self._positions[tp] = int(offset)
+
+    def position(self, tp: TopicPartition) -> int:
+        self._check_open()
+        if tp in self._positions:
+            return self._positions[tp]
+        if tp not in set(self.assignment()):
+            raise IllegalState(f"position of {tp.topic} [{tp.partition}], which is not assigned")
+        ctp = CTopicPartition(tp.topic, tp.partition)
+        try:
+            current = self._consumer.position([ctp])[0].offset
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "position failed") from None
+        if current >= 0:
+            return current
+        if self._has_group:
+            committed = self.committed([tp])[tp]
+            if committed is not None:
+                return committed
+        reset = self.config.auto_offset_reset
+        if reset == "none":
+            raise NoOffsetForPartition(
+                f"no committed offset and auto_offset_reset=none for {tp.topic} [{tp.partition}]")
+        try:
+            low, high = self._consumer.get_watermark_offsets(ctp, timeout=_REQUEST_TIMEOUT)
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "position failed") from None
+        return low if reset == "earliest" else high
+
+    def committed(self, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+        self._check_open()
+        self._require_group("committed")
+        if not tps:
+            return {}
+        try:
+            parts = self._consumer.committed(
+                [CTopicPartition(tp.topic, tp.partition) for tp in tps], timeout=_REQUEST_TIMEOUT)
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "committed failed") from None
+        out: dict[TopicPartition, int | None] = {}
+        for p in parts:
+            if p.error is not None and p.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise _general_error(p.error, f"committed failed for {p.topic} [{p.partition}]")
+            out[TopicPartition(p.topic, p.partition)] = p.offset if p.offset >= 0 else None
+        return out
+
+    def pause(self, tps: list[TopicPartition]) -> None:
+        self._check_open()
+        try:
+            self._consumer.pause([CTopicPartition(tp.topic, tp.partition) for tp in tps])
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "pause failed") from None
+
+    def resume(self, tps: list[TopicPartition]) -> None:
+        self._check_open()
+        try:
+            self._consumer.resume([CTopicPartition(tp.topic, tp.partition) for tp in tps])
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "resume failed") from None
+
+    def assignment(self) -> list[TopicPartition]:
+        self._check_open()
+        try:
+            return sorted(_tps(self._consumer.assignment()))
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "assignment failed") from None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._run_deferred()
+            self._consumer.close()  # revokes (listener), commits (auto commit), leaves the group
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "close failed") from None
+        finally:
+            self._closed = True
+            pending, self._pending_async = self._pending_async, []
+            for offsets, callback in pending:
+                if callback is not None:
+                    callback(offsets, CommitFailed("the consumer closed before the commit was "
+                                                   "acknowledged", retriable=True))
+            self._run_deferred()
+            self._positions.clear()
+
+    def set_auto_commit_callback(self, callback: CommitCallback) -> None:
+        self._auto_commit_callback = callback
+
+
+class ConfluentBatchAdapter(ConfluentAdapter):
+    """confluent-kafka, ``Consumer.consume(num_messages, timeout)``: one call per poll()."""
+
+    name = "confluent-kafka:batch"
+    _drain = False
+
+    def _fetch(self, count: int, timeout: float) -> list[Any]:
+        return self._consumer.consume(num_messages=count, timeout=timeout)
+
+
+class ConfluentStoredOffsetsAdapter(ConfluentAdapter):
+    """confluent-kafka with ``enable.auto.offset.store=false``.
+
+    librdkafka's auto commit (and the commit it makes on revoke/close when auto commit is on)
+    commits the *stored* offsets. Here nothing is stored when poll() returns a record: call
+    :meth:`store` with the records once they are processed, so that auto commit commits
+    processed offsets only. Explicit ``commit()`` calls behave as in the other adapters.
+    """
+
+    name = "confluent-kafka:stored"
+    auto_offset_store = False
+
+    def store(self, records: list[Record]) -> dict[TopicPartition, int]:
+        """Store the position after ``records`` (processed) for the next (auto) commit.
+
+        Records of partitions no longer assigned are skipped (their offsets must not be
+        committed by this member). Returns the stored offsets."""
+        self._check_open()
+        owned = set(self.assignment())
+        latest: dict[TopicPartition, int] = {}
+        for r in records:
+            if r.tp in owned:
+                latest[r.tp] = max(latest.get(r.tp, -1), r.offset + 1)
+        if not latest:
+            return {}
+        try:
+            self._consumer.store_offsets(
+                offsets=[CTopicPartition(tp.topic, tp.partition, o) for tp, o in latest.items()])
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "store_offsets failed") from None
+        return latest

@@ -1,0 +1,514 @@
+"""Adapters for kafka-python (3.0.x), the contract's meaning measured against a real broker.
+
+- ``kafka-python``: ``KafkaConsumer.poll(timeout_ms, max_records)`` (never with timeout 0).
+- ``kafka-python:records``: the iterator API, ``next(consumer)`` with ``consumer_timeout_ms``
+  set to what is left of the poll timeout, up to ``max_records`` records.
+
+Classic group protocol only (kafka-python does not implement KIP-848). kafka-python 3.0 ships a
+cooperative-sticky assignor (KIP-429, incremental revocation) and calls
+``on_partitions_lost`` when the member lost its generation (removed from the group), so both
+capabilities are on.
+
+Threading (kafka-python 3.0): an IO thread runs the network loop and calls the rebalance
+listener there, while the thread that called ``poll()``/``close()`` waits. A synchronous
+listener may not call a blocking consumer method from the IO thread (``commit()`` would raise
+"Cannot block on net.run() from the IO thread"). The adapter registers an
+``AsyncConsumerRebalanceListener`` that runs the contract's listener on a helper thread and
+awaits it without blocking the loop, so a listener may commit inside ``on_revoked`` (its commit
+is effective) while the poll/close caller stays blocked: listener calls still happen during
+``poll()``/``close()`` and never concurrently with the caller.
+
+Commits:
+
+- Async: ``commit_async(offsets, callback)``; kafka-python runs the callback inside a later
+  ``poll()``/``commit()``. ``close()`` first waits (up to a few seconds) for pending async
+  commits and runs their callbacks, as the Java client does; a commit still pending then is
+  reported to its callback as failed.
+- Auto commits: the periodic ones run inside ``poll()`` and report through
+  ``default_offset_commit_callback``. kafka-python also commits synchronously before a
+  rebalance and in ``close()``, without any callback; the adapter observes those by wrapping the
+  coordinator's ``_commit_offsets_sync_async`` (observation only, same offsets and result), so
+  every auto commit reaches ``set_auto_commit_callback``'s callback, in the caller's thread.
+- Errors: ``CommitFailedError``/``RebalanceInProgressError``/``UnknownMemberIdError``/
+  ``IllegalGenerationError`` and other commit failures are :class:`CommitFailed`;
+  ``FencedInstanceIdError`` is :class:`FencedMember`; ``NoOffsetForPartitionError`` is
+  :class:`NoOffsetForPartition`; ``IllegalStateError`` is :class:`IllegalState`.
+
+``commit(None)`` commits the position after the records poll() returned (and seek targets) of
+the partitions still assigned. Listener exceptions, which kafka-python wraps in a KafkaError,
+are re-raised as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kafka.errors as Errors
+from kafka import AsyncConsumerRebalanceListener, KafkaConsumer
+from kafka import TopicPartition as KTopicPartition
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from kafka.structs import OffsetAndMetadata
+
+from adapters.base import (
+    Adapter,
+    Capabilities,
+    CommitCallback,
+    CommitFailed,
+    ConsumerConfig,
+    ConsumerError,
+    FencedMember,
+    IllegalState,
+    NoOffsetForPartition,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
+
+log = logging.getLogger(__name__)
+
+_ASSIGNORS = {
+    "range": RangePartitionAssignor,
+    "roundrobin": RoundRobinPartitionAssignor,
+    "cooperative-sticky": CooperativeStickyAssignor,
+}
+_REQUEST_TIMEOUT_MS = 15000
+_CLOSE_FLUSH_SECONDS = 5.0
+
+_COMMIT_FAILURES = (
+    Errors.CommitFailedError,
+    Errors.RebalanceInProgressError,
+    Errors.UnknownMemberIdError,
+    Errors.IllegalGenerationError,
+)
+
+
+def _text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _retriable(exc: BaseException) -> bool:
+    return bool(getattr(exc, "retriable", False))
+
+
+def _error(exc: BaseException, what: str) -> ConsumerError:
+    """A kafka-python exception as the contract's error."""
+    if isinstance(exc, ConsumerError):
+        return exc
+    text = _text(exc)
+    if isinstance(exc, Errors.NoOffsetForPartitionError):
+        return NoOffsetForPartition(f"{what}: {text}", cause=text)
+    if isinstance(exc, Errors.FencedInstanceIdError):
+        return FencedMember(f"{what}: {text}", cause=text)
+    if isinstance(exc, _COMMIT_FAILURES):
+        return CommitFailed(f"{what}: {text}", retriable=_retriable(exc), cause=text)
+    if isinstance(exc, Errors.IllegalStateError):
+        return IllegalState(f"{what}: {text}", cause=text)
+    return ConsumerError(f"{what}: {text}", retriable=_retriable(exc), cause=text)
+
+
+def _commit_error(exc: BaseException, what: str = "commit failed") -> ConsumerError:
+    if isinstance(exc, ConsumerError):
+        return exc
+    if isinstance(exc, (Errors.FencedInstanceIdError, Errors.IllegalStateError)):
+        return _error(exc, what)
+    text = _text(exc)
+    return CommitFailed(f"{what}: {text}", retriable=_retriable(exc), cause=text)
+
+
+def _unwrap_listener_error(exc: BaseException) -> BaseException:
+    """kafka-python re-raises a listener's exception as KafkaError(...) from it."""
+    if (isinstance(exc, Errors.KafkaError) and exc.__cause__ is not None
+            and "rebalance callback" in str(exc)):
+        return exc.__cause__
+    return exc
+
+
+def _offsets(offsets: Mapping[Any, Any]) -> dict[TopicPartition, int]:
+    out: dict[TopicPartition, int] = {}
+    for tp, om in offsets.items():
+        out[TopicPartition(tp.topic, tp.partition)] = int(getattr(om, "offset", om))
+    return out
+
+
+class _Bridge(AsyncConsumerRebalanceListener):
+    """kafka-python's async listener: runs the contract's listener off the IO thread."""
+
+    def __init__(self, adapter: KafkaPythonAdapter) -> None:
+        self._adapter = adapter
+
+    async def on_partitions_revoked(self, revoked: Iterable[KTopicPartition]) -> None:
+        await self._adapter._listener_call("revoked", revoked)
+
+    async def on_partitions_assigned(self, assigned: Iterable[KTopicPartition]) -> None:
+        await self._adapter._listener_call("assigned", assigned)
+
+    async def on_partitions_lost(self, lost: Iterable[KTopicPartition]) -> None:
+        await self._adapter._listener_call("lost", lost)
+
+
+class KafkaPythonAdapter(Adapter):
+    """kafka-python, ``KafkaConsumer.poll(timeout_ms, max_records)``."""
+
+    name = "kafka-python"
+    client = "kafka-python"
+    capabilities = Capabilities(consumer_protocol=False, cooperative=True, on_lost=True)
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.check_config(config)
+        self._has_group = config.group_id is not None
+        self._listener: RebalanceListener | None = None
+        self._closed = False
+        self._positions: dict[TopicPartition, int] = {}
+        self._auto_reports: deque[tuple[dict[TopicPartition, int], ConsumerError | None]] = \
+            deque()
+        self._deferred: deque[tuple[CommitCallback, dict[TopicPartition, int]]] = deque()
+        self._pending_async: dict[int, tuple[dict[TopicPartition, int], CommitCallback | None]] \
+            = {}
+        self._next_commit_id = 0
+        self._user_commit = 0
+        self._auto_commit_callback: CommitCallback | None = None
+        try:
+            self._consumer = KafkaConsumer(**self._client_config())
+        except Exception as exc:
+            raise ConsumerError(f"cannot create the consumer: {_text(exc)}",
+                                cause=_text(exc)) from None
+        self._observe_client_commits()
+
+    # -- configuration -----------------------------------------------------------------------
+    def _client_config(self) -> dict[str, Any]:
+        c = self.config
+        props: dict[str, Any] = {
+            "bootstrap_servers": c.bootstrap_servers.split(","),
+            "group_id": c.group_id,
+            "auto_offset_reset": c.auto_offset_reset,
+            "enable_auto_commit": bool(c.enable_auto_commit) and self._has_group,
+            "auto_commit_interval_ms": int(c.auto_commit_interval_ms),
+            "default_offset_commit_callback": self._on_auto_commit,
+            "partition_assignment_strategy": [_ASSIGNORS[c.assignment_strategy]],
+            "max_poll_records": int(c.max_poll_records),
+            "session_timeout_ms": int(c.session_timeout_ms),
+            "heartbeat_interval_ms": int(c.heartbeat_interval_ms),
+            "max_poll_interval_ms": int(c.max_poll_interval_ms),
+            "metadata_max_age_ms": int(c.metadata_max_age_ms),
+        }
+        if c.client_id:
+            props["client_id"] = c.client_id
+        props.update(c.extra)
+        return props
+
+    def _observe_client_commits(self) -> None:
+        """Report kafka-python's own synchronous commits (before a rebalance, in close()) to
+        the auto commit callback; the user's commit() calls are not reported here."""
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        original = getattr(coordinator, "_commit_offsets_sync_async", None)
+        if original is None or not self._has_group or not self.config.enable_auto_commit:
+            return
+
+        async def observed(offsets: Any, timeout_ms: Any = None) -> Any:
+            if self._user_commit or not offsets:
+                return await original(offsets, timeout_ms=timeout_ms)
+            committed = _offsets(offsets)
+            try:
+                result = await original(offsets, timeout_ms=timeout_ms)
+            except BaseException as exc:
+                self._auto_reports.append((committed, _commit_error(exc, "auto commit failed")))
+                raise
+            self._auto_reports.append((committed, None))
+            return result
+
+        coordinator._commit_offsets_sync_async = observed
+
+    # -- callbacks ---------------------------------------------------------------------------
+    def _on_auto_commit(self, offsets: Any, response: Any) -> None:
+        error = (_commit_error(response, "auto commit failed")
+                 if isinstance(response, BaseException) else None)
+        self._auto_reports.append((_offsets(offsets), error))
+
+    def _deliver(self) -> None:
+        """Run queued auto commit reports and deferred callbacks (caller's thread)."""
+        while self._auto_reports:
+            offsets, error = self._auto_reports.popleft()
+            if self._auto_commit_callback is not None:
+                self._auto_commit_callback(offsets, error)
+        while self._deferred:
+            callback, offsets = self._deferred.popleft()
+            callback(offsets, None)
+
+    async def _listener_call(self, kind: str, parts: Iterable[KTopicPartition]) -> None:
+        tps = sorted(TopicPartition(tp.topic, tp.partition) for tp in parts)
+        if not tps:
+            return
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._deliver()
+                listener = self._listener
+                if kind == "assigned":
+                    for tp in tps:
+                        self._positions.pop(tp, None)
+                    if listener is not None:
+                        listener.on_assigned(tps)
+                elif kind == "revoked":
+                    try:
+                        if listener is not None:
+                            listener.on_revoked(tps)
+                    finally:
+                        for tp in tps:
+                            self._positions.pop(tp, None)
+                else:
+                    for tp in tps:
+                        self._positions.pop(tp, None)
+                    if listener is not None:
+                        listener.on_lost(tps)
+            except BaseException as exc:
+                failure.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name=f"kc-listener-{kind}", daemon=True).start()
+        net = self._consumer._net
+        while not done.is_set():
+            await net.sleep(0.002)
+        if failure:
+            raise failure[0]
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IllegalState("the consumer is closed")
+
+    def _require_group(self, what: str) -> None:
+        if not self._has_group:
+            raise IllegalState(f"{what} needs a group id (the consumer has none)")
+
+    @staticmethod
+    def _ktp(tp: TopicPartition) -> KTopicPartition:
+        return KTopicPartition(tp.topic, tp.partition)
+
+    def _record(self, r: Any) -> Record:
+        headers = tuple((k, v) for k, v in (r.headers or []))
+        ts = r.timestamp if r.timestamp is not None and r.timestamp >= 0 else None
+        self._positions[TopicPartition(r.topic, r.partition)] = r.offset + 1
+        return Record(r.topic, r.partition, r.offset, r.key, r.value, headers, ts)
+
+    def _limit(self, max_records: int) -> int:
+        return max(1, min(int(max_records), int(self.config.max_poll_records)))
+
+    # -- the contract ------------------------------------------------------------------------
+    def subscribe(self, topics: list[str], listener: RebalanceListener) -> None:
+        self._check_open()
+        self._require_group("subscribe")
+        self._listener = listener
+        try:
+            self._consumer.subscribe(topics=list(topics), listener=_Bridge(self))
+        except Exception as exc:
+            raise _error(exc, "subscribe failed") from None
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self._check_open()
+        keep = set(partitions)
+        self._positions = {tp: o for tp, o in self._positions.items() if tp in keep}
+        try:
+            self._consumer.assign([self._ktp(tp) for tp in partitions])
+        except Exception as exc:
+            raise _error(exc, "assign failed") from None
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        self._check_open()
+        self._deliver()
+        timeout_ms = max(1, int(timeout * 1000))
+        try:
+            batches = self._consumer.poll(timeout_ms=timeout_ms,
+                                          max_records=self._limit(max_records))
+        except Exception as exc:
+            raise _error(_unwrap_listener_error(exc), "poll failed") from None
+        finally:
+            self._deliver()
+        return [self._record(r) for records in batches.values() for r in records]
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None,
+               asynchronous: bool = False,
+               callback: CommitCallback | None = None) -> dict[TopicPartition, int] | None:
+        self._check_open()
+        self._require_group("commit")
+        if offsets is None:
+            # positions of revoked/lost partitions are forgotten once the listener returned
+            wanted = dict(self._positions)
+        else:
+            wanted = {TopicPartition(tp[0], tp[1]): int(o) for tp, o in offsets.items()}
+        kafka_offsets = {self._ktp(tp): OffsetAndMetadata(o, "", -1) for tp, o in wanted.items()}
+        try:
+            if asynchronous:
+                if not wanted:
+                    if callback is not None:
+                        self._deferred.append((callback, {}))
+                    return None
+                commit_id = self._next_commit_id
+                self._next_commit_id += 1
+                self._pending_async[commit_id] = (wanted, callback)
+
+                def done(_offsets: Any, response: Any) -> None:
+                    entry = self._pending_async.pop(commit_id, None)
+                    if entry is None or entry[1] is None:
+                        return
+                    error = (_commit_error(response)
+                             if isinstance(response, BaseException) else None)
+                    entry[1](wanted, error)
+
+                try:
+                    self._consumer.commit_async(kafka_offsets, callback=done)
+                except Exception as exc:
+                    self._pending_async.pop(commit_id, None)
+                    raise _commit_error(exc) from None
+                return None
+            if not wanted:
+                return {}
+            self._user_commit += 1
+            try:
+                self._consumer.commit(kafka_offsets, timeout_ms=_REQUEST_TIMEOUT_MS)
+            except Exception as exc:
+                raise _commit_error(exc) from None
+            finally:
+                self._user_commit -= 1
+            return wanted
+        finally:
+            self._deliver()
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._check_open()
+        try:
+            self._consumer.seek(self._ktp(tp), int(offset))
+        except ValueError as exc:
+            raise IllegalState(f"seek on {tp.topic} [{tp.partition}]: {exc}") from None
+        except Exception as exc:
+            raise _error(exc, "seek failed") from None
+        self._positions[tp] = int(offset)
+
+    def position(self, tp: TopicPartition) -> int:
+        self._check_open()
+        try:
+            offset = self._consumer.position(self._ktp(tp), timeout_ms=_REQUEST_TIMEOUT_MS)
+        except Exception as exc:
+            raise _error(exc, "position failed") from None
+        if offset is None:
+            raise ConsumerError(f"position of {tp.topic} [{tp.partition}] not known within "
+                                f"{_REQUEST_TIMEOUT_MS} ms", retriable=True)
+        return int(offset)
+
+    def committed(self, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
+        self._check_open()
+        self._require_group("committed")
+        out: dict[TopicPartition, int | None] = {}
+        try:
+            for tp in tps:
+                offset = self._consumer.committed(self._ktp(tp), timeout_ms=_REQUEST_TIMEOUT_MS)
+                out[tp] = None if offset is None or offset < 0 else int(offset)
+        except Exception as exc:
+            raise _error(exc, "committed failed") from None
+        return out
+
+    def pause(self, tps: list[TopicPartition]) -> None:
+        self._check_open()
+        try:
+            self._consumer.pause(*[self._ktp(tp) for tp in tps])
+        except Exception as exc:
+            raise _error(exc, "pause failed") from None
+
+    def resume(self, tps: list[TopicPartition]) -> None:
+        self._check_open()
+        try:
+            self._consumer.resume(*[self._ktp(tp) for tp in tps])
+        except Exception as exc:
+            raise _error(exc, "resume failed") from None
+
+    def assignment(self) -> list[TopicPartition]:
+        self._check_open()
+        return sorted(TopicPartition(tp.topic, tp.partition)
+                      for tp in (self._consumer.assignment() or ()))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._deliver()
+            if self._has_group and self._pending_async:
+                # Like Java's close(): wait for in-flight async commits and run their callbacks
+                # (an empty sync commit runs kafka-python's completed commit callbacks).
+                deadline = time.monotonic() + _CLOSE_FLUSH_SECONDS
+                while self._pending_async and time.monotonic() < deadline:
+                    self._user_commit += 1
+                    try:
+                        self._consumer.commit({})
+                    except Exception as exc:
+                        log.info("kafka-python: flushing async commits: %s", _text(exc))
+                        break
+                    finally:
+                        self._user_commit -= 1
+                    if self._pending_async:
+                        time.sleep(0.01)
+            self._consumer.close(autocommit=True)
+        except Exception as exc:
+            raise _error(_unwrap_listener_error(exc), "close failed") from None
+        finally:
+            self._closed = True
+            pending, self._pending_async = self._pending_async, {}
+            for offsets, callback in pending.values():
+                if callback is not None:
+                    callback(offsets, CommitFailed("the consumer closed before the commit was "
+                                                   "acknowledged", retriable=True))
+            with contextlib.suppress(Exception):
+                self._deliver()
+            self._positions.clear()
+
+    def set_auto_commit_callback(self, callback: CommitCallback) -> None:
+        self._auto_commit_callback = callback
+
+
+class KafkaPythonIteratorAdapter(KafkaPythonAdapter):
+    """kafka-python, the iterator API: ``next(consumer)`` with ``consumer_timeout_ms``."""
+
+    name = "kafka-python:records"
+
+    _pending_error: ConsumerError | None = None
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        self._check_open()
+        self._deliver()
+        if self._pending_error is not None:
+            error, self._pending_error = self._pending_error, None
+            raise error
+        limit = self._limit(max_records)
+        deadline = time.monotonic() + max(0.0, timeout)
+        out: list[Record] = []
+        try:
+            while len(out) < limit:
+                left_ms = int((deadline - time.monotonic()) * 1000)
+                # After the first record only what is already buffered (1 ms): the iterator
+                # API blocks until consumer_timeout_ms for each further record otherwise.
+                self._consumer.config["consumer_timeout_ms"] = 1 if out else max(1, left_ms)
+                try:
+                    record = next(self._consumer)
+                except StopIteration:
+                    if out or time.monotonic() >= deadline:
+                        break
+                    continue
+                out.append(self._record(record))
+        except Exception as exc:
+            error = _error(_unwrap_listener_error(exc), "poll failed")
+            if not out:
+                raise error from None
+            self._pending_error = error  # raised by the next poll(), after these records
+        finally:
+            self._deliver()
+        return out
