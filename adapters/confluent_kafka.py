@@ -43,9 +43,12 @@ What librdkafka does, measured by tests/integration/test_adapter_contract.py (Ka
   Auto commits with nothing to commit (``_NO_OFFSET``) are not reported.
 - ``auto.offset.reset=error`` surfaces as a message error ``_AUTO_OFFSET_RESET`` from poll:
   :class:`NoOffsetForPartition`.
-- ``Consumer.position()`` is "invalid" until a message was returned, so :meth:`position` uses
-  the adapter's own position (after returned records, after seek), else the committed offset,
-  else the reset policy applied to the watermarks now (``latest``: the log end at this call).
+- ``Consumer.position()`` is "invalid" until a message was returned, and librdkafka applies
+  the reset policy only when it starts fetching, some time after ``on_assign`` (records
+  produced in between are skipped under ``latest``). :meth:`position` uses the adapter's own
+  position (after returned records, after seek); without one it decides the position as Java's
+  ``position()`` does, the committed offset else the reset policy applied to the watermarks at
+  this call, and seeks the consumer there.
 - ``seek()`` right after an assignment fails with ``_STATE`` until librdkafka starts fetching
   the partition; the adapter retries for a few seconds.
 """
@@ -408,19 +411,22 @@ class ConfluentAdapter(Adapter):
             raise _general_error(_kafka_error(exc), "position failed") from None
         if current >= 0:
             return current
-        if self._has_group:
-            committed = self.committed([tp])[tp]
-            if committed is not None:
-                return committed
-        reset = self.config.auto_offset_reset
-        if reset == "none":
-            raise NoOffsetForPartition(
-                f"no committed offset and auto_offset_reset=none for {tp.topic} [{tp.partition}]")
-        try:
-            low, high = self._consumer.get_watermark_offsets(ctp, timeout=_REQUEST_TIMEOUT)
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "position failed") from None
-        return low if reset == "earliest" else high
+        # Nothing returned yet: librdkafka resets asynchronously when it starts fetching. Like
+        # Java's position(), decide the position now (committed offset, else the reset policy)
+        # and make the consumer fetch from there (seek).
+        offset = self.committed([tp])[tp] if self._has_group else None
+        if offset is None:
+            reset = self.config.auto_offset_reset
+            if reset == "none":
+                raise NoOffsetForPartition(f"no committed offset and auto_offset_reset=none "
+                                           f"for {tp.topic} [{tp.partition}]")
+            try:
+                low, high = self._consumer.get_watermark_offsets(ctp, timeout=_REQUEST_TIMEOUT)
+            except KafkaException as exc:
+                raise _general_error(_kafka_error(exc), "position failed") from None
+            offset = low if reset == "earliest" else high
+        self.seek(tp, offset)
+        return offset
 
     def committed(self, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
         self._check_open()

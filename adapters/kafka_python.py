@@ -493,16 +493,15 @@ class KafkaPythonIteratorAdapter(KafkaPythonAdapter):
         out: list[Record] = []
         try:
             while len(out) < limit:
+                # The first next() may wait the whole timeout (kafka-python loops inside it
+                # until consumer_timeout_ms); after a record only what is buffered (1 ms), as
+                # each next() would otherwise wait consumer_timeout_ms for one more record.
                 left_ms = int((deadline - time.monotonic()) * 1000)
-                # After the first record only what is already buffered (1 ms): the iterator
-                # API blocks until consumer_timeout_ms for each further record otherwise.
                 self._consumer.config["consumer_timeout_ms"] = 1 if out else max(1, left_ms)
                 try:
                     record = next(self._consumer)
                 except StopIteration:
-                    if out or time.monotonic() >= deadline:
-                        break
-                    continue
+                    break
                 out.append(self._record(record))
         except Exception as exc:
             error = _error(_unwrap_listener_error(exc), "poll failed")

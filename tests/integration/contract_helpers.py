@@ -1,0 +1,159 @@
+"""Helpers for the adapter contract suite (test_adapter_contract.py): producing, waiting, and a
+listener that records what an adapter reports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Producer
+
+from adapters.base import Adapter, ConsumerError, Record, TopicPartition
+from adapters.registry import BUILTIN, load
+
+PROTOCOLS = ("classic", "consumer")
+
+
+def combos() -> list[tuple[str, str]]:
+    """Every built-in adapter with every group protocol its capabilities support."""
+    out = []
+    for name in BUILTIN:
+        caps = load(name).capabilities
+        for protocol in PROTOCOLS:
+            if protocol == "classic" or caps.consumer_protocol:
+                out.append((name, protocol))
+    return out
+
+
+def unsupported_combos() -> list[tuple[str, str]]:
+    return [(name, "consumer") for name in BUILTIN if not load(name).capabilities.consumer_protocol]
+
+
+def produce(bootstrap: str, topic: str, count: int, partitions: int = 1,
+            start: int = 0, partition: int | None = None) -> None:
+    """``count`` records, record i to ``partition`` or else to partition i % partitions (key
+    and value carry i)."""
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "log_level": 3,
+                  "linger.ms": 0})
+    for i in range(start, start + count):
+        p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(),
+                  partition=i % partitions if partition is None else partition)
+    assert p.flush(30) == 0, "records not delivered"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
+             step: Callable[[], Any] | None = None, interval: float = 0.02) -> Any:
+    """Call ``step`` (e.g. a poll) until ``predicate()`` is truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        if step is not None:
+            step()
+        else:
+            time.sleep(interval)
+
+
+def poll_records(adapter: Adapter, count: int, timeout: float = 30.0,
+                 max_records: int = 500, others: tuple[Adapter, ...] = ()) -> list[Record]:
+    """Poll until ``count`` records arrived (others are polled too, to keep them alive)."""
+    records: list[Record] = []
+
+    def step() -> None:
+        records.extend(adapter.poll(0.1, max(1, min(max_records, count - len(records)))))
+        for other in others:
+            other.poll(0.05)
+
+    wait_for(lambda: len(records) >= count, timeout, f"{count} records (got {len(records)})",
+             step)
+    return records
+
+
+def poll_for(adapters: tuple[Adapter, ...], seconds: float) -> list[Record]:
+    """Poll for a while (a window in which something must NOT happen)."""
+    records: list[Record] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for a in adapters:
+            records.extend(a.poll(0.05))
+    return records
+
+
+def next_offsets(records: list[Record]) -> dict[TopicPartition, int]:
+    out: dict[TopicPartition, int] = {}
+    for r in records:
+        out[r.tp] = max(out.get(r.tp, 0), r.offset + 1)
+    return out
+
+
+def assert_in_order(records: list[Record]) -> None:
+    """Per partition, strictly increasing, gap-free offsets."""
+    last: dict[TopicPartition, int] = {}
+    for r in records:
+        if r.tp in last:
+            assert r.offset == last[r.tp] + 1, f"{r.tp}: {r.offset} after {last[r.tp]}"
+        last[r.tp] = r.offset
+
+
+@dataclass
+class Recorder:
+    """The contract's RebalanceListener, recording (kind, partitions) in arrival order.
+
+    ``on_revoked_commit``: an adapter whose ``commit()`` is called inside on_revoked with the
+    positions after the records given to :meth:`processed` (the worker's commit-on-revoke)."""
+
+    events: list[tuple[str, list[TopicPartition]]] = field(default_factory=list)
+    on_revoked_commit: Adapter | None = None
+    processed_next: dict[TopicPartition, int] = field(default_factory=dict)
+    revoke_commits: list[Any] = field(default_factory=list)
+
+    def on_assigned(self, partitions: list[TopicPartition]) -> None:
+        self.events.append(("assigned", sorted(partitions)))
+
+    def on_revoked(self, partitions: list[TopicPartition]) -> None:
+        self.events.append(("revoked", sorted(partitions)))
+        if self.on_revoked_commit is not None:
+            offsets = {tp: o for tp, o in self.processed_next.items() if tp in partitions}
+            if offsets:
+                try:
+                    self.revoke_commits.append(self.on_revoked_commit.commit(offsets))
+                except ConsumerError as exc:
+                    self.revoke_commits.append(exc)
+
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
+        self.events.append(("lost", sorted(partitions)))
+
+    def processed(self, records: list[Record]) -> None:
+        self.processed_next.update(next_offsets(records))
+
+    def partitions(self, kind: str) -> set[TopicPartition]:
+        return {tp for k, tps in self.events if k == kind for tp in tps}
+
+    def owned(self) -> set[TopicPartition]:
+        """What the listener was told the member owns now."""
+        owned: set[TopicPartition] = set()
+        for kind, tps in self.events:
+            if kind == "assigned":
+                owned |= set(tps)
+            else:
+                owned -= set(tps)
+        return owned
+
+    def kinds(self) -> list[str]:
+        return [k for k, _ in self.events]
+
+
+@dataclass
+class CommitResults:
+    """A commit callback that records (offsets, error) results."""
+
+    results: list[tuple[dict[TopicPartition, int], ConsumerError | None]] = \
+        field(default_factory=list)
+
+    def __call__(self, offsets: dict[TopicPartition, int], error: ConsumerError | None) -> None:
+        self.results.append((dict(offsets), error))

@@ -1,0 +1,477 @@
+"""The adapter contract (adapters/base.py) against a real broker, for every built-in adapter and
+every group protocol its capabilities claim; a protocol an adapter does not support must be
+refused with Unsupported.
+
+What the clients do where the contract leaves them room (measured here, Kafka 4.3):
+
+- close(): every adapter calls on_revoked for the owned partitions, and a commit made inside
+  on_revoked is effective.
+- A member removed for not polling within max_poll_interval_ms (another member took its
+  partitions): a sync commit raises CommitFailed, an async one reports CommitFailed to its
+  callback. When it polls again its listener hears: kafka-python on_lost (all partitions);
+  confluent-kafka with the classic protocol on_revoked (librdkafka does not flag them lost);
+  confluent-kafka with the consumer protocol a mix of on_revoked and on_lost.
+- Auto commits reach set_auto_commit_callback's callback, the periodic ones and the one made on
+  close(); confluent-kafka:stored commits only what store() stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import pytest
+from contract_helpers import (
+    CommitResults,
+    Recorder,
+    assert_in_order,
+    combos,
+    next_offsets,
+    poll_for,
+    poll_records,
+    produce,
+    unsupported_combos,
+    wait_for,
+)
+
+from adapters.base import (
+    Adapter,
+    CommitFailed,
+    ConsumerConfig,
+    ConsumerError,
+    IllegalState,
+    NoOffsetForPartition,
+    Record,
+    TopicPartition,
+    Unsupported,
+)
+from adapters.registry import load
+
+pytestmark = pytest.mark.broker
+
+COMBOS = combos()
+TIMEOUT = 30.0  # every wait below is a loop on a condition with this bound
+
+Make = Callable[..., Adapter]
+
+
+@pytest.fixture(params=COMBOS, ids=[f"{n}|{p}" for n, p in COMBOS])
+def combo(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param
+
+
+@pytest.fixture
+def make(kafka_broker, combo) -> Iterator[Make]:
+    """Build adapters of the combo under test; all are closed after the test."""
+    name, protocol = combo
+    cls = load(name)
+    created: list[Adapter] = []
+
+    def factory(group: str | None, **kw: object) -> Adapter:
+        kw.setdefault("group_protocol", protocol)
+        config = ConsumerConfig(kafka_broker.bootstrap_servers, group_id=group, **kw)
+        adapter = cls(config)
+        created.append(adapter)
+        return adapter
+
+    yield factory
+    for adapter in created:
+        with contextlib.suppress(Exception):
+            adapter.close()
+
+
+def _tps(topic: str, partitions: int) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in range(partitions)]
+
+
+def _offsets(records: list[Record]) -> list[tuple[int, int]]:
+    return sorted((r.partition, r.offset) for r in records)
+
+
+def _join(adapter: Adapter, recorder: Recorder, partitions: set[TopicPartition]) -> None:
+    wait_for(lambda: recorder.owned() == partitions, TIMEOUT, f"assignment of {partitions}",
+             lambda: adapter.poll(0.1))
+
+
+# -- capabilities --------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "protocol"), unsupported_combos())
+def test_unsupported_group_protocol_is_refused(kafka_broker, name: str, protocol: str) -> None:
+    cls = load(name)
+    config = ConsumerConfig(kafka_broker.bootstrap_servers, group_id="kc-unused",
+                            group_protocol=protocol)
+    with pytest.raises(Unsupported):
+        cls.check_config(config)
+    with pytest.raises(Unsupported):
+        cls(config)
+
+
+def test_every_builtin_is_covered() -> None:
+    from adapters.registry import BUILTIN
+
+    assert {n for n, _ in COMBOS} | {n for n, _ in unsupported_combos()} == set(BUILTIN)
+    for name in BUILTIN:
+        cls = load(name)
+        assert cls.name == name
+        assert cls.client_version(), f"{name}: client {cls.client!r} not installed"
+
+
+# -- S2: auto.offset.reset for a group without offsets ---------------------------------------
+def test_reset_policy_without_committed_offsets(make, kafka_broker, kafka_names, capfd) -> None:
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, 3)
+    tp = TopicPartition(topic, 0)
+
+    earliest = make(f"{group}-e", auto_offset_reset="earliest")
+    earliest.subscribe([topic], Recorder())
+    assert _offsets(poll_records(earliest, 3)) == [(0, 0), (0, 1), (0, 2)]
+    earliest.close()
+
+    latest = make(f"{group}-l", auto_offset_reset="latest")
+    rec = Recorder()
+    latest.subscribe([topic], rec)
+    _join(latest, rec, {tp})
+    assert latest.position(tp) == 3
+    produce(kafka_broker.bootstrap_servers, topic, 2, start=3)
+    assert _offsets(poll_records(latest, 2)) == [(0, 3), (0, 4)]
+    latest.close()
+
+    none = make(f"{group}-n", auto_offset_reset="none")
+    none.subscribe([topic], Recorder())
+    raised: list[NoOffsetForPartition] = []
+
+    def step() -> None:
+        try:
+            assert none.poll(0.1) == [], "records returned without a committed offset"
+        except NoOffsetForPartition as exc:
+            raised.append(exc)
+
+    wait_for(lambda: raised, TIMEOUT, "NoOffsetForPartition from poll()", step)
+    assert tp in none.assignment()
+    with pytest.raises(NoOffsetForPartition):
+        none.position(tp)
+    none.close()
+    assert capfd.readouterr().out == "", "a client wrote to stdout"
+
+
+# -- S1/S5: commit, committed, resume at the committed offset --------------------------------
+def test_commit_then_committed_and_a_new_member_resumes(make, kafka_broker, kafka_names) -> None:
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 2)
+    produce(kafka_broker.bootstrap_servers, topic, 10, partitions=2)
+    tps = _tps(topic, 2)
+
+    first = make(group)
+    first.subscribe([topic], Recorder())
+    records = poll_records(first, 4, max_records=4)
+    assert_in_order(records)
+    expected = next_offsets(records)
+    assert first.commit() == expected
+    assert first.committed(tps) == {tp: expected.get(tp) for tp in tps}
+    assert kafka_broker.admin.committed(group, topic) == {
+        (tp.topic, tp.partition): o for tp, o in expected.items()}
+    first.close()
+
+    second = make(group)
+    second.subscribe([topic], Recorder())
+    rest = poll_records(second, 6)
+    assert_in_order(rest)
+    for tp in tps:
+        offsets = [r.offset for r in rest if r.tp == tp]
+        assert offsets and offsets[0] == expected.get(tp, 0), f"{tp} resumed at {offsets[:1]}"
+    assert set(_offsets(records)) | set(_offsets(rest)) == {(p, o) for p in (0, 1)
+                                                            for o in range(5)}
+    assert not set(_offsets(records)) & set(_offsets(rest)), "committed records read again"
+
+
+# -- S7: seek, manual assignment -------------------------------------------------------------
+def test_seek_then_poll_returns_exactly_that_offset(make, kafka_broker, kafka_names) -> None:
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, 8)
+    tp = TopicPartition(topic, 0)
+
+    fresh = make(group)
+    fresh.assign([tp])
+    fresh.seek(tp, 3)  # before the first poll
+    assert fresh.position(tp) == 3
+    assert [r.offset for r in poll_records(fresh, 1, max_records=1)] == [3]
+    fresh.close()
+
+    consumer = make(group)
+    consumer.assign([tp])
+    assert [r.offset for r in poll_records(consumer, 5, max_records=5)] == [0, 1, 2, 3, 4]
+    assert consumer.position(tp) == 5
+    consumer.seek(tp, 2)  # backwards
+    assert consumer.position(tp) == 2
+    assert [r.offset for r in poll_records(consumer, 1, max_records=1)] == [2]
+    consumer.seek(tp, 6)  # forwards
+    assert [r.offset for r in poll_records(consumer, 2)] == [6, 7]
+    assert consumer.position(tp) == 8
+
+
+def test_assign_works_without_group_management(make, kafka_broker, kafka_names) -> None:
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 2)
+    produce(kafka_broker.bootstrap_servers, topic, 6, partitions=2)
+    tps = _tps(topic, 2)
+
+    standalone = make(None)
+    standalone.assign(tps)
+    assert standalone.assignment() == tps
+    records = poll_records(standalone, 6)
+    assert_in_order(records)
+    assert _offsets(records) == [(p, o) for p in (0, 1) for o in range(3)]
+    with pytest.raises(IllegalState):
+        standalone.commit()  # no group to commit to
+    standalone.close()
+    with pytest.raises(IllegalState):
+        standalone.poll(0.1)
+
+    with_group = make(group)  # manual assignment, commits to the group (S7)
+    with_group.assign(tps[:1])
+    assert _offsets(poll_records(with_group, 3)) == [(0, 0), (0, 1), (0, 2)]
+    assert with_group.commit() == {tps[0]: 3}
+    assert kafka_broker.admin.committed(group, topic) == {(topic, 0): 3}
+    assert with_group.assignment() == tps[:1]
+
+
+KAFKA_PYTHON_RESUME_STALL = (
+    "kafka-python 3.0.12 (KAFKA-7548 port, dpkp/kafka-python#2981): records of a partition "
+    "paused while a fetched batch of it was in hand are parked; on resume they are restored "
+    "only if the fetcher's in-line slot is None, but it keeps the exhausted batch of another "
+    "partition (falsy, not None), and a parked partition is never fetched again: the resumed "
+    "partition stalls for good. The iterator API (kafka-python:records) is not affected: its "
+    "poll() takes whole batches, so nothing is parked")
+
+
+def test_pause_stops_delivery_and_resume_continues(make, combo, kafka_broker,
+                                                   kafka_names) -> None:
+    name, _protocol = combo
+    topic, _group = kafka_names
+    kafka_broker.admin.create_topic(topic, 2)
+    servers = kafka_broker.bootstrap_servers
+    produce(servers, topic, 6, partition=0)
+    produce(servers, topic, 3, partition=1)
+    p0, p1 = _tps(topic, 2)
+
+    consumer = make(None)
+    consumer.assign([p0, p1])
+    records: list[Record] = []
+    wait_for(lambda: sum(r.tp == p0 for r in records) >= 3, TIMEOUT, "3 records of p0",
+             lambda: records.extend(consumer.poll(0.1, 1)))
+    consumer.pause([p0])
+    produce(servers, topic, 3, start=6, partition=0)
+    produce(servers, topic, 3, start=3, partition=1)
+
+    def paused_step() -> None:
+        got = consumer.poll(0.1)
+        assert not [r for r in got if r.tp == p0], f"paused partition delivered {got}"
+        records.extend(got)
+
+    wait_for(lambda: sum(r.tp == p1 for r in records) >= 6, TIMEOUT, "6 records of p1",
+             paused_step)
+    assert not [r for r in poll_for((consumer,), 0.5) if r.tp == p0], "paused p0 delivered"
+    consumer.resume([p0])
+    try:
+        wait_for(lambda: sum(r.tp == p0 for r in records) >= 9, 5.0, "9 records of p0",
+                 lambda: records.extend(consumer.poll(0.1)))
+    except AssertionError:
+        if name == "kafka-python":
+            assert [r.offset for r in records if r.tp == p0] == [0, 1, 2]
+            pytest.xfail(KAFKA_PYTHON_RESUME_STALL)
+        raise
+    assert name != "kafka-python", \
+        "kafka-python resumed the partition: the known stall is fixed, update this test"
+    assert [r.offset for r in records if r.tp == p0] == list(range(9)), "gap or repeat"
+    assert [r.offset for r in records if r.tp == p1] == list(range(6))
+
+
+# -- S8: rebalance listener --------------------------------------------------------------------
+def test_listener_on_join_and_on_close(make, kafka_broker, kafka_names) -> None:
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 2)
+    produce(kafka_broker.bootstrap_servers, topic, 6, partitions=2)
+    everything = set(_tps(topic, 2))
+
+    consumer = make(group)
+    rec = Recorder()
+    rec.on_revoked_commit = consumer  # commit the processed offsets inside on_revoked
+    consumer.subscribe([topic], rec)
+    records = poll_records(consumer, 6)
+    rec.processed(records)
+    _join(consumer, rec, everything)
+    assert set(rec.kinds()) == {"assigned"}, rec.events
+    assert rec.partitions("assigned") == everything
+
+    consumer.close()
+    # every client revokes the owned partitions on close; nothing is "lost"
+    assert rec.kinds()[-1] == "revoked", rec.events
+    assert rec.partitions("revoked") == everything
+    assert "lost" not in rec.kinds()
+    assert rec.revoke_commits and all(isinstance(c, dict) for c in rec.revoke_commits), \
+        rec.revoke_commits
+    assert kafka_broker.admin.committed(group, topic) == {(topic, 0): 3, (topic, 1): 3}
+    with pytest.raises(IllegalState):
+        consumer.poll(0.1)
+
+
+def test_cooperative_rebalance_revokes_only_moving_partitions(make, combo, kafka_broker,
+                                                              kafka_names) -> None:
+    name, protocol = combo
+    topic, group = kafka_names
+    if protocol == "classic" and not load(name).capabilities.cooperative:
+        config = ConsumerConfig(kafka_broker.bootstrap_servers, group_id=group,
+                                assignment_strategy="cooperative-sticky")
+        with pytest.raises(Unsupported):
+            load(name).check_config(config)
+        return
+    kafka_broker.admin.create_topic(topic, 4)
+    everything = set(_tps(topic, 4))
+
+    first = make(group, assignment_strategy="cooperative-sticky")
+    r1 = Recorder()
+    first.subscribe([topic], r1)
+    _join(first, r1, everything)
+    second = make(group, assignment_strategy="cooperative-sticky")
+    r2 = Recorder()
+    second.subscribe([topic], r2)
+
+    def settled() -> bool:
+        a, b = r1.owned(), r2.owned()
+        return bool(a) and bool(b) and not a & b and a | b == everything
+
+    wait_for(settled, TIMEOUT, "both members owning partitions",
+             lambda: (first.poll(0.05), second.poll(0.05)))
+    moved = r1.partitions("revoked")
+    assert moved == r2.owned(), (r1.events, r2.events)
+    assert "lost" not in r1.kinds() + r2.kinds()
+    assert r1.owned() == everything - moved  # the kept partitions were never revoked
+    assert r1.kinds().count("assigned") == 1, r1.events
+
+
+# -- S5: commits, callbacks and failures -----------------------------------------------------
+def test_async_commit_reports_success_and_failure(make, kafka_broker, kafka_names) -> None:
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, 4)
+    tp = TopicPartition(topic, 0)
+
+    consumer = make(group)
+    consumer.subscribe([topic], Recorder())
+    poll_records(consumer, 4)
+    ok = CommitResults()
+    assert consumer.commit(asynchronous=True, callback=ok) is None
+    wait_for(lambda: ok.results, TIMEOUT, "the async commit callback",
+             lambda: consumer.poll(0.1))
+    assert ok.results == [({tp: 4}, None)]
+    assert consumer.committed([tp]) == {tp: 4}
+
+    missing = TopicPartition(f"{topic}-missing", 0)
+    bad = CommitResults()
+    consumer.commit({missing: 1}, asynchronous=True, callback=bad)
+    wait_for(lambda: bad.results, TIMEOUT, "the failed async commit callback",
+             lambda: consumer.poll(0.1))
+    (offsets, error), = bad.results
+    assert offsets == {missing: 1}
+    assert isinstance(error, CommitFailed), error
+    assert consumer.committed([tp]) == {tp: 4}
+
+
+def test_commit_after_removal_from_the_group_fails(make, combo, kafka_broker,
+                                                   kafka_names) -> None:
+    name, protocol = combo
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 2)
+    produce(kafka_broker.bootstrap_servers, topic, 6, partitions=2)
+    everything = set(_tps(topic, 2))
+    quick = {"max_poll_interval_ms": 2000, "session_timeout_ms": 2000,
+             "heartbeat_interval_ms": 300}
+
+    stalled = make(group, **quick)
+    r1 = Recorder()
+    stalled.subscribe([topic], r1)
+    records = poll_records(stalled, 2, max_records=2)
+    _join(stalled, r1, everything)
+    processed = next_offsets(records)
+    # `stalled` stops polling: it exceeds max_poll_interval_ms and the group gives its
+    # partitions to `taker`.
+    taker = make(group, **quick)
+    r2 = Recorder()
+    taker.subscribe([topic], r2)
+    _join(taker, r2, everything)
+
+    with pytest.raises(CommitFailed):
+        stalled.commit(processed)
+    assert kafka_broker.admin.committed(group, topic) == {}
+
+    failed = CommitResults()
+    stalled.commit(processed, asynchronous=True, callback=failed)
+    wait_for(lambda: failed.results, TIMEOUT, "the async commit callback",
+             lambda: (stalled.poll(0.1), taker.poll(0.05)))
+    assert isinstance(failed.results[0][1], CommitFailed), failed.results
+    assert kafka_broker.admin.committed(group, topic) == {}
+
+    # Polling again, the removed member learns that its partitions are gone.
+    wait_for(lambda: r1.partitions("lost") | r1.partitions("revoked") >= everything, TIMEOUT,
+             "the listener to give up the old partitions",
+             lambda: (stalled.poll(0.1), taker.poll(0.05)))
+    first_gone = r1.events[1:]
+    gone = {kind for kind, _ in first_gone[:2]}
+    if name.startswith("kafka-python"):
+        assert first_gone[0] == ("lost", sorted(everything)), r1.events
+    elif protocol == "classic":  # librdkafka does not flag them lost after max.poll.interval
+        assert first_gone[0] == ("revoked", sorted(everything)), r1.events
+    else:
+        assert gone <= {"revoked", "lost"}, r1.events
+
+
+def test_auto_commits_reach_the_auto_commit_callback(make, combo, kafka_broker,
+                                                     kafka_names) -> None:
+    name, _protocol = combo
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, 6)
+    tp = TopicPartition(topic, 0)
+    stores = hasattr(load(name), "store")
+
+    periodic = make(group, enable_auto_commit=True, auto_commit_interval_ms=200)
+    auto = CommitResults()
+    periodic.set_auto_commit_callback(auto)
+    periodic.subscribe([topic], Recorder())
+    records = poll_records(periodic, 6)
+    expected = 6
+    if stores:  # only what was stored (processed) is committed
+        assert periodic.store(records[:4]) == {tp: 4}
+        expected = 4
+    wait_for(lambda: ({tp: expected}, None) in auto.results, TIMEOUT,
+             f"an auto commit of {expected}", lambda: periodic.poll(0.1))
+    assert kafka_broker.admin.committed(group, topic) == {(topic, 0): expected}
+    assert all(o.get(tp, 0) <= expected for o, _ in auto.results), auto.results
+    periodic.close()
+
+    on_close = make(f"{group}-c", enable_auto_commit=True, auto_commit_interval_ms=600000)
+    at_close = CommitResults()
+    on_close.set_auto_commit_callback(at_close)
+    on_close.subscribe([topic], Recorder())
+    records = poll_records(on_close, 6)
+    if stores:
+        on_close.store(records)
+    on_close.close()
+    assert ({tp: 6}, None) in at_close.results, at_close.results
+    assert kafka_broker.admin.committed(f"{group}-c", topic) == {(topic, 0): 6}
+
+
+def test_errors_are_normalized(make, kafka_broker, kafka_names) -> None:
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    consumer = make(group)
+    consumer.assign([TopicPartition(topic, 0)])
+    with pytest.raises(IllegalState):
+        consumer.seek(TopicPartition(topic, 5), 0)  # not assigned
+    with pytest.raises(ConsumerError):
+        consumer.position(TopicPartition(f"{topic}-other", 0))
+    consumer.close()
+    consumer.close()  # closing twice is harmless
+    with pytest.raises(IllegalState):
+        consumer.commit({TopicPartition(topic, 0): 0})
