@@ -377,6 +377,12 @@ def test_async_commit_reports_success_and_failure(make, kafka_broker, kafka_name
     assert isinstance(error, CommitFailed), error
     assert consumer.committed([tp]) == {tp: 4}
 
+    last = CommitResults()  # still in flight when close() starts: reported inside close()
+    consumer.commit({tp: 2}, asynchronous=True, callback=last)
+    consumer.close()
+    assert last.results == [({tp: 2}, None)]
+    assert kafka_broker.admin.committed(group, topic) == {(topic, 0): 2}
+
 
 def test_commit_after_removal_from_the_group_fails(make, combo, kafka_broker,
                                                    kafka_names) -> None:
@@ -473,5 +479,7 @@ def test_errors_are_normalized(make, kafka_broker, kafka_names) -> None:
         consumer.position(TopicPartition(f"{topic}-other", 0))
     consumer.close()
     consumer.close()  # closing twice is harmless
+    with pytest.raises(IllegalState):
+        make(None).subscribe([topic], Recorder())  # group management needs a group id
     with pytest.raises(IllegalState):
         consumer.commit({TopicPartition(topic, 0): 0})
