@@ -182,6 +182,7 @@ class Harness:
         self.own = Ownership({}, time.monotonic(), set())
         self.infra_errors: list[str] = []
         self._producer: Producer | None = None
+        self._kill_on_poll: dict[str, threading.Event] = {}
 
     # -- history ---------------------------------------------------------------------------
     def record(self, type_: str, **data: Any) -> None:
@@ -196,6 +197,9 @@ class Harness:
         obj.pop("in_reply_to", None)
         with self._cond:
             event = self.history.append(etype, source, ts, **obj)
+            if etype == "polled" and source in self._kill_on_poll:
+                processes.kill_now(self.workers[source].proc)  # crash while it processes
+                self._kill_on_poll.pop(source).set()
             owned = self.own.owned.setdefault(source, set())
             if etype == "assigned":
                 owned |= set(map(tuple, event.data.get("partitions", [])))
@@ -249,9 +253,26 @@ class Harness:
             handle.request({"type": "run", "poll_timeout": 0.1})
         return handle
 
-    def kill_member(self, member: str) -> None:
-        self.workers[member].kill()
-        self.record("member_killed", member=member)
+    def kill_member(self, member: str, mid_batch: bool = False, timeout: float = 5.0,
+                    trigger: Callable[[], object] | None = None) -> bool:
+        """SIGKILL ``member``. With ``mid_batch``, the kill is sent by the reader thread the
+        moment the member reports a ``polled`` batch, i.e. while it processes that batch
+        (after ``timeout`` seconds without a batch it is killed anyway); ``trigger`` runs once
+        the kill is armed (e.g. producing the batch). Returns whether it landed mid-batch."""
+        handle = self.workers[member]
+        landed = False
+        if mid_batch:
+            armed = threading.Event()
+            with self._cond:
+                self._kill_on_poll[member] = armed
+            if trigger is not None:
+                trigger()
+            landed = armed.wait(timeout)
+            with self._cond:
+                self._kill_on_poll.pop(member, None)
+        handle.kill()
+        self.record("member_killed", member=member, mid_batch=landed)
+        return landed
 
     def stop_member(self, member: str, timeout: float = 30.0) -> None:
         handle = self.workers[member]
@@ -348,21 +369,34 @@ class Harness:
         ends = {p: hi for p, (_lo, hi) in self.broker.admin.watermarks(self.topic).items()}
 
         committed: dict[tuple[str, int], int] = {}
+        positions: dict[int, int] = {}
 
         def caught_up() -> bool:
-            pos: dict[int, int] = {}
             for e in self.history.by_source("drain"):
                 if e.type == "polled":
                     for r in e.data["records"]:
-                        pos[int(r[1])] = max(pos.get(int(r[1]), 0), int(r[2]) + 1)
-            return all(pos.get(p, -1) >= hi or committed.get((self.topic, p), -1) >= hi
-                       for p, hi in ends.items() if hi > 0)
+                        positions[int(r[1])] = max(positions.get(int(r[1]), 0), int(r[2]) + 1)
+            return not behind()
+
+        def behind() -> list[int]:
+            return [p for p, hi in ends.items() if hi > 0 and positions.get(p, -1) < hi
+                    and committed.get((self.topic, p), -1) < hi]
 
         deadline = time.monotonic() + timeout
         ok = False
         while time.monotonic() < deadline and handle.alive:
             committed = self.broker.admin.committed(self.group, self.topic)
-            if self.wait_for(caught_up, min(2.0, max(0.0, deadline - time.monotonic()))):
+            if self.wait_for(caught_up, min(1.0, max(0.0, deadline - time.monotonic()))):
+                ok = True
+                break
+            owned = {p for t, p in self.own.owned.get("drain", ())}
+            for p in behind():  # records the adapter never handed over still move the position
+                if p in owned:
+                    with contextlib.suppress(WorkerError):
+                        reply = handle.request({"type": "position", "topic": self.topic,
+                                                "partition": p}, timeout=10)
+                        positions[p] = max(positions.get(p, 0), int(reply["offset"]))
+            if not behind():
                 ok = True
                 break
         self.stop_member("drain")

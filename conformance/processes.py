@@ -71,6 +71,13 @@ def terminate_all(procs: list[subprocess.Popen], grace: float = 15.0) -> None:
             kill(proc)
 
 
+def kill_now(proc: subprocess.Popen) -> None:
+    """SIGKILL without waiting (the caller reaps it later)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
 def kill(proc: subprocess.Popen, timeout: float = 30.0) -> int | None:
     """SIGKILL and reap."""
     if proc.poll() is None:

@@ -40,6 +40,10 @@ BASE_CONFIG: dict[str, Any] = {
 }
 
 
+#: Simulated work per record: a batch takes long enough for a crash to land inside it.
+PROCESS_MS = 2.0
+
+
 @dataclass(frozen=True)
 class MatrixEntry:
     protocol: str
@@ -64,7 +68,9 @@ def specs_for(adapter: str, protocols: tuple[str, ...], profile: str) -> list[Sc
         for e in entries:
             config = {**BASE_CONFIG, "group_protocol": e.protocol,
                       "assignment_strategy": e.assignment}
-            specs.append(ScenarioSpec(adapter, config, Strategy.parse(e.strategy)))
+            strategy = Strategy.parse(e.strategy)
+            strategy.process_ms = PROCESS_MS
+            specs.append(ScenarioSpec(adapter, config, strategy))
     return specs
 
 

@@ -154,10 +154,17 @@ class GroupMachine(RuleBasedStateMachine):
         self.scenario.start_member()
 
     @precondition(_has_live)
+    @rule(i=st.integers(0, MAX_MEMBERS - 1), mid_batch=st.booleans())
+    @guarded
+    def kill_member(self, i: int, mid_batch: bool) -> None:
+        self.scenario.kill_member(self._pick(i), mid_batch)
+
+    @precondition(_has_live)
     @rule(i=st.integers(0, MAX_MEMBERS - 1))
     @guarded
-    def kill_member(self, i: int) -> None:
-        self.scenario.kill_member(self._pick(i))
+    def crash_while_processing(self, i: int) -> None:
+        """The fault that matters most, as a rule of its own so that most examples have it."""
+        self.scenario.kill_member(self._pick(i), mid_batch=True)
 
     @precondition(_has_live)
     @rule(i=st.integers(0, MAX_MEMBERS - 1))
@@ -175,21 +182,19 @@ class GroupMachine(RuleBasedStateMachine):
     @precondition(_has_live)
     @rule(i=st.integers(0, MAX_MEMBERS - 1), j=st.integers(0, MAX_PARTITIONS - 1))
     @guarded
-    def pause(self, i: int, j: int) -> None:
+    def pause_or_resume(self, i: int, j: int) -> None:
+        """Resume every paused partition if some are paused and ``j`` is odd, else pause one."""
+        if self.paused and j % 2:
+            for member, partition in sorted(self.paused):
+                if member in self.harness.live():
+                    self.scenario.resume(member, partition)
+            self.paused.clear()
+            return
         member = self._pick(i)
         partition = self.scenario.owned_partition(member, j)
         if partition is not None:
             self.scenario.pause(member, partition)
             self.paused.add((member, partition))
-
-    @precondition(lambda self: _has_live(self) and bool(self.paused))
-    @rule()
-    @guarded
-    def resume(self) -> None:
-        for member, partition in sorted(self.paused):
-            if member in self.harness.live():
-                self.scenario.resume(member, partition)
-        self.paused.clear()
 
     @precondition(_has_live)
     @rule(i=st.integers(0, MAX_MEMBERS - 1), j=st.integers(0, MAX_PARTITIONS - 1),
@@ -202,16 +207,14 @@ class GroupMachine(RuleBasedStateMachine):
             self.scenario.rewind(member, partition, back)
 
     @precondition(_has_live)
-    @rule()
+    @rule(settle=st.booleans())
     @guarded
-    def consume(self) -> None:
-        self.scenario.consume()
-
-    @precondition(_has_live)
-    @rule()
-    @guarded
-    def settle(self) -> None:
-        self.scenario.settle()
+    def wait(self, settle: bool) -> None:
+        """Let the members consume, or wait until the group settles."""
+        if settle:
+            self.scenario.settle()
+        else:
+            self.scenario.consume()
 
     @invariant()
     def workers_healthy(self) -> None:
@@ -254,6 +257,27 @@ class GroupMachine(RuleBasedStateMachine):
             bad = [f"{r.check}: {v.anomaly}: {v.message}" for r in example.results
                    if r.verdict == Verdict.FAIL for v in r.violations[:3]]
             raise ExampleFailed("\n".join(bad) + "\n" + program(self.spec, example.steps))
+
+
+def canonical(state: GroupMachine) -> None:
+    """A fixed sequence that reaches every fault once: the first example of every run, so
+    that a broken client is caught even when the generated examples are few (the ci profile).
+    Written as the program Hypothesis prints for a failure."""
+    state.first_member()
+    state.start_member()
+    state.wait(settle=True)
+    state.produce(count=30, keys=3)
+    state.crash_while_processing(i=0)
+    state.wait(settle=True)
+    state.wait(settle=False)
+    state.rewind(i=0, j=0, back=5)
+    state.wait(settle=False)
+    state.add_partitions(count=1)
+    state.start_member()
+    state.produce(count=30, keys=4)
+    state.wait(settle=True)
+    state.stop_member(i=0)
+    state.wait(settle=False)
 
 
 def machine_for(broker: Broker, spec: ScenarioSpec, collector: Collector) -> type[GroupMachine]:

@@ -16,7 +16,14 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from conformance.broker.base import Broker
 from conformance.checkers import CHECKS
-from conformance.machines.group import Collector, Example, machine_for
+from conformance.machines.group import (
+    Collector,
+    Example,
+    ExampleFailed,
+    GroupMachine,
+    canonical,
+    machine_for,
+)
 from conformance.machines.scenario import ScenarioSpec, program
 from conformance.verdicts import CheckResult, Verdict, combine
 
@@ -85,6 +92,7 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
         machine = hypothesis_seed(seed)(machine)
     started = time.monotonic()
     error = ""
+    run_canonical(machine)
     with shrink_budget(profile.shrink_seconds):
         try:
             # _min_steps: the simplest examples (no step at all) say nothing about a client
@@ -99,6 +107,17 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
                              [e for ex in collector.examples for e in ex.infra_errors],
                              time.monotonic() - started, error)
     return outcome
+
+
+def run_canonical(machine: type[GroupMachine]) -> None:
+    """Run the fixed canonical example; its verdicts land in the collector like any other."""
+    state = machine()
+    try:
+        canonical(state)
+    except Exception as exc:  # a step error is recorded by the guard; anything else is ours
+        state.harness.infra_errors.append(f"canonical scenario: {type(exc).__name__}: {exc}")
+    with contextlib.suppress(ExampleFailed):
+        state.teardown()
 
 
 def aggregate(collector: Collector) -> list[CheckResult]:

@@ -63,6 +63,7 @@ class Scenario:
 
     def _log(self, name: str, **args: Any) -> None:
         self.steps.append((name, args))
+        self.h.record("step", name=name, args=args)
 
     def _pick(self, index: int) -> str | None:
         live = self.h.live()
@@ -78,9 +79,14 @@ class Scenario:
         self._log("start_member")
         return handle.member
 
-    def kill_member(self, member: str) -> None:
-        self._log("kill_member", member=member)
-        self.h.kill_member(member)
+    def kill_member(self, member: str, mid_batch: bool = False) -> None:
+        """SIGKILL a member; ``mid_batch``: produce a batch and kill it while it processes."""
+        self._log("kill_member", member=member, mid_batch=mid_batch)
+        if mid_batch:
+            self.h.kill_member(member, mid_batch=True,
+                               trigger=lambda: self.h.produce(20, ["k0", "k1", "k2"]))
+        else:
+            self.h.kill_member(member)
 
     def stop_member(self, member: str) -> None:
         self._log("stop_member", member=member)
@@ -127,17 +133,24 @@ class Scenario:
         self.h.settle()
         self.h.observe_group()
 
-    def consume(self, timeout: float = 8.0) -> None:
-        """Let the members work until every produced record was processed once (or timeout)."""
+    def consume(self, timeout: float = 8.0, quiet: float = 2.0) -> None:
+        """Let the members work until every produced record was processed once, or nothing
+        was polled or processed for ``quiet`` seconds, or ``timeout``."""
         self._log("consume")
         produced = {(r.topic, r.partition, r.offset) for r in self.h.history.produced()}
+        started = time.monotonic()
 
         def done() -> bool:
             have = {(t, p, o) for (t, p), offs in self.h.processed_offsets().items()
                     for o in offs}
-            return produced <= have
+            if produced <= have:
+                return True
+            last = max((e.ts for e in reversed(self.h.history.events[-200:])
+                        if e.type in ("polled", "processed")), default=started)
+            now = time.monotonic()
+            return now - max(last, started) >= quiet
 
-        deadline = time.monotonic() + timeout
+        deadline = started + timeout
         while time.monotonic() < deadline:
             finished = self.h.wait_for(done, min(1.0, deadline - time.monotonic()), poll=0.25)
             self.h.observe_group()  # what the broker holds, independent of what workers say
