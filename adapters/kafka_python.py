@@ -35,8 +35,26 @@ Commits:
   :class:`NoOffsetForPartition`; ``IllegalStateError`` is :class:`IllegalState`.
 
 ``commit(None)`` commits the position after the records poll() returned (and seek targets) of
-the partitions still assigned. Listener exceptions, which kafka-python wraps in a KafkaError,
-are re-raised as they were.
+the partitions the member still owns; during ``on_revoked`` that includes the partitions being
+revoked (with cooperative-sticky kafka-python drops them from ``assignment()`` before calling
+the listener). Listener exceptions, which kafka-python wraps in a KafkaError, are re-raised as
+they were.
+
+Measured (tests/integration/test_adapter_contract.py, Kafka 4.3, kafka-python 3.0.12):
+
+- ``close()`` calls ``on_revoked`` for the owned partitions (``on_lost`` if the generation was
+  already lost). A member removed for exceeding ``max_poll_interval_ms`` (the heartbeat thread
+  leaves the group) raises ``CommitFailedError`` on a sync commit, fails async commits the same
+  way, and reports ``on_lost`` for its partitions when it polls and rejoins.
+- Client bug, left visible (not worked around): with ``poll()`` a partition paused while a
+  fetched batch of it is in hand never delivers again after ``resume()`` (its parked batch is
+  restored only when the fetcher's in-line slot is ``None``, and it keeps another partition's
+  exhausted batch). The iterator API is not affected.
+- Client bug, left visible: with very short poll timeouts (1 ms) a rejoin whose JoinGroup is
+  still in flight when poll() returns is never completed once the leader's assignment cleared
+  the trigger (``need_rejoin()`` is False): the member stays REBALANCING with no partitions while
+  the group counts it as their owner. Seen on a fresh subscription (the first join happens
+  before topic metadata arrived); not seen with the harness's 100 ms poll timeout.
 """
 
 from __future__ import annotations
