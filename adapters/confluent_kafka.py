@@ -40,7 +40,9 @@ What librdkafka does, measured by tests/integration/test_adapter_contract.py (Ka
 - Async commits and auto commits both end in the single ``on_commit`` config callback, served
   by poll()/consume()/close(). The adapter routes each result to the ``commit()`` call with the
   same offsets (oldest first), everything else to ``set_auto_commit_callback``'s callback.
-  Auto commits with nothing to commit (``_NO_OFFSET``) are not reported.
+  Auto commits with nothing to commit (``_NO_OFFSET``) are not reported, nor partitions listed
+  with offset -1001 (assigned, nothing stored). ``close()`` serves the results of async commits
+  still in flight and of its own auto commit, so they are reported inside ``close()``.
 - ``auto.offset.reset=error`` surfaces as a message error ``_AUTO_OFFSET_RESET`` from poll:
   :class:`NoOffsetForPartition`.
 - ``Consumer.position()`` is "invalid" until a message was returned, and librdkafka applies
