@@ -26,6 +26,7 @@ these down against a real broker):
 - ``position(tp)``: the offset of the next record poll() returns for tp (after a reset if needed).
 - ``committed(tps)``: the group's committed offsets for tps (None where there is none).
 - ``pause(tps)`` / ``resume(tps)``: stop / restart delivery of tps without losing the position.
+- ``store(records)``: optional; after processing, for clients that commit stored offsets.
 - ``close()``: leave the group. With auto commit enabled, clients commit on close; the listener's
   ``on_revoked`` is called for the owned partitions where the client does so.
 
@@ -228,6 +229,12 @@ class Adapter(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def store(self, records: list[Record]) -> dict[TopicPartition, int]:
+        """Mark ``records`` as processed for the client's own (auto) commits, where the client
+        separates storing progress from committing it (librdkafka's store_offsets). The worker
+        calls it after processing. Default: nothing to do (the client commits positions)."""
+        return {}
 
     def set_auto_commit_callback(self, callback: CommitCallback) -> None:
         """Report the client's own (auto) commits to ``callback`` where the client exposes them.

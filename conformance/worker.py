@@ -180,19 +180,24 @@ class Worker:
             time.sleep(self.strategy.process_ms / 1000.0)
 
     def _process_in_loop(self, records: list[Record]) -> None:
+        assert self.adapter is not None
         done: list[list[Any]] = []
+        finished: list[Record] = []
         for r in records:
             if r.tp not in self.owned:
                 continue  # revoked while this batch was in hand: not ours to process
             self._work()
             done.append(_rec(r))
+            finished.append(r)
             self.processed_next[r.tp] = r.offset + 1
             if self.clock.after_record():
                 self.emit("processed", records=done)
-                done = []
+                self.adapter.store(finished)
+                done, finished = [], []
                 self.commit_processed(self.strategy.name.lower())
         if done:
             self.emit("processed", records=done)
+            self.adapter.store(finished)
         if self.clock.after_batch():
             self.commit_processed("batch")
 

@@ -64,6 +64,9 @@ class Delegating(Adapter):
     def set_auto_commit_callback(self, callback: CommitCallback) -> None:
         self.inner.set_auto_commit_callback(callback)
 
+    def store(self, records: list[Record]) -> dict[TopicPartition, int]:
+        return self.inner.store(records)
+
 
 class CommitsBeforeProcessing(Delegating):
     """Commits the position after every poll, before the application processed anything."""

@@ -14,7 +14,14 @@ Per-key order
     such a pair processed against its production order (first processings compared) is
     reported so the report can say so; policy allows it (not a failure).
 
+Seeks honored
+    After a rewind the harness waits for the member to process the sought offset and records
+    a ``seek_checked`` event (``honored``, and whether the member still owned the partition
+    unpaused). A seek the member ignored while it kept the partition is ``seek-not-honored``.
+
 Anomalies
+    ``seek-not-honored``         a member kept reading elsewhere but never returned to the
+                                 offset it sought (S7)
     ``nonmonotonic``             an offset not above the previous one of the span (or below the
                                  sought offset right after a seek)
     ``skip``                     produced offsets between two consecutive processings were skipped
@@ -48,7 +55,24 @@ SECTION = "S9"
 
 def check_order(history: History) -> list[Violation]:
     """Partition-order anomalies of every span, then per-key order across growth."""
-    return partition_order(history) + key_order_across_growth(history)
+    return partition_order(history) + seeks_not_honored(history) \
+        + key_order_across_growth(history)
+
+
+def seeks_not_honored(history: History) -> list[Violation]:
+    """``seek-not-honored``: harness ``seek_checked`` observations that failed."""
+    return [Violation(check=CHECK, anomaly="seek-not-honored", section="S7",
+                      message=f"{e.data.get('member')}: seeked {e.data.get('topic')}-"
+                              f"{e.data.get('partition')} to {e.data.get('offset')} but did not "
+                              f"read from there within {e.data.get('waited', '?')} s while it "
+                              f"kept the partition",
+                      evidence=[e.index] + ([int(e.data["seek_event"])]
+                                            if e.data.get("seek_event") is not None else []),
+                      details={k: e.data.get(k) for k in ("member", "topic", "partition",
+                                                          "offset")})
+            for e in history.of_type("seek_checked")
+            if not e.data.get("honored", True) and e.data.get("owned", False)
+            and not e.data.get("paused", False)]
 
 
 # -- partition order ----------------------------------------------------------------------------

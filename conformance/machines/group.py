@@ -122,7 +122,6 @@ class GroupMachine(RuleBasedStateMachine):
                                self.spec.strategy, partitions=self.spec.partitions,
                                workdir=self.collector.workdir / f"example-{self.number}")
         self.scenario = Scenario(self.harness)
-        self.paused: set[tuple[str, int]] = set()
         try:
             self.harness.setup()
         except ConformanceError as exc:
@@ -184,17 +183,16 @@ class GroupMachine(RuleBasedStateMachine):
     @guarded
     def pause_or_resume(self, i: int, j: int) -> None:
         """Resume every paused partition if some are paused and ``j`` is odd, else pause one."""
-        if self.paused and j % 2:
-            for member, partition in sorted(self.paused):
+        if self.scenario.paused and j % 2:
+            for member, partition in sorted(self.scenario.paused):
                 if member in self.harness.live():
                     self.scenario.resume(member, partition)
-            self.paused.clear()
+            self.scenario.paused.clear()
             return
         member = self._pick(i)
         partition = self.scenario.owned_partition(member, j)
         if partition is not None:
             self.scenario.pause(member, partition)
-            self.paused.add((member, partition))
 
     @precondition(_has_live)
     @rule(i=st.integers(0, MAX_MEMBERS - 1), j=st.integers(0, MAX_PARTITIONS - 1),

@@ -59,6 +59,7 @@ class Scenario:
     def __init__(self, harness: Harness) -> None:
         self.h = harness
         self.steps: list[tuple[str, dict[str, Any]]] = []
+        self.paused: set[tuple[str, int]] = set()
         self._keys = 0
 
     def _log(self, name: str, **args: Any) -> None:
@@ -110,23 +111,56 @@ class Scenario:
 
     def pause(self, member: str, partition: int) -> None:
         self._log("pause", member=member, partition=partition)
-        self._owned_request(member, {"type": "pause", "partitions": [[self.h.topic, partition]]})
+        if self._owned_request(member, {"type": "pause",
+                                        "partitions": [[self.h.topic, partition]]}) is not None:
+            self.paused.add((member, partition))
 
     def resume(self, member: str, partition: int) -> None:
         self._log("resume", member=member, partition=partition)
+        self.paused.discard((member, partition))
         self._owned_request(member, {"type": "resume",
                                      "partitions": [[self.h.topic, partition]]})
 
-    def rewind(self, member: str, partition: int, back: int) -> None:
-        """Seek a partition the member owns ``back`` records before its position."""
+    def rewind(self, member: str, partition: int, back: int, wait: float = 10.0) -> None:
+        """Seek a partition the member owns ``back`` records before its position, then watch
+        that the member reads from there (recorded as ``seek_checked``)."""
         self._log("rewind", member=member, partition=partition, back=back)
-        pos = self._owned_request(member, {"type": "position", "topic": self.h.topic,
+        topic = self.h.topic
+        pos = self._owned_request(member, {"type": "position", "topic": topic,
                                            "partition": partition})
         if pos is None:
             return
-        self._owned_request(member, {"type": "seek", "topic": self.h.topic,
-                                     "partition": partition,
-                                     "offset": max(0, int(pos["offset"]) - back)})
+        target = max(0, int(pos["offset"]) - back)
+        if self._owned_request(member, {"type": "seek", "topic": topic, "partition": partition,
+                                        "offset": target}) is None:
+            return
+        seek_event = max((e.index for e in self.h.history.by_source(member)
+                          if e.type == "seeked"), default=None)
+        produced = any(r.partition == partition and r.offset >= target
+                       for r in self.h.history.produced())
+        if seek_event is None or not produced:
+            return
+
+        def read_or_moved() -> bool:
+            for e in self.h.history.events[seek_event + 1:]:
+                if e.source != member:
+                    continue
+                if e.type in ("polled", "processed") and any(
+                        r.partition == partition and r.offset == target for r in e.records()):
+                    return True
+            return (topic, partition) not in self.h.own.owned.get(member, set())
+
+        started = time.monotonic()
+        honored = self.h.wait_for(read_or_moved, wait) and any(
+            e.source == member and e.type in ("polled", "processed")
+            and any(r.partition == partition and r.offset == target for r in e.records())
+            for e in self.h.history.events[seek_event + 1:])
+        with self.h._cond:
+            owned = (topic, partition) in self.h.own.owned.get(member, set())
+        self.h.record("seek_checked", member=member, topic=topic, partition=partition,
+                      offset=target, honored=honored, owned=owned and self.h.workers[member].alive,
+                      paused=(member, partition) in self.paused, seek_event=seek_event,
+                      waited=round(time.monotonic() - started, 1))
 
     def settle(self) -> None:
         self._log("settle")

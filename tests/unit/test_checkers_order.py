@@ -104,3 +104,20 @@ def test_same_key_in_two_partitions_without_growth_is_not_a_key_order_case() -> 
     h = (H().scenario(partitions=2).produce(0, 0, key="a").produce(1, 0, key="a")
          .assigned("m1", 0, 1).consumed("m1", 1, 0).consumed("m1", 0, 0))
     assert check_order(h.build()) == []
+
+
+def test_seek_not_honored_while_owning_fails_and_exemptions_pass() -> None:
+    from conformance.checkers.order import seeks_not_honored
+
+    base = H().scenario().produce(0, range(10)).assigned("m1", 0).consumed("m1", 0, range(10))
+    ignored = base.seeked("m1", 0, 5).as_("s").add(
+        "seek_checked", member="m1", topic="t", partition=0, offset=5, honored=False,
+        owned=True, paused=False, seek_event=base.last).as_("c")
+    [v] = seeks_not_honored(ignored.build())
+    assert v.anomaly == "seek-not-honored" and v.section == "S7"
+    assert v.evidence[0] == ignored.at["c"]
+    for flags in ({"honored": True, "owned": True}, {"honored": False, "owned": False},
+                  {"honored": False, "owned": True, "paused": True}):
+        ok = (H().scenario().produce(0, range(3)).assigned("m1", 0)
+              .add("seek_checked", member="m1", topic="t", partition=0, offset=1, **flags))
+        assert seeks_not_honored(ok.build()) == []

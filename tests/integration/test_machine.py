@@ -1,0 +1,64 @@
+"""Generated scenarios on the real broker: real adapters pass, broken adapters are caught.
+
+The broken adapters (tests/broken_adapters.py) wrap confluent-kafka and are loaded as
+``path.py:Class``, the way a user plugs in an adapter of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.machines.runner import PROFILES, run_machine
+from conformance.machines.scenario import ScenarioSpec
+from conformance.run import specs_for
+from conformance.verdicts import Verdict
+
+pytestmark = pytest.mark.broker
+
+BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
+
+
+def verdicts(outcome) -> dict[str, Verdict]:
+    return {r.check: r.verdict for r in outcome.results}
+
+
+def anomalies(outcome, check: str) -> set[str]:
+    [result] = [r for r in outcome.results if r.check == check]
+    return {v.anomaly for v in result.violations}
+
+
+@pytest.mark.parametrize("client,protocol", [("confluent-kafka", "classic"),
+                                             ("confluent-kafka", "consumer"),
+                                             ("kafka-python", "classic")])
+def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, protocol):
+    [spec] = specs_for(client, (protocol,), "ci")
+    outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1234)
+    assert outcome.infra_errors == []
+    failing = {c: v for c, v in verdicts(outcome).items() if v != Verdict.PASS}
+    details = {r.check: [v.message for v in r.violations[:3]] for r in outcome.results
+               if r.violations}
+    assert failing == {}, details
+    assert len(outcome.examples) >= 2  # the canonical example and generated ones
+    assert all(ex.steps for ex in outcome.examples)
+
+
+@pytest.mark.parametrize("adapter,check,anomaly", [
+    ("CommitsBeforeProcessing", "no-loss", "lost"),
+    ("SkipsRecords", "no-loss", "lost"),
+    ("RedeliversAfterCommit", "duplicates-bounded", "duplicate-without-cause"),
+    ("IgnoresSeeks", "order", "skip"),
+])
+def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
+    [base] = specs_for("confluent-kafka", ("classic",), "ci")
+    spec = ScenarioSpec(f"{BROKEN}:{adapter}", base.config, base.strategy)
+    outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1234,
+                          shrink=False)
+    assert verdicts(outcome)[check] == Verdict.FAIL, verdicts(outcome)
+    assert anomaly in anomalies(outcome, check)
+    failing = next(r for r in outcome.results if r.check == check)
+    assert failing.steps and failing.steps[-1].startswith("scenario.teardown()")
+    assert failing.history_file and Path(failing.history_file).is_file()
+    replay = [ex.replay_file for ex in outcome.examples if ex.failed]
+    assert replay and replay[0].is_file()
