@@ -48,7 +48,7 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     ("CommitsBeforeProcessing", "no-loss", "lost"),
     ("SkipsRecords", "no-loss", "lost"),
     ("RedeliversAfterCommit", "duplicates-bounded", "duplicate-without-cause"),
-    ("IgnoresSeeks", "order", "skip"),
+    ("IgnoresSeeks", "order", "seek-not-honored"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci")
