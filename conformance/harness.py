@@ -296,8 +296,10 @@ class Harness:
             handle.protocol_errors.clear()
 
     # -- records and partitions ------------------------------------------------------------
-    def produce(self, count: int, keys: list[str] | None = None) -> list[list[Any]]:
-        """Produce ``count`` keyed records (acks=all) and record the acknowledged ones."""
+    def produce(self, count: int, keys: list[str] | None = None,
+                partition: int | None = None) -> list[list[Any]]:
+        """Produce ``count`` keyed records (acks=all), to ``partition`` if given (else by key),
+        and record the acknowledged ones."""
         assert self._producer is not None, "setup() first"
         acked: list[list[Any]] = []
         failed: list[str] = []
@@ -312,8 +314,9 @@ class Harness:
 
         for i in range(count):
             payload = f"{self.group}:{next(self._payload_ids)}"
+            extra = {} if partition is None else {"partition": partition}
             self._producer.produce(self.topic, key=keys[i % len(keys)].encode(),
-                                   value=payload.encode(), on_delivery=delivered)
+                                   value=payload.encode(), on_delivery=delivered, **extra)
         left = self._producer.flush(30)
         if left or failed:
             raise BrokerError(f"produce failed: {left} undelivered, errors: {failed[:3]}")
