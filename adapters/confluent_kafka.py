@@ -112,6 +112,13 @@ def _commit_error(err: KafkaError, what: str = "commit failed") -> ConsumerError
     return CommitFailed(f"{what}: {text}", retriable=bool(err.retriable()), cause=text)
 
 
+#: Errors librdkafka reports on the consumer's error queue but recovers from by itself.
+_TRANSIENT = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+              KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.NOT_LEADER_FOR_PARTITION,
+              KafkaError.LEADER_NOT_AVAILABLE, KafkaError.REQUEST_TIMED_OUT,
+              KafkaError._TRANSPORT, KafkaError._TIMED_OUT}
+
+
 def _general_error(err: KafkaError, what: str) -> ConsumerError:
     text = _error_text(err)
     if err.code() == KafkaError._AUTO_OFFSET_RESET:
@@ -120,7 +127,8 @@ def _general_error(err: KafkaError, what: str) -> ConsumerError:
         return FencedMember(f"{what}: {text}", cause=text)
     if err.code() == KafkaError._STATE:
         return IllegalState(f"{what}: {text}", cause=text)
-    return ConsumerError(f"{what}: {text}", retriable=bool(err.retriable()), cause=text)
+    retriable = bool(err.retriable()) or err.code() in _TRANSIENT
+    return ConsumerError(f"{what}: {text}", retriable=retriable, cause=text)
 
 
 def _kafka_error(exc: KafkaException) -> KafkaError:
@@ -342,7 +350,7 @@ class ConfluentAdapter(Adapter):
             return NoOffsetForPartition(
                 f"no committed offset and auto_offset_reset=none for {msg.topic()} "
                 f"[{msg.partition()}]: {text}", cause=text)
-        if err.retriable() and not err.fatal():
+        if (err.retriable() or err.code() in _TRANSIENT) and not err.fatal():
             log.info("confluent-kafka: retriable %s", _error_text(err))
             return None
         return _general_error(err, "poll failed")
@@ -387,7 +395,8 @@ class ConfluentAdapter(Adapter):
         self._check_open()
         if tp not in set(self.assignment()):
             raise IllegalState(f"seek on {tp.topic} [{tp.partition}], which is not assigned")
-        deadline = time.monotonic() + _SEEK_RETRY_SECONDS
+        wait = _SEEK_RETRY_SECONDS if self._subscribed else 0.5
+        deadline = time.monotonic() + wait
         while True:
             try:
                 self._consumer.seek(CTopicPartition(tp.topic, tp.partition, int(offset)))
@@ -395,10 +404,21 @@ class ConfluentAdapter(Adapter):
             except KafkaException as exc:
                 err = _kafka_error(exc)
                 # _STATE: the partition is assigned but librdkafka has not started fetching it.
-                if err.code() != KafkaError._STATE or time.monotonic() > deadline:
+                if err.code() != KafkaError._STATE:
                     raise _general_error(err, "seek failed") from None
+                if time.monotonic() > deadline:
+                    # not fetching yet (e.g. assign() without a poll): assign it anew at offset
+                    self._reassign_at(tp, int(offset))
+                    break
                 time.sleep(0.02)
         self._positions[tp] = int(offset)
+
+    def _reassign_at(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            self._consumer.incremental_unassign([CTopicPartition(tp.topic, tp.partition)])
+            self._consumer.incremental_assign([CTopicPartition(tp.topic, tp.partition, offset)])
+        except KafkaException as exc:
+            raise _general_error(_kafka_error(exc), "seek failed") from None
 
     def position(self, tp: TopicPartition) -> int:
         self._check_open()

@@ -26,10 +26,14 @@ from adapters.base import ConsumerConfig
 from conformance import processes
 from conformance.broker.base import Broker
 from conformance.errors import BrokerError, WorkerError
-from conformance.history import HARNESS, History
+from conformance.history import HARNESS, Event, History
 from conformance.strategies import Strategy
 
 REPLY_TIMEOUT = 60.0
+
+
+def _is_polled(event: Event) -> bool:
+    return event.type == "polled"
 
 
 class WorkerHandle:
@@ -107,6 +111,7 @@ class WorkerHandle:
         if reply["type"] == "error":
             err = WorkerError(f"worker {self.member}: {reply.get('code')}: {reply.get('message')}")
             err.code = reply.get("code")  # type: ignore[attr-defined]
+            err.retriable = bool(reply.get("retriable"))  # type: ignore[attr-defined]
             raise err
         return reply
 
@@ -182,7 +187,7 @@ class Harness:
         self.own = Ownership({}, time.monotonic(), set())
         self.infra_errors: list[str] = []
         self._producer: Producer | None = None
-        self._kill_on_poll: dict[str, threading.Event] = {}
+        self._kill_on: dict[str, tuple[Callable[[Event], bool], threading.Event]] = {}
 
     # -- history ---------------------------------------------------------------------------
     def record(self, type_: str, **data: Any) -> None:
@@ -197,9 +202,10 @@ class Harness:
         obj.pop("in_reply_to", None)
         with self._cond:
             event = self.history.append(etype, source, ts, **obj)
-            if etype == "polled" and source in self._kill_on_poll:
-                processes.kill_now(self.workers[source].proc)  # crash while it processes
-                self._kill_on_poll.pop(source).set()
+            armed = self._kill_on.get(source)
+            if armed is not None and armed[0](event):
+                processes.kill_now(self.workers[source].proc)  # crash right at this event
+                self._kill_on.pop(source)[1].set()
             owned = self.own.owned.setdefault(source, set())
             if etype == "assigned":
                 owned |= set(map(tuple, event.data.get("partitions", [])))
@@ -254,24 +260,26 @@ class Harness:
         return handle
 
     def kill_member(self, member: str, mid_batch: bool = False, timeout: float = 5.0,
-                    trigger: Callable[[], object] | None = None) -> bool:
+                    trigger: Callable[[], object] | None = None,
+                    when: Callable[[Event], bool] | None = None) -> bool:
         """SIGKILL ``member``. With ``mid_batch``, the kill is sent by the reader thread the
-        moment the member reports a ``polled`` batch, i.e. while it processes that batch
-        (after ``timeout`` seconds without a batch it is killed anyway); ``trigger`` runs once
-        the kill is armed (e.g. producing the batch). Returns whether it landed mid-batch."""
+        moment the member reports a ``polled`` batch, i.e. while it processes that batch;
+        ``when`` chooses another event (called under the history lock). ``trigger`` runs once
+        the kill is armed (e.g. producing the batch); after ``timeout`` seconds without the
+        event the member is killed anyway. Returns whether the kill landed on the event."""
         handle = self.workers[member]
         landed = False
-        if mid_batch:
+        if mid_batch or when is not None:
             armed = threading.Event()
             with self._cond:
-                self._kill_on_poll[member] = armed
+                self._kill_on[member] = (when or _is_polled, armed)
             if trigger is not None:
                 trigger()
             landed = armed.wait(timeout)
             with self._cond:
-                self._kill_on_poll.pop(member, None)
+                self._kill_on.pop(member, None)
         handle.kill()
-        self.record("member_killed", member=member, mid_batch=landed)
+        self.record("member_killed", member=member, on_event=landed)
         return landed
 
     def stop_member(self, member: str, timeout: float = 30.0) -> None:

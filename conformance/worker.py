@@ -87,10 +87,10 @@ class Worker:
                     "ts": time.monotonic(), "source": self.member, **data})
 
     def reply_error(self, msg: dict[str, Any] | None, code: str, message: str,
-                    fatal: bool = False) -> None:
+                    fatal: bool = False, retriable: bool = False) -> None:
         self.write({"type": "error", "in_reply_to": (msg or {}).get("msg_id"),
                     "ts": time.monotonic(), "source": self.member, "code": code,
-                    "message": message, "fatal": fatal})
+                    "message": message, "fatal": fatal, "retriable": retriable})
 
     # -- listener (called by the adapter inside poll/close/commit) ---------------------------
     def on_assigned(self, partitions: list[TopicPartition]) -> None:
@@ -120,7 +120,7 @@ class Worker:
         return [[tp.topic, tp.partition, o] for tp, o in sorted(offsets.items())]
 
     def _commit(self, offsets: dict[TopicPartition, int] | None, mode: str,
-                asynchronous: bool) -> dict[TopicPartition, int] | None:
+                asynchronous: bool, reraise: bool = False) -> dict[TopicPartition, int] | None:
         assert self.adapter is not None
         self.emit("commit_requested", mode=mode,
                   offsets=None if offsets is None else self._offsets_json(offsets))
@@ -132,12 +132,16 @@ class Worker:
                 self.adapter.commit(offsets, asynchronous=True, callback=done)
             except ConsumerError as exc:
                 self._report_commit(mode, offsets or {}, exc)
+                if reraise:
+                    raise
             self.clock.committed()
             return None
         try:
             result = self.adapter.commit(offsets, asynchronous=False)
         except ConsumerError as exc:
             self._report_commit(mode, offsets or {}, exc)
+            if reraise:
+                raise
             return None
         self._report_commit(mode, result or offsets or {}, None)
         self.clock.committed()
@@ -281,7 +285,7 @@ class Worker:
         if raw is None and msg.get("processed", False):
             offsets = {tp: o for tp, o in self.processed_next.items() if tp in self.owned}
         result = self._commit(offsets, mode="sync" if not msg.get("asynchronous") else "async",
-                              asynchronous=bool(msg.get("asynchronous")))
+                              asynchronous=bool(msg.get("asynchronous")), reraise=True)
         self.reply(msg, offsets=None if result is None else self._offsets_json(result))
 
     def cmd_seek(self, msg: dict[str, Any]) -> None:
@@ -342,7 +346,7 @@ class Worker:
         except ProtocolError as exc:
             self.reply_error(msg if isinstance(msg, dict) else None, "malformed-command", str(exc))
         except ConsumerError as exc:
-            self.reply_error(msg, exc.code, str(exc))
+            self.reply_error(msg, exc.code, str(exc), retriable=exc.retriable)
         except ConformanceError as exc:
             self.reply_error(msg, "usage-error", str(exc), fatal=self.adapter is None)
         except (KeyError, TypeError, ValueError) as exc:

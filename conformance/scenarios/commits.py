@@ -1,0 +1,142 @@
+"""S4 auto commit and S5 manual commit: when commits happen, what a crash costs, failures."""
+
+from __future__ import annotations
+
+from conformance.errors import WorkerError
+from conformance.harness import Harness
+from conformance.history import Event
+from conformance.scenarios.base import (
+    Context,
+    duplicates,
+    error_code,
+    generic,
+    lost,
+    poll_until,
+    processed,
+    result,
+    semantics_check,
+    wait_assigned,
+)
+from conformance.strategies import Strategy
+from conformance.verdicts import CheckResult, Verdict
+
+BATCH = 30
+
+
+def _processed_by(h: Harness, member: str) -> int:
+    return len(processed(h.history, member))
+
+
+def _crash_and_take_over(h: Harness, when=None) -> bool:
+    """m1 consumes, is SIGKILLed (mid-batch, or on ``when``), m2 takes over, then drain."""
+    h.start_member("m1")
+    h.produce(BATCH)
+    h.wait_for(lambda: _processed_by(h, "m1") >= BATCH // 2, 20)
+    landed = h.kill_member("m1", mid_batch=True, when=when, timeout=10,
+                           trigger=lambda: h.produce(BATCH))
+    h.start_member("m2")
+    h.produce(10)
+    h.drain()
+    h.observe_group()
+    return landed
+
+
+@semantics_check("S4-auto-commit-crash", "S4")
+def auto_commit_crash(ctx: Context) -> CheckResult:
+    """Auto commit: a SIGKILL re-delivers what was processed since the last auto commit, and
+    whether a record handed to the application but not processed can end up committed."""
+    check, section = "S4-auto-commit-crash", "S4"
+    h = ctx.harness("s4-auto", Strategy("auto", process_ms=5), auto_commit_interval_ms=300)
+
+    def committed_beyond_processed(event: Event) -> bool:
+        if event.type != "committed" or event.source != "m1" or not event.data.get("ok"):
+            return False
+        done = max((o for p, o in processed(h.history, "m1") if p == 0), default=-1)
+        return any(off > done + 1 for off in event.offsets().values())
+
+    landed = _crash_and_take_over(h, when=committed_beyond_processed)
+    auto = [e for e in h.history.of_type("committed")
+            if e.source == "m1" and e.data.get("mode") == "auto" and e.data.get("ok")]
+    gone, dups = lost(h.history), duplicates(h.history)
+    results = generic(h, "duplicates-bounded", "commit-validity")
+    figures = {"auto_commits_seen": len(auto), "duplicates": dups, "lost": len(gone),
+               "killed_on_commit_beyond_processed": landed,
+               "commit_validity": str(results["commit-validity"].verdict)}
+    if results["duplicates-bounded"].verdict == Verdict.FAIL:
+        return result(check, section, Verdict.FAIL, history=h, note="duplicates beyond what "
+                      "the member processed since its last commit", **figures)
+    if gone or landed:
+        return result(check, section, Verdict.HAZARD, history=h,
+                      note=f"the client auto-committed offsets of records it had handed to the "
+                           f"application but that were not processed; a crash then lost "
+                           f"{len(gone)} record(s) (S4: offsets stored on poll)", **figures)
+    return result(check, section, Verdict.PASS, history=h,
+                  note="auto commits covered processed records only; a crash re-delivered "
+                       f"{dups} record(s)", **figures)
+
+
+STRATEGY_CHECKS = ("RECORD", "BATCH", "COUNT:10", "TIME:300", "COUNT_TIME:10", "MANUAL",
+                   "MANUAL_IMMEDIATE", "BATCH+async")
+
+
+def _strategy_check(spec: str):
+    check = f"S5-{spec.replace(':', '-').replace('+', '-')}-crash-bound"
+
+    def run(ctx: Context) -> CheckResult:
+        strategy = Strategy.parse(spec)
+        strategy.process_ms = 2
+        h = ctx.harness(f"s5-{strategy.label.replace('/', '-')}", strategy)
+        _crash_and_take_over(h)
+        results = generic(h, "no-loss", "duplicates-bounded")
+        figs = results["duplicates-bounded"].figures
+        figures = {"strategy": strategy.label, "bound": figs.get("bound"),
+                   "max_duplicates_per_handover": figs.get("max_duplicates_per_handover", 0),
+                   "lost": len(lost(h.history))}
+        bad = [r for r in results.values() if r.verdict == Verdict.FAIL]
+        if bad:
+            return result(check, "S5", Verdict.FAIL, history=h,
+                          note="; ".join(f"{r.check}: {r.note}" for r in bad), **figures)
+        return result(check, "S5", Verdict.PASS, history=h, **figures)
+
+    run.__doc__ = f"Commit strategy {spec}: duplicates after a SIGKILL stay within its bound."
+    semantics_check(check, "S5")(run)
+
+
+for _spec in STRATEGY_CHECKS:
+    _strategy_check(_spec)
+
+
+@semantics_check("S5-commit-after-removal", "S5")
+def commit_after_removal(ctx: Context) -> CheckResult:
+    """A member removed from the group (stopped polling) gets CommitFailed, sync and async."""
+    check, section = "S5-commit-after-removal", "S5"
+    h = ctx.harness("s5-removed", max_poll_interval_ms=3000)
+    h.produce(10)
+    m1 = h.start_member("m1", run=False)
+    poll_until(m1, lambda got: len(got) >= 5, timeout=30)
+    h.start_member("m2")  # takes the partition once m1 exceeds max.poll.interval.ms
+    if not wait_assigned(h, "m2", 1, timeout=60):
+        return result(check, section, Verdict.UNKNOWN, history=h,
+                      note="the second member never got the partition")
+    outcomes = {}
+    for mode, asynchronous in (("sync", False), ("async", True)):
+        try:
+            m1.request({"type": "commit", "offsets": [[h.topic, 0, 5]],
+                        "asynchronous": asynchronous})
+            outcomes[mode] = "accepted"
+        except WorkerError as exc:
+            outcomes[mode] = f"error {error_code(exc)}"
+    m1.request({"type": "poll", "timeout": 0.5, "process": False})  # deliver async callbacks
+    async_results = [e.data for e in h.history.of_type("committed")
+                     if e.source == "m1" and e.data.get("mode") == "async"]
+    if async_results:
+        outcomes["async"] = "ok" if async_results[-1].get("ok") else \
+            f"callback error {async_results[-1].get('error')}"
+    h.stop_member("m1")
+    h.stop_member("m2")
+    sync_ok = outcomes.get("sync", "").startswith("error commit-failed")
+    async_ok = outcomes.get("async", "").startswith(("callback error", "error"))
+    verdict = Verdict.PASS if sync_ok and async_ok else Verdict.FAIL
+    note = "" if verdict == Verdict.PASS else \
+        "a removed member's commit must fail (sync: CommitFailed; async: error in the callback)"
+    return result(check, section, verdict, history=h, note=note, **outcomes)
