@@ -24,6 +24,7 @@ from confluent_kafka import Producer
 
 from adapters.base import ConsumerConfig
 from conformance import processes
+from conformance.broker.admin import LIBRDKAFKA_LOG
 from conformance.broker.base import Broker
 from conformance.errors import BrokerError, WorkerError
 from conformance.history import HARNESS, Event, History
@@ -32,8 +33,21 @@ from conformance.strategies import Strategy
 REPLY_TIMEOUT = 60.0
 
 
-def _is_polled(event: Event) -> bool:
-    return event.type == "polled"
+class MidBatch:
+    """Event predicate: true once half of a polled batch has been processed (at least one
+    record), so that a crash leaves processed-but-uncommitted and unprocessed records."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.done = 0
+
+    def __call__(self, event: Event) -> bool:
+        if event.type == "polled":
+            self.size, self.done = len(event.data.get("records", [])), 0
+        elif event.type == "processed" and self.size:
+            self.done += len(event.data.get("records", []))
+            return self.done >= max(1, self.size // 2)
+        return False
 
 
 class WorkerHandle:
@@ -237,7 +251,8 @@ class Harness:
                     strategy=self.strategy.describe(int(self.config.get("max_poll_records", 500))))
         self._producer = Producer({"bootstrap.servers": self.broker.bootstrap_servers,
                                    "acks": "all", "enable.idempotence": True,
-                                   "linger.ms": 1, "log_level": 3, **self.broker.client_config})
+                                   "linger.ms": 1, "logger": LIBRDKAFKA_LOG,
+                                   **self.broker.client_config})
 
     # -- members ---------------------------------------------------------------------------
     def live(self) -> list[str]:
@@ -263,7 +278,7 @@ class Harness:
                     trigger: Callable[[], object] | None = None,
                     when: Callable[[Event], bool] | None = None) -> bool:
         """SIGKILL ``member``. With ``mid_batch``, the kill is sent by the reader thread the
-        moment the member reports a ``polled`` batch, i.e. while it processes that batch;
+        moment the member has processed half of a polled batch (:class:`MidBatch`);
         ``when`` chooses another event (called under the history lock). ``trigger`` runs once
         the kill is armed (e.g. producing the batch); after ``timeout`` seconds without the
         event the member is killed anyway. Returns whether the kill landed on the event."""
@@ -272,7 +287,7 @@ class Harness:
         if mid_batch or when is not None:
             armed = threading.Event()
             with self._cond:
-                self._kill_on[member] = (when or _is_polled, armed)
+                self._kill_on[member] = (when or MidBatch(), armed)
             if trigger is not None:
                 trigger()
             landed = armed.wait(timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,17 +105,23 @@ def execute(clients_: tuple[str, ...] = (), adapter_refs: tuple[str, ...] = (),
     result = RunResult(run_id, _now(), tool_version=__version__, profile=profile, seed=seed)
     broker = make_broker(bootstrap_servers=bootstrap_servers, nodes=int(nodes),
                          kafka_version=kafka_version, client_config=props)
-    console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
-                  f"{profile}, clients: {', '.join(names)}")
     with console.status("starting the broker"):
         broker.start()
+    console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
+                  f"{profile}, clients: {escape(', '.join(names))}")
     try:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "
                       f"{broker.bootstrap_servers}")
+        generated, semantics = _selection(only)
         for name, cls in adapters.items():
-            for spec in specs_for(name, protocols, profile):
-                result.clients.append(_run_spec(broker, cls, spec, profile, seed, run_dir))
+            if generated:
+                for spec in specs_for(name, protocols, profile):
+                    result.clients.append(_run_spec(broker, cls, spec, profile, seed, run_dir))
+            for protocol in protocols:
+                if semantics:
+                    result.clients.append(_run_semantics(broker, name, cls, protocol,
+                                                         semantics, run_dir))
     except ConformanceError as exc:
         result.errors.append(str(exc).splitlines()[0])
         console.print(f"[red]error:[/red] {exc}")
@@ -156,20 +163,81 @@ def _run_spec(broker: Broker, cls: type, spec: ScenarioSpec, profile: str, seed:
     return client
 
 
+def _selection(only: tuple[str, ...]) -> tuple[bool, list[str]]:
+    """(run the generated scenarios?, the semantics checks to run) for ``--only``."""
+    from conformance.scenarios import SEMANTICS_CHECKS
+
+    every = list(SEMANTICS_CHECKS)
+    if not only:
+        return True, every
+    picked = [c for c in every if "semantics" in only
+              or any(c == o or c.startswith(f"{o}-") for o in only)]
+    unknown = [o for o in only if o not in ("generated", "semantics")
+               and not any(c == o or c.startswith(f"{o}-") for c in every)]
+    if unknown:
+        raise UsageError(f"--only {unknown[0]!r} names no check: use 'generated', 'semantics', "
+                         f"a section (S1..S9) or a check id such as {every[0]}")
+    return "generated" in only, picked
+
+
+def _run_semantics(broker: Broker, name: str, cls: type, protocol: str, checks: list[str],
+                   run_dir: Path) -> ClientResult:
+    from conformance.scenarios.runner import run_semantics
+
+    client = ClientResult(name, cls.client, cls.client_version(),
+                          f"{protocol} fixed scenarios", cls.capabilities.to_json())
+    with console.status(escape(f"{name} [{protocol}]: fixed scenarios")) as status:
+        client.checks = run_semantics(
+            broker, name, cls, protocol, run_dir / f"{name}-{protocol}-semantics".replace(
+                ":", "-"), only=checks,
+            progress=lambda c: status.update(escape(f"{name} [{protocol}]: {c}")))
+    for check in client.checks:
+        if check.history_file:
+            check.history_file = os.path.relpath(check.history_file, run_dir)
+    counts = Counter(str(c.verdict) for c in client.checks)
+    console.print(escape(f"  {name} [{protocol} fixed scenarios]: ")
+                  + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    return client
+
+
 _STYLE = {"pass": "green", "fail": "bold red", "hazard": "yellow", "unsupported": "dim",
           "unknown": "magenta", "expected": "cyan"}
 
 
 def print_summary(result: RunResult) -> None:
-    table = Table(title=f"run {result.run_id}: exit code {result.exit_code}")
-    table.add_column("client")
-    table.add_column("configuration")
-    for check, (section, _fn) in CHECKS.items():
-        table.add_column(f"{check}\n{section}")
-    for cl in result.clients:
-        cells = [f"[{_STYLE.get(str(c.verdict), '')}]{c.verdict}[/]" for c in cl.checks]
-        table.add_row(escape(cl.name), escape(cl.label), *cells)
-    Console().print(table)
+    """The client x check tables: generated invariants, then the fixed scenarios (transposed:
+    one row per check, one column per client and protocol)."""
+    out = Console(width=max(Console().width, 140))
+    generated = [cl for cl in result.clients if not cl.label.endswith("fixed scenarios")]
+    fixed = [cl for cl in result.clients if cl.label.endswith("fixed scenarios")]
+
+    def cell(c: CheckResult | None) -> str:
+        return "-" if c is None else f"[{_STYLE.get(str(c.verdict), '')}]{c.verdict}[/]"
+
+    if generated:
+        table = Table(title=f"generated scenarios (run {result.run_id})")
+        table.add_column("client")
+        table.add_column("configuration")
+        for check, (section, _fn) in CHECKS.items():
+            table.add_column(f"{check}\n{section}")
+        for cl in generated:
+            by = {c.check: c for c in cl.checks}
+            table.add_row(escape(cl.name), escape(cl.label),
+                          *[cell(by.get(check)) for check in CHECKS])
+        out.print(table)
+    if fixed:
+        table = Table(title="fixed scenarios per SEMANTICS.md section")
+        table.add_column("check")
+        for cl in fixed:
+            table.add_column(escape(f"{cl.name}\n{cl.label.split()[0]}"))
+        ids = list(dict.fromkeys(c.check for cl in fixed for c in cl.checks))
+        for check in ids:
+            table.add_row(check, *[cell(next((c for c in cl.checks if c.check == check), None))
+                                   for cl in fixed])
+        out.print(table)
+    code = result.exit_code
+    console.print(f"exit code {code}: " + {0: "every check passed", 1: "a check failed",
+                                           3: "infrastructure error or undecided check"}[code])
     for err in result.errors:
         console.print(f"[red]error:[/red] {err}")
 

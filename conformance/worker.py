@@ -184,9 +184,20 @@ class Worker:
             time.sleep(self.strategy.process_ms / 1000.0)
 
     def _process_in_loop(self, records: list[Record]) -> None:
+        """Process records one by one; each is reported as ``processed`` as soon as its work
+        is done (with simulated work), so a crash mid-batch leaves an exact trace."""
         assert self.adapter is not None
+        per_record = self.strategy.process_ms > 0
         done: list[list[Any]] = []
         finished: list[Record] = []
+
+        def flush() -> None:
+            nonlocal done, finished
+            if done:
+                self.emit("processed", records=done)
+                self.adapter.store(finished)  # type: ignore[union-attr]
+                done, finished = [], []
+
         for r in records:
             if r.tp not in self.owned:
                 continue  # revoked while this batch was in hand: not ours to process
@@ -194,14 +205,12 @@ class Worker:
             done.append(_rec(r))
             finished.append(r)
             self.processed_next[r.tp] = r.offset + 1
-            if self.clock.after_record():
-                self.emit("processed", records=done)
-                self.adapter.store(finished)
-                done, finished = [], []
+            commit_now = self.clock.after_record()
+            if per_record or commit_now:
+                flush()
+            if commit_now:
                 self.commit_processed(self.strategy.name.lower())
-        if done:
-            self.emit("processed", records=done)
-            self.adapter.store(finished)
+        flush()
         if self.clock.after_batch():
             self.commit_processed("batch")
 

@@ -7,6 +7,7 @@ delete a topic or group whose name does not start with the run's prefix.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,10 @@ from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSp
 from conformance.errors import BrokerError, UsageError
 
 _TIMEOUT = 30.0
+
+#: librdkafka's own log lines of the suite's infrastructure clients (never on the terminal
+#: unless logging is configured; errors surface as exceptions with one-line messages).
+LIBRDKAFKA_LOG = logging.getLogger("kafka_conformance.librdkafka")
 
 
 class Admin:
@@ -27,7 +32,7 @@ class Admin:
         self.client_config = dict(client_config or {})
         self.prefix = prefix
         self.guard = guard
-        self._client = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3,
+        self._client = AdminClient({"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOG,
                                     "log.connection.close": False, **self.client_config})
 
     # -- guard -------------------------------------------------------------------------------

@@ -320,15 +320,38 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
                 sections.append(_section(client, c, anchor, run_dir))
         rows.append({"name": client.name, "client": client.client,
                      "version": client.client_version, "label": client.label, "cells": cells})
+    column_info = [{"check": k, "section": s, "title": SECTIONS.get(s, "")}
+                   for k, s in checks.items()]
     return {
         "run": _header(result),
-        "columns": [{"check": k, "section": s, "title": SECTIONS.get(s, "")}
-                    for k, s in checks.items()],
+        "columns": column_info,
         "rows": rows,
+        "matrices": _matrices(result, column_info, rows),
         "counts": {k: v for k, v in counts.items() if v},
         "sections": sections,
         "symbols": {str(k): v for k, v in SYMBOLS.items()},
     }
+
+
+def _is_semantics(check: str) -> bool:
+    return check[:1] == "S" and check[1:2].isdigit() and "-" in check
+
+
+def _matrices(result: RunResult, columns: list[dict[str, Any]],
+              rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The generated-scenario invariants and the fixed SEMANTICS scenarios as two matrices,
+    each with the clients that ran any of its checks."""
+    out = []
+    for title, semantics in (("Invariants over generated scenarios", False),
+                             ("Fixed scenarios per SEMANTICS.md section", True)):
+        keep = [j for j, col in enumerate(columns) if _is_semantics(col["check"]) == semantics]
+        members = [i for i, client in enumerate(result.clients)
+                   if any(_is_semantics(c.check) == semantics for c in client.checks)]
+        if keep and members:
+            out.append({"title": title, "columns": [columns[j] for j in keep],
+                        "rows": [{**rows[i], "cells": [rows[i]["cells"][j] for j in keep]}
+                                 for i in members]})
+    return out
 
 
 def _header(result: RunResult) -> dict[str, Any]:

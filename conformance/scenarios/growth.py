@@ -56,8 +56,10 @@ def latest_growth(ctx: Context) -> CheckResult:
     if latest["lost"]:
         return result(check, section, Verdict.HAZARD,
                       note=f"with latest, {latest['lost']} record(s) produced to the added "
-                           f"partition during the {latest['window_s']} s before the group "
-                           f"noticed it were never consumed; earliest lost none (S3)",
+                           f"partition were never consumed ({latest['produced_in_window']} of "
+                           f"them during the {latest['window_s']} s before the group noticed "
+                           f"it, the rest before the new owner's reset); earliest lost none "
+                           f"(S3)",
                       **figures)
     return result(check, section, Verdict.PASS, note="the hazard was not reproduced: no "
                   "record landed in the window", **figures)

@@ -30,6 +30,9 @@ def worker_pool(ctx: Context) -> CheckResult:
     h.produce(60)
     h.kill_member("m1", when=committed_polled, timeout=15)
     h.start_member("m2")
+    h.produce(60)
+    total = len(h.history.produced())
+    h.wait_for(lambda: len({o for _p, o in processed(h.history, "m2")}) >= total - 60, 30)
     h.drain()
     order = generic(h, "order")["order"]
     anomalies = order.figures.get("anomalies", {})

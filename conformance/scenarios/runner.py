@@ -19,8 +19,8 @@ def run_semantics(broker: Broker, name: str, cls: type[Adapter], protocol: str,
                   workdir: Path, only: Iterable[str] | None = None,
                   progress: Callable[[str], None] | None = None) -> list[CheckResult]:
     """Every registered semantics check (or ``only``) for one adapter and protocol."""
-    wanted = list(SEMANTICS_CHECKS) if only is None else [c for c in SEMANTICS_CHECKS
-                                                          if c in set(only)]
+    ordered = sorted(SEMANTICS_CHECKS, key=lambda c: SEMANTICS_CHECKS[c].section)  # stable
+    wanted = ordered if only is None else [c for c in ordered if c in set(only)]
     out = []
     for check_id in wanted:
         spec = SEMANTICS_CHECKS[check_id]
