@@ -47,8 +47,9 @@ class TopicPartition(NamedTuple):
     partition: int
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One consumed record (a tuple: cheap to build on the hot path)."""
+
     topic: str
     partition: int
     offset: int

@@ -305,6 +305,7 @@ class ConfluentAdapter(Adapter):
         limit = max(1, min(int(max_records), int(self.config.max_poll_records)))
         deadline = time.monotonic() + max(0.0, timeout)
         out: list[Record] = []
+        positions = self._positions
         while len(out) < limit:
             remaining = 0.0 if out else max(0.0, deadline - time.monotonic())
             try:
@@ -326,12 +327,13 @@ class ConfluentAdapter(Adapter):
                         self._pending_error = error
                         return out
                     raise error
-                tp = TopicPartition(msg.topic(), msg.partition())
-                headers = tuple((k, v) for k, v in (msg.headers() or []))
+                topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+                raw_headers = msg.headers()
+                headers = tuple(raw_headers) if raw_headers else ()
                 ts_type, ts = msg.timestamp()
-                out.append(Record(msg.topic(), msg.partition(), msg.offset(), msg.key(),
-                                  msg.value(), headers, ts if ts_type else None))
-                self._positions[tp] = msg.offset() + 1
+                out.append(Record(topic, partition, offset, msg.key(), msg.value(), headers,
+                                  ts if ts_type else None))
+                positions[TopicPartition(topic, partition)] = offset + 1
                 got += 1
             if out and (not self._drain or got == 0):
                 break

@@ -134,6 +134,8 @@ class CommitClock:
         """Called once a record is processed: commit now?"""
         s = self.strategy
         self.since_commit += 1
+        if s.name in ("BATCH", "auto"):
+            return False
         if s.name in ("RECORD", "MANUAL_IMMEDIATE"):
             return True
         if s.name == "MANUAL":

@@ -169,21 +169,23 @@ class Worker:
         records = self.adapter.poll(timeout, max_records)
         if not records:
             return records
+        recs = [_rec(r) for r in records]
+        polled_next = self.polled_next
         for r in records:
-            self.polled_next[r.tp] = r.offset + 1
-        self.emit("polled", records=[_rec(r) for r in records])
+            polled_next[TopicPartition(r.topic, r.partition)] = r.offset + 1
+        self.emit("polled", records=recs)
         if process:
             if self.strategy.processing == "pool":
                 self._process_in_pool(records)
             else:
-                self._process_in_loop(records)
+                self._process_in_loop(records, recs)
         return records
 
     def _work(self) -> None:
         if self.strategy.process_ms > 0:
             time.sleep(self.strategy.process_ms / 1000.0)
 
-    def _process_in_loop(self, records: list[Record]) -> None:
+    def _process_in_loop(self, records: list[Record], recs: list[list[Any]]) -> None:
         """Process records one by one; each is reported as ``processed`` as soon as its work
         is done (with simulated work), so a crash mid-batch leaves an exact trace."""
         assert self.adapter is not None
@@ -198,13 +200,17 @@ class Worker:
                 self.adapter.store(finished)  # type: ignore[union-attr]
                 done, finished = [], []
 
-        for r in records:
-            if r.tp not in self.owned:
+        owned, processed_next = self.owned, self.processed_next
+        work = self.strategy.process_ms > 0
+        for r, rec in zip(records, recs, strict=True):
+            tp = TopicPartition(r.topic, r.partition)
+            if tp not in owned:
                 continue  # revoked while this batch was in hand: not ours to process
-            self._work()
-            done.append(_rec(r))
+            if work:
+                self._work()
+            done.append(rec)
             finished.append(r)
-            self.processed_next[r.tp] = r.offset + 1
+            processed_next[tp] = r.offset + 1
             commit_now = self.clock.after_record()
             if per_record or commit_now:
                 flush()
