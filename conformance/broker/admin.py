@@ -21,6 +21,7 @@ _TIMEOUT = 30.0
 #: librdkafka's own log lines of the suite's infrastructure clients (never on the terminal
 #: unless logging is configured; errors surface as exceptions with one-line messages).
 LIBRDKAFKA_LOG = logging.getLogger("kafka_conformance.librdkafka")
+LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
 
 
 class Admin:
