@@ -32,6 +32,18 @@ from conformance.strategies import Strategy
 
 REPLY_TIMEOUT = 60.0
 
+#: Consumer settings of the suite's scenarios: fast failure detection (session timeout),
+#: added partitions noticed within seconds (metadata age), small batches.
+SCENARIO_CONFIG: dict[str, Any] = {
+    "auto_offset_reset": "earliest",
+    "session_timeout_ms": 3000,
+    "heartbeat_interval_ms": 500,
+    "max_poll_interval_ms": 30000,
+    "max_poll_records": 50,
+    "auto_commit_interval_ms": 1000,
+    "metadata_max_age_ms": 2000,
+}
+
 
 class MidBatch:
     """Event predicate: true once half of a polled batch has been processed (at least one

@@ -9,7 +9,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,24 +21,13 @@ from conformance.broker.base import Broker
 from conformance.broker.providers import make_broker
 from conformance.checkers import CHECKS
 from conformance.errors import ConformanceError, UsageError
+from conformance.harness import SCENARIO_CONFIG
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import Scenario, ScenarioSpec
 from conformance.strategies import Strategy
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 console = Console(stderr=True)
-
-#: Consumer settings every generated scenario uses: fast failure detection, fast growth notice.
-BASE_CONFIG: dict[str, Any] = {
-    "auto_offset_reset": "earliest",
-    "session_timeout_ms": 3000,
-    "heartbeat_interval_ms": 500,
-    "max_poll_interval_ms": 30000,
-    "max_poll_records": 50,
-    "auto_commit_interval_ms": 1000,
-    "metadata_max_age_ms": 2000,
-}
-
 
 #: Simulated work per record: a batch takes long enough for a crash to land inside it.
 PROCESS_MS = 2.0
@@ -67,7 +55,7 @@ def specs_for(adapter: str, protocols: tuple[str, ...], profile: str) -> list[Sc
     for protocol in protocols:
         entries = MATRIX[protocol] if profile != "ci" else MATRIX[protocol][:1]
         for e in entries:
-            config = {**BASE_CONFIG, "group_protocol": e.protocol,
+            config = {**SCENARIO_CONFIG, "group_protocol": e.protocol,
                       "assignment_strategy": e.assignment}
             strategy = Strategy.parse(e.strategy)
             strategy.process_ms = PROCESS_MS

@@ -22,21 +22,10 @@ from adapters.base import Capabilities
 from conformance.broker.base import Broker
 from conformance.checkers import run_checks
 from conformance.errors import ConformanceError, WorkerError
-from conformance.harness import Harness, WorkerHandle
+from conformance.harness import SCENARIO_CONFIG, Harness, WorkerHandle
 from conformance.history import History
 from conformance.strategies import Strategy
 from conformance.verdicts import CheckResult, Verdict
-
-#: Consumer settings of every fixed scenario (fast failure detection and growth notice).
-SCENARIO_CONFIG: dict[str, Any] = {
-    "auto_offset_reset": "earliest",
-    "session_timeout_ms": 3000,
-    "heartbeat_interval_ms": 500,
-    "max_poll_interval_ms": 30000,
-    "max_poll_records": 50,
-    "auto_commit_interval_ms": 1000,
-    "metadata_max_age_ms": 2000,
-}
 
 
 @dataclass

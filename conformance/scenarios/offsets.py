@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conformance.errors import WorkerError
+from conformance.harness import Harness
 from conformance.scenarios.base import (
     Context,
     error_code,
@@ -14,16 +15,21 @@ from conformance.scenarios.base import (
 from conformance.verdicts import CheckResult, Verdict
 
 
+def _consume_commit_leave(h: Harness, count: int) -> None:
+    """A first member reads ``count`` records, commits them and leaves the group."""
+    h.produce(count)
+    first = h.start_member("m1", run=False)
+    poll_until(first, lambda got: len(got) >= count)
+    first.request({"type": "commit", "processed": True})
+    h.stop_member("m1")
+
+
 @semantics_check("S1-resume-after-empty-group", "S1")
 def resume_after_empty_group(ctx: Context) -> CheckResult:
     """A new member resumes at the committed offset after every member left the group."""
     check, section = "S1-resume-after-empty-group", "S1"
     h = ctx.harness("s1-resume")
-    h.produce(20)
-    first = h.start_member("m1", run=False)
-    poll_until(first, lambda got: len(got) >= 20)
-    first.request({"type": "commit", "processed": True})
-    h.stop_member("m1")  # the group is now empty
+    _consume_commit_leave(h, 20)  # the group is now empty
     h.produce(10)
     second = h.start_member("m2", run=False)
     got = poll_until(second, lambda got: len(got) >= 10, timeout=30)
@@ -44,11 +50,7 @@ def topic_recreated(ctx: Context) -> CheckResult:
     """A topic deleted and created again is read from its start, not from the old offset."""
     check, section = "S1-topic-recreated", "S1"
     h = ctx.harness("s1-recreate")
-    h.produce(20)
-    first = h.start_member("m1", run=False)
-    poll_until(first, lambda got: len(got) >= 20)
-    first.request({"type": "commit", "processed": True})
-    h.stop_member("m1")
+    _consume_commit_leave(h, 20)
     h.broker.admin.delete_topic(h.topic)
     h.broker.admin.create_topic(h.topic, 1, replication_factor=min(3, h.broker.nodes))
     h.record("topic_recreated", topic=h.topic, partitions=1)

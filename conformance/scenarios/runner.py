@@ -10,8 +10,9 @@ from pathlib import Path
 from adapters.base import Adapter, ConsumerConfig, Unsupported
 from conformance.broker.base import Broker
 from conformance.errors import ConformanceError
+from conformance.harness import SCENARIO_CONFIG
 from conformance.scenarios import SEMANTICS_CHECKS
-from conformance.scenarios.base import SCENARIO_CONFIG, Context
+from conformance.scenarios.base import Context
 from conformance.verdicts import CheckResult, Verdict
 
 
