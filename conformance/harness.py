@@ -145,7 +145,8 @@ class WorkerHandle:
         code = self.proc.poll()
         tail = ""
         with contextlib.suppress(OSError):
-            tail = self.stderr_path.read_text(errors="replace").strip().splitlines()[-1:][0]
+            lines = self.stderr_path.read_text(errors="replace").strip().splitlines()
+            tail = lines[-1] if lines else ""
         return WorkerError(f"worker {self.member} exited (code {code}) {when}"
                            + (f"; last stderr line: {tail}" if tail else ""))
 

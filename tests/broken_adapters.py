@@ -128,3 +128,32 @@ class IgnoresSeeks(Delegating):
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         return None
+
+
+# -- adapters that misbehave towards the worker (tests/integration/test_worker.py) ------------
+class RaisesInPoll(Delegating):
+    """Raises an exception outside the contract from poll()."""
+
+    name = "test:raises"
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        raise RuntimeError("boom from the adapter")
+
+
+class DiesInPoll(Delegating):
+    """The process exits in the middle of poll()."""
+
+    name = "test:dies"
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        os._exit(3)
+
+
+class PrintsToStdout(Delegating):
+    """Writes to stdout like a chatty client library: it must not corrupt the protocol."""
+
+    name = "test:prints"
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        print("a stray line from the client library")
+        return self.inner.poll(timeout, max_records)
