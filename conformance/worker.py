@@ -410,8 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.worker")
     parser.add_argument("--id", default="m1", help="member id, the 'source' of every event")
     args = parser.parse_args(argv)
-    out = sys.stdout
-    sys.stdout = sys.stderr  # nothing but protocol lines may reach the real stdout
+    # Nothing but protocol lines may reach the real stdout: keep a private copy of it for the
+    # protocol and point file descriptor 1 (Python prints and C libraries alike) at stderr.
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     worker = Worker(args.id, out)
     commands: queue.Queue = queue.Queue()
     reader = threading.Thread(target=_read_commands, args=(sys.stdin, commands, worker),
