@@ -1,0 +1,64 @@
+"""`kafka-conformance run` and `replay` end to end: exit codes, reports, replay files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.broker
+
+BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
+
+
+def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "conformance.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def only_run(out: Path) -> Path:
+    [run_dir] = [p for p in out.iterdir() if p.is_dir()]
+    return run_dir
+
+
+def test_passing_run_writes_reports_and_exits_0(kafka_broker, tmp_path):
+    proc = cli("run", "--client", "kafka-python", "--protocol", "classic", "--only", "S1",
+               "--only", "S2", "--bootstrap-servers", kafka_broker.bootstrap_servers,
+               "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run_dir = only_run(tmp_path)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["exit_code"] == 0 and results["broker"]["provider"] == "external"
+    [client] = results["clients"]
+    assert client["name"] == "kafka-python" and client["client_version"]
+    assert {c["check"] for c in client["checks"]} == {
+        "S1-resume-after-empty-group", "S1-topic-recreated", "S2-reset-matrix"}
+    suites = ET.parse(run_dir / "junit.xml").getroot()
+    assert sum(int(s.get("failures", 0)) for s in suites.iter("testsuite")) == 0
+    assert "S2-reset-matrix" in (run_dir / "index.html").read_text()
+    # the external cluster keeps nothing of the run
+    prefix = results["broker"]["prefix"]
+    assert not [t for t in kafka_broker.admin.topics() if t.startswith(prefix)]
+
+
+def test_broken_adapter_run_exits_1_and_replay_reproduces(kafka_broker, tmp_path):
+    proc = cli("run", "--adapter", f"{BROKEN}:SkipsRecords", "--protocol", "classic",
+               "--only", "generated", "--bootstrap-servers", kafka_broker.bootstrap_servers,
+               "--out", str(tmp_path))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    run_dir = only_run(tmp_path)
+    results = json.loads((run_dir / "results.json").read_text())
+    checks = {c["check"]: c for c in results["clients"][0]["checks"]}
+    assert checks["no-loss"]["verdict"] == "fail"
+    assert checks["no-loss"]["steps"] and checks["no-loss"]["history_file"]
+    assert (run_dir / checks["no-loss"]["history_file"]).is_file()
+    suites = ET.parse(run_dir / "junit.xml").getroot()
+    assert sum(int(s.get("failures", 0)) for s in suites.iter("testsuite")) >= 1
+    [replay] = list((run_dir / checks["no-loss"]["history_file"]).parent.glob("replay.json"))
+    again = cli("replay", str(replay), "--bootstrap-servers", kafka_broker.bootstrap_servers)
+    assert again.returncode == 1, again.stderr[-2000:]
+    assert "no-loss" in again.stderr and "fail" in again.stderr
