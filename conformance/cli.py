@@ -120,7 +120,9 @@ def clients() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
               help="TOML file of known deviations (reported as expected)")
-@click.option("--only", "only", multiple=True, help="run only these check groups (see docs)")
+@click.option("--only", "only", multiple=True,
+              help="run only: 'generated', 'semantics', a section (S1..S9) or a check id; "
+                   "repeatable")
 def run(**options: Any) -> None:
     """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
     from conformance.run import execute

@@ -89,19 +89,19 @@ def execute(clients_: tuple[str, ...] = (), adapter_refs: tuple[str, ...] = (),
     props = _client_properties(client_props)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     run_dir = Path(out) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    generated, semantics = _selection(only)
     result = RunResult(run_id, _now(), tool_version=__version__, profile=profile, seed=seed)
     broker = make_broker(bootstrap_servers=bootstrap_servers, nodes=int(nodes),
                          kafka_version=kafka_version, client_config=props)
     with console.status("starting the broker"):
         broker.start()
+    run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
                   f"{profile}, clients: {escape(', '.join(names))}")
     try:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "
                       f"{broker.bootstrap_servers}")
-        generated, semantics = _selection(only)
         for name, cls in adapters.items():
             if generated:
                 for spec in specs_for(name, protocols, profile):

@@ -60,6 +60,10 @@ def hypothesis_settings(profile: Profile, shrink: bool | None = None) -> setting
                     suppress_health_check=list(HealthCheck))
 
 
+for _profile in PROFILES.values():  # also usable as HYPOTHESIS_PROFILE=ci|dev|thorough
+    settings.register_profile(_profile.name, hypothesis_settings(_profile))
+
+
 @contextlib.contextmanager
 def shrink_budget(seconds: int) -> Iterator[None]:
     """Bound Hypothesis's shrinking time (each shrink step runs against a real broker)."""
