@@ -85,3 +85,18 @@ def test_reset_does_not_excuse_records_below_a_committed_position() -> None:
          .assigned("m2", 0).consumed("m2", 0, 4))
     [v] = check_no_loss(h.build())
     assert (v.anomaly, v.details["offsets"]) == ("lost", [2, 3])
+
+
+def test_loss_after_an_incomplete_drain_is_undecided() -> None:
+    from conformance.checkers import run_check
+    from conformance.verdicts import Verdict
+
+    base = H().scenario().produce(0, range(4)).assigned("m1", 0).consumed("m1", 0, range(2))
+    incomplete = base.add("drain_finished", member="drain", complete=False)
+    result = run_check(incomplete.build(), "no-loss")
+    assert result.verdict == Verdict.UNKNOWN and "undecided" in result.note
+    assert [v.anomaly for v in result.violations] == ["lost"]
+    complete = (H().scenario().produce(0, range(4)).assigned("m1", 0)
+                .consumed("m1", 0, range(2)).add("drain_finished", member="drain",
+                                                 complete=True))
+    assert run_check(complete.build(), "no-loss").verdict == Verdict.FAIL
