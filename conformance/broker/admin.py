@@ -11,7 +11,12 @@ import logging
 import time
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
 from conformance.errors import BrokerError, UsageError
@@ -22,6 +27,11 @@ _TIMEOUT = 30.0
 #: unless logging is configured; errors surface as exceptions with one-line messages).
 LIBRDKAFKA_LOG = logging.getLogger("kafka_conformance.librdkafka")
 LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
+
+#: Errors right after a topic change (new partitions, leader moves) that pass by themselves.
+_TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+              KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.NOT_COORDINATOR,
+              KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.REQUEST_TIMED_OUT}
 
 
 class Admin:
@@ -124,18 +134,27 @@ class Admin:
                 futs = self._client.list_offsets(req, request_timeout=_TIMEOUT)
                 return {tp.partition: f.result(timeout=_TIMEOUT).offset for tp, f in futs.items()}
             except KafkaException as exc:
-                if not exc.args[0].retriable() or time.monotonic() > deadline:
-                    raise BrokerError(f"list offsets of {topic}: {exc.args[0].str()}") from None
-                time.sleep(0.1)
+                err = exc.args[0]
+                transient = err.retriable() or err.code() in _TRANSIENT
+                if not transient or time.monotonic() > deadline:
+                    raise BrokerError(f"list offsets of {topic}: {err.str()}") from None
+                time.sleep(0.1)  # e.g. leaders of just-added partitions not known yet
 
     # -- groups ------------------------------------------------------------------------------
     def committed(self, group: str, topic: str | None = None) -> dict[tuple[str, int], int]:
         """The group's committed offsets (next offset to read), optionally of one topic."""
-        fut = self._client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
-        try:
-            res = fut[group].result(timeout=_TIMEOUT)
-        except KafkaException as exc:
-            raise BrokerError(f"list offsets of group {group}: {exc.args[0].str()}") from None
+        deadline = time.monotonic() + _TIMEOUT
+        while True:
+            fut = self._client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+            try:
+                res = fut[group].result(timeout=_TIMEOUT)
+                break
+            except KafkaException as exc:
+                err = exc.args[0]
+                if not (err.retriable() or err.code() in _TRANSIENT) \
+                        or time.monotonic() > deadline:
+                    raise BrokerError(f"list offsets of group {group}: {err.str()}") from None
+                time.sleep(0.1)
         return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions
                 if tp.offset >= 0 and (topic is None or tp.topic == topic)}
 
