@@ -270,4 +270,4 @@ def replay_file(file: str, bootstrap_servers: str | None = None,
     return 1 if failed else 0
 
 
-__all__ = ["UsageError", "execute", "replay_file"]
+__all__ = ["execute", "print_summary", "replay_file", "specs_for"]

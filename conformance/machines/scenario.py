@@ -60,7 +60,6 @@ class Scenario:
         self.h = harness
         self.steps: list[tuple[str, dict[str, Any]]] = []
         self.paused: set[tuple[str, int]] = set()
-        self._keys = 0
 
     def _log(self, name: str, **args: Any) -> None:
         self.steps.append((name, args))
@@ -141,20 +140,19 @@ class Scenario:
         if seek_event is None or not produced:
             return
 
-        def read_or_moved() -> bool:
-            for e in self.h.history.events[seek_event + 1:]:
-                if e.source != member:
-                    continue
-                if e.type in ("polled", "processed") and any(
-                        r.partition == partition and r.offset == target for r in e.records()):
-                    return True
+        def read_target() -> bool:
+            return any(e.source == member and e.type in ("polled", "processed")
+                       and any(r.partition == partition and r.offset == target
+                               for r in e.records())
+                       for e in self.h.history.events[seek_event + 1:])
+
+        def moved() -> bool:
             return (topic, partition) not in self.h.own.owned.get(member, set())
 
         started = time.monotonic()
-        honored = self.h.wait_for(read_or_moved, wait) and any(
-            e.source == member and e.type in ("polled", "processed")
-            and any(r.partition == partition and r.offset == target for r in e.records())
-            for e in self.h.history.events[seek_event + 1:])
+        self.h.wait_for(lambda: read_target() or moved(), wait)
+        with self.h._cond:
+            honored = read_target()
         with self.h._cond:
             owned = (topic, partition) in self.h.own.owned.get(member, set())
         self.h.record("seek_checked", member=member, topic=topic, partition=partition,
