@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from adapters.base import Adapter
-from conformance.errors import AdapterError
+from conformance.errors import AdapterError, UnknownAdapter
 
 ENTRY_POINT_GROUP = "kafka_conformance.adapters"
 
@@ -40,7 +40,7 @@ def load(name: str) -> type[Adapter]:
     if ref is None:
         if ":" not in name or name.count(":") != 1 or name.split(":")[1] == "":
             known = ", ".join(sorted(available()))
-            raise AdapterError(
+            raise UnknownAdapter(
                 f"unknown client {name!r}: choose one of {known}, or give an adapter as "
                 f"module:Class or path/to/file.py:Class"
             )

@@ -34,3 +34,7 @@ class WorkerError(ConformanceError):
 
 class AdapterError(UsageError):
     """An adapter could not be found or loaded, or does not implement the contract."""
+
+
+class UnknownAdapter(AdapterError):
+    """No adapter is registered under the name given, and it is no ``module:Class`` reference."""

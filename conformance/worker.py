@@ -28,7 +28,7 @@ from adapters.base import (
     Record,
     TopicPartition,
 )
-from conformance.errors import ConformanceError
+from conformance.errors import ConformanceError, UnknownAdapter
 from conformance.strategies import CommitClock, Strategy
 
 
@@ -241,9 +241,28 @@ class Worker:
         handler = getattr(self, f"cmd_{kind}", None) if isinstance(kind, str) else None
         if handler is None:
             raise ProtocolError(f"unknown command type {kind!r}")
-        if kind != "init" and self.adapter is None:
+        if kind not in ("init", "describe") and self.adapter is None:
             raise ProtocolError("the first command must be 'init'")
         handler(msg)
+
+    def cmd_describe(self, msg: dict[str, Any]) -> None:
+        """The adapter's client, release and capabilities, and per config in ``configs`` why
+        it is unsupported (null where it runs); no consumer is created."""
+        from adapters.base import Unsupported
+        from adapters.registry import load
+
+        cls = load(str(msg.get("adapter", "")))
+        reasons: list[str | None] = []
+        for raw in msg.get("configs") or []:
+            try:
+                cls.check_config(ConsumerConfig.from_json(raw))
+                reasons.append(None)
+            except Unsupported as exc:
+                reasons.append(str(exc))
+        self.reply(msg, adapter=cls.name, client=cls.client,
+                   client_version=cls.client_version(),
+                   capabilities=cls.capabilities.to_json(), unsupported=reasons,
+                   python=sys.version.split()[0], executable=sys.executable)
 
     def cmd_init(self, msg: dict[str, Any]) -> None:
         from adapters.registry import load
@@ -363,7 +382,8 @@ class Worker:
         except ConsumerError as exc:
             self.reply_error(msg, exc.code, str(exc), retriable=exc.retriable)
         except ConformanceError as exc:
-            self.reply_error(msg, "usage-error", str(exc), fatal=self.adapter is None)
+            code = "unknown-adapter" if isinstance(exc, UnknownAdapter) else "usage-error"
+            self.reply_error(msg, code, str(exc), fatal=self.adapter is None)
         except (KeyError, TypeError, ValueError) as exc:
             self.reply_error(msg, "malformed-command", f"{type(exc).__name__}: {exc}")
         except Exception as exc:

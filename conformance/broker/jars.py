@@ -15,16 +15,11 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
+from conformance.cache import cache_root
 from conformance.errors import BrokerError, PrerequisiteError, UsageError
 
 DEFAULT_KAFKA_VERSION = "4.3.1"
 _VERSION_RE = re.compile(r"^4\.\d+\.\d+$")
-
-
-def cache_root() -> Path:
-    """The cache folder (outside any repository)."""
-    env = os.environ.get("KAFKA_CONFORMANCE_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "kafka-conformance"
 
 
 def check_version(version: str) -> str:
