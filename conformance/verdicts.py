@@ -77,12 +77,14 @@ def combine(verdicts: list[Verdict]) -> Verdict:
 
 @dataclass
 class ClientResult:
-    """Every check's result for one client (adapter name + its configuration label)."""
+    """Every check's result for one client configuration: the adapter's name, the client spec
+    it ran as (``kafka-python==2.0.2``; one report column per spec), the configuration label."""
 
     name: str
     client: str = ""
     client_version: str = ""
     label: str = ""
+    spec: str = ""
     capabilities: dict[str, bool] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
 
@@ -92,6 +94,7 @@ class ClientResult:
             "client": self.client,
             "client_version": self.client_version,
             "label": self.label,
+            "spec": self.spec or self.name,
             "capabilities": self.capabilities,
             "checks": [c.to_json() for c in self.checks],
         }

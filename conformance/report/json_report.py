@@ -106,6 +106,7 @@ def _client(d: dict[str, Any]) -> ClientResult:
         client=d.get("client", ""),
         client_version=d.get("client_version", ""),
         label=d.get("label", ""),
+        spec=d.get("spec") or d["name"],
         capabilities=dict(d.get("capabilities") or {}),
         checks=[_check(c) for c in d["checks"]],
     )
