@@ -22,9 +22,6 @@ BUILTIN: dict[str, str] = {
     "kafka-python:records": "adapters.kafka_python:KafkaPythonIteratorAdapter",
 }
 
-#: Built-in clients run by `kafka-conformance run` without --client (one per library).
-DEFAULT_CLIENTS = ("confluent-kafka", "kafka-python")
-
 
 def available() -> dict[str, str]:
     """Every adapter name known without a reference: built-ins, then entry points."""

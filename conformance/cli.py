@@ -16,7 +16,7 @@ import click
 
 from conformance import __version__
 from conformance.broker.jars import DEFAULT_KAFKA_VERSION
-from conformance.errors import ConformanceError, UsageError
+from conformance.errors import ConformanceError
 
 
 def _fail(exc: ConformanceError) -> NoReturn:
@@ -29,16 +29,6 @@ def _fail(exc: ConformanceError) -> NoReturn:
 
 def _sigterm_as_exit(*_: Any) -> None:
     raise SystemExit(143)
-
-
-def _client_properties(values: tuple[str, ...]) -> dict[str, str]:
-    props = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--client-property must be KEY=VALUE, got {item!r}")
-        props[key.strip()] = value
-    return props
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,9 +91,13 @@ def clients() -> None:
 
 
 # -- run --------------------------------------------------------------------------------------
+_CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NAME==VERSION (that "
+                "release in its own cached environment) or NAME@/path/to/python; "
+                "default: every built-in client")
+
+
 @cli.command("run")
-@click.option("--client", "clients_", multiple=True,
-              help="adapter name (repeatable); default: every built-in client")
+@click.option("--client", "clients_", multiple=True, metavar="SPEC", help=_CLIENT_HELP)
 @click.option("--adapter", "adapter_refs", multiple=True,
               help="an adapter in your own code: module:Class or path/to/file.py:Class")
 @click.option("--bootstrap-servers", default=None, help="use this existing cluster")
@@ -123,22 +117,40 @@ def clients() -> None:
 @click.option("--only", "only", multiple=True,
               help="run only: 'generated', 'semantics', a section (S1..S9) or a check id; "
                    "repeatable")
-def run(**options: Any) -> None:
+def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
+        bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
+        kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
+        out: str, baseline: str | None, only: tuple[str, ...]) -> None:
     """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
+    from pathlib import Path
+
+    from conformance.options import PROTOCOLS, RunOptions, client_properties, client_specs
     from conformance.run import execute
 
-    sys.exit(execute(**options))
+    opts = RunOptions(clients=client_specs(clients_, adapter_refs),
+                      bootstrap_servers=bootstrap_servers,
+                      client_properties=client_properties(client_props), nodes=int(nodes),
+                      kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
+                      profile=profile, seed=seed, out=Path(out),
+                      baseline=Path(baseline) if baseline else None, only=only)
+    sys.exit(execute(opts))
 
 
 @cli.command("replay")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--client", "client", default=None, metavar="SPEC",
+              help="run with this client spec instead of the recorded one")
 @click.option("--bootstrap-servers", default=None)
 @click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
-def replay(file: str, bootstrap_servers: str | None, kafka_version: str) -> None:
+def replay(file: str, client: str | None, bootstrap_servers: str | None,
+           kafka_version: str) -> None:
     """Re-run a saved failing step sequence (replay.json) against a fresh broker."""
+    from conformance.clients import ClientSpec
     from conformance.run import replay_file
 
-    sys.exit(replay_file(file, bootstrap_servers=bootstrap_servers, kafka_version=kafka_version))
+    spec = ClientSpec.parse(client) if client else None
+    sys.exit(replay_file(file, bootstrap_servers=bootstrap_servers, kafka_version=kafka_version,
+                         client=spec))
 
 
 def main(argv: list[str] | None = None) -> None:

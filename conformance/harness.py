@@ -11,7 +11,6 @@ import contextlib
 import itertools
 import json
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from adapters.base import ConsumerConfig
 from conformance import processes
 from conformance.broker.admin import LIBRDKAFKA_LOG
 from conformance.broker.base import Broker
+from conformance.clients import Client
 from conformance.errors import BrokerError, WorkerError
 from conformance.history import HARNESS, Event, History
 from conformance.strategies import Strategy
@@ -63,12 +63,14 @@ class MidBatch:
 
 
 class WorkerHandle:
-    """One worker process: send commands, await replies, kill or stop it."""
+    """One worker process, started with its client's interpreter and environment: send
+    commands, await replies, kill or stop it."""
 
-    def __init__(self, harness: Harness, member: str, adapter: str, stderr_path: Path) -> None:
+    def __init__(self, harness: Harness, member: str, client: Client, stderr_path: Path) -> None:
         self.harness = harness
         self.member = member
-        self.adapter = adapter
+        self.client = client
+        self.adapter = client.adapter
         self._ids = itertools.count(1)
         self._replies: dict[int, dict[str, Any]] = {}
         self._cond = threading.Condition()
@@ -78,8 +80,8 @@ class WorkerHandle:
         self._stderr = stderr_path.open("wb")
         self.stderr_path = stderr_path
         self.proc = processes.popen(
-            [sys.executable, "-m", "conformance.worker", "--id", member],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            client.worker_command(member), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._stderr, env=client.process_env(),
         )
         self._reader = threading.Thread(target=self._read, name=f"read-{member}", daemon=True)
         self._reader.start()
@@ -188,13 +190,17 @@ class Ownership:
 
 
 class Harness:
-    """One scenario: a topic, a group, workers of one adapter, and the recorded history."""
+    """One scenario: a topic, a group, workers of one client, and the recorded history.
 
-    def __init__(self, broker: Broker, adapter: str, config: dict[str, Any], strategy: Strategy,
-                 *, partitions: int = 3, workdir: Path, topic: str | None = None,
-                 group: str | None = None, label: str = "") -> None:
+    ``client`` is a resolved :class:`~conformance.clients.Client` (its workers start with its
+    interpreter) or an adapter name of the client installed beside the suite."""
+
+    def __init__(self, broker: Broker, client: Client | str, config: dict[str, Any],
+                 strategy: Strategy, *, partitions: int = 3, workdir: Path,
+                 topic: str | None = None, group: str | None = None, label: str = "") -> None:
         self.broker = broker
-        self.adapter = adapter
+        self.client = client if isinstance(client, Client) else Client.beside(client)
+        self.adapter = self.client.adapter
         suffix = uuid.uuid4().hex[:8]
         self.topic = topic or f"{broker.prefix}t-{suffix}"
         self.group = group or f"{broker.prefix}g-{suffix}"
@@ -260,7 +266,7 @@ class Harness:
                                        replication_factor=min(3, self.broker.nodes))
         cfg = {k: v for k, v in self.config.items() if k not in ("extra", "bootstrap_servers")}
         self.record("scenario", topic=self.topic, group=self.group, partitions=self.partitions,
-                    client=self.adapter, config=cfg,
+                    client=self.adapter, spec=self.client.label, config=cfg,
                     strategy=self.strategy.describe(int(self.config.get("max_poll_records", 500))))
         self._producer = Producer({"bootstrap.servers": self.broker.bootstrap_servers,
                                    "acks": "all", "enable.idempotence": True,
@@ -275,7 +281,7 @@ class Harness:
                      run: bool = True, config: dict[str, Any] | None = None,
                      strategy: Strategy | None = None) -> WorkerHandle:
         member = member or f"m{next(self._member_ids)}"
-        handle = WorkerHandle(self, member, self.adapter, self.workdir / f"{member}.stderr")
+        handle = WorkerHandle(self, member, self.client, self.workdir / f"{member}.stderr")
         self.workers[member] = handle
         self.record("member_started", member=member)
         cfg = {**self.config, **(config or {}), "client_id": f"{self.group}-{member}"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections import Counter
@@ -14,16 +15,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from adapters.base import ConsumerConfig, Unsupported
-from adapters.registry import DEFAULT_CLIENTS, load
 from conformance import __version__
 from conformance.broker.base import Broker
 from conformance.broker.providers import make_broker
 from conformance.checkers import CHECKS
+from conformance.clients import Client, ClientSpec, resolve
 from conformance.errors import ConformanceError, UsageError
 from conformance.harness import SCENARIO_CONFIG
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import Scenario, ScenarioSpec
+from conformance.options import RunOptions
 from conformance.strategies import Strategy
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
@@ -50,7 +51,10 @@ MATRIX: dict[str, list[MatrixEntry]] = {
 }
 
 
-def specs_for(adapter: str, protocols: tuple[str, ...], profile: str) -> list[ScenarioSpec]:
+def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str
+              ) -> list[ScenarioSpec]:
+    """The generated-scenario configurations of one client (an adapter name: the client
+    installed beside the suite)."""
     specs = []
     for protocol in protocols:
         entries = MATRIX[protocol] if profile != "ci" else MATRIX[protocol][:1]
@@ -59,7 +63,7 @@ def specs_for(adapter: str, protocols: tuple[str, ...], profile: str) -> list[Sc
                       "assignment_strategy": e.assignment}
             strategy = Strategy.parse(e.strategy)
             strategy.process_ms = PROCESS_MS
-            specs.append(ScenarioSpec(adapter, config, strategy))
+            specs.append(ScenarioSpec(client, config, strategy))
     return specs
 
 
@@ -68,50 +72,55 @@ def unsupported_results(reason: str) -> list[CheckResult]:
             for check, (section, _fn) in CHECKS.items()]
 
 
+def unknown_results(checks: dict[str, str], cause: str) -> list[CheckResult]:
+    """Every check of a configuration undecided, with the one-line cause."""
+    return [CheckResult(check, section, Verdict.UNKNOWN, note=cause)
+            for check, section in checks.items()]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def execute(clients_: tuple[str, ...] = (), adapter_refs: tuple[str, ...] = (),
-            bootstrap_servers: str | None = None, client_props: tuple[str, ...] = (),
-            nodes: str = "1", kafka_version: str = "4.3.1", protocols: tuple[str, ...] = (),
-            profile: str = "ci", seed: int | None = None, out: str = "reports",
-            baseline: str | None = None, only: tuple[str, ...] = ()) -> int:
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return first if isinstance(exc, ConformanceError) else f"{type(exc).__name__}: {first}"
+
+
+def execute(opts: RunOptions) -> int:
     """Run the suite; returns the exit code."""
-    from conformance.cli import _client_properties
     from conformance.report import write_reports
     from conformance.report.baseline import Baseline
 
-    names = list(clients_) + list(adapter_refs) or list(DEFAULT_CLIENTS)
-    adapters = {name: load(name) for name in names}  # unknown client: UsageError, exit 2
-    base = Baseline.load(Path(baseline)) if baseline else None
-    protocols = protocols or ("classic", "consumer")
-    props = _client_properties(client_props)
+    base = Baseline.load(opts.baseline) if opts.baseline else None
+    generated, semantics = _selection(opts.only)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
-    run_dir = Path(out) / run_id
-    generated, semantics = _selection(only)
-    result = RunResult(run_id, _now(), tool_version=__version__, profile=profile, seed=seed)
-    broker = make_broker(bootstrap_servers=bootstrap_servers, nodes=int(nodes),
-                         kafka_version=kafka_version, client_config=props)
+    run_dir = opts.out / run_id
+    result = RunResult(run_id, _now(), tool_version=__version__, profile=opts.profile,
+                       seed=opts.seed)
+    clients = resolve_clients(opts.clients, result)  # unknown client / release: exit 2
+    broker = make_broker(bootstrap_servers=opts.bootstrap_servers, nodes=opts.nodes,
+                         kafka_version=opts.kafka_version, client_config=opts.client_properties)
     with console.status("starting the broker"):
         broker.start()
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
-                  f"{profile}, clients: {escape(', '.join(names))}")
+                  f"{opts.profile}, clients: {escape(', '.join(s.label for s in opts.clients))}")
     try:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "
                       f"{broker.bootstrap_servers}")
-        for name, cls in adapters.items():
+        for prep in clients:
             if generated:
-                for spec in specs_for(name, protocols, profile):
-                    result.clients.append(_run_spec(broker, cls, spec, profile, seed, run_dir))
-            for protocol in protocols:
-                if semantics:
-                    result.clients.append(_run_semantics(broker, name, cls, protocol,
-                                                         semantics, run_dir))
+                for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
+                                          opts.profile):
+                    result.clients.append(_guarded_spec(broker, prep, scenario, opts, run_dir))
+            for protocol in opts.protocols if semantics else ():
+                result.clients.append(_guarded_semantics(broker, prep, protocol, semantics,
+                                                         run_dir))
     except ConformanceError as exc:
-        result.errors.append(str(exc).splitlines()[0])
+        result.errors.append(_one_line(exc))
         console.print(f"[red]error:[/red] {exc}")
     finally:
         with console.status("stopping the broker"):
@@ -125,30 +134,89 @@ def execute(clients_: tuple[str, ...] = (), adapter_refs: tuple[str, ...] = (),
     return result.exit_code
 
 
-def _run_spec(broker: Broker, cls: type, spec: ScenarioSpec, profile: str, seed: int | None,
-              run_dir: Path) -> ClientResult:
-    client = ClientResult(spec.adapter, cls.client, cls.client_version(), spec.label,
-                          cls.capabilities.to_json())
+@dataclass(frozen=True)
+class Prepared:
+    """A client spec bound to its environment, or why that failed (its cells: unknown)."""
+
+    spec: ClientSpec
+    client: Client | None
+    cause: str = ""
+
+
+def resolve_clients(specs: tuple[ClientSpec, ...], result: RunResult) -> list[Prepared]:
+    """Each spec bound to its environment (built once, cached). A spec that names no client
+    or no release is a usage error (nothing has started yet); one whose environment cannot be
+    built or whose worker cannot start there keeps the cause: its cells become unknown."""
+    out: list[Prepared] = []
+    for spec in specs:
+        try:
+            with console.status(escape(f"preparing {spec.label}")) as status:
+                client = resolve(spec, progress=lambda text, s=status: s.update(escape(text)))
+            console.print(escape(f"client {spec.label}: {client.client} "
+                                 f"{client.client_version} (python {client.info.get('python')})"))
+        except UsageError:
+            raise
+        except ConformanceError as exc:
+            result.errors.append(_one_line(exc))
+            console.print(f"[red]error:[/red] {escape(_one_line(exc))}")
+            out.append(Prepared(spec, None, _one_line(exc)))
+            continue
+        out.append(Prepared(spec, client))
+    return out
+
+
+def _client_result(prep: Prepared, label: str) -> ClientResult:
+    client = prep.client
+    if client is None:
+        return ClientResult(prep.spec.adapter, label=label, spec=prep.spec.label)
+    return ClientResult(client.name, client.client, client.client_version, label,
+                        client.capabilities, spec=prep.spec.label)
+
+
+def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: RunOptions,
+                  run_dir: Path) -> ClientResult:
+    """One generated-scenario configuration; any error makes its verdicts unknown."""
+    entry = _client_result(prep, scenario.label)
+    checks = {check: section for check, (section, _fn) in CHECKS.items()}
+    spec, client = prep.spec, prep.client
+    if client is None:
+        entry.checks = unknown_results(checks, prep.cause)
+        return entry
     try:
-        cls.check_config(ConsumerConfig.from_json({"bootstrap_servers": "-", **spec.config}))
-    except Unsupported as exc:
-        client.checks = unsupported_results(str(exc))
-        console.print(escape(f"  {spec.adapter} [{spec.label}]: unsupported ({exc})"))
-        return client
-    slug = f"{spec.adapter}-{spec.label}".replace(" ", "_").replace("/", "-").replace(":", "-")
-    with console.status(escape(f"{spec.adapter} [{spec.label}]: generating scenarios")):
-        outcome = run_machine(broker, spec, PROFILES[profile], run_dir / slug, seed)
+        entry.checks = _run_spec(broker, client, scenario, opts, run_dir)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        cause = _one_line(exc)
+        entry.checks = unknown_results(checks, f"error: {cause}")
+        console.print(escape(f"  {spec.label} [{scenario.label}]: unknown ({cause})"))
+    return entry
+
+
+def _run_spec(broker: Broker, client: Client, spec: ScenarioSpec, opts: RunOptions,
+              run_dir: Path) -> list[CheckResult]:
+    reason = client.unsupported(spec.config)
+    if reason:
+        console.print(escape(f"  {client.label} [{spec.label}]: unsupported ({reason})"))
+        return unsupported_results(reason)
+    with console.status(escape(f"{client.label} [{spec.label}]: generating scenarios")):
+        outcome = run_machine(broker, spec, PROFILES[opts.profile], run_dir / _slug(
+            f"{client.label}-{spec.label}"), opts.seed)
     for check in outcome.results:
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
         if outcome.error and check.verdict == Verdict.FAIL:
             check.note = (check.note + "; " if check.note else "") + outcome.error
-    client.checks = outcome.results
     bad = [c.check for c in outcome.results if c.verdict == Verdict.FAIL]
-    console.print(escape(f"  {spec.adapter} [{spec.label}]: {len(outcome.examples)} examples "
+    console.print(escape(f"  {client.label} [{spec.label}]: {len(outcome.examples)} examples "
                          f"in {outcome.seconds:.0f} s")
                   + (f", [red]failing: {escape(', '.join(bad))}[/red]" if bad else ""))
-    return client
+    return outcome.results
+
+
+def _slug(text: str) -> str:
+    """A folder name for a client spec + configuration label."""
+    return re.sub(r"[^A-Za-z0-9.=+_-]+", "-", text).strip("-")[:120]
 
 
 def _selection(only: tuple[str, ...]) -> tuple[bool, list[str]]:
@@ -168,24 +236,46 @@ def _selection(only: tuple[str, ...]) -> tuple[bool, list[str]]:
     return "generated" in only, picked
 
 
-def _run_semantics(broker: Broker, name: str, cls: type, protocol: str, checks: list[str],
-                   run_dir: Path) -> ClientResult:
+def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: list[str],
+                       run_dir: Path) -> ClientResult:
+    """The fixed scenarios of one client and protocol; an error outside a single check makes
+    their verdicts unknown."""
+    from conformance.scenarios import SEMANTICS_CHECKS
+
+    entry = _client_result(prep, f"{protocol} fixed scenarios")
+    wanted = {c: SEMANTICS_CHECKS[c].section for c in checks
+              if protocol in SEMANTICS_CHECKS[c].protocols}
+    spec, client = prep.spec, prep.client
+    if client is None:
+        entry.checks = unknown_results(wanted, prep.cause)
+        return entry
+    try:
+        entry.checks = _run_semantics(broker, client, protocol, checks, run_dir)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        cause = _one_line(exc)
+        entry.checks = unknown_results(wanted, f"error: {cause}")
+        console.print(escape(f"  {spec.label} [{protocol} fixed scenarios]: unknown ({cause})"))
+    return entry
+
+
+def _run_semantics(broker: Broker, client: Client, protocol: str, checks: list[str],
+                   run_dir: Path) -> list[CheckResult]:
     from conformance.scenarios.runner import run_semantics
 
-    client = ClientResult(name, cls.client, cls.client_version(),
-                          f"{protocol} fixed scenarios", cls.capabilities.to_json())
-    with console.status(escape(f"{name} [{protocol}]: fixed scenarios")) as status:
-        client.checks = run_semantics(
-            broker, name, cls, protocol, run_dir / f"{name}-{protocol}-semantics".replace(
-                ":", "-"), only=checks,
-            progress=lambda c: status.update(escape(f"{name} [{protocol}]: {c}")))
-    for check in client.checks:
+    title = f"{client.label} [{protocol}]"
+    with console.status(escape(f"{title}: fixed scenarios")) as status:
+        results = run_semantics(
+            broker, client, protocol, run_dir / _slug(f"{client.label}-{protocol}-semantics"),
+            only=checks, progress=lambda c: status.update(escape(f"{title}: {c}")))
+    for check in results:
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
-    counts = Counter(str(c.verdict) for c in client.checks)
-    console.print(escape(f"  {name} [{protocol} fixed scenarios]: ")
+    counts = Counter(str(c.verdict) for c in results)
+    console.print(escape(f"  {client.label} [{protocol} fixed scenarios]: ")
                   + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
-    return client
+    return results
 
 
 _STYLE = {"pass": "green", "fail": "bold red", "hazard": "yellow", "unsupported": "dim",
@@ -210,14 +300,14 @@ def print_summary(result: RunResult) -> None:
             table.add_column(f"{check}\n{section}")
         for cl in generated:
             by = {c.check: c for c in cl.checks}
-            table.add_row(escape(cl.name), escape(cl.label),
+            table.add_row(escape(cl.spec or cl.name), escape(cl.label),
                           *[cell(by.get(check)) for check in CHECKS])
         out.print(table)
     if fixed:
         table = Table(title="fixed scenarios per SEMANTICS.md section")
         table.add_column("check")
         for cl in fixed:
-            table.add_column(escape(f"{cl.name}\n{cl.label.split()[0]}"))
+            table.add_column(escape(f"{cl.spec or cl.name}\n{cl.label.split()[0]}"))
         ids = list(dict.fromkeys(c.check for cl in fixed for c in cl.checks))
         for check in ids:
             table.add_row(check, *[cell(next((c for c in cl.checks if c.check == check), None))
@@ -231,18 +321,21 @@ def print_summary(result: RunResult) -> None:
 
 
 def replay_file(file: str, bootstrap_servers: str | None = None,
-                kafka_version: str = "4.3.1") -> int:
-    """Re-run a saved step sequence on a fresh broker; exit 0 if every check passes."""
+                kafka_version: str = "4.3.1", client: ClientSpec | None = None) -> int:
+    """Re-run a saved step sequence on a fresh broker with the client it was recorded with
+    (or ``client``); exit 0 if every check passes, 1 if one fails."""
     from conformance.checkers import run_checks
     from conformance.harness import Harness
     from conformance.machines.scenario import load_replay
 
     spec, steps = load_replay(Path(file))
-    load(spec.adapter)
+    spec.client = resolve(client or spec.client.spec)
+    console.print(escape(f"client {spec.client.label}: {spec.client.client} "
+                         f"{spec.client.client_version}"))
     broker = make_broker(bootstrap_servers=bootstrap_servers, kafka_version=kafka_version)
     workdir = Path(file).parent / f"replay-{time.strftime('%H%M%S')}"
     with broker:
-        h = Harness(broker, spec.adapter, spec.config, spec.strategy,
+        h = Harness(broker, spec.client, spec.config, spec.strategy,
                     partitions=spec.partitions, workdir=workdir)
         try:
             h.setup()

@@ -84,9 +84,9 @@ class ClientResult:
     client: str = ""
     client_version: str = ""
     label: str = ""
-    spec: str = ""
     capabilities: dict[str, bool] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
+    spec: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {

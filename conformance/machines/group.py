@@ -118,7 +118,7 @@ class GroupMachine(RuleBasedStateMachine):
         self.number = next(self.collector.counter)
         self.started = time.monotonic()
         self.broken = False
-        self.harness = Harness(self.broker, self.spec.adapter, self.spec.config,
+        self.harness = Harness(self.broker, self.spec.client, self.spec.config,
                                self.spec.strategy, partitions=self.spec.partitions,
                                workdir=self.collector.workdir / f"example-{self.number}")
         self.scenario = Scenario(self.harness)

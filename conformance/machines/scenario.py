@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance.clients import Client, ClientSpec
 from conformance.errors import UsageError, WorkerError
 from conformance.harness import Harness
 from conformance.strategies import Strategy
@@ -24,13 +25,25 @@ RACING_CODES = ("illegal-state", "consumer-error")
 
 @dataclass
 class ScenarioSpec:
-    """What one generated scenario runs: client, consumer config, strategy, topic shape."""
+    """What one generated scenario runs: client, consumer config, strategy, topic shape.
 
-    adapter: str
+    ``client`` is a resolved :class:`Client`; an adapter name means the client installed
+    beside the suite. A spec read from a replay file holds its client unresolved (no
+    interpreter yet): :func:`conformance.clients.resolve` it before running."""
+
+    client: Client
     config: dict[str, Any] = field(default_factory=dict)
     strategy: Strategy = field(default_factory=Strategy)
     partitions: int = 3
     growth: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.client, str):
+            self.client = Client.beside(self.client)
+
+    @property
+    def adapter(self) -> str:
+        return self.client.adapter
 
     @property
     def label(self) -> str:
@@ -42,13 +55,15 @@ class ScenarioSpec:
         return " ".join(bits)
 
     def to_json(self) -> dict[str, Any]:
-        return {"adapter": self.adapter, "config": self.config,
+        return {"client": self.client.label, "adapter": self.adapter, "config": self.config,
                 "strategy": self.strategy.to_json(), "partitions": self.partitions,
                 "growth": self.growth}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioSpec:
-        return cls(data["adapter"], dict(data.get("config", {})),
+        spec = ClientSpec.parse(str(data.get("client") or data["adapter"]))
+        client = Client.beside(spec.adapter) if spec.beside else Client(spec, python="")
+        return cls(client, dict(data.get("config", {})),
                    Strategy.from_json(data.get("strategy", {})),
                    int(data.get("partitions", 3)), bool(data.get("growth", True)))
 
@@ -212,7 +227,7 @@ class Scenario:
 
 def program(spec: ScenarioSpec, steps: list[tuple[str, dict[str, Any]]]) -> str:
     """The steps as a readable program (what the report shows and a user can follow)."""
-    lines = [f"# {spec.adapter}  {spec.label}", f"scenario = Scenario(topic with "
+    lines = [f"# {spec.client.label}  {spec.label}", f"scenario = Scenario(topic with "
              f"{spec.partitions} partitions)"]
     for name, args in steps:
         arg_text = ", ".join(f"{k}={v!r}" for k, v in args.items())

@@ -21,6 +21,7 @@ from typing import Any
 from adapters.base import Capabilities
 from conformance.broker.base import Broker
 from conformance.checkers import run_checks
+from conformance.clients import Client
 from conformance.errors import ConformanceError, WorkerError
 from conformance.harness import SCENARIO_CONFIG, Harness, WorkerHandle
 from conformance.history import History
@@ -30,10 +31,10 @@ from conformance.verdicts import CheckResult, Verdict
 
 @dataclass
 class Context:
-    """What a semantics check runs against: broker, adapter, group protocol, a folder."""
+    """What a semantics check runs against: broker, client, group protocol, a folder."""
 
     broker: Broker
-    adapter: str
+    client: Client
     protocol: str
     capabilities: Capabilities
     workdir: Path
@@ -49,7 +50,7 @@ class Context:
         strat = Strategy.parse(strategy) if isinstance(strategy, str) else strategy
         cfg = {**SCENARIO_CONFIG, "group_protocol": self.protocol,
                "assignment_strategy": self.assignment, **config}
-        h = Harness(self.broker, self.adapter, cfg, strat, partitions=partitions,
+        h = Harness(self.broker, self.client, cfg, strat, partitions=partitions,
                     workdir=self.workdir / f"{name}-{uuid.uuid4().hex[:4]}")
         h.setup()
         self.harnesses.append(h)

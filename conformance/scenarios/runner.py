@@ -1,4 +1,4 @@
-"""Run the semantics checks for one adapter and group protocol."""
+"""Run the semantics checks for one client and group protocol."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from adapters.base import Adapter, ConsumerConfig, Unsupported
+from adapters.base import Capabilities
 from conformance.broker.base import Broker
+from conformance.clients import Client
 from conformance.errors import ConformanceError
 from conformance.harness import SCENARIO_CONFIG
 from conformance.scenarios import SEMANTICS_CHECKS
@@ -16,10 +17,18 @@ from conformance.scenarios.base import Context
 from conformance.verdicts import CheckResult, Verdict
 
 
-def run_semantics(broker: Broker, name: str, cls: type[Adapter], protocol: str,
+def capabilities(client: Client) -> Capabilities:
+    """The client's capabilities as its worker described them (unknown names ignored)."""
+    known = set(Capabilities.__dataclass_fields__)
+    return Capabilities(**{k: bool(v) for k, v in client.capabilities.items() if k in known})
+
+
+def run_semantics(broker: Broker, client: Client, protocol: str,
                   workdir: Path, only: Iterable[str] | None = None,
                   progress: Callable[[str], None] | None = None) -> list[CheckResult]:
-    """Every registered semantics check (or ``only``) for one adapter and protocol."""
+    """Every registered semantics check (or ``only``) for one client and protocol."""
+    caps = capabilities(client)
+    refused = client.unsupported({**SCENARIO_CONFIG, "group_protocol": protocol})
     ordered = sorted(SEMANTICS_CHECKS, key=lambda c: SEMANTICS_CHECKS[c].section)  # stable
     wanted = ordered if only is None else [c for c in ordered if c in set(only)]
     out = []
@@ -29,17 +38,13 @@ def run_semantics(broker: Broker, name: str, cls: type[Adapter], protocol: str,
             progress(check_id)
         if protocol not in spec.protocols:
             continue
-        try:
-            cls.check_config(ConsumerConfig.from_json({"bootstrap_servers": "-",
-                                                       **SCENARIO_CONFIG,
-                                                       "group_protocol": protocol}))
-            missing = [n for n in spec.needs if not getattr(cls.capabilities, n, False)]
-            if missing:
-                raise Unsupported(f"{name} lacks {', '.join(missing)}")
-        except Unsupported as exc:
-            out.append(CheckResult(check_id, spec.section, Verdict.UNSUPPORTED, note=str(exc)))
+        missing = [n for n in spec.needs if not getattr(caps, n, False)]
+        reason = refused or (f"{client.name} {client.client_version} lacks "
+                             f"{', '.join(missing)}" if missing else None)
+        if reason:
+            out.append(CheckResult(check_id, spec.section, Verdict.UNSUPPORTED, note=reason))
             continue
-        ctx = Context(broker, name, protocol, cls.capabilities, workdir / check_id)
+        ctx = Context(broker, client, protocol, caps, workdir / check_id)
         started = time.monotonic()
         try:
             res = spec.fn(ctx)

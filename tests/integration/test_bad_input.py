@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -97,8 +98,35 @@ def orphan_jvms() -> list[int]:
     return found
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
+
+
 def test_docker_missing_for_testcontainers():
-    with pytest.raises(PrerequisiteError, match="Docker is not available"):
+    """One clear line either way: the optional package missing, or (with it) no Docker."""
+    missing = ("Docker is not available" if _installed("testcontainers")
+               else "needs the 'testcontainers' package")
+    with pytest.raises(PrerequisiteError, match=missing):
+        ContainerKafka().start()
+
+
+def test_testcontainers_package_missing(monkeypatch):
+    """Without the optional package the message says how to install it (whatever is here)."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_testcontainers(name, *args, **kwargs):
+        if name.startswith("testcontainers"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_testcontainers)
+    with pytest.raises(PrerequisiteError,
+                       match=r"pip install 'kafka-conformance\[testcontainers\]'"):
         ContainerKafka().start()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.registry import load
+from conformance.clients import ClientSpec, resolve
 from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
 from conformance.verdicts import Verdict
@@ -28,7 +28,7 @@ def expected(check: str) -> set[Verdict]:
 
 @pytest.fixture(scope="module")
 def confluent_classic(kafka_broker, tmp_path_factory):
-    return run_semantics(kafka_broker, "confluent-kafka", load("confluent-kafka"), "classic",
+    return run_semantics(kafka_broker, resolve(ClientSpec("confluent-kafka")), "classic",
                          tmp_path_factory.mktemp("semantics"))
 
 
@@ -70,7 +70,7 @@ def test_strategy_bounds_are_reported(confluent_classic):
                                      "S8-revoke-commit-no-duplicates"]),
 ])
 def test_other_clients_and_protocols(kafka_broker, tmp_path, client, protocol, checks):
-    results = run_semantics(kafka_broker, client, load(client), protocol, tmp_path,
+    results = run_semantics(kafka_broker, resolve(ClientSpec(client)), protocol, tmp_path,
                             only=checks)
     assert [r.check for r in results] == sorted(checks,
                                                 key=lambda c: SEMANTICS_CHECKS[c].section)
@@ -80,7 +80,7 @@ def test_other_clients_and_protocols(kafka_broker, tmp_path, client, protocol, c
 
 
 def test_unsupported_protocol_is_reported_not_skipped(kafka_broker, tmp_path):
-    results = run_semantics(kafka_broker, "kafka-python", load("kafka-python"), "consumer",
+    results = run_semantics(kafka_broker, resolve(ClientSpec("kafka-python")), "consumer",
                             tmp_path, only=["S1-resume-after-empty-group"])
     assert [(r.check, r.verdict) for r in results] == [("S1-resume-after-empty-group",
                                                         Verdict.UNSUPPORTED)]
