@@ -134,6 +134,16 @@ def test_unknown_client():
     assert_one_line_error(cli("run", "--client", "no-such-client"), 2, "unknown client")
 
 
+def test_unknown_release(tmp_path):
+    assert_one_line_error(cli("run", "--client", "kafka-python==99.0.0", "--out",
+                              str(tmp_path)), 2, "no such release")
+    assert not list(tmp_path.iterdir())  # nothing started, no run folder
+
+
+def test_malformed_client_spec():
+    assert_one_line_error(cli("run", "--client", "kafka-python=="), 2, "NAME==VERSION")
+
+
 def test_malformed_adapter_reference(tmp_path):
     assert_one_line_error(cli("run", "--adapter", f"{tmp_path}/missing.py:Nope"), 2,
                           "adapter file not found")

@@ -62,3 +62,34 @@ def test_broken_adapter_run_exits_1_and_replay_reproduces(kafka_broker, tmp_path
     again = cli("replay", str(replay), "--bootstrap-servers", kafka_broker.bootstrap_servers)
     assert again.returncode == 1, again.stderr[-2000:]
     assert "no-loss" in again.stderr and "fail" in again.stderr
+
+
+def test_client_that_cannot_start_is_unknown_and_the_others_still_run(kafka_broker, tmp_path):
+    """A worker that cannot start in its environment: that column is unknown with the cause
+    in one line, the other client's column still runs, exit 3, no traceback."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
+                   check=True, timeout=120)
+    bare = f"kafka-python@{tmp_path / 'bare' / 'bin' / 'python'}"
+    proc = cli("run", "--client", bare, "--client", "kafka-python", "--protocol", "classic",
+               "--only", "S1", "--bootstrap-servers", kafka_broker.bootstrap_servers,
+               "--out", str(tmp_path / "out"))
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    results = json.loads((only_run(tmp_path / "out") / "results.json").read_text())
+    columns = {c["spec"]: c for c in results["clients"]}
+    assert set(columns) == {bare, "kafka-python"}
+    broken = columns[bare]["checks"]
+    assert broken and all(c["verdict"] == "unknown" for c in broken)
+    assert all("cannot import adapter module" in c["note"] for c in broken)
+    assert all(c["verdict"] == "pass" for c in columns["kafka-python"]["checks"])
+
+
+def test_two_releases_of_one_client_are_two_columns(kafka_broker, tmp_path):
+    proc = cli("run", "--client", "kafka-python==3.0.11", "--client", "kafka-python",
+               "--protocol", "classic", "--only", "S1-resume-after-empty-group",
+               "--bootstrap-servers", kafka_broker.bootstrap_servers, "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((only_run(tmp_path) / "results.json").read_text())
+    versions = {c["spec"]: c["client_version"] for c in results["clients"]}
+    assert versions["kafka-python==3.0.11"] == "3.0.11"
+    assert versions["kafka-python"] != "3.0.11"

@@ -46,11 +46,25 @@ def test_malformed_commands_get_error_replies_and_the_worker_goes_on():
                        '{"type": "poll", "msg_id": 8}',
                        '{"type": "init", "msg_id": 9, "adapter": "no-such-adapter"}')
     errors = [o for o in out if o["type"] == "error"]
-    assert [e["code"] for e in errors] == ["malformed-command"] * 4 + ["usage-error"]
+    assert [e["code"] for e in errors] == ["malformed-command"] * 4 + ["unknown-adapter"]
     assert errors[2]["in_reply_to"] == 7 and "bogus" in errors[2]["message"]
     assert "first command must be 'init'" in errors[3]["message"]
     assert errors[4]["fatal"] is True and "unknown client" in errors[4]["message"]
     assert all(o["source"] == "w" and isinstance(o["ts"], float) for o in out)
+
+
+def test_describe_reports_the_client_and_refused_configs_without_a_consumer():
+    out = worker_lines(json.dumps({"type": "describe", "msg_id": 1, "adapter": "kafka-python",
+                                   "configs": [{"bootstrap_servers": "-"},
+                                               {"bootstrap_servers": "-",
+                                                "group_protocol": "consumer"}]}),
+                       json.dumps({"type": "describe", "msg_id": 2, "adapter": "nope"}))
+    ok, err = out
+    assert ok["type"] == "describe_ok" and ok["client"] == "kafka-python"
+    assert ok["client_version"] and ok["capabilities"]["consumer_protocol"] is False
+    assert ok["unsupported"][0] is None and "KIP-848" in ok["unsupported"][1]
+    assert ok["python"] == sys.version.split()[0]
+    assert err["type"] == "error" and err["code"] == "unknown-adapter"
 
 
 def test_step_mode_events_and_replies(harness):
