@@ -144,8 +144,9 @@ def ensure_env(distribution: str, version: str,
             if uv:
                 _run([uv, "venv", "--quiet", "--python", sys.executable, str(folder)],
                      requirement)
-                _run([uv, "pip", "install", "--quiet", "--python", str(env_python(folder)),
-                      requirement], requirement, env=pip_settings_for_uv())
+                _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python",
+                      str(env_python(folder)), requirement], requirement,
+                     env=pip_settings_for_uv())
             else:
                 _run([sys.executable, "-m", "venv", str(folder)], requirement)
                 _run([str(env_python(folder)), "-m", "pip", "install", "--quiet",
