@@ -3,7 +3,8 @@
 A baseline is a TOML file with one ``[[deviation]]`` table per known deviation::
 
     [[deviation]]
-    client = "confluent-kafka*"      # glob on the client's name (or its library name)
+    client = "confluent-kafka*"      # glob on the adapter name, the client spec
+                                     # (kafka-python==3.0.12) or the library name
     check = "commit-validity"        # glob on the check id
     reason = "librdkafka stores offsets before processing (S4); upstream issue #1234"
     anomalies = ["commit-ahead"]     # optional: only when every violation is one of these
@@ -45,7 +46,7 @@ class Deviation:
 
     def matches(self, client: ClientResult, check: CheckResult) -> bool:
         """Whether this entry covers ``check`` of ``client`` (verdict not considered)."""
-        names = (client.name, client.client) if client.client else (client.name,)
+        names = tuple(n for n in (client.name, client.spec, client.client) if n)
         if not any(fnmatchcase(n, self.client) for n in names):
             return False
         if not fnmatchcase(check.check, self.check):

@@ -1,7 +1,10 @@
 """``index.html``: a self-contained page (inline CSS, no scripts, no external assets).
 
 Layout: a header (run id, tool version, broker, profile, seed, times, exit code); the client x
-check matrix (verdict colour + word, examples tried, seconds); one section per non-pass cell with
+check matrix, one row per client spec and configuration (verdict colour + word, examples tried,
+seconds); when a run holds several specs of one client (``kafka-python==2.0.2``,
+``kafka-python==3.0.12``), a version matrix per client: one row per configuration and check, one
+column per spec, rows whose verdicts differ flagged; one section per non-pass cell with
 the check's SEMANTICS section, note, figures, shrunk steps, violations with their evidence events,
 and a per-partition timeline of the example's history (``CheckResult.history_file``).
 
@@ -26,6 +29,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from conformance.history import HARNESS, Event, History, HistoryFormatError
+from conformance.report.columns import spec_of, specs_by_client
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 HTML_FILE = "index.html"
@@ -303,6 +307,7 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
     columns = list(checks)
     rows, sections = [], []
     counts: dict[str, int] = dict.fromkeys((str(v) for v in Verdict), 0)
+    anchors: dict[tuple[int, str], str] = {}
     for ci, client in enumerate(result.clients):
         by_check = {c.check: (ki, c) for ki, c in enumerate(client.checks)}
         cells = []
@@ -317,8 +322,9 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
                           "examples": c.examples, "seconds": f"{c.seconds:.1f}",
                           "anchor": anchor if c.verdict != Verdict.PASS else None})
             if c.verdict != Verdict.PASS:
+                anchors[ci, check_id] = anchor
                 sections.append(_section(client, c, anchor, run_dir))
-        rows.append({"name": client.name, "client": client.client,
+        rows.append({"name": spec_of(client), "client": client.client,
                      "version": client.client_version, "label": client.label, "cells": cells})
     column_info = [{"check": k, "section": s, "title": SECTIONS.get(s, "")}
                    for k, s in checks.items()]
@@ -327,6 +333,7 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
         "columns": column_info,
         "rows": rows,
         "matrices": _matrices(result, column_info, rows),
+        "versions": version_matrices(result, anchors),
         "counts": {k: v for k, v in counts.items() if v},
         "sections": sections,
         "symbols": {str(k): v for k, v in SYMBOLS.items()},
@@ -351,6 +358,37 @@ def _matrices(result: RunResult, columns: list[dict[str, Any]],
             out.append({"title": title, "columns": [columns[j] for j in keep],
                         "rows": [{**rows[i], "cells": [rows[i]["cells"][j] for j in keep]}
                                  for i in members]})
+    return out
+
+
+def version_matrices(result: RunResult, anchors: dict[tuple[int, str], str] | None = None
+                     ) -> list[dict[str, Any]]:
+    """Per client run as several specs: one row per (configuration label, check), one column
+    per spec; ``differs`` marks rows whose verdicts are not all equal. ``anchors`` maps
+    (client index, check) to the finding section a cell links to."""
+    anchors = anchors or {}
+    out = []
+    for name, specs in specs_by_client(result.clients).items():
+        if len(specs) < 2:
+            continue
+        cells: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        sections: dict[str, str] = {}
+        for ci, client in enumerate(result.clients):
+            if client.name != name:
+                continue
+            for c in client.checks:
+                sections.setdefault(c.check, c.section)
+                cells.setdefault((client.label, c.check), {}).setdefault(spec_of(client), {
+                    "verdict": str(c.verdict), "symbol": SYMBOLS[c.verdict],
+                    "anchor": anchors.get((ci, c.check))})
+        rows = []
+        for (label, check), by_spec in cells.items():
+            row_cells = [by_spec.get(spec) for spec in specs]
+            verdicts = {cell["verdict"] if cell else None for cell in row_cells}
+            rows.append({"label": label, "check": check, "section": sections[check],
+                         "cells": row_cells, "differs": len(verdicts) > 1})
+        out.append({"client": name, "specs": specs, "rows": rows,
+                    "differing": sum(r["differs"] for r in rows)})
     return out
 
 
@@ -389,7 +427,7 @@ def _section(client: ClientResult, c: CheckResult, anchor: str,
             "events": _evidence_events(history, v.evidence) if history is not None else [],
         })
     return {
-        "anchor": anchor, "client": client.name, "label": client.label, "check": c.check,
+        "anchor": anchor, "client": spec_of(client), "label": client.label, "check": c.check,
         "section": c.section, "title": SECTIONS.get(c.section, ""), "verdict": str(c.verdict),
         "symbol": SYMBOLS[c.verdict], "examples": c.examples, "seconds": f"{c.seconds:.1f}",
         "note": c.note, "figures": [(k, _fmt(v)) for k, v in c.figures.items()],

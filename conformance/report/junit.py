@@ -1,4 +1,6 @@
-"""``junit.xml``: one ``<testsuite>`` per client, one ``<testcase>`` per check.
+"""``junit.xml``: one ``<testsuite>`` per client spec and configuration, one ``<testcase>`` per
+check. Suites are named ``<spec> [<label>]`` (``kafka-python==2.0.2 [classic fixed scenarios]``),
+unique within a run (``columns.column_ids``); test cases carry that name as ``classname``.
 
 Mapping of verdicts (docs/results-schema.md):
 
@@ -21,6 +23,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from conformance.report.columns import column_ids, spec_of
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 JUNIT_FILE = "junit.xml"
@@ -36,7 +39,8 @@ def xml_text(value: Any) -> str:
 def build_junit(result: RunResult) -> ET.Element:
     """The ``<testsuites>`` element of ``result``."""
     root = ET.Element("testsuites", name=ROOT_NAME)
-    suites = [_suite(result, client) for client in result.clients]
+    suites = [_suite(result, client, suite_id)
+              for client, suite_id in zip(result.clients, column_ids(result.clients), strict=True)]
     if result.errors:
         suites.append(_errors_suite(result))
     for suite in suites:
@@ -59,20 +63,20 @@ def write_junit(result: RunResult, path: str | Path) -> Path:
     return path
 
 
-def _suite(result: RunResult, client: ClientResult) -> ET.Element:
-    suite = ET.Element("testsuite", name=xml_text(client.name))
+def _suite(result: RunResult, client: ClientResult, suite_id: str) -> ET.Element:
+    suite = ET.Element("testsuite", name=xml_text(suite_id))
     counts = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     props = ET.SubElement(suite, "properties")
     for name, value in _properties(result, client):
         ET.SubElement(props, "property", name=xml_text(name), value=xml_text(value))
     for check in client.checks:
-        suite.append(_case(client, check, counts))
-    _set_counts(suite, counts, sum(c.seconds for c in client.checks), result, client.name)
+        suite.append(_case(suite_id, check, counts))
+    _set_counts(suite, counts, sum(c.seconds for c in client.checks), result, suite_id)
     return suite
 
 
-def _case(client: ClientResult, check: CheckResult, counts: dict[str, int]) -> ET.Element:
-    case = ET.Element("testcase", name=xml_text(check.check), classname=xml_text(client.name),
+def _case(suite_id: str, check: CheckResult, counts: dict[str, int]) -> ET.Element:
+    case = ET.Element("testcase", name=xml_text(check.check), classname=xml_text(suite_id),
                       time=f"{check.seconds:.3f}")
     counts["tests"] += 1
     verdict = check.verdict
@@ -127,8 +131,8 @@ def _properties(result: RunResult, client: ClientResult) -> list[tuple[str, Any]
     props: list[tuple[str, Any]] = [
         ("run_id", result.run_id), ("tool_version", result.tool_version),
         ("profile", result.profile), ("seed", "" if result.seed is None else result.seed),
-        ("client", client.client), ("client_version", client.client_version),
-        ("label", client.label),
+        ("adapter", client.name), ("spec", spec_of(client)), ("client", client.client),
+        ("client_version", client.client_version), ("label", client.label),
     ]
     props += [(f"broker.{k}", _scalar(v)) for k, v in result.broker.items()]
     props += [(f"capability.{k}", str(v).lower()) for k, v in client.capabilities.items()]

@@ -62,6 +62,15 @@ def test_library_name_matches_too() -> None:
     assert baseline.apply(_run(client)).exit_code == 0
 
 
+def test_spec_pins_a_deviation_to_one_release() -> None:
+    baseline = Baseline.parse('[[deviation]]\nclient = "kafka-python==3.0.*"\ncheck = "*"\n'
+                              'reason = "known in 3.0"\n')
+    old, new = failing_only("kafka-python"), failing_only("kafka-python")
+    old.spec, new.spec = "kafka-python==2.0.2", "kafka-python==3.0.12"
+    applied = baseline.apply(_run(old, new))
+    assert [c.checks[0].verdict for c in applied.clients] == [Verdict.FAIL, Verdict.EXPECTED]
+
+
 def test_anomalies_restrict_the_entry() -> None:
     text = BASELINE + 'anomalies = ["commit-ahead"]\n'
     baseline = Baseline.parse(text)

@@ -195,3 +195,60 @@ def test_failing_history_fixture_timeline() -> None:
     history, dup = failing_history()
     timeline = build_timeline(history, {dup})
     assert [r.name for r in timeline.rows if r.failing] == [f"{T}-0"]
+
+
+def _two_specs() -> RunResult:
+    """kafka-python 2.0.2 passes order where 3.0.12 fails it; only 2.0.2 ran S5."""
+    gen = "classic range reset=earliest BATCH+revoke"
+    order_fail = CheckResult("order", "S9", Verdict.FAIL, violations=[
+        Violation("order", "seek-not-honored", "S7", "seek to 3 on t-0 not honored")])
+    return RunResult(run_id="r", started_at="", clients=[
+        ClientResult("kafka-python", "kafka-python", "2.0.2", gen, spec="kafka-python==2.0.2",
+                     checks=[CheckResult("no-loss", "S1", Verdict.PASS),
+                             CheckResult("order", "S9", Verdict.PASS)]),
+        ClientResult("kafka-python", "kafka-python", "2.0.2", "classic fixed scenarios",
+                     spec="kafka-python==2.0.2",
+                     checks=[CheckResult("S5-RECORD-crash-bound", "S5", Verdict.PASS)]),
+        ClientResult("kafka-python", "kafka-python", "3.0.12", gen, spec="kafka-python==3.0.12",
+                     checks=[CheckResult("no-loss", "S1", Verdict.PASS), order_fail]),
+        ClientResult("confluent-kafka", "confluent-kafka", "2.12.0", gen,
+                     checks=[CheckResult("no-loss", "S1", Verdict.PASS)]),
+    ])
+
+
+def test_two_specs_of_one_client_are_separate_rows_named_by_spec() -> None:
+    html = render_html(_two_specs())
+    matrix = _matrix(html)
+    assert matrix.count("<th scope=\"row\">kafka-python==2.0.2<") == 1
+    assert matrix.count("<th scope=\"row\">kafka-python==3.0.12<") == 1
+    assert "<th scope=\"row\">confluent-kafka<" in matrix, "no spec: the adapter name"
+    assert re.search(r'<section class="finding" id="c2-k1">.*?kafka-python==3\.0\.12', html,
+                     re.S), "the finding names the spec"
+
+
+def test_version_matrix_one_column_per_spec() -> None:
+    from conformance.report.html import version_matrices
+
+    [vm] = version_matrices(_two_specs(), {(2, "order"): "c2-k1"})
+    assert vm["client"] == "kafka-python"
+    assert vm["specs"] == ["kafka-python==2.0.2", "kafka-python==3.0.12"]
+    rows = {(r["label"], r["check"]): r for r in vm["rows"]}
+    order = rows["classic range reset=earliest BATCH+revoke", "order"]
+    assert [c["verdict"] for c in order["cells"]] == ["pass", "fail"]
+    assert order["differs"] and order["cells"][1]["anchor"] == "c2-k1"
+    assert not rows["classic range reset=earliest BATCH+revoke", "no-loss"]["differs"]
+    s5 = rows["classic fixed scenarios", "S5-RECORD-crash-bound"]
+    assert s5["cells"][1] is None and s5["differs"], "not run by 3.0.12"
+    assert vm["differing"] == 2
+
+    html = render_html(_two_specs())
+    table = html.split('<table class="matrix versions">', 1)[1].split("</table>", 1)[0]
+    assert '<th class="mono">kafka-python==2.0.2</th><th class="mono">kafka-python==3.0.12</th>' \
+        in table
+    assert table.count('class="differs"') == 2
+    assert 'href="#c2-k1"' in table
+    assert "confluent-kafka" not in table, "one spec of a client: no version matrix"
+
+
+def test_no_version_matrix_for_one_spec_per_client(tmp_path: Path) -> None:
+    assert "matrix versions" not in _page(tmp_path)

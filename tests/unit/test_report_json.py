@@ -65,3 +65,21 @@ def test_malformed_file_gives_one_line_error(tmp_path: Path, content: str, expec
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ResultsError, match="file not found"):
         load_results(tmp_path / "nope.json")
+
+
+def test_two_specs_of_one_client_round_trip(tmp_path: Path) -> None:
+    from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
+
+    entries = [ClientResult("kafka-python", "kafka-python", v, "classic fixed scenarios",
+                            spec=f"kafka-python=={v}",
+                            checks=[CheckResult("S1-resume", "S1", Verdict.PASS)])
+               for v in ("2.0.2", "3.0.12")]
+    result = RunResult(run_id="r", started_at="", clients=entries)
+    data = load_results(write_results(result, tmp_path / "results.json"))
+    assert [(c["spec"], c["label"]) for c in data["clients"]] == [
+        ("kafka-python==2.0.2", "classic fixed scenarios"),
+        ("kafka-python==3.0.12", "classic fixed scenarios")]
+    assert [c.spec for c in run_result_from_json(data).clients] == [
+        "kafka-python==2.0.2", "kafka-python==3.0.12"]
+    del data["clients"][0]["spec"]
+    assert run_result_from_json(data).clients[0].spec == "kafka-python", "older files: the name"

@@ -23,7 +23,8 @@ def test_counts_per_suite_and_total(tmp_path: Path) -> None:
     root = _parse(sample_run(), tmp_path)
     assert root.tag == "testsuites"
     suites = root.findall("testsuite")
-    assert [s.get("name") for s in suites] == ["confluent-kafka[BATCH]", f"evil{HOSTILE}"]
+    assert [s.get("name") for s in suites] == ["confluent-kafka[BATCH] [BATCH, classic]",
+                                               f"evil{HOSTILE}"]
     assert _counts(suites[0]) == (6, 1, 1, 1)
     assert _counts(suites[1]) == (2, 0, 0, 0)
     assert _counts(root) == (8, 1, 1, 1)
@@ -49,7 +50,7 @@ def test_verdict_mapping(tmp_path: Path) -> None:
     expected = cases["commit-validity"]
     assert "baseline" in expected.find("system-out").text
     assert expected.find("failure") is None and expected.find("error") is None
-    assert cases["no-duplicates"].get("classname") == "confluent-kafka[BATCH]"
+    assert cases["no-duplicates"].get("classname") == "confluent-kafka[BATCH] [BATCH, classic]"
     assert cases["no-duplicates"].get("time") == "12.500"
 
 
@@ -80,3 +81,43 @@ def test_control_characters_do_not_break_xml(tmp_path: Path) -> None:
     root = _parse(result, tmp_path)
     assert root.find("testsuite").get("name") == "c"
     assert root.find("testsuite/testcase/error").get("message") == "bad  byte"
+
+
+def _two_specs() -> RunResult:
+    """kafka-python 2.0.2 and 3.0.12 in one run, each with a generated and a fixed entry."""
+    def entry(spec: str, version: str, label: str, verdict: Verdict) -> ClientResult:
+        return ClientResult("kafka-python", "kafka-python", version, label, spec=spec,
+                            checks=[CheckResult("no-loss", "S1", Verdict.PASS, seconds=1.0),
+                                    CheckResult("order", "S9", verdict, seconds=2.0)])
+    gen, fixed = "classic range reset=earliest BATCH+revoke", "classic fixed scenarios"
+    return RunResult(run_id="r", started_at="", clients=[
+        entry("kafka-python==2.0.2", "2.0.2", gen, Verdict.PASS),
+        entry("kafka-python==2.0.2", "2.0.2", fixed, Verdict.PASS),
+        entry("kafka-python==3.0.12", "3.0.12", gen, Verdict.FAIL),
+        entry("kafka-python==3.0.12", "3.0.12", fixed, Verdict.PASS)])
+
+
+def test_two_specs_of_one_client_get_distinct_suites(tmp_path: Path) -> None:
+    suites = _parse(_two_specs(), tmp_path).findall("testsuite")
+    names = [s.get("name") for s in suites]
+    assert names == ["kafka-python==2.0.2 [classic range reset=earliest BATCH+revoke]",
+                     "kafka-python==2.0.2 [classic fixed scenarios]",
+                     "kafka-python==3.0.12 [classic range reset=earliest BATCH+revoke]",
+                     "kafka-python==3.0.12 [classic fixed scenarios]"]
+    assert [s.get("id") for s in suites] == names
+    assert [_counts(s)[1] for s in suites] == [0, 0, 1, 0]
+    for suite in suites:
+        assert {c.get("classname") for c in suite.findall("testcase")} == {suite.get("name")}
+        props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+        assert props["spec"] == suite.get("name").split(" [")[0]
+        assert props["adapter"] == "kafka-python"
+        assert props["client_version"] in props["spec"]
+
+
+def test_repeated_spec_and_label_get_numbered_ids(tmp_path: Path) -> None:
+    result = _two_specs()
+    result.clients.append(result.clients[0])
+    suites = _parse(result, tmp_path).findall("testsuite")
+    ids = [s.get("id") for s in suites]
+    assert len(set(ids)) == len(ids) == 5
+    assert ids[-1] == "kafka-python==2.0.2 [classic range reset=earliest BATCH+revoke] #2"

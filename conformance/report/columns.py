@@ -1,0 +1,44 @@
+"""Names of report columns: one per client spec and configuration label.
+
+A run may hold several specs of one client (``kafka-python==2.0.2``, ``kafka-python==3.0.12``),
+each with several configurations; the pair (spec, label) identifies one entry of
+``RunResult.clients``. Every report names entries the same way, through these helpers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from conformance.verdicts import ClientResult
+
+
+def spec_of(client: ClientResult) -> str:
+    """The client spec the entry ran as (the adapter name for results without a spec)."""
+    return client.spec or client.name
+
+
+def column_title(client: ClientResult) -> str:
+    """``<spec> [<label>]`` (just the spec when there is no label)."""
+    spec = spec_of(client)
+    return f"{spec} [{client.label}]" if client.label else spec
+
+
+def column_ids(clients: list[ClientResult]) -> list[str]:
+    """One id per entry, unique within the list: the column title, with `` #2``, `` #3`` ...
+    appended to repeats of one (spec, label) pair."""
+    seen: Counter[str] = Counter()
+    out = []
+    for client in clients:
+        title = column_title(client)
+        seen[title] += 1
+        out.append(title if seen[title] == 1 else f"{title} #{seen[title]}")
+    return out
+
+
+def specs_by_client(clients: list[ClientResult]) -> dict[str, list[str]]:
+    """Adapter name -> its distinct specs in first-seen order (several: a version matrix)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for client in clients:
+        if spec_of(client) not in out[client.name]:
+            out[client.name].append(spec_of(client))
+    return dict(out)
