@@ -56,7 +56,7 @@ def _import(ref: str) -> object:
         if module_ref.endswith(".py") or "/" in module_ref:
             path = Path(module_ref).resolve()
             if not path.is_file():
-                raise AdapterError(f"adapter file not found: {module_ref}")
+                raise UnknownAdapter(f"adapter file not found: {module_ref}")
             mod_name = f"kc_user_adapter_{abs(hash(str(path)))}"
             spec = importlib.util.spec_from_file_location(mod_name, path)
             if spec is None or spec.loader is None:
@@ -68,6 +68,10 @@ def _import(ref: str) -> object:
             module = importlib.import_module(module_ref)
     except AdapterError:
         raise
+    except ModuleNotFoundError as exc:
+        if exc.name == module_ref:
+            raise UnknownAdapter(f"no adapter module {module_ref!r}") from None
+        raise AdapterError(f"cannot import adapter module {module_ref!r}: {exc}") from None
     except ImportError as exc:
         raise AdapterError(f"cannot import adapter module {module_ref!r}: {exc}") from None
     except Exception as exc:
@@ -76,4 +80,4 @@ def _import(ref: str) -> object:
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise AdapterError(f"adapter module {module_ref!r} has no attribute {attr!r}") from None
+        raise UnknownAdapter(f"adapter module {module_ref!r} has no attribute {attr!r}") from None

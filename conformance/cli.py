@@ -1,4 +1,5 @@
-"""``kafka-conformance``: run the suite, run a broker, list clients, replay a failure.
+"""``kafka-conformance``: run the suite, run a broker, list clients, replay a failure, compare
+two runs (the upgrade gate).
 
 Exit codes: 0 every check passes, 1 a violation, 2 usage error, 3 infrastructure error
 (broker, Java/Maven, a worker dying unplanned), 130 interrupted.
@@ -151,6 +152,24 @@ def replay(file: str, client: str | None, bootstrap_servers: str | None,
     spec = ClientSpec.parse(client) if client else None
     sys.exit(replay_file(file, bootstrap_servers=bootstrap_servers, kafka_version=kafka_version,
                          client=spec))
+
+
+@cli.command("compare")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--old-client", default=None, metavar="SPEC",
+              help="the column of OLD to compare, when it holds several client specs")
+@click.option("--new-client", default=None, metavar="SPEC",
+              help="the column of NEW to compare, when it holds several client specs")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
+              help="also write the changes as JSON to this file")
+def compare(old: str, new: str, old_client: str | None, new_client: str | None,
+            json_out: str | None) -> None:
+    """The upgrade gate: checks whose verdict changed from OLD to NEW (results.json files);
+    exit 1 when NEW fails a check that OLD passed."""
+    from conformance.compare import compare_files
+
+    sys.exit(compare_files(old, new, old_client, new_client, json_out))
 
 
 def main(argv: list[str] | None = None) -> None:
