@@ -109,8 +109,10 @@ _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NA
 @click.option("--protocol", "protocols", multiple=True,
               type=click.Choice(["classic", "consumer"]),
               help="group protocol(s); default: both")
-@click.option("--profile", type=click.Choice(["ci", "dev", "thorough"]), default="ci",
-              show_default=True)
+@click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]), default="ci",
+              show_default=True,
+              help="search effort: smoke (a quick look, no shrinking), ci (bounded), dev, "
+                   "thorough")
 @click.option("--seed", type=int, default=None, help="Hypothesis seed, for reproduction")
 @click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
@@ -118,13 +120,17 @@ _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NA
 @click.option("--only", "only", multiple=True,
               help="run only: 'generated', 'semantics', a section (S1..S9) or a check id; "
                    "repeatable")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="configurations run at once on the one broker (each with its own topics "
+                   "and groups); default: from the machine's cores")
 def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
         bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
         kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
-        out: str, baseline: str | None, only: tuple[str, ...]) -> None:
+        out: str, baseline: str | None, only: tuple[str, ...], jobs: int | None) -> None:
     """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
     from pathlib import Path
 
+    from conformance.jobs import default_jobs
     from conformance.options import PROTOCOLS, RunOptions, client_properties, client_specs
     from conformance.run import execute
 
@@ -133,7 +139,8 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
                       client_properties=client_properties(client_props), nodes=int(nodes),
                       kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
                       profile=profile, seed=seed, out=Path(out),
-                      baseline=Path(baseline) if baseline else None, only=only)
+                      baseline=Path(baseline) if baseline else None, only=only,
+                      jobs=jobs or default_jobs())
     sys.exit(execute(opts))
 
 

@@ -29,6 +29,7 @@ class RunOptions:
     out: Path = Path("reports")
     baseline: Path | None = None
     only: tuple[str, ...] = ()
+    jobs: int = 1  # configurations at a time on the one broker
 
 
 def client_specs(clients: tuple[str, ...], adapter_refs: tuple[str, ...] = ()

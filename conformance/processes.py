@@ -4,7 +4,8 @@ Every broker node and worker is started with:
 - its own session (Ctrl-C in a terminal reaches only us; we stop children in order), and
 - on Linux, ``PR_SET_PDEATHSIG = SIGKILL``: if this Python process is killed, the kernel kills the
   child too. (The signal follows the *thread* that started the child, so it is only set when the
-  child is started from the main thread.)
+  child is started from the main thread or from a job thread of :mod:`conformance.jobs`, which
+  lives until the run ends.)
 A run folder records its owner's pid; a later start reaps the folders of dead owners and any process
 still running from them (see :func:`reap_orphans`).
 """
@@ -40,7 +41,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 def popen(cmd: list[str], **kwargs) -> subprocess.Popen:
     """``subprocess.Popen`` in a new session, killed with us where the OS allows it."""
     preexec: Callable[[], None] | None = None
-    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+    thread = threading.current_thread()
+    if sys.platform.startswith("linux") and (thread is threading.main_thread()
+                                             or thread.name.startswith("kc-job")):
         preexec = _die_with_parent
     return subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec, **kwargs)
 

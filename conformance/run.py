@@ -6,7 +6,7 @@ import os
 import re
 import time
 import uuid
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from conformance.checkers import CHECKS
 from conformance.clients import Client, ClientSpec, resolve
 from conformance.errors import ConformanceError, UsageError
 from conformance.harness import SCENARIO_CONFIG
+from conformance.jobs import Board, run_all
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import Scenario, ScenarioSpec
 from conformance.options import RunOptions
@@ -57,7 +58,7 @@ def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str
     installed beside the suite)."""
     specs = []
     for protocol in protocols:
-        entries = MATRIX[protocol] if profile != "ci" else MATRIX[protocol][:1]
+        entries = MATRIX[protocol] if profile not in ("smoke", "ci") else MATRIX[protocol][:1]
         for e in entries:
             config = {**SCENARIO_CONFIG, "group_protocol": e.protocol,
                       "assignment_strategy": e.assignment}
@@ -110,15 +111,13 @@ def execute(opts: RunOptions) -> int:
     try:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "
-                      f"{broker.bootstrap_servers}")
-        for prep in clients:
-            if generated:
-                for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
-                                          opts.profile):
-                    result.clients.append(_guarded_spec(broker, prep, scenario, opts, run_dir))
-            for protocol in opts.protocols if semantics else ():
-                result.clients.append(_guarded_semantics(broker, prep, protocol, semantics,
-                                                         run_dir))
+                      f"{broker.bootstrap_servers}; {opts.jobs} configuration(s) at a time")
+        tasks = plan(broker, clients, opts, generated, semantics, run_dir)
+        board = Board(len(tasks))
+        with console.status(escape(board.line())) as status:
+            entries = run_all(tasks, opts.jobs, board,
+                              tick=lambda: status.update(escape(board.line())))
+        result.clients.extend(merge_entries(entries))
     except ConformanceError as exc:
         result.errors.append(_one_line(exc))
         console.print(f"[red]error:[/red] {exc}")
@@ -165,6 +164,44 @@ def resolve_clients(specs: tuple[ClientSpec, ...], result: RunResult) -> list[Pr
     return out
 
 
+Task = Callable[[Board, int], ClientResult]
+
+
+def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: bool,
+         semantics: list[str], run_dir: Path) -> list[Task]:
+    """One task per configuration, in report order: each client's generated-scenario
+    configurations, then each fixed scenario per group protocol (merged into one entry per
+    client and protocol by :func:`merge_entries`)."""
+    from conformance.scenarios import SEMANTICS_CHECKS
+
+    tasks: list[Task] = []
+    for prep in clients:
+        if generated:
+            for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
+                                      opts.profile):
+                tasks.append(lambda board, i, p=prep, sc=scenario: _guarded_spec(
+                    broker, p, sc, opts, run_dir, lambda text: board.set(i, text)))
+        for protocol in opts.protocols:
+            for check in semantics:
+                if protocol in SEMANTICS_CHECKS[check].protocols:
+                    tasks.append(lambda board, i, p=prep, proto=protocol, c=check:
+                                 _guarded_semantics(broker, p, proto, [c], run_dir,
+                                                    lambda text: board.set(i, text)))
+    return tasks
+
+
+def merge_entries(entries: list[ClientResult]) -> list[ClientResult]:
+    """Consecutive entries of one client spec and configuration label as one entry."""
+    merged: list[ClientResult] = []
+    for entry in entries:
+        last = merged[-1] if merged else None
+        if last is not None and (last.spec, last.label) == (entry.spec, entry.label):
+            last.checks.extend(entry.checks)
+        else:
+            merged.append(entry)
+    return merged
+
+
 def _client_result(prep: Prepared, label: str) -> ClientResult:
     client = prep.client
     if client is None:
@@ -174,7 +211,7 @@ def _client_result(prep: Prepared, label: str) -> ClientResult:
 
 
 def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: RunOptions,
-                  run_dir: Path) -> ClientResult:
+                  run_dir: Path, note: Callable[[str], None]) -> ClientResult:
     """One generated-scenario configuration; any error makes its verdicts unknown."""
     entry = _client_result(prep, scenario.label)
     checks = {check: section for check, (section, _fn) in CHECKS.items()}
@@ -183,7 +220,7 @@ def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: 
         entry.checks = unknown_results(checks, prep.cause)
         return entry
     try:
-        entry.checks = _run_spec(broker, client, scenario, opts, run_dir)
+        entry.checks = _run_spec(broker, client, scenario, opts, run_dir, note)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -194,14 +231,14 @@ def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: 
 
 
 def _run_spec(broker: Broker, client: Client, spec: ScenarioSpec, opts: RunOptions,
-              run_dir: Path) -> list[CheckResult]:
+              run_dir: Path, note: Callable[[str], None]) -> list[CheckResult]:
     reason = client.unsupported(spec.config)
     if reason:
         console.print(escape(f"  {client.label} [{spec.label}]: unsupported ({reason})"))
         return unsupported_results(reason)
-    with console.status(escape(f"{client.label} [{spec.label}]: generating scenarios")):
-        outcome = run_machine(broker, spec, PROFILES[opts.profile], run_dir / _slug(
-            f"{client.label}-{spec.label}"), opts.seed)
+    note(f"{client.label} [{spec.label}]: generated scenarios")
+    outcome = run_machine(broker, spec, PROFILES[opts.profile], run_dir / _slug(
+        f"{client.label}-{spec.label}"), opts.seed)
     for check in outcome.results:
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
@@ -237,7 +274,7 @@ def _selection(only: tuple[str, ...]) -> tuple[bool, list[str]]:
 
 
 def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: list[str],
-                       run_dir: Path) -> ClientResult:
+                       run_dir: Path, note: Callable[[str], None]) -> ClientResult:
     """The fixed scenarios of one client and protocol; an error outside a single check makes
     their verdicts unknown."""
     from conformance.scenarios import SEMANTICS_CHECKS
@@ -250,7 +287,7 @@ def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: li
         entry.checks = unknown_results(wanted, prep.cause)
         return entry
     try:
-        entry.checks = _run_semantics(broker, client, protocol, checks, run_dir)
+        entry.checks = _run_semantics(broker, client, protocol, checks, run_dir, note)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -261,20 +298,21 @@ def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: li
 
 
 def _run_semantics(broker: Broker, client: Client, protocol: str, checks: list[str],
-                   run_dir: Path) -> list[CheckResult]:
+                   run_dir: Path, note: Callable[[str], None]) -> list[CheckResult]:
     from conformance.scenarios.runner import run_semantics
 
     title = f"{client.label} [{protocol}]"
-    with console.status(escape(f"{title}: fixed scenarios")) as status:
-        results = run_semantics(
-            broker, client, protocol, run_dir / _slug(f"{client.label}-{protocol}-semantics"),
-            only=checks, progress=lambda c: status.update(escape(f"{title}: {c}")))
+    note(f"{title}: fixed scenarios")
+    results = run_semantics(
+        broker, client, protocol, run_dir / _slug(f"{client.label}-{protocol}-semantics"),
+        only=checks, progress=lambda c: note(f"{title}: {c}"))
     for check in results:
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
-    counts = Counter(str(c.verdict) for c in results)
-    console.print(escape(f"  {client.label} [{protocol} fixed scenarios]: ")
-                  + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    for check in results:
+        style = _STYLE.get(str(check.verdict), "")
+        console.print(escape(f"  {client.label} [{protocol}] {check.check}: ")
+                      + f"[{style}]{check.verdict}[/] ({check.seconds:.0f} s)")
     return results
 
 

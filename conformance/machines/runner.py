@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ class Profile:
 
 
 PROFILES = {
+    "smoke": Profile("smoke", max_examples=2, step_count=6, min_steps=3, shrink=False,
+                     shrink_seconds=0),
     "ci": Profile("ci", max_examples=6, step_count=10, min_steps=5, shrink=True,
                   shrink_seconds=90),
     "dev": Profile("dev", max_examples=10, step_count=12, min_steps=4, shrink=True,
@@ -64,17 +67,28 @@ for _profile in PROFILES.values():  # also usable as HYPOTHESIS_PROFILE=ci|dev|t
     settings.register_profile(_profile.name, hypothesis_settings(_profile))
 
 
+_BUDGET_LOCK = threading.Lock()
+_BUDGETS: list[int] = []  # the budgets of the machines running now (threads of one run)
+_DEFAULT_BUDGET = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
+
+
 @contextlib.contextmanager
 def shrink_budget(seconds: int) -> Iterator[None]:
-    """Bound Hypothesis's shrinking time (each shrink step runs against a real broker)."""
-    old = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
-    if old is not None:
-        _engine.MAX_SHRINKING_SECONDS = seconds
+    """Bound Hypothesis's shrinking time (each shrink step runs against a real broker). The
+    setting is process-wide: while machines run concurrently the largest budget holds, and
+    the default comes back when the last one ends."""
+    if _DEFAULT_BUDGET is None:
+        yield
+        return
+    with _BUDGET_LOCK:
+        _BUDGETS.append(seconds)
+        _engine.MAX_SHRINKING_SECONDS = max(_BUDGETS)
     try:
         yield
     finally:
-        if old is not None:
-            _engine.MAX_SHRINKING_SECONDS = old
+        with _BUDGET_LOCK:
+            _BUDGETS.remove(seconds)
+            _engine.MAX_SHRINKING_SECONDS = max(_BUDGETS, default=_DEFAULT_BUDGET)
 
 
 @dataclass

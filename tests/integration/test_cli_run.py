@@ -13,6 +13,7 @@ import pytest
 pytestmark = pytest.mark.broker
 
 BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
+BASELINE = Path(__file__).resolve().parents[2] / "baselines" / "known-deviations.toml"
 
 
 def cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -93,3 +94,25 @@ def test_two_releases_of_one_client_are_two_columns(kafka_broker, tmp_path):
     versions = {c["spec"]: c["client_version"] for c in results["clients"]}
     assert versions["kafka-python==3.0.11"] == "3.0.11"
     assert versions["kafka-python"] != "3.0.11"
+
+
+def verdict_matrix(out: Path) -> dict[tuple[str, str, str], str]:
+    results = json.loads((only_run(out) / "results.json").read_text())
+    return {(c["spec"], c["label"], k["check"]): k["verdict"]
+            for c in results["clients"] for k in c["checks"]}
+
+
+def test_serial_and_parallel_runs_give_the_same_verdicts(kafka_broker, tmp_path):
+    """--jobs runs configurations concurrently on one broker; the matrix is the serial one."""
+    args = ("run", "--client", "confluent-kafka", "--client", "kafka-python", "--protocol",
+            "classic", "--profile", "smoke", "--seed", "7", "--only", "generated", "--only",
+            "S1", "--only", "S5", "--bootstrap-servers", kafka_broker.bootstrap_servers,
+            "--baseline", str(BASELINE))
+    serial = cli(*args, "--jobs", "1", "--out", str(tmp_path / "serial"))
+    parallel = cli(*args, "--jobs", "4", "--out", str(tmp_path / "parallel"))
+    assert serial.returncode == 0, serial.stderr[-2000:]
+    assert parallel.returncode == 0, parallel.stderr[-2000:]
+    one, many = verdict_matrix(tmp_path / "serial"), verdict_matrix(tmp_path / "parallel")
+    assert list(one) == list(many)  # same entries, same order
+    assert one == many
+    assert set(one.values()) <= {"pass", "hazard", "unsupported", "expected"}
