@@ -57,14 +57,16 @@ What librdkafka does, measured by tests/integration/test_adapter_contract.py (Ka
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, libversion
 from confluent_kafka import TopicPartition as CTopicPartition
 
 from adapters.base import (
@@ -80,11 +82,36 @@ from adapters.base import (
     RebalanceListener,
     Record,
     TopicPartition,
+    Unsupported,
 )
 
 log = logging.getLogger(__name__)
 
 _OFFSET_INVALID = -1001
+
+# -- what the installed release can do -------------------------------------------------------
+def release(text: object) -> tuple[int, ...]:
+    """A release as numbers: ``release("2.12.0") == (2, 12, 0)``; ``libversion()`` is a
+    ``(str, int)`` tuple, except in confluent-kafka 2.12.0 where it is the bare string."""
+    if isinstance(text, tuple):
+        text = text[0] if text else ""
+    parts: list[int] = []
+    for piece in str(text).split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, piece))
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+#: The linked librdkafka (the bundled one in the wheels, else the system's).
+LIBRDKAFKA = release(libversion())
+#: KIP-848 ``group.protocol=consumer`` is generally available from librdkafka 2.12.0;
+#: 2.4.0-2.11.x ship it as early access/preview, older releases reject the property. A maturity
+#: boundary, not a feature a probe can see, hence the version.
+_CONSUMER_PROTOCOL_GA = LIBRDKAFKA >= (2, 12)
+#: Incremental (cooperative-sticky) rebalancing and on_lost (librdkafka 1.6+).
+_COOPERATIVE = hasattr(Consumer, "incremental_assign")
 _SEEK_RETRY_SECONDS = 10.0
 _REQUEST_TIMEOUT = 15.0
 
@@ -138,6 +165,17 @@ def _kafka_error(exc: KafkaException) -> KafkaError:
     return KafkaError(KafkaError._FAIL, str(exc))
 
 
+@contextlib.contextmanager
+def _mapped(what: str, commit: bool = False) -> Iterator[None]:
+    """Raise a KafkaException of the block as the contract's error (a commit error if
+    ``commit``)."""
+    try:
+        yield
+    except KafkaException as exc:
+        err = _kafka_error(exc)
+        raise (_commit_error(err) if commit else _general_error(err, what)) from None
+
+
 def _tps(parts: list[CTopicPartition]) -> list[TopicPartition]:
     return [TopicPartition(p.topic, p.partition) for p in parts]
 
@@ -147,7 +185,18 @@ class ConfluentAdapter(Adapter):
 
     name = "confluent-kafka"
     client = "confluent-kafka"
-    capabilities = Capabilities(consumer_protocol=True, cooperative=True, on_lost=True)
+    capabilities = Capabilities(consumer_protocol=_CONSUMER_PROTOCOL_GA, cooperative=_COOPERATIVE,
+                                on_lost=_COOPERATIVE)
+
+    @classmethod
+    def check_config(cls, config: ConsumerConfig) -> None:
+        if config.group_protocol == "consumer" and not cls.capabilities.consumer_protocol:
+            lib = ".".join(map(str, LIBRDKAFKA))
+            raise Unsupported(
+                f"{cls.name}: confluent-kafka {cls.client_version() or '?'} (librdkafka {lib}) "
+                f"has no generally available KIP-848 group.protocol=consumer (GA from "
+                f"librdkafka 2.12.0; 2.4.0-2.11.x: early access/preview)")
+        super().check_config(config)
 
     #: librdkafka's enable.auto.offset.store (False for the :stored adapter).
     auto_offset_store = True
@@ -181,12 +230,13 @@ class ConfluentAdapter(Adapter):
             "enable.auto.offset.store": self.auto_offset_store,
             "max.poll.interval.ms": int(c.max_poll_interval_ms),
             "topic.metadata.refresh.interval.ms": int(c.metadata_max_age_ms),
-            "group.protocol": c.group_protocol,
             "log_level": 3,
             "on_commit": self._on_commit,
             "error_cb": self._on_error,
         }
-        if c.group_protocol != "consumer":
+        if c.group_protocol == "consumer":
+            props["group.protocol"] = "consumer"  # librdkafka < 2.4 has no such property
+        else:
             props["session.timeout.ms"] = int(c.session_timeout_ms)
             props["heartbeat.interval.ms"] = int(c.heartbeat_interval_ms)
             props["partition.assignment.strategy"] = c.assignment_strategy
@@ -272,11 +322,9 @@ class ConfluentAdapter(Adapter):
         self._require_group("subscribe")
         self._listener = listener
         self._subscribed = True
-        try:
+        with _mapped("subscribe failed"):
             self._consumer.subscribe(list(topics), on_assign=self._on_assign,
                                      on_revoke=self._on_revoke, on_lost=self._on_lost)
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "subscribe failed") from None
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self._check_open()
@@ -284,10 +332,8 @@ class ConfluentAdapter(Adapter):
             raise IllegalState("assign() after subscribe() (manual and group assignment mix)")
         keep = set(partitions)
         self._positions = {tp: o for tp, o in self._positions.items() if tp in keep}
-        try:
+        with _mapped("assign failed"):
             self._consumer.assign([CTopicPartition(tp.topic, tp.partition) for tp in partitions])
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "assign failed") from None
 
     def _fetch(self, count: int, timeout: float) -> list[Any]:
         msg = self._consumer.poll(timeout)
@@ -383,10 +429,8 @@ class ConfluentAdapter(Adapter):
             return None
         if not wanted:
             return {}
-        try:
+        with _mapped("commit failed", commit=True):
             result = self._consumer.commit(offsets=parts, asynchronous=False)
-        except KafkaException as exc:
-            raise _commit_error(_kafka_error(exc)) from None
         failed = [p for p in result or [] if p.error is not None]
         if failed:
             raise _commit_error(failed[0].error,
@@ -416,11 +460,9 @@ class ConfluentAdapter(Adapter):
         self._positions[tp] = int(offset)
 
     def _reassign_at(self, tp: TopicPartition, offset: int) -> None:
-        try:
+        with _mapped("seek failed"):
             self._consumer.incremental_unassign([CTopicPartition(tp.topic, tp.partition)])
             self._consumer.incremental_assign([CTopicPartition(tp.topic, tp.partition, offset)])
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "seek failed") from None
 
     def position(self, tp: TopicPartition) -> int:
         self._check_open()
@@ -429,10 +471,8 @@ class ConfluentAdapter(Adapter):
         if tp not in set(self.assignment()):
             raise IllegalState(f"position of {tp.topic} [{tp.partition}], which is not assigned")
         ctp = CTopicPartition(tp.topic, tp.partition)
-        try:
+        with _mapped("position failed"):
             current = self._consumer.position([ctp])[0].offset
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "position failed") from None
         if current >= 0:
             return current
         # Nothing returned yet: librdkafka resets asynchronously when it starts fetching. Like
@@ -444,10 +484,8 @@ class ConfluentAdapter(Adapter):
             if reset == "none":
                 raise NoOffsetForPartition(f"no committed offset and auto_offset_reset=none "
                                            f"for {tp.topic} [{tp.partition}]")
-            try:
+            with _mapped("position failed"):
                 low, high = self._consumer.get_watermark_offsets(ctp, timeout=_REQUEST_TIMEOUT)
-            except KafkaException as exc:
-                raise _general_error(_kafka_error(exc), "position failed") from None
             offset = low if reset == "earliest" else high
         self.seek(tp, offset)
         return offset
@@ -457,11 +495,9 @@ class ConfluentAdapter(Adapter):
         self._require_group("committed")
         if not tps:
             return {}
-        try:
+        with _mapped("committed failed"):
             parts = self._consumer.committed(
                 [CTopicPartition(tp.topic, tp.partition) for tp in tps], timeout=_REQUEST_TIMEOUT)
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "committed failed") from None
         out: dict[TopicPartition, int | None] = {}
         for p in parts:
             if p.error is not None and p.error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
@@ -471,33 +507,26 @@ class ConfluentAdapter(Adapter):
 
     def pause(self, tps: list[TopicPartition]) -> None:
         self._check_open()
-        try:
+        with _mapped("pause failed"):
             self._consumer.pause([CTopicPartition(tp.topic, tp.partition) for tp in tps])
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "pause failed") from None
 
     def resume(self, tps: list[TopicPartition]) -> None:
         self._check_open()
-        try:
+        with _mapped("resume failed"):
             self._consumer.resume([CTopicPartition(tp.topic, tp.partition) for tp in tps])
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "resume failed") from None
 
     def assignment(self) -> list[TopicPartition]:
         self._check_open()
-        try:
+        with _mapped("assignment failed"):
             return sorted(_tps(self._consumer.assignment()))
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "assignment failed") from None
 
     def close(self) -> None:
         if self._closed:
             return
         try:
-            self._run_deferred()
-            self._consumer.close()  # revokes (listener), commits (auto commit), leaves the group
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "close failed") from None
+            with _mapped("close failed"):
+                self._run_deferred()
+                self._consumer.close()  # revokes (listener), commits, leaves the group
         finally:
             self._closed = True
             pending, self._pending_async = self._pending_async, []
@@ -547,9 +576,7 @@ class ConfluentStoredOffsetsAdapter(ConfluentAdapter):
                 latest[r.tp] = max(latest.get(r.tp, -1), r.offset + 1)
         if not latest:
             return {}
-        try:
+        with _mapped("store_offsets failed"):
             self._consumer.store_offsets(
                 offsets=[CTopicPartition(tp.topic, tp.partition, o) for tp, o in latest.items()])
-        except KafkaException as exc:
-            raise _general_error(_kafka_error(exc), "store_offsets failed") from None
         return latest
