@@ -31,12 +31,14 @@ from conformance.history import HARNESS, Event, History
 from conformance.strategies import Strategy
 
 REPLY_TIMEOUT = 60.0
+#: A group is settled once its assignment has not changed for this long.
+SETTLE_QUIET = 0.5
 
 #: Consumer settings of the suite's scenarios: fast failure detection (session timeout),
 #: added partitions noticed within seconds (metadata age), small batches.
 SCENARIO_CONFIG: dict[str, Any] = {
     "auto_offset_reset": "earliest",
-    "session_timeout_ms": 3000,
+    "session_timeout_ms": 2000,
     "heartbeat_interval_ms": 500,
     "max_poll_interval_ms": 30000,
     "max_poll_records": 50,
@@ -299,19 +301,27 @@ class Harness:
         """SIGKILL ``member``. With ``mid_batch``, the kill is sent by the reader thread the
         moment the member has processed half of a polled batch (:class:`MidBatch`);
         ``when`` chooses another event (called under the history lock). ``trigger`` runs once
-        the kill is armed (e.g. producing the batch); after ``timeout`` seconds without the
-        event the member is killed anyway. Returns whether the kill landed on the event."""
+        the kill is armed (e.g. producing the batch; when it returns produced records, the wait
+        ends at once if the member owns none of their partitions, since the batch cannot reach
+        it); after ``timeout`` seconds without the event the member is killed anyway. Returns
+        whether the kill landed on the event."""
         handle = self.workers[member]
         landed = False
         if mid_batch or when is not None:
             armed = threading.Event()
             with self._cond:
                 self._kill_on[member] = (when or MidBatch(), armed)
-            if trigger is not None:
-                trigger()
-            landed = armed.wait(timeout)
+            produced = trigger() if trigger is not None else None
+            targets = ({(str(r[0]), int(r[1])) for r in produced}
+                       if isinstance(produced, list) else None)
+
+            def unreachable() -> bool:
+                return targets is not None and not targets & self.own.owned.get(member, set())
+
+            self.wait_for(lambda: armed.is_set() or not handle.alive or unreachable(), timeout)
             with self._cond:
                 self._kill_on.pop(member, None)
+                landed = armed.is_set()
         handle.kill()
         self.record("member_killed", member=member, on_event=landed)
         return landed
@@ -323,6 +333,16 @@ class Harness:
         except WorkerError as exc:
             self.infra_errors.append(str(exc))
         self.record("member_stopped", member=member)
+
+    def stop_members(self, members: list[str], timeout: float = 30.0) -> None:
+        """Stop several members at once (each leaves the group; one rebalance instead of a
+        chain of them). Recorded in the order given."""
+        threads = [threading.Thread(target=self.stop_member, args=(m, timeout),
+                                    name=f"stop-{m}", daemon=True) for m in members]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout + 15)
 
     def check_workers(self) -> None:
         """Record workers that exited without being asked to (an infrastructure error)."""
@@ -379,7 +399,8 @@ class Harness:
     # -- waiting ---------------------------------------------------------------------------
     def settled(self) -> bool:
         """Every partition owned by exactly one live member, every live member has joined,
-        and no assignment change for 1 s. Called under the history lock."""
+        and no assignment change for :data:`SETTLE_QUIET` seconds. Called under the history
+        lock."""
         live = self.live()
         if not live or any(m not in self.own.joined for m in live):
             return False
@@ -389,7 +410,7 @@ class Harness:
         wanted = {(self.topic, p) for p in range(self.partitions)}
         if len(seen) != len(set(seen)) or set(seen) != wanted:
             return False
-        return time.monotonic() - self.own.last_change >= 1.0
+        return time.monotonic() - self.own.last_change >= SETTLE_QUIET
 
     def settle(self, timeout: float = 45.0) -> bool:
         ok = self.wait_for(self.settled, timeout)
@@ -412,8 +433,7 @@ class Harness:
         A drain member that gets no partition within ``assignment_timeout`` is replaced by
         another (``drain2``, ``drain3``): a member stuck outside the group is a liveness
         problem of the client, recorded as a note, not a reason to call records lost."""
-        for member in self.live():
-            self.stop_member(member)
+        self.stop_members(self.live())
         ends = {p: hi for p, (_lo, hi) in self.broker.admin.watermarks(self.topic).items()}
         committed: dict[tuple[str, int], int] = {}
         positions: dict[int, int] = {}

@@ -14,7 +14,8 @@ key]`` (key is a string or null). Partitions are written ``[topic, partition]``;
 
 Harness events (source ``"harness"``):
 
-    scenario          topic, group, partitions, client, config (normalized consumer config),
+    scenario          topic, group, partitions, client, spec (the client spec it ran as, e.g.
+                      ``kafka-python==2.0.2``), config (normalized consumer config),
                       strategy (commit strategy description, with ``bound``: the most records a
                       member may process after its last commit, or null when unbounded)
     produced          records: [[topic, partition, offset, key, payload_id], ...] acknowledged
@@ -25,8 +26,14 @@ Harness events (source ``"harness"``):
     member_died       member, returncode (exited without being asked: an infrastructure error)
     partitions_added  topic, count (the new total)
     settled           owners: {"topic:partition": member}
+    step              name, args (a step of a generated or replayed scenario starts)
+    teardown          (the example's steps are over: members stop, the drain starts)
+    group_offsets     offsets: [[topic, partition, offset], ...] the group's committed offsets
+                      as the broker reports them (admin API), independent of what workers say
+    seek_checked      member, topic, partition, offset, honored, owned, paused, seek_event,
+                      waited: whether the member read from the sought offset after a rewind
     drain_started     member
-    drain_finished    member
+    drain_finished    member, complete
     note              text (free-form, for reports)
 
 Worker events (source = the member id), see docs/worker-protocol.md:
@@ -35,6 +42,7 @@ Worker events (source = the member id), see docs/worker-protocol.md:
     assigned          partitions          revoked   partitions          lost   partitions
     polled            records             processed records
     seeked            topic, partition, offset
+    paused / resumed  partitions
     commit_requested  mode ("sync" | "async" | "auto" | "revoke"), offsets (null: all consumed)
     committed         mode, ok (bool), offsets (what the broker acknowledged), error (str|null)
     error             code, message, fatal
@@ -43,6 +51,7 @@ Worker events (source = the member id), see docs/worker-protocol.md:
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -153,6 +162,22 @@ class History:
         return self.add(Event(type, ts, source, data))
 
     # -- views -------------------------------------------------------------------------------
+    def phase_seconds(self) -> dict[str, float]:
+        """Where the time went: seconds per step name (from a ``step`` event to the next),
+        ``setup`` (before the first step) and ``teardown`` (from ``teardown`` to the end)."""
+        if not self.events:
+            return {}
+        marks = [(e.ts, str(e.data.get("name"))) for e in self.events if e.type == "step"]
+        end = self.events[-1].ts
+        teardown = next((e.ts for e in self.events if e.type == "teardown"), end)
+        out: dict[str, float] = {"setup": (marks[0][0] if marks else teardown)
+                                 - self.events[0].ts}
+        bounds = [*marks, (teardown, "")]
+        for (start, name), (stop, _next) in itertools.pairwise(bounds):
+            out[name] = out.get(name, 0.0) + max(0.0, stop - start)
+        out["teardown"] = end - teardown
+        return out
+
     def of_type(self, *types: str) -> list[Event]:
         return [e for e in self.events if e.type in types]
 

@@ -175,6 +175,7 @@ def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: b
     from conformance.scenarios import SEMANTICS_CHECKS
 
     tasks: list[Task] = []
+    semantics = sorted(semantics, key=lambda c: SEMANTICS_CHECKS[c].section)  # stable
     for prep in clients:
         if generated:
             for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
@@ -220,7 +221,7 @@ def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: 
         entry.checks = unknown_results(checks, prep.cause)
         return entry
     try:
-        entry.checks = _run_spec(broker, client, scenario, opts, run_dir, note)
+        entry.checks, entry.timings = _run_spec(broker, client, scenario, opts, run_dir, note)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -231,11 +232,12 @@ def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: 
 
 
 def _run_spec(broker: Broker, client: Client, spec: ScenarioSpec, opts: RunOptions,
-              run_dir: Path, note: Callable[[str], None]) -> list[CheckResult]:
+              run_dir: Path, note: Callable[[str], None]
+              ) -> tuple[list[CheckResult], dict[str, float]]:
     reason = client.unsupported(spec.config)
     if reason:
         console.print(escape(f"  {client.label} [{spec.label}]: unsupported ({reason})"))
-        return unsupported_results(reason)
+        return unsupported_results(reason), {}
     note(f"{client.label} [{spec.label}]: generated scenarios")
     outcome = run_machine(broker, spec, PROFILES[opts.profile], run_dir / _slug(
         f"{client.label}-{spec.label}"), opts.seed)
@@ -245,10 +247,15 @@ def _run_spec(broker: Broker, client: Client, spec: ScenarioSpec, opts: RunOptio
         if outcome.error and check.verdict == Verdict.FAIL:
             check.note = (check.note + "; " if check.note else "") + outcome.error
     bad = [c.check for c in outcome.results if c.verdict == Verdict.FAIL]
+    timings = outcome.timings()
+    top = [(k.removeprefix("phase:"), v) for k, v in timings.items() if k.startswith("phase:")]
+    total = sum(v for _k, v in top) or 1.0
+    where = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in top[:3])
     console.print(escape(f"  {client.label} [{spec.label}]: {len(outcome.examples)} examples "
-                         f"in {outcome.seconds:.0f} s")
+                         f"in {outcome.seconds:.0f} s, median example "
+                         f"{timings['median_example']:.1f} s ({where})")
                   + (f", [red]failing: {escape(', '.join(bad))}[/red]" if bad else ""))
-    return outcome.results
+    return outcome.results, timings
 
 
 def _slug(text: str) -> str:

@@ -87,6 +87,8 @@ class ClientResult:
     capabilities: dict[str, bool] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
     spec: str = ""
+    #: generated scenarios: examples, median_example and the seconds spent per step kind
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ class ClientResult:
             "spec": self.spec or self.name,
             "capabilities": self.capabilities,
             "checks": [c.to_json() for c in self.checks],
+            "timings": self.timings,
         }
 
 

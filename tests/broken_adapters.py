@@ -11,7 +11,15 @@ import contextlib
 import os
 from collections.abc import Mapping
 
-from adapters.base import Adapter, CommitCallback, ConsumerConfig, Record, TopicPartition
+from adapters.base import (
+    Adapter,
+    CommitCallback,
+    ConsumerConfig,
+    ConsumerError,
+    RebalanceListener,
+    Record,
+    TopicPartition,
+)
 from adapters.registry import load
 
 
@@ -157,3 +165,10 @@ class PrintsToStdout(Delegating):
     def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
         print("a stray line from the client library")
         return self.inner.poll(timeout, max_records)
+
+
+class CannotSubscribe(Delegating):
+    """A release whose consumer cannot join a group (every member fails to start)."""
+
+    def subscribe(self, topics: list[str], listener: RebalanceListener) -> None:
+        raise ConsumerError("subscribe failed: this release cannot join a group")

@@ -85,7 +85,7 @@ def broker_settings(nodes: int) -> dict[str, str]:
         "group.min.session.timeout.ms": "1000",
         "group.coordinator.rebalance.protocols": "classic,consumer",
         "group.consumer.min.session.timeout.ms": "1000",
-        "group.consumer.session.timeout.ms": "3000",
+        "group.consumer.session.timeout.ms": "2000",
         "group.consumer.min.heartbeat.interval.ms": "200",
         "group.consumer.heartbeat.interval.ms": "500",
         "group.consumer.min.assignment.interval.ms": "0",

@@ -56,6 +56,7 @@ class Example:
     infra_errors: list[str]
     seconds: float
     history_file: Path | None = None
+    phases: dict[str, float] = field(default_factory=dict)
     replay_file: Path | None = None
 
     @property
@@ -214,6 +215,12 @@ class GroupMachine(RuleBasedStateMachine):
         else:
             self.scenario.consume()
 
+    @precondition(lambda self: self.broken)
+    @rule()
+    def idle(self) -> None:
+        """The only step of an example whose infrastructure broke (its verdicts are unknown):
+        without it Hypothesis would find no rule to run and stop with an error."""
+
     @invariant()
     def workers_healthy(self) -> None:
         if not self.broken:
@@ -223,6 +230,7 @@ class GroupMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         h = self.harness
+        h.record("teardown")
         example = Example(self.number, list(self.scenario.steps), [], h.infra_errors,
                           0.0)
         try:
@@ -238,6 +246,7 @@ class GroupMachine(RuleBasedStateMachine):
         finally:
             h.close()
         example.seconds = time.monotonic() - self.started
+        example.phases = h.history.phase_seconds()
         folder = self.collector.workdir / f"example-{self.number}"
         example.history_file = h.history.to_jsonl(folder / "history.jsonl")
         if h.infra_errors:

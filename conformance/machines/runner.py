@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -91,6 +92,10 @@ def shrink_budget(seconds: int) -> Iterator[None]:
             _engine.MAX_SHRINKING_SECONDS = max(_BUDGETS, default=_DEFAULT_BUDGET)
 
 
+class _Skip(Exception):
+    """No generated examples for this configuration."""
+
+
 @dataclass
 class MachineOutcome:
     spec: ScenarioSpec
@@ -99,6 +104,18 @@ class MachineOutcome:
     infra_errors: list[str]
     seconds: float
     error: str = ""
+
+    def timings(self) -> dict[str, float]:
+        """Examples, the median example's seconds, and seconds per phase over all examples
+        (steps by name, setup, teardown), the largest first."""
+        phases: dict[str, float] = {}
+        for ex in self.examples:
+            for name, secs in ex.phases.items():
+                phases[name] = phases.get(name, 0.0) + secs
+        ordered = dict(sorted(phases.items(), key=lambda kv: -kv[1]))
+        median = statistics.median([ex.seconds for ex in self.examples]) if self.examples else 0
+        return {"examples": len(self.examples), "median_example": round(median, 2),
+                **{f"phase:{k}": round(v, 2) for k, v in ordered.items()}}
 
 
 def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: Path,
@@ -111,8 +128,16 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
     started = time.monotonic()
     error = ""
     run_canonical(machine)
+    first = collector.examples[0] if collector.examples else None
+    if first is not None and first.infra_errors:
+        # the canonical example could not run (a worker that cannot start, the broker): the
+        # verdicts are unknown already, and generated examples would meet the same error
+        error = f"generation skipped: the canonical example met: {first.infra_errors[0]}"
     with shrink_budget(profile.shrink_seconds):
         try:
+            if error:
+                raise _Skip
+
             # _min_steps: the simplest examples (no step at all) say nothing about a client
             run_state_machine_as_test(machine, settings=hypothesis_settings(profile, shrink),
                                       _min_steps=profile.min_steps)
@@ -121,6 +146,8 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
                     f"reported with the original evidence"
         except AssertionError:
             pass  # the failing examples are in the collector
+        except _Skip:
+            pass
     outcome = MachineOutcome(spec, aggregate(collector), collector.examples,
                              [e for ex in collector.examples for e in ex.infra_errors],
                              time.monotonic() - started, error)

@@ -90,9 +90,8 @@ class Scenario:
         self.h.produce(count, [f"k{i}" for i in range(keys)])
 
     def start_member(self) -> str:
-        handle = self.h.start_member()
         self._log("start_member")
-        return handle.member
+        return self.h.start_member().member
 
     def kill_member(self, member: str, mid_batch: bool = False) -> None:
         """SIGKILL a member; ``mid_batch``: produce a batch and kill it while it processes."""
@@ -180,7 +179,7 @@ class Scenario:
         self.h.settle()
         self.h.observe_group()
 
-    def consume(self, timeout: float = 8.0, quiet: float = 2.0) -> None:
+    def consume(self, timeout: float = 8.0, quiet: float = 1.0) -> None:
         """Let the members work until every produced record was processed once, or nothing
         was polled or processed for ``quiet`` seconds, or ``timeout``."""
         self._log("consume")

@@ -107,6 +107,7 @@ def _client(d: dict[str, Any]) -> ClientResult:
         client_version=d.get("client_version", ""),
         label=d.get("label", ""),
         spec=d.get("spec") or d["name"],
+        timings=dict(d.get("timings") or {}),
         capabilities=dict(d.get("capabilities") or {}),
         checks=[_check(c) for c in d["checks"]],
     )

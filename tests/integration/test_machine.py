@@ -68,3 +68,15 @@ def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, c
     assert failing.history_file and Path(failing.history_file).is_file()
     replay = [ex.replay_file for ex in outcome.examples if ex.failed]
     assert replay and replay[0].is_file()
+
+
+def test_members_that_cannot_start_make_the_configuration_unknown(kafka_broker, tmp_path):
+    """The canonical example meets the error; no generated example follows (they would meet
+    it too), every check is unknown with the cause, and nothing raises."""
+    [base] = specs_for("confluent-kafka", ("classic",), "ci")
+    spec = ScenarioSpec(f"{BROKEN}:CannotSubscribe", base.config, base.strategy)
+    outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1)
+    assert set(verdicts(outcome).values()) == {Verdict.UNKNOWN}
+    assert len(outcome.examples) == 1
+    assert all("cannot join a group" in r.note for r in outcome.results)
+    assert "generation skipped" in outcome.error
