@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -123,14 +124,19 @@ _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NA
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="configurations run at once on the one broker (each with its own topics "
                    "and groups); default: from the machine's cores")
+@click.option("--shard", default=None, metavar="K/N",
+              help="run only shard K of N of the matrix (merge the shards' results.json "
+                   "with 'kafka-conformance merge')")
 def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
         bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
         kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
-        out: str, baseline: str | None, only: tuple[str, ...], jobs: int | None) -> None:
+        out: str, baseline: str | None, only: tuple[str, ...], jobs: int | None,
+        shard: str | None) -> None:
     """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
     from pathlib import Path
 
     from conformance.jobs import default_jobs
+    from conformance.merge import parse_shard
     from conformance.options import PROTOCOLS, RunOptions, client_properties, client_specs
     from conformance.run import execute
 
@@ -140,7 +146,7 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
                       kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
                       profile=profile, seed=seed, out=Path(out),
                       baseline=Path(baseline) if baseline else None, only=only,
-                      jobs=jobs or default_jobs())
+                      jobs=jobs or default_jobs(), shard=parse_shard(shard) if shard else None)
     sys.exit(execute(opts))
 
 
@@ -159,6 +165,27 @@ def replay(file: str, client: str | None, bootstrap_servers: str | None,
     spec = ClientSpec.parse(client) if client else None
     sys.exit(replay_file(file, bootstrap_servers=bootstrap_servers, kafka_version=kafka_version,
                          client=spec))
+
+
+@cli.command("merge")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="folder for the merged reports; default: reports/merged-<time>")
+def merge(files: tuple[str, ...], out: str | None) -> None:
+    """Merge the results.json of shards (run --shard K/N) into one report (HTML, JSON,
+    JUnit); exits with the merged run's exit code."""
+    from pathlib import Path
+
+    from conformance.merge import merge_results
+    from conformance.report import write_reports
+    from conformance.run import print_summary
+
+    folder = Path(out) if out else Path("reports") / f"merged-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = merge_results([Path(f) for f in files], folder)
+    paths = write_reports(result, folder)
+    print_summary(result)
+    click.echo(f"reports: {', '.join(str(p) for p in paths.values())}", err=True)
+    sys.exit(result.exit_code)
 
 
 @cli.command("compare")

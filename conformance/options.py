@@ -30,6 +30,7 @@ class RunOptions:
     baseline: Path | None = None
     only: tuple[str, ...] = ()
     jobs: int = 1  # configurations at a time on the one broker
+    shard: tuple[int, int] | None = None  # (K, N): run only shard K of N of the matrix
 
 
 def client_specs(clients: tuple[str, ...], adapter_refs: tuple[str, ...] = ()

@@ -25,6 +25,7 @@ from conformance.harness import SCENARIO_CONFIG
 from conformance.jobs import Board, run_all
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import Scenario, ScenarioSpec
+from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
 from conformance.strategies import Strategy
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
@@ -117,7 +118,7 @@ def execute(opts: RunOptions) -> int:
         with console.status(escape(board.line())) as status:
             entries = run_all(tasks, opts.jobs, board,
                               tick=lambda: status.update(escape(board.line())))
-        result.clients.extend(merge_entries(entries))
+        result.clients.extend(canonical_order(entries))
     except ConformanceError as exc:
         result.errors.append(_one_line(exc))
         console.print(f"[red]error:[/red] {exc}")
@@ -170,8 +171,9 @@ Task = Callable[[Board, int], ClientResult]
 def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: bool,
          semantics: list[str], run_dir: Path) -> list[Task]:
     """One task per configuration, in report order: each client's generated-scenario
-    configurations, then each fixed scenario per group protocol (merged into one entry per
-    client and protocol by :func:`merge_entries`)."""
+    configurations, then each fixed scenario per group protocol (put back into one entry per
+    client and protocol by :func:`~conformance.merge.canonical_order`); with ``--shard K/N``
+    only the tasks of that shard."""
     from conformance.scenarios import SEMANTICS_CHECKS
 
     tasks: list[Task] = []
@@ -188,19 +190,7 @@ def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: b
                     tasks.append(lambda board, i, p=prep, proto=protocol, c=check:
                                  _guarded_semantics(broker, p, proto, [c], run_dir,
                                                     lambda text: board.set(i, text)))
-    return tasks
-
-
-def merge_entries(entries: list[ClientResult]) -> list[ClientResult]:
-    """Consecutive entries of one client spec and configuration label as one entry."""
-    merged: list[ClientResult] = []
-    for entry in entries:
-        last = merged[-1] if merged else None
-        if last is not None and (last.spec, last.label) == (entry.spec, entry.label):
-            last.checks.extend(entry.checks)
-        else:
-            merged.append(entry)
-    return merged
+    return [task for n, task in enumerate(tasks) if in_shard(n, opts.shard)]
 
 
 def _client_result(prep: Prepared, label: str) -> ClientResult:

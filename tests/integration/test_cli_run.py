@@ -102,8 +102,9 @@ def verdict_matrix(out: Path) -> dict[tuple[str, str, str], str]:
             for c in results["clients"] for k in c["checks"]}
 
 
-def test_serial_and_parallel_runs_give_the_same_verdicts(kafka_broker, tmp_path):
-    """--jobs runs configurations concurrently on one broker; the matrix is the serial one."""
+def test_serial_parallel_and_sharded_runs_give_the_same_verdicts(kafka_broker, tmp_path):
+    """--jobs runs configurations concurrently on one broker, --shard K/N a slice of the
+    matrix; the parallel run's matrix and the merged shards' are the serial one."""
     args = ("run", "--client", "confluent-kafka", "--client", "kafka-python", "--protocol",
             "classic", "--profile", "smoke", "--seed", "7", "--only", "generated", "--only",
             "S1", "--only", "S5", "--bootstrap-servers", kafka_broker.bootstrap_servers,
@@ -116,3 +117,13 @@ def test_serial_and_parallel_runs_give_the_same_verdicts(kafka_broker, tmp_path)
     assert list(one) == list(many)  # same entries, same order
     assert one == many
     assert set(one.values()) <= {"pass", "hazard", "unsupported", "expected"}
+    # two shards of the same command, merged, give the same matrix
+    for k in (1, 2):
+        shard = cli(*args, "--jobs", "2", "--shard", f"{k}/2", "--out", str(tmp_path / f"s{k}"))
+        assert shard.returncode == 0, shard.stderr[-2000:]
+    merged = cli("merge", str(only_run(tmp_path / "s1") / "results.json"),
+                 str(only_run(tmp_path / "s2") / "results.json"), "--out",
+                 str(tmp_path / "merged" / "run"))
+    assert merged.returncode == 0, merged.stderr[-2000:]
+    assert list(verdict_matrix(tmp_path / "merged").items()) == list(one.items())
+    assert (tmp_path / "merged" / "run" / "index.html").is_file()

@@ -7,8 +7,6 @@ import threading
 import pytest
 
 from conformance.jobs import JOB_THREAD_PREFIX, Board, default_jobs, run_all
-from conformance.run import merge_entries
-from conformance.verdicts import CheckResult, ClientResult, Verdict
 
 
 def test_results_come_back_in_task_order_whatever_finishes_first():
@@ -82,16 +80,3 @@ def test_board_line_counts_and_names_what_runs():
 
 def test_default_jobs_within_bounds():
     assert 2 <= default_jobs() <= 4
-
-
-def test_fixed_scenario_entries_merge_per_client_and_protocol():
-    def entry(spec: str, label: str, check: str) -> ClientResult:
-        return ClientResult(spec, label=label, spec=spec,
-                            checks=[CheckResult(check, "S1", Verdict.PASS)])
-
-    merged = merge_entries([entry("a", "g", "no-loss"), entry("a", "classic fixed", "S1-x"),
-                            entry("a", "classic fixed", "S2-y"), entry("b", "classic fixed",
-                                                                       "S1-x")])
-    assert [(m.spec, m.label, [c.check for c in m.checks]) for m in merged] == [
-        ("a", "g", ["no-loss"]), ("a", "classic fixed", ["S1-x", "S2-y"]),
-        ("b", "classic fixed", ["S1-x"])]
