@@ -33,10 +33,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import queue
+import select
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
@@ -51,8 +54,10 @@ from adapters.base import (
 
 #: How long a callback waits for the harness side to finish it (reset by every nested call).
 CALLBACK_TIMEOUT = 300.0
-_EOF = object()
+EOF = object()  # the end of input, returned by LineReader.readline()
 CLASS_METHODS = ("describe", "client_version", "capabilities", "check_config")
+#: A logging level (e.g. DEBUG) for the host's stderr; unset: Python's default (warnings).
+LOG_LEVEL_ENV = "KAFKA_CONFORMANCE_HOST_LOG_LEVEL"
 
 
 class RemoteError(Exception):
@@ -164,17 +169,55 @@ class _Listener:
         self._host.callback("on_lost", partitions=encode_tps(partitions))
 
 
+class LineReader:
+    """Lines from a file descriptor, read by the calling thread with a timeout (no reader
+    thread: a reply wakes its waiter directly, which keeps calls as close together as the
+    caller makes them)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray()
+        self.eof = False
+
+    def readline(self, timeout: float | None) -> str | object | None:
+        """The next line; None when none arrived within ``timeout``; ``EOF`` at the end."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self.buffer[:end + 1])
+                del self.buffer[:end + 1]
+                return line.decode("utf-8", "replace")
+            if self.eof:
+                return EOF
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return None
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(self.fd, 1 << 16)
+            if chunk:
+                self.buffer += chunk
+            else:
+                self.eof = True
+
+
+
 class Host:
     """Serves one adapter: calls run in the main thread, or in the thread of the callback they
-    are nested in; callbacks may come from any thread the adapter uses."""
+    are nested in; callbacks may come from any thread the adapter uses. Whichever thread waits
+    for a message reads stdin itself (one at a time) and hands others theirs."""
 
-    def __init__(self, out: TextIO, callback_timeout: float = CALLBACK_TIMEOUT) -> None:
+    def __init__(self, out: TextIO, callback_timeout: float = CALLBACK_TIMEOUT,
+                 fd: int = 0) -> None:
         self.out = out
         self.callback_timeout = callback_timeout
         self.lock = threading.Lock()
+        self.read_lock = threading.Lock()
+        self.reader = LineReader(fd)
         self.adapter: Adapter | None = None
-        self.calls: queue.Queue[Any] = queue.Queue()
-        self.waiters: dict[int, queue.Queue[Any]] = {}
+        self.boxes: dict[int | None, queue.Queue[Any]] = {None: queue.Queue()}  # None: top
         self.next_cb = 0
         self.eof = False
 
@@ -185,72 +228,113 @@ class Host:
             self.out.write(line + "\n")
             self.out.flush()
 
-    # -- input: route each message to the thread that waits for it ---------------------------
-    def read(self, stream: TextIO) -> None:
-        for line in stream:
-            if not line.strip():
+    # -- input: each message goes to the thread that waits for it ----------------------------
+    def receive(self, box: int | None, timeout: float | None) -> Any:
+        """The next message for ``box`` (top-level calls, or a running callback's nested calls
+        and return); EOF at the end of input; queue.Empty after ``timeout`` seconds."""
+        mine = self.boxes[box]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(queue.Empty):
+                return mine.get_nowait()
+            if self.eof:
+                return EOF
+            step = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+            if step <= 0:
+                raise queue.Empty
+            if not self.read_lock.acquire(timeout=step):
+                with contextlib.suppress(queue.Empty):
+                    return mine.get(timeout=step)
                 continue
-            msg: Any = None
             try:
-                msg = json.loads(line)
-                if not isinstance(msg, dict):
-                    raise ProtocolError("a message must be a JSON object")
-                self.route(msg)
-            except (ValueError, ProtocolError) as exc:
-                self.send({"type": "error", "id": msg.get("id") if isinstance(msg, dict)
-                           else None, "error": encode_error(ProtocolError(str(exc)))})
+                if not mine.empty():
+                    continue
+                line = self.reader.readline(step)
+                if line is None:
+                    continue
+                if line is EOF:
+                    self._end()
+                    return EOF
+                msg = self._parse(str(line))
+                target = None if msg is None else self._route(msg)
+                if target is None:
+                    continue
+                if target is mine:
+                    return msg
+                target.put(msg)
+            finally:
+                self.read_lock.release()
+
+    def _parse(self, line: str) -> dict[str, Any] | None:
+        if not line.strip():
+            return None
+        try:
+            msg = json.loads(line)
+        except ValueError as exc:
+            self._protocol_error(None, f"not JSON: {exc}")
+            return None
+        if not isinstance(msg, dict):
+            self._protocol_error(None, "a message must be a JSON object")
+            return None
+        return msg
+
+    def _route(self, msg: dict[str, Any]) -> queue.Queue[Any] | None:
+        kind = msg.get("type")
+        try:
+            if kind == "call":
+                key = msg.get("in")
+                what = f"call {msg.get('id')} is nested in callback {key}"
+            elif kind == "return":
+                key = msg.get("cb")
+                what = f"return of callback {key}"
+            else:
+                raise ProtocolError(f"unknown message type {kind!r}")
+            with self.lock:
+                target = self.boxes.get(None if key is None else int(key))
+            if target is None or (kind == "return" and key is None):
+                raise ProtocolError(f"{what}, which is not running")
+            return target
+        except (ProtocolError, ValueError, TypeError) as exc:
+            self._protocol_error(msg.get("id"), str(exc))
+            return None
+
+    def _protocol_error(self, msg_id: Any, message: str) -> None:
+        self.send({"type": "error", "id": msg_id,
+                   "error": encode_error(ProtocolError(message))})
+
+    def _end(self) -> None:
         with self.lock:
             self.eof = True
-            targets = [self.calls, *self.waiters.values()]
-        for q in targets:
-            q.put(_EOF)
-
-    def route(self, msg: dict[str, Any]) -> None:
-        kind = msg.get("type")
-        if kind == "call":
-            nested = msg.get("in")
-            with self.lock:
-                target = self.calls if nested is None else self.waiters.get(int(nested))
-            if target is None:
-                raise ProtocolError(f"call {msg.get('id')} is nested in callback {nested}, "
-                                    f"which is not running")
-            target.put(msg)
-        elif kind == "return":
-            with self.lock:
-                target = self.waiters.get(int(msg.get("cb", -1)))
-            if target is None:
-                raise ProtocolError(f"return of callback {msg.get('cb')}, which is not running")
-            target.put(msg)
-        else:
-            raise ProtocolError(f"unknown message type {kind!r}")
+            boxes = list(self.boxes.values())
+        for box in boxes:
+            box.put(EOF)
 
     def serve(self) -> int:
         while True:
-            msg = self.calls.get()
-            if msg is _EOF:
+            msg = self.receive(None, None)
+            if msg is EOF:
                 return 0
             self.execute(msg)
 
     # -- callbacks to the harness side -------------------------------------------------------
     def callback(self, kind: str, **data: Any) -> None:
         """Run a callback on the harness side; serve its nested calls until it returns."""
-        waiter: queue.Queue[Any] = queue.Queue()
         with self.lock:
             if self.eof:
                 raise RemoteError("ConnectionError", "the harness side is gone")
             cb = self.next_cb
             self.next_cb += 1
-            self.waiters[cb] = waiter
+            self.boxes[cb] = queue.Queue()
         try:
             self.send({"type": "callback", "cb": cb, "kind": kind, **data})
             while True:
                 try:
-                    msg = waiter.get(timeout=self.callback_timeout)
+                    msg = self.receive(cb, self.callback_timeout)
                 except queue.Empty:
                     raise RemoteError("TimeoutError", f"the harness side did not finish the "
                                       f"{kind} callback within {self.callback_timeout:.0f} s"
                                       ) from None
-                if msg is _EOF:
+                if msg is EOF:
                     raise RemoteError("ConnectionError",
                                       f"the harness side went away during the {kind} callback")
                 if msg["type"] == "return":
@@ -260,7 +344,7 @@ class Host:
                 self.execute(msg)
         finally:
             with self.lock:
-                self.waiters.pop(cb, None)
+                self.boxes.pop(cb, None)
 
     def commit_callback(self, target: int) -> Callable[[dict[TopicPartition, int],
                                                         ConsumerError | None], None]:
@@ -391,9 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    host = Host(out, args.callback_timeout)
-    threading.Thread(target=host.read, args=(sys.stdin,), name="kc-host-reader",
-                     daemon=True).start()
+    if os.environ.get(LOG_LEVEL_ENV):
+        logging.basicConfig(stream=sys.stderr, level=os.environ[LOG_LEVEL_ENV].upper(),
+                            format="%(asctime)s %(threadName)s %(name)s %(levelname)s "
+                                   "%(message)s")
+    host = Host(out, args.callback_timeout, sys.stdin.fileno())
     code = host.serve()
     with contextlib.suppress(Exception):
         out.flush()

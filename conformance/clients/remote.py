@@ -16,11 +16,9 @@ import contextlib
 import itertools
 import json
 import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import weakref
 from collections.abc import Mapping
@@ -40,6 +38,8 @@ from adapters.base import (
 )
 from conformance import processes
 from conformance.adapter_host import (
+    EOF,
+    LineReader,
     RemoteError,
     decode_error,
     decode_offsets,
@@ -56,7 +56,6 @@ from conformance.errors import WorkerError
 CALL_TIMEOUT = 60.0  # the longest silence of the host during one call (plus poll's own timeout)
 START_TIMEOUT = 120.0  # starting the interpreter, importing the client, creating the consumer
 STOP_GRACE = 5.0
-_EOF = object()
 
 
 class AdapterHostError(WorkerError):
@@ -77,21 +76,18 @@ class _Connection:
         self._stack: list[int] = []  # callbacks running here, innermost last
         self._stash: dict[int, dict[str, Any]] = {}  # replies that overtook a nested reply
         self._origins: dict[str, BaseException] = {}  # exceptions raised by local callbacks
-        self._lines: queue.Queue[Any] = queue.Queue()
         fd, path = tempfile.mkstemp(prefix="kc-adapter-host-", suffix=".log")
         self.log_path = Path(path)
         try:
             with os.fdopen(fd, "ab") as log:
                 self.proc = processes.popen(
                     [client.python, "-m", "conformance.adapter_host"], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=log, env=client.process_env(),
-                    text=True, encoding="utf-8", bufsize=1)
+                    stdout=subprocess.PIPE, stderr=log, env=client.process_env())
         except OSError as exc:
             self.log_path.unlink(missing_ok=True)
             raise AdapterHostError(f"{self.label}: cannot start {client.python}: {exc}") from None
-        self._reader = threading.Thread(target=_read_lines, args=(self.proc.stdout, self._lines),
-                                        name=f"kc-remote-{self.proc.pid}", daemon=True)
-        self._reader.start()
+        assert self.proc.stdout is not None
+        self._lines = LineReader(self.proc.stdout.fileno())
 
     # -- calls -----------------------------------------------------------------------------
     def register(self, callback: CommitCallback, once: bool) -> int:
@@ -119,7 +115,7 @@ class _Connection:
     def _send(self, obj: dict[str, Any], what: str) -> None:
         try:
             assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            self.proc.stdin.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
             self.proc.stdin.flush()
         except (OSError, ValueError):
             self._died(what)
@@ -131,24 +127,23 @@ class _Connection:
             if remaining <= 0:
                 self._fail(f"no reply to {method}() within {timeout:.0f} s; the adapter host "
                            f"was stopped")
-            try:
-                line = self._lines.get(timeout=remaining)
-            except queue.Empty:
+            line = self._lines.readline(remaining)
+            if line is None:
                 continue
-            if line is _EOF:
+            if line is EOF:
                 self._died(method)
             try:
-                msg = json.loads(line)
+                msg = json.loads(str(line))
                 kind = msg["type"]
             except (ValueError, KeyError, TypeError):
-                self._fail(f"a line outside the protocol during {method}(): {line.strip()[:200]}")
+                self._fail(f"a line outside the protocol during {method}(): {str(line)[:200]}")
             if kind == "callback":
                 self._run_callback(msg)
                 deadline = time.monotonic() + timeout
             elif kind in ("result", "error") and msg.get("id") is not None:
                 self._stash[int(msg["id"])] = msg
             else:
-                self._fail(f"unexpected message during {method}(): {line.strip()[:200]}")
+                self._fail(f"unexpected message during {method}(): {str(line)[:200]}")
         reply = self._stash.pop(msg_id)
         if reply["type"] == "result":
             return reply.get("value")
@@ -222,7 +217,6 @@ class _Connection:
             processes.terminate(self.proc, grace=STOP_GRACE)
         except Exception:
             processes.kill(self.proc)
-        self._reader.join(STOP_GRACE)
         with contextlib.suppress(Exception):
             if self.proc.stdout is not None:
                 self.proc.stdout.close()
@@ -233,15 +227,6 @@ class _Connection:
                     sys.stderr.write(f"--- adapter host {self.label} (pid {self.proc.pid}) "
                                      f"stderr ---\n{text.rstrip()}\n")
         self.log_path.unlink(missing_ok=True)
-
-
-def _read_lines(stream: Any, lines: queue.Queue[Any]) -> None:
-    try:
-        for line in stream:
-            lines.put(line)
-    except (OSError, ValueError):
-        pass
-    lines.put(_EOF)
 
 
 def _stop_quietly(conn: _Connection) -> None:
