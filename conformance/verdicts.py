@@ -56,6 +56,9 @@ class CheckResult:
     note: str = ""
     steps: list[str] = field(default_factory=list)
     history_file: str | None = None
+    #: how the steps were reduced: "shrunk (M -> m steps)", "partly shrunk (N of M steps
+    #: removed)" when the shrink budget ran out, "not shrunk ..." (generated scenarios only)
+    shrink: str = ""
 
     def to_json(self, max_violations: int = 20) -> dict[str, Any]:
         d = asdict(self)

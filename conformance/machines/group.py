@@ -58,6 +58,7 @@ class Example:
     history_file: Path | None = None
     phases: dict[str, float] = field(default_factory=dict)
     replay_file: Path | None = None
+    finished: float = 0.0  # time.monotonic() when its teardown ended
 
     @property
     def failed(self) -> bool:
@@ -247,6 +248,7 @@ class GroupMachine(RuleBasedStateMachine):
             h.close()
         example.seconds = time.monotonic() - self.started
         example.phases = h.history.phase_seconds()
+        example.finished = time.monotonic()
         folder = self.collector.workdir / f"example-{self.number}"
         example.history_file = h.history.to_jsonl(folder / "history.jsonl")
         if h.infra_errors:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import Flaky
-from hypothesis.internal.conjecture import engine as _engine
-from hypothesis.stateful import run_state_machine_as_test
 
 from conformance.broker.base import Broker
 from conformance.checkers import CHECKS
@@ -26,6 +22,7 @@ from conformance.machines.group import (
     canonical,
     machine_for,
 )
+from conformance.machines.hypothesis_shim import run_machine_with_min_steps, shrink_budget
 from conformance.machines.scenario import ScenarioSpec, program
 from conformance.verdicts import CheckResult, Verdict, combine
 
@@ -66,30 +63,6 @@ def hypothesis_settings(profile: Profile, shrink: bool | None = None) -> setting
 
 for _profile in PROFILES.values():  # also usable as HYPOTHESIS_PROFILE=ci|dev|thorough
     settings.register_profile(_profile.name, hypothesis_settings(_profile))
-
-
-_BUDGET_LOCK = threading.Lock()
-_BUDGETS: list[int] = []  # the budgets of the machines running now (threads of one run)
-_DEFAULT_BUDGET = getattr(_engine, "MAX_SHRINKING_SECONDS", None)
-
-
-@contextlib.contextmanager
-def shrink_budget(seconds: int) -> Iterator[None]:
-    """Bound Hypothesis's shrinking time (each shrink step runs against a real broker). The
-    setting is process-wide: while machines run concurrently the largest budget holds, and
-    the default comes back when the last one ends."""
-    if _DEFAULT_BUDGET is None:
-        yield
-        return
-    with _BUDGET_LOCK:
-        _BUDGETS.append(seconds)
-        _engine.MAX_SHRINKING_SECONDS = max(_BUDGETS)
-    try:
-        yield
-    finally:
-        with _BUDGET_LOCK:
-            _BUDGETS.remove(seconds)
-            _engine.MAX_SHRINKING_SECONDS = max(_BUDGETS, default=_DEFAULT_BUDGET)
 
 
 class _Skip(Exception):
@@ -138,9 +111,8 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
             if error:
                 raise _Skip
 
-            # _min_steps: the simplest examples (no step at all) say nothing about a client
-            run_state_machine_as_test(machine, settings=hypothesis_settings(profile, shrink),
-                                      _min_steps=profile.min_steps)
+            run_machine_with_min_steps(machine, hypothesis_settings(profile, shrink),
+                                       profile.min_steps)
         except Flaky as exc:
             error = f"flaky: the failure did not reproduce on replay ({type(exc).__name__}); " \
                     f"reported with the original evidence"
@@ -148,7 +120,10 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
             pass  # the failing examples are in the collector
         except _Skip:
             pass
-    outcome = MachineOutcome(spec, aggregate(collector), collector.examples,
+    shrinking = (profile.shrink if shrink is None else shrink) and not error
+    budget = profile.shrink_seconds if shrinking else None
+    outcome = MachineOutcome(spec, aggregate(collector, budget, time.monotonic()),
+                             collector.examples,
                              [e for ex in collector.examples for e in ex.infra_errors],
                              time.monotonic() - started, error)
     return outcome
@@ -165,7 +140,27 @@ def run_canonical(machine: type[GroupMachine]) -> None:
         state.teardown()
 
 
-def aggregate(collector: Collector) -> list[CheckResult]:
+def shrink_status(examples: list[Example], chosen: Example, budget: int | None,
+                  ended: float) -> str:
+    """How far the reported failing example was reduced. ``examples`` fail the check, in the
+    order they ran (the first is the canonical example, which is never shrunk); shrinking
+    finished unless it was still going when the budget ran out."""
+    generated = [ex for ex in examples if ex.number > 1]
+    if budget is None:
+        return "not shrunk (shrinking is off in this profile)"
+    if not generated:
+        return "not shrunk (the canonical example; no generated example failed)"
+    first, size = len(generated[0].steps), len(chosen.steps)
+    cut = ended - generated[0].finished >= 0.95 * budget
+    if cut and size < first:
+        return f"partly shrunk ({first - size} of {first} steps removed)"
+    if cut:
+        return f"not shrunk (the {budget} s shrink budget ran out)"
+    return f"shrunk ({first} -> {size} steps)"
+
+
+def aggregate(collector: Collector, shrink_budget: int | None = None,
+              ended: float = 0.0) -> list[CheckResult]:
     """One result per check over every example; failures keep the smallest failing example
     (Hypothesis replays the shrunk example last, so the last failure is the shrunk one)."""
     results = []
@@ -189,5 +184,6 @@ def aggregate(collector: Collector) -> list[CheckResult]:
             agg.violations = r.violations
             agg.steps = program(collector.spec, ex.steps).splitlines()
             agg.history_file = str(ex.history_file) if ex.history_file else None
+            agg.shrink = shrink_status([e for e, _r in worst], ex, shrink_budget, ended)
         results.append(agg)
     return results

@@ -431,7 +431,8 @@ def _section(client: ClientResult, c: CheckResult, anchor: str,
         "section": c.section, "title": SECTIONS.get(c.section, ""), "verdict": str(c.verdict),
         "symbol": SYMBOLS[c.verdict], "examples": c.examples, "seconds": f"{c.seconds:.1f}",
         "note": c.note, "figures": [(k, _fmt(v)) for k, v in c.figures.items()],
-        "steps": "\n".join(c.steps), "violations": violations,
+        "steps": "\n".join(c.steps), "shrink": c.shrink or "example",
+        "violations": violations,
         "history_file": c.history_file or "", "timeline": timeline,
     }
 

@@ -125,6 +125,7 @@ def _check(d: dict[str, Any]) -> CheckResult:
         note=d.get("note", ""),
         steps=list(d.get("steps") or []),
         history_file=d.get("history_file"),
+        shrink=d.get("shrink", ""),
     )
 
 
