@@ -1,10 +1,12 @@
-"""Generated scenarios: examples per minute and median seconds per example per client (ci
-profile), and the median time until each broken adapter is first detected.
+"""Generated scenarios: examples per minute, median seconds per example per client (ci
+profile) and where an example's time goes (seconds per step kind, setup, teardown), then per
+broken adapter the median time until it is first detected and the size of the reported
+reproduction after shrinking.
 
     python benchmarks/machine_speed.py [--runs 3]
 
-Targets on 2 cores: median example <= 5 s; each broken adapter detected within 60 s; the whole
-ci profile for both clients <= 15 min (`time kafka-conformance run`).
+Targets on 2 cores: median example <= 2 s; each broken adapter detected within 10 s and
+reproduced in <= 5 steps; the README's main command <= 4 min (`time kafka-conformance run`).
 """
 
 from __future__ import annotations
@@ -33,20 +35,29 @@ def main() -> None:
         for client in ("confluent-kafka", "kafka-python"):
             [spec] = specs_for(client, ("classic",), "ci")
             seconds, per_minute = [], []
+            phases: dict[str, float] = {}
             for i in range(args.runs):
-                out = run_machine(broker, spec, profile, Path(tmp) / f"{client}-{i}", seed=i)
+                out = run_machine(broker, spec, profile, Path(tmp) / f"{client}-{i}", seed=i,
+                                  shrink=False)
                 seconds += [ex.seconds for ex in out.examples]
                 per_minute.append(60 * len(out.examples) / out.seconds)
-            print(f"{client}: median example {statistics.median(seconds):.1f} s (target <= 5 s)"
-                  f", {statistics.median(per_minute):.1f} examples/min; "
+                for ex in out.examples:
+                    for name, secs in ex.phases.items():
+                        phases[name] = phases.get(name, 0.0) + secs
+            median = statistics.median(seconds)
+            print(f"{client}: median example {median:.1f} s (target <= 2 s, ratio "
+                  f"{median / 2:.2f}), {statistics.median(per_minute):.1f} examples/min; "
                   f"examples={len(seconds)} runs={args.runs}")
+            total = sum(phases.values()) or 1.0
+            print("  time per example by phase: " + ", ".join(
+                f"{k} {v / len(seconds):.2f} s ({100 * v / total:.0f}%)"
+                for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
         [base] = specs_for("confluent-kafka", ("classic",), "ci")
         for name in BROKEN_ADAPTERS:
             spec = ScenarioSpec(f"{BROKEN}:{name}", base.config, base.strategy)
-            found = []
+            found, sizes, shrinks = [], [], []
             for i in range(args.runs):
-                out = run_machine(broker, spec, profile, Path(tmp) / f"{name}-{i}", seed=i,
-                                  shrink=False)
+                out = run_machine(broker, spec, profile, Path(tmp) / f"{name}-{i}", seed=i)
                 elapsed = 0.0
                 for ex in out.examples:
                     elapsed += ex.seconds
@@ -55,9 +66,13 @@ def main() -> None:
                         break
                 else:
                     found.append(float("inf"))
+                failing = [r for r in out.results if r.verdict == "fail" and r.steps]
+                if failing:
+                    sizes.append(min(len(r.steps) - 3 for r in failing))  # minus header, teardown
+                    shrinks.append(failing[0].shrink)
             print(f"{name}: median time to first detection {statistics.median(found):.1f} s "
-                  f"(target <= 60 s); detected in {sum(f != float('inf') for f in found)}/"
-                  f"{args.runs} runs")
+                  f"(target <= 10 s); detected in {sum(f != float('inf') for f in found)}/"
+                  f"{args.runs} runs; reproduction steps {sizes} (target <= 5): {shrinks}")
 
 
 if __name__ == "__main__":
