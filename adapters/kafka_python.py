@@ -60,6 +60,7 @@ Measured (tests/integration/test_adapter_contract.py, Kafka 4.3, kafka-python 3.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import threading
 import time
@@ -68,9 +69,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kafka.errors as Errors
-from kafka import AsyncConsumerRebalanceListener, KafkaConsumer
+from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka import TopicPartition as KTopicPartition
-from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.structs import OffsetAndMetadata
@@ -88,15 +88,43 @@ from adapters.base import (
     RebalanceListener,
     Record,
     TopicPartition,
+    Unsupported,
 )
 
 log = logging.getLogger(__name__)
 
-_ASSIGNORS = {
+# -- what the installed release has (feature detection, no version parsing) -------------------
+try:  # 3.0+: listener coroutines awaited by the IO thread
+    from kafka import AsyncConsumerRebalanceListener
+except ImportError:  # < 3.0: the listener runs synchronously in the thread that polls
+    AsyncConsumerRebalanceListener = None
+try:  # 3.0+ (KIP-429)
+    from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+except ImportError:
+    CooperativeStickyAssignor = None
+try:
+    _NoOffsetForPartitionError: type[Exception] = Errors.NoOffsetForPartitionError
+except AttributeError:  # < 2.1: defined by the fetcher
+    from kafka.consumer.fetcher import NoOffsetForPartitionError as _NoOffsetForPartitionError
+
+#: on_partitions_lost (3.0+); before, a lost generation is reported as revoked.
+_ON_LOST = hasattr(ConsumerRebalanceListener, "on_partitions_lost")
+#: FencedInstanceIdError (static membership errors, 2.0.3+).
+_FENCED: tuple[type[Exception], ...] = tuple(
+    c for c in (getattr(Errors, "FencedInstanceIdError", None),) if c is not None)
+#: Consumer methods taking ``timeout_ms`` (2.1+; 2.0.x blocks until done).
+_TIMEOUT_MS = frozenset(
+    name for name in ("commit", "position", "committed", "close")
+    if "timeout_ms" in inspect.signature(getattr(KafkaConsumer, name)).parameters)
+#: OffsetAndMetadata has a leader_epoch field from 2.1.
+_LEADER_EPOCH = "leader_epoch" in OffsetAndMetadata._fields
+
+_ASSIGNORS: dict[str, Any] = {
     "range": RangePartitionAssignor,
     "roundrobin": RoundRobinPartitionAssignor,
-    "cooperative-sticky": CooperativeStickyAssignor,
 }
+if CooperativeStickyAssignor is not None:
+    _ASSIGNORS["cooperative-sticky"] = CooperativeStickyAssignor
 _REQUEST_TIMEOUT_MS = 15000
 _CLOSE_FLUSH_SECONDS = 5.0
 
@@ -121,13 +149,14 @@ def _error(exc: BaseException, what: str) -> ConsumerError:
     if isinstance(exc, ConsumerError):
         return exc
     text = _text(exc)
-    if isinstance(exc, Errors.NoOffsetForPartitionError):
+    if isinstance(exc, _NoOffsetForPartitionError):
         return NoOffsetForPartition(f"{what}: {text}", cause=text)
-    if isinstance(exc, Errors.FencedInstanceIdError):
+    if isinstance(exc, _FENCED):
         return FencedMember(f"{what}: {text}", cause=text)
     if isinstance(exc, _COMMIT_FAILURES):
         return CommitFailed(f"{what}: {text}", retriable=_retriable(exc), cause=text)
-    if isinstance(exc, Errors.IllegalStateError):
+    # < 3.0 checks preconditions (e.g. an unassigned partition) with assert
+    if isinstance(exc, (Errors.IllegalStateError, AssertionError)):
         return IllegalState(f"{what}: {text}", cause=text)
     return ConsumerError(f"{what}: {text}", retriable=_retriable(exc), cause=text)
 
@@ -135,14 +164,14 @@ def _error(exc: BaseException, what: str) -> ConsumerError:
 def _commit_error(exc: BaseException, what: str = "commit failed") -> ConsumerError:
     if isinstance(exc, ConsumerError):
         return exc
-    if isinstance(exc, (Errors.FencedInstanceIdError, Errors.IllegalStateError)):
+    if isinstance(exc, (*_FENCED, Errors.IllegalStateError, AssertionError)):
         return _error(exc, what)
     text = _text(exc)
     return CommitFailed(f"{what}: {text}", retriable=_retriable(exc), cause=text)
 
 
 def _unwrap_listener_error(exc: BaseException) -> BaseException:
-    """kafka-python re-raises a listener's exception as KafkaError(...) from it."""
+    """kafka-python 3.0 re-raises a listener's exception as KafkaError(...) from it."""
     if (isinstance(exc, Errors.KafkaError) and exc.__cause__ is not None
             and "rebalance callback" in str(exc)):
         return exc.__cause__
@@ -156,20 +185,44 @@ def _offsets(offsets: Mapping[Any, Any]) -> dict[TopicPartition, int]:
     return out
 
 
-class _Bridge(AsyncConsumerRebalanceListener):
-    """kafka-python's async listener: runs the contract's listener off the IO thread."""
+def _offset_and_metadata(offset: int) -> OffsetAndMetadata:
+    return OffsetAndMetadata(offset, "", -1) if _LEADER_EPOCH else OffsetAndMetadata(offset, "")
+
+
+def _timeout(method: str) -> dict[str, int]:
+    """``timeout_ms`` for the consumer's ``method`` where the release takes one."""
+    return {"timeout_ms": _REQUEST_TIMEOUT_MS} if method in _TIMEOUT_MS else {}
+
+
+class _SyncBridge(ConsumerRebalanceListener):
+    """kafka-python < 3.0: the listener runs in the thread inside poll(); the client logs and
+    swallows a listener's exception, so the adapter keeps it and poll()/close() raise it."""
 
     def __init__(self, adapter: KafkaPythonAdapter) -> None:
         self._adapter = adapter
 
-    async def on_partitions_revoked(self, revoked: Iterable[KTopicPartition]) -> None:
-        await self._adapter._listener_call("revoked", revoked)
+    def on_partitions_revoked(self, revoked: Iterable[KTopicPartition]) -> None:
+        self._adapter._listener_sync("revoked", revoked)
 
-    async def on_partitions_assigned(self, assigned: Iterable[KTopicPartition]) -> None:
-        await self._adapter._listener_call("assigned", assigned)
+    def on_partitions_assigned(self, assigned: Iterable[KTopicPartition]) -> None:
+        self._adapter._listener_sync("assigned", assigned)
 
-    async def on_partitions_lost(self, lost: Iterable[KTopicPartition]) -> None:
-        await self._adapter._listener_call("lost", lost)
+
+if AsyncConsumerRebalanceListener is not None:
+    class _AsyncBridge(AsyncConsumerRebalanceListener):
+        """kafka-python 3.0+: runs the contract's listener off the IO thread."""
+
+        def __init__(self, adapter: KafkaPythonAdapter) -> None:
+            self._adapter = adapter
+
+        async def on_partitions_revoked(self, revoked: Iterable[KTopicPartition]) -> None:
+            await self._adapter._listener_call("revoked", revoked)
+
+        async def on_partitions_assigned(self, assigned: Iterable[KTopicPartition]) -> None:
+            await self._adapter._listener_call("assigned", assigned)
+
+        async def on_partitions_lost(self, lost: Iterable[KTopicPartition]) -> None:
+            await self._adapter._listener_call("lost", lost)
 
 
 class KafkaPythonAdapter(Adapter):
@@ -177,7 +230,21 @@ class KafkaPythonAdapter(Adapter):
 
     name = "kafka-python"
     client = "kafka-python"
-    capabilities = Capabilities(consumer_protocol=False, cooperative=True, on_lost=True)
+    capabilities = Capabilities(consumer_protocol=False,
+                                cooperative=CooperativeStickyAssignor is not None,
+                                on_lost=_ON_LOST)
+
+    @classmethod
+    def check_config(cls, config: ConsumerConfig) -> None:
+        release = f"kafka-python {cls.client_version() or '?'}"
+        if config.group_protocol == "consumer":
+            raise Unsupported(f"{cls.name}: {release} implements only the classic group "
+                              f"protocol, not KIP-848 group.protocol=consumer")
+        if config.assignment_strategy not in _ASSIGNORS:
+            raise Unsupported(f"{cls.name}: {release} has no {config.assignment_strategy} "
+                              f"assignor (incremental cooperative rebalancing, KIP-429, came "
+                              f"with kafka-python 3.0)")
+        super().check_config(config)
 
     def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config)
@@ -194,6 +261,8 @@ class KafkaPythonAdapter(Adapter):
         self._next_commit_id = 0
         self._user_commit = 0
         self._auto_commit_callback: CommitCallback | None = None
+        self._listener_error: BaseException | None = None
+        self._auto_seen = 0  # periodic auto commit results reported
         try:
             self._consumer = KafkaConsumer(**self._client_config())
         except Exception as exc:
@@ -226,27 +295,66 @@ class KafkaPythonAdapter(Adapter):
     def _observe_client_commits(self) -> None:
         """Report kafka-python's own synchronous commits (before a rebalance, in close()) to
         the auto commit callback; the user's commit() calls are not reported here."""
+        if not self._has_group or not self.config.enable_auto_commit:
+            return
         coordinator = getattr(self._consumer, "_coordinator", None)
-        original = getattr(coordinator, "_commit_offsets_sync_async", None)
-        if original is None or not self._has_group or not self.config.enable_auto_commit:
+        self._observe_periodic_commits(coordinator)
+        original = getattr(coordinator, "_commit_offsets_sync_async", None)  # 3.0+
+        if original is not None:
+            async def observed_async(offsets: Any, timeout_ms: Any = None) -> Any:
+                if self._user_commit or not offsets:
+                    return await original(offsets, timeout_ms=timeout_ms)
+                try:
+                    result = await original(offsets, timeout_ms=timeout_ms)
+                except BaseException as exc:
+                    self._client_commit(offsets, exc)
+                    raise
+                self._client_commit(offsets, None)
+                return result
+
+            coordinator._commit_offsets_sync_async = observed_async
+            return
+        original = getattr(coordinator, "commit_offsets_sync", None)  # < 3.0
+        if original is None:
             return
 
-        async def observed(offsets: Any, timeout_ms: Any = None) -> Any:
+        def observed(offsets: Any, *args: Any, **kwargs: Any) -> Any:
             if self._user_commit or not offsets:
-                return await original(offsets, timeout_ms=timeout_ms)
-            committed = _offsets(offsets)
+                return original(offsets, *args, **kwargs)
             try:
-                result = await original(offsets, timeout_ms=timeout_ms)
+                result = original(offsets, *args, **kwargs)
             except BaseException as exc:
-                self._auto_reports.append((committed, _commit_error(exc, "auto commit failed")))
+                self._client_commit(offsets, exc)
                 raise
-            self._auto_reports.append((committed, None))
+            self._client_commit(offsets, None)
             return result
 
-        coordinator._commit_offsets_sync_async = observed
+        coordinator.commit_offsets_sync = observed
+
+    def _observe_periodic_commits(self, coordinator: Any) -> None:
+        """The periodic auto commits complete in ``_commit_offsets_async_on_complete``, which
+        calls ``default_offset_commit_callback`` from 2.1 on; 2.0.x only logs. Report a result
+        the client did not pass to the callback (observation only)."""
+        original = getattr(coordinator, "_commit_offsets_async_on_complete", None)
+        if original is None:
+            return
+
+        def observed(offsets: Any, res_or_exc: Any) -> Any:
+            before = self._auto_seen
+            result = original(offsets, res_or_exc)
+            if self._auto_seen == before:
+                self._on_auto_commit(offsets, res_or_exc)
+            return result
+
+        coordinator._commit_offsets_async_on_complete = observed
+
+    def _client_commit(self, offsets: Any, exc: BaseException | None) -> None:
+        error = None if exc is None else _commit_error(exc, "auto commit failed")
+        self._auto_reports.append((_offsets(offsets), error))
 
     # -- callbacks ---------------------------------------------------------------------------
     def _on_auto_commit(self, offsets: Any, response: Any) -> None:
+        self._auto_seen += 1
         error = (_commit_error(response, "auto commit failed")
                  if isinstance(response, BaseException) else None)
         self._auto_reports.append((_offsets(offsets), error))
@@ -261,6 +369,37 @@ class KafkaPythonAdapter(Adapter):
             callback, offsets = self._deferred.popleft()
             callback(offsets, None)
 
+    def _dispatch(self, kind: str, tps: list[TopicPartition]) -> None:
+        """Run the contract's listener for a rebalance event (positions of partitions that
+        leave are forgotten once it returned)."""
+        self._deliver()
+        listener = self._listener
+        if kind == "revoked":
+            try:
+                if listener is not None:
+                    listener.on_revoked(tps)
+            finally:
+                for tp in tps:
+                    self._positions.pop(tp, None)
+            return
+        for tp in tps:
+            self._positions.pop(tp, None)
+        if listener is not None:
+            if kind == "assigned":
+                listener.on_assigned(tps)
+            else:
+                listener.on_lost(tps)
+
+    def _listener_sync(self, kind: str, parts: Iterable[KTopicPartition]) -> None:
+        tps = sorted(TopicPartition(tp.topic, tp.partition) for tp in parts)
+        if not tps:
+            return
+        try:
+            self._dispatch(kind, tps)
+        except BaseException as exc:
+            if self._listener_error is None:
+                self._listener_error = exc
+
     async def _listener_call(self, kind: str, parts: Iterable[KTopicPartition]) -> None:
         tps = sorted(TopicPartition(tp.topic, tp.partition) for tp in parts)
         if not tps:
@@ -270,25 +409,7 @@ class KafkaPythonAdapter(Adapter):
 
         def run() -> None:
             try:
-                self._deliver()
-                listener = self._listener
-                if kind == "assigned":
-                    for tp in tps:
-                        self._positions.pop(tp, None)
-                    if listener is not None:
-                        listener.on_assigned(tps)
-                elif kind == "revoked":
-                    try:
-                        if listener is not None:
-                            listener.on_revoked(tps)
-                    finally:
-                        for tp in tps:
-                            self._positions.pop(tp, None)
-                else:
-                    for tp in tps:
-                        self._positions.pop(tp, None)
-                    if listener is not None:
-                        listener.on_lost(tps)
+                self._dispatch(kind, tps)
             except BaseException as exc:
                 failure.append(exc)
             finally:
@@ -300,6 +421,12 @@ class KafkaPythonAdapter(Adapter):
             await net.sleep(0.002)
         if failure:
             raise failure[0]
+
+    def _raise_listener_error(self) -> None:
+        """kafka-python < 3.0 swallowed the listener's exception: raise it now."""
+        if self._listener_error is not None:
+            error, self._listener_error = self._listener_error, None
+            raise error
 
     # -- helpers -----------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -329,7 +456,9 @@ class KafkaPythonAdapter(Adapter):
         self._require_group("subscribe")
         self._listener = listener
         try:
-            self._consumer.subscribe(topics=list(topics), listener=_Bridge(self))
+            bridge = (_AsyncBridge(self) if AsyncConsumerRebalanceListener is not None
+                      else _SyncBridge(self))
+            self._consumer.subscribe(topics=list(topics), listener=bridge)
         except Exception as exc:
             raise _error(exc, "subscribe failed") from None
 
@@ -345,6 +474,7 @@ class KafkaPythonAdapter(Adapter):
     def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
         self._check_open()
         self._deliver()
+        self._raise_listener_error()
         timeout_ms = max(1, int(timeout * 1000))
         try:
             batches = self._consumer.poll(timeout_ms=timeout_ms,
@@ -353,7 +483,10 @@ class KafkaPythonAdapter(Adapter):
             raise _error(_unwrap_listener_error(exc), "poll failed") from None
         finally:
             self._deliver()
-        return [self._record(r) for records in batches.values() for r in records]
+        out = [self._record(r) for records in batches.values() for r in records]
+        if not out:
+            self._raise_listener_error()  # else by the next poll(), after these records
+        return out
 
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None,
                asynchronous: bool = False,
@@ -365,7 +498,7 @@ class KafkaPythonAdapter(Adapter):
             wanted = dict(self._positions)
         else:
             wanted = {TopicPartition(tp[0], tp[1]): int(o) for tp, o in offsets.items()}
-        kafka_offsets = {self._ktp(tp): OffsetAndMetadata(o, "", -1) for tp, o in wanted.items()}
+        kafka_offsets = {self._ktp(tp): _offset_and_metadata(o) for tp, o in wanted.items()}
         try:
             if asynchronous:
                 if not wanted:
@@ -394,7 +527,7 @@ class KafkaPythonAdapter(Adapter):
                 return {}
             self._user_commit += 1
             try:
-                self._consumer.commit(kafka_offsets, timeout_ms=_REQUEST_TIMEOUT_MS)
+                self._consumer.commit(kafka_offsets, **_timeout("commit"))
             except Exception as exc:
                 raise _commit_error(exc) from None
             finally:
@@ -407,7 +540,7 @@ class KafkaPythonAdapter(Adapter):
         self._check_open()
         try:
             self._consumer.seek(self._ktp(tp), int(offset))
-        except ValueError as exc:
+        except (ValueError, AssertionError) as exc:
             raise IllegalState(f"seek on {tp.topic} [{tp.partition}]: {exc}") from None
         except Exception as exc:
             raise _error(exc, "seek failed") from None
@@ -416,7 +549,7 @@ class KafkaPythonAdapter(Adapter):
     def position(self, tp: TopicPartition) -> int:
         self._check_open()
         try:
-            offset = self._consumer.position(self._ktp(tp), timeout_ms=_REQUEST_TIMEOUT_MS)
+            offset = self._consumer.position(self._ktp(tp), **_timeout("position"))
         except Exception as exc:
             raise _error(exc, "position failed") from None
         if offset is None:
@@ -430,7 +563,7 @@ class KafkaPythonAdapter(Adapter):
         out: dict[TopicPartition, int | None] = {}
         try:
             for tp in tps:
-                offset = self._consumer.committed(self._ktp(tp), timeout_ms=_REQUEST_TIMEOUT_MS)
+                offset = self._consumer.committed(self._ktp(tp), **_timeout("committed"))
                 out[tp] = None if offset is None or offset < 0 else int(offset)
         except Exception as exc:
             raise _error(exc, "committed failed") from None
@@ -506,6 +639,7 @@ class KafkaPythonIteratorAdapter(KafkaPythonAdapter):
         if self._pending_error is not None:
             error, self._pending_error = self._pending_error, None
             raise error
+        self._raise_listener_error()
         limit = self._limit(max_records)
         deadline = time.monotonic() + max(0.0, timeout)
         out: list[Record] = []
@@ -528,4 +662,6 @@ class KafkaPythonIteratorAdapter(KafkaPythonAdapter):
             self._pending_error = error  # raised by the next poll(), after these records
         finally:
             self._deliver()
+        if not out:
+            self._raise_listener_error()
         return out
