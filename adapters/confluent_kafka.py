@@ -1,4 +1,4 @@
-"""Adapters for confluent-kafka (librdkafka), the contract's meaning measured against a real broker.
+"""Adapters for confluent-kafka 2.0.2 to 2.16.x (librdkafka), measured against a real broker.
 
 Three built-ins share one implementation and differ only in how records are fetched or stored:
 
@@ -13,12 +13,32 @@ Three built-ins share one implementation and differ only in how records are fetc
   (``store_offsets``), so auto commit commits processed offsets only, never merely polled ones.
 
 Mapping of ConsumerConfig to librdkafka (see ``_client_config``): ``auto_offset_reset="none"``
-is librdkafka's ``error``; with ``group_protocol="consumer"`` (KIP-848) ``session.timeout.ms``,
-``heartbeat.interval.ms`` and ``partition.assignment.strategy`` are not passed (the broker owns
-them); ``metadata_max_age_ms`` is ``topic.metadata.refresh.interval.ms``. librdkafka requires a
-``group.id``: without one the adapter uses a throw-away group and raises :class:`IllegalState`
-from commit()/committed() as a group-less Java consumer does. librdkafka logs only errors
-(``log_level`` 3) and only to stderr.
+is librdkafka's ``error``; ``group.protocol`` is passed only for ``group_protocol="consumer"``
+(KIP-848; librdkafka before 2.4 has no such property and classic is every release's default),
+and then ``session.timeout.ms``, ``heartbeat.interval.ms`` and ``partition.assignment.strategy``
+are not passed (the broker owns them); ``metadata_max_age_ms`` is
+``topic.metadata.refresh.interval.ms``. librdkafka requires a ``group.id``: without one the
+adapter uses a throw-away group and raises :class:`IllegalState` from commit()/committed() as a
+group-less Java consumer does. librdkafka logs only errors (``log_level`` 3) and only to
+stderr.
+
+Releases (the contract tests below pass with the classic protocol, all three adapters, on
+2.0.2, 2.1.1, 2.2.0, 2.3.0, 2.4.0, 2.6.1, 2.8.2, 2.11.1, 2.12.0, 2.16.1):
+
+- Cooperative-sticky, ``incremental_assign`` and ``on_lost`` exist in every supported release
+  (librdkafka 1.6+); the capabilities follow ``hasattr(Consumer, "incremental_assign")``.
+- ``consumer_protocol`` is on from librdkafka 2.12.0, where KIP-848 became generally
+  available; before, :meth:`ConfluentAdapter.check_config` refuses it with :class:`Unsupported`.
+  Measured anyway: 2.0.2-2.3.0 reject ``group.protocol`` (no such property); 2.4.0-2.8.x
+  (early access) refuse to create the consumer ("max.poll.interval.ms must be >=
+  session.timeout.ms": the ignored 45 s session timeout is still validated); 2.11.1 passes all
+  but the removal test below, like 2.12.0-2.14.x.
+- Client bug, librdkafka 2.12.0-2.14.x with the consumer protocol, left visible: a member
+  removed for exceeding ``max.poll.interval.ms`` rejoins with a ConsumerGroupHeartbeat the
+  broker rejects ("Broker: Invalid request"), which librdkafka turns into a fatal error; every
+  later poll raises it (:class:`ConsumerError`). Fixed in 2.15.0.
+- ``libversion()`` is a ``(str, int)`` tuple except in confluent-kafka 2.12.0 (a bare string);
+  :func:`release` reads both.
 
 What librdkafka does, measured by tests/integration/test_adapter_contract.py (Kafka 4.3):
 

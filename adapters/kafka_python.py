@@ -1,22 +1,35 @@
-"""Adapters for kafka-python (3.0.x), the contract's meaning measured against a real broker.
+"""Adapters for kafka-python 2.0.2 to 3.0.x, the contract's meaning measured against a real broker.
 
 - ``kafka-python``: ``KafkaConsumer.poll(timeout_ms, max_records)`` (never with timeout 0).
 - ``kafka-python:records``: the iterator API, ``next(consumer)`` with ``consumer_timeout_ms``
   set to what is left of the poll timeout, up to ``max_records`` records.
 
-Classic group protocol only (kafka-python does not implement KIP-848). kafka-python 3.0 ships a
-cooperative-sticky assignor (KIP-429, incremental revocation) and calls
-``on_partitions_lost`` when the member lost its generation (removed from the group), so both
-capabilities are on.
+Classic group protocol only (kafka-python does not implement KIP-848). What a release has is
+detected at import, never parsed from its version:
 
-Threading (kafka-python 3.0): an IO thread runs the network loop and calls the rebalance
-listener there, while the thread that called ``poll()``/``close()`` waits. A synchronous
-listener may not call a blocking consumer method from the IO thread (``commit()`` would raise
-"Cannot block on net.run() from the IO thread"). The adapter registers an
+=========  ===========  =======  ===============  ==========  ============================
+release    cooperative  on_lost  listener         timeout_ms  periodic auto commit result
+=========  ===========  =======  ===============  ==========  ============================
+2.0.x      no           no       sync, poll()     no          observed by the adapter
+2.1-2.3    no           no       sync, poll()     yes         default_offset_commit_callback
+3.0.x      yes          yes      async, IO loop   yes         default_offset_commit_callback
+=========  ===========  =======  ===============  ==========  ============================
+
+cooperative: the cooperative-sticky assignor (KIP-429), else ``check_config`` refuses it with
+:class:`Unsupported`. on_lost: ``on_partitions_lost``; before 3.0 a lost generation reaches
+``on_revoked``. timeout_ms: ``commit``/``position``/``committed``/``close`` take one (15 s);
+2.0.x blocks until done.
+
+Listener threading. Before 3.0 the client calls a ``ConsumerRebalanceListener`` in the thread
+inside ``poll()``, so the contract's listener runs there and may commit; the client logs and
+swallows a listener's exception, the adapter keeps it and raises it from ``poll()`` (from the
+next one when this one returned records). From 3.0 an IO thread runs the network loop and calls
+the listener there while the ``poll()``/``close()`` caller waits; a blocking call from the IO
+thread is refused ("Cannot block on net.run() from the IO thread"), so the adapter registers an
 ``AsyncConsumerRebalanceListener`` that runs the contract's listener on a helper thread and
-awaits it without blocking the loop, so a listener may commit inside ``on_revoked`` (its commit
-is effective) while the poll/close caller stays blocked: listener calls still happen during
-``poll()``/``close()`` and never concurrently with the caller.
+awaits it without blocking the loop: a commit inside ``on_revoked`` is effective, listener
+calls still happen during ``poll()``/``close()`` and never concurrently with the caller.
+Exceptions, which 3.0 wraps in a KafkaError, are re-raised as they were.
 
 Commits:
 
@@ -24,37 +37,51 @@ Commits:
   ``poll()``/``commit()``. ``close()`` first waits (up to a few seconds) for pending async
   commits and runs their callbacks, as the Java client does; a commit still pending then is
   reported to its callback as failed.
-- Auto commits: the periodic ones run inside ``poll()`` and report through
-  ``default_offset_commit_callback``. kafka-python also commits synchronously before a
-  rebalance and in ``close()``, without any callback; the adapter observes those by wrapping the
-  coordinator's ``_commit_offsets_sync_async`` (observation only, same offsets and result), so
-  every auto commit reaches ``set_auto_commit_callback``'s callback, in the caller's thread.
+- Auto commits: the periodic ones run inside ``poll()`` and complete in the coordinator's
+  ``_commit_offsets_async_on_complete``, which calls ``default_offset_commit_callback`` from
+  2.1 on (2.0.x only logs; the adapter reports the result itself, once). kafka-python also
+  commits synchronously before a rebalance and in ``close()``, without any callback; the adapter
+  observes those by wrapping the coordinator's ``_commit_offsets_sync_async`` (3.0) or
+  ``commit_offsets_sync`` (before), observation only (same offsets and result), so every auto
+  commit reaches ``set_auto_commit_callback``'s callback, in the caller's thread.
 - Errors: ``CommitFailedError``/``RebalanceInProgressError``/``UnknownMemberIdError``/
   ``IllegalGenerationError`` and other commit failures are :class:`CommitFailed`;
-  ``FencedInstanceIdError`` is :class:`FencedMember`; ``NoOffsetForPartitionError`` is
-  :class:`NoOffsetForPartition`; ``IllegalStateError`` is :class:`IllegalState`.
+  ``FencedInstanceIdError`` (2.0.3+) is :class:`FencedMember`; ``NoOffsetForPartitionError``
+  (``kafka.consumer.fetcher`` before 2.1) is :class:`NoOffsetForPartition`;
+  ``IllegalStateError``, and before 3.0 the ``AssertionError`` of a precondition (seek of an
+  unassigned partition), are :class:`IllegalState`.
 
 ``commit(None)`` commits the position after the records poll() returned (and seek targets) of
 the partitions the member still owns; during ``on_revoked`` that includes the partitions being
 revoked (with cooperative-sticky kafka-python drops them from ``assignment()`` before calling
-the listener). Listener exceptions, which kafka-python wraps in a KafkaError, are re-raised as
-they were.
+the listener).
 
-Measured (tests/integration/test_adapter_contract.py, Kafka 4.3, kafka-python 3.0.12):
+Measured (tests/integration/test_adapter_contract.py, Kafka 4.3; 2.0.2, 2.0.6, 2.1.6, 2.2.21,
+2.3.3, 3.0.0, 3.0.12):
 
-- ``close()`` calls ``on_revoked`` for the owned partitions (``on_lost`` if the generation was
-  already lost). A member removed for exceeding ``max_poll_interval_ms`` (the heartbeat thread
-  leaves the group) raises ``CommitFailedError`` on a sync commit, fails async commits the same
-  way, and reports ``on_lost`` for its partitions when it polls and rejoins.
-- Client bug, left visible (not worked around): with ``poll()`` a partition paused while a
-  fetched batch of it is in hand never delivers again after ``resume()`` (its parked batch is
-  restored only when the fetcher's in-line slot is ``None``, and it keeps another partition's
-  exhausted batch). The iterator API is not affected.
-- Client bug, left visible: with very short poll timeouts (1 ms) a rejoin whose JoinGroup is
-  still in flight when poll() returns is never completed once the leader's assignment cleared
-  the trigger (``need_rejoin()`` is False): the member stays REBALANCING with no partitions while
-  the group counts it as their owner. Seen on a fresh subscription (the first join happens
-  before topic metadata arrived); not seen with the harness's 100 ms poll timeout.
+- 3.0.x: ``close()`` calls ``on_revoked`` for the owned partitions (``on_lost`` if the
+  generation was already lost). A member removed for exceeding ``max_poll_interval_ms`` (the
+  heartbeat thread leaves the group) raises ``CommitFailedError`` on a sync commit, fails async
+  commits the same way, and reports ``on_lost`` for its partitions when it polls and rejoins.
+- Before 3.0: ``close()`` commits (auto commit) and leaves the group without calling the
+  listener, so a commit meant for ``on_revoked`` is not made on close (duplicates for the next
+  owner, left visible). A removed member fails commits as in 3.0 and reports its partitions at
+  ``on_revoked`` (eager rejoin) when it polls again.
+- Client bug, 2.0.x, left visible (not worked around): a partition paused while a fetched
+  batch of it is in hand skips that batch's remaining records after ``resume()`` (paused at
+  position 3 with offsets 3-5 in hand, it delivers 6, 7, 8: loss), with ``poll()`` and the
+  iterator alike. Not seen in 2.1-2.3.
+- Client bug, 3.0.x, left visible: with ``poll()`` a partition paused while a fetched batch of
+  it is in hand never delivers again after ``resume()`` (its parked batch is restored only when
+  the fetcher's in-line slot is ``None``, and it keeps another partition's exhausted batch). The
+  iterator API is not affected.
+- Client bug, 3.0.x, left visible: a rejoin whose JoinGroup is still in flight when poll()
+  returns is never completed once the leader's assignment cleared the trigger
+  (``need_rejoin()`` is False): the member stays REBALANCING with no partitions while the group
+  counts it as their owner. Seen on a fresh subscription (the first join happens before topic
+  metadata arrived) with very short poll timeouts (1 ms); not seen with the harness's 100 ms
+  poll(). 3.0.0 with the iterator API: 2 of 4 contract runs had a first member that read
+  nothing for 30 s after "No partition metadata for topic" (presumably the same stall).
 """
 
 from __future__ import annotations
