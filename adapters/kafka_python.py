@@ -29,7 +29,9 @@ thread is refused ("Cannot block on net.run() from the IO thread"), so the adapt
 ``AsyncConsumerRebalanceListener`` that runs the contract's listener on a helper thread and
 awaits it without blocking the loop: a commit inside ``on_revoked`` is effective, listener
 calls still happen during ``poll()``/``close()`` and never concurrently with the caller.
-Exceptions, which 3.0 wraps in a KafkaError, are re-raised as they were.
+In every release a listener's exception comes out of ``poll()`` as the contract's error: a
+:class:`ConsumerError` as it was, anything else as a ConsumerError with its text (3.0 wraps it in
+a KafkaError, which the adapter unwraps).
 
 Commits:
 
@@ -453,7 +455,7 @@ class KafkaPythonAdapter(Adapter):
         """kafka-python < 3.0 swallowed the listener's exception: raise it now."""
         if self._listener_error is not None:
             error, self._listener_error = self._listener_error, None
-            raise error
+            raise _error(error, "poll failed") from None
 
     # -- helpers -----------------------------------------------------------------------------
     def _check_open(self) -> None:
