@@ -113,6 +113,7 @@ def execute(opts: RunOptions) -> int:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "
                       f"{broker.bootstrap_servers}; {opts.jobs} configuration(s) at a time")
+        describe_clients(clients)
         tasks = plan(broker, clients, opts, generated, semantics, run_dir)
         board = Board(len(tasks))
         with console.status(escape(board.line())) as status:
@@ -152,17 +153,25 @@ def resolve_clients(specs: tuple[ClientSpec, ...], result: RunResult) -> list[Pr
         try:
             with console.status(escape(f"preparing {spec.label}")) as status:
                 client = resolve(spec, progress=lambda text, s=status: s.update(escape(text)))
-            console.print(escape(f"client {spec.label}: {client.client} "
-                                 f"{client.client_version} (python {client.info.get('python')})"))
         except UsageError:
             raise
         except ConformanceError as exc:
             result.errors.append(_one_line(exc))
-            console.print(f"[red]error:[/red] {escape(_one_line(exc))}")
             out.append(Prepared(spec, None, _one_line(exc)))
             continue
         out.append(Prepared(spec, client))
     return out
+
+
+def describe_clients(clients: list[Prepared]) -> None:
+    """One line per client spec: the release its workers run, or why they cannot start."""
+    for prep in clients:
+        client = prep.client
+        if client is None:
+            console.print(f"[red]client {escape(prep.spec.label)}: {escape(prep.cause)}[/red]")
+        else:
+            console.print(escape(f"client {prep.spec.label}: {client.client} "
+                                 f"{client.client_version} (python {client.info.get('python')})"))
 
 
 Task = Callable[[Board, int], ClientResult]
