@@ -213,7 +213,7 @@ class ConfluentAdapter(Adapter):
         if config.group_protocol == "consumer" and not cls.capabilities.consumer_protocol:
             lib = ".".join(map(str, LIBRDKAFKA))
             raise Unsupported(
-                f"{cls.name}: confluent-kafka {cls.client_version() or '?'} (librdkafka {lib}) "
+                f"confluent-kafka {cls.client_version() or '?'} (librdkafka {lib}) "
                 f"has no generally available KIP-848 group.protocol=consumer (GA from "
                 f"librdkafka 2.12.0; 2.4.0-2.11.x: early access/preview)")
         super().check_config(config)

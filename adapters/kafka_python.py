@@ -267,10 +267,10 @@ class KafkaPythonAdapter(Adapter):
     def check_config(cls, config: ConsumerConfig) -> None:
         release = f"kafka-python {cls.client_version() or '?'}"
         if config.group_protocol == "consumer":
-            raise Unsupported(f"{cls.name}: {release} implements only the classic group "
+            raise Unsupported(f"{release} implements only the classic group "
                               f"protocol, not KIP-848 group.protocol=consumer")
         if config.assignment_strategy not in _ASSIGNORS:
-            raise Unsupported(f"{cls.name}: {release} has no {config.assignment_strategy} "
+            raise Unsupported(f"{release} has no {config.assignment_strategy} "
                               f"assignor (incremental cooperative rebalancing, KIP-429, came "
                               f"with kafka-python 3.0)")
         super().check_config(config)
