@@ -3,32 +3,142 @@ listener that records what an adapter reports."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from confluent_kafka import Producer
 
-from adapters.base import Adapter, ConsumerError, Record, TopicPartition
+from adapters.base import Adapter, Capabilities, ConsumerError, Record, TopicPartition
 from adapters.registry import BUILTIN, load
+from conformance.clients import ClientSpec, resolve
+from conformance.clients.remote import RemoteAdapter
+from conformance.errors import ConformanceError
 
 PROTOCOLS = ("classic", "consumer")
 
 
-def combos() -> list[tuple[str, str]]:
-    """Every built-in adapter with every group protocol its capabilities support."""
+@dataclass(frozen=True)
+class Target:
+    """A client the contract tests run against: a built-in adapter in this process, or a
+    client spec (``kafka-python==2.0.2``) served by an adapter host in its own environment.
+    ``error`` says why a spec could not be resolved (its tests then fail with it)."""
+
+    label: str
+    adapter: str
+    cls: type[Adapter] | None = None
+    error: str = ""
+
+    @property
+    def remote(self) -> bool:
+        return self.cls is None or issubclass(self.cls, RemoteAdapter)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.cls.capabilities if self.cls is not None else Capabilities()
+
+    @property
+    def client_version(self) -> str:
+        return self.cls.client_version() if self.cls is not None else ""
+
+    def stores(self) -> bool:
+        """Whether the adapter implements store() rather than the contract's no-op default."""
+        if self.cls is not None and issubclass(self.cls, RemoteAdapter):
+            return self.cls.overrides_store()
+        return self.cls is not None and self.cls.store is not Adapter.store
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def release(version: str) -> tuple[int, ...] | None:
+    """The numeric release of a version string ('2.0.2' -> (2, 0, 2)); None if it has none."""
+    parts = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        parts.append(int(digits))
+        if digits != part:
+            break
+    return tuple(parts) or None
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A known client bug that makes one contract test fail for releases ``since`` up to (not
+    including) ``until``; the test becomes a strict xfail there, so it must keep failing while
+    the release has the bug."""
+
+    test: str
+    adapter: str  # an adapter name; its variants (``NAME:variant``) too unless exact
+    since: str
+    until: str | None
+    reason: str
+    protocol: str | None = None
+    exact: bool = False
+
+    def applies(self, test: str, target: Target, protocol: str) -> bool:
+        if test != self.test or self.protocol not in (None, protocol) or target.error:
+            return False
+        if target.adapter != self.adapter and (
+                self.exact or not target.adapter.startswith(f"{self.adapter}:")):
+            return False
+        found = release(target.client_version)
+        low, high = release(self.since), release(self.until) if self.until else None
+        return (found is not None and low is not None and low <= found
+                and (high is None or found < high))
+
+
+_TARGETS = pytest.StashKey[list[Target]]()
+
+
+def contract_specs(config: pytest.Config) -> list[str]:
+    """The client specs given with --contract-client, else the ini list contract_clients."""
+    given = config.getoption("contract_clients", None)
+    return list(given if given is not None else config.getini("contract_clients"))
+
+
+def _remote(text: str) -> Target:
+    try:
+        spec = ClientSpec.parse(text)
+    except ConformanceError as exc:
+        raise pytest.UsageError(f"--contract-client: {exc}") from None
+    label = spec.label if not spec.beside else f"remote:{spec.label}"
+    try:
+        client = resolve(spec)
+    except ConformanceError as exc:
+        return Target(label, spec.adapter, error=str(exc))
+    return Target(label, spec.adapter, RemoteAdapter.bind(client))
+
+
+def targets(config: pytest.Config) -> list[Target]:
+    """Every built-in adapter in this process, then every contract client spec (resolved
+    once per session: its environment is built the first time)."""
+    if _TARGETS not in config.stash:
+        found = [Target(name, name, load(name)) for name in BUILTIN]
+        found += [_remote(text) for text in dict.fromkeys(contract_specs(config))]
+        config.stash[_TARGETS] = found
+    return config.stash[_TARGETS]
+
+
+def combos(config: pytest.Config) -> list[tuple[Target, str]]:
+    """Every target with every group protocol its capabilities support (an unresolved spec:
+    classic only, failing with its error)."""
     out = []
-    for name in BUILTIN:
-        caps = load(name).capabilities
+    for target in targets(config):
         for protocol in PROTOCOLS:
-            if protocol == "classic" or caps.consumer_protocol:
-                out.append((name, protocol))
+            if protocol == "classic" or target.capabilities.consumer_protocol:
+                out.append((target, protocol))
     return out
 
 
-def unsupported_combos() -> list[tuple[str, str]]:
-    return [(name, "consumer") for name in BUILTIN if not load(name).capabilities.consumer_protocol]
+def unsupported_combos(config: pytest.Config) -> list[tuple[Target, str]]:
+    return [(t, "consumer") for t in targets(config)
+            if not t.error and not t.capabilities.consumer_protocol]
 
 
 def produce(bootstrap: str, topic: str, count: int, partitions: int = 1,
