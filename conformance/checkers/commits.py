@@ -139,7 +139,7 @@ class _Context:
         offset read in the span, else (nothing read yet) what the reset policy allows."""
         tp = span.tp
         settled = self.group.at(tp, span.start)
-        found = [] if settled is None else [settled[1]]
+        found = [off for _, off in self.group.possible(tp, span.start)]
         read = next(((i, off) for i, off in self.reads.get((span.member, tp), [])
                      if span.contains(i) and i < index), None)
         # commits acknowledged after the assignment, before the first read: the hand-over race

@@ -7,7 +7,9 @@ Analysis
     partition before that event are exempt (S7).
 
     Accepted starts ``a``: the group's committed offset when the ``assigned`` event arrived
-    (latest ok commit of any member before it), and every ok commit of the partition
+    (latest ok commit of any member before it, or the broker's ``group_offsets`` report; also
+    the offsets of commits a killed member had requested without an outcome, which may have
+    landed), and every ok commit of the partition
     acknowledged after the ``assigned`` event and before ``f``'s event (async commits race the
     hand-over). ``f`` is right when some ``a <= f`` has no produced offset in ``[a, f)`` (offsets
     that were never produced, such as transaction markers, cannot be skipped).
@@ -87,7 +89,8 @@ def starts(history: History) -> list[Start]:
         if first is None or seeks.of(span.member, span.tp, span.start, first[0]):
             continue
         settled = group.at(span.tp, span.start)
-        accepted = ([settled] if settled else []) + group.acks(span.tp, span.start, first[0])
+        accepted = group.possible(span.tp, span.start) + group.acks(span.tp, span.start,
+                                                                     first[0])
         out.append(Start(span, first[0], first[1], accepted,
                          settled[1] if settled else None))
     return out

@@ -332,17 +332,55 @@ def commits(history: History, requested: bool = False) -> list[Commit]:
     return out
 
 
+def _unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
+    """(index of the ``member_killed`` event, offsets) of the explicit commit requests a
+    member had no outcome for when it was killed (outcomes are matched to requests in order)."""
+    pending: dict[str, list[dict[TP, int]]] = defaultdict(list)
+    out = []
+    for e in history.of_type("commit_requested", "committed", "member_killed"):
+        if e.type == "commit_requested" and e.source != HARNESS:
+            offsets = {tp: off for tp, off in e.offsets().items() if off >= 0}
+            pending[e.source].append(offsets)  # empty for "all consumed": unknown offsets
+        elif e.type == "committed" and e.source != HARNESS and e.data.get("mode") != "auto":
+            if pending[e.source]:
+                pending[e.source].pop(0)
+        elif e.type == "member_killed":
+            member = str(e.data.get("member"))
+            out.extend((e.index, offsets) for offsets in pending.pop(member, []) if offsets)
+    return out
+
+
 class GroupOffsets:
-    """The group's committed offsets over time, from ok ``committed`` events of any member."""
+    """The group's committed offsets over time: ok ``committed`` events of any member, and the
+    offsets the broker reported (``group_offsets``). A commit requested by a member that was
+    killed before it reported the outcome may or may not have landed: it is *uncertain*, one
+    of the :meth:`possible` offsets from the kill on."""
 
     def __init__(self, history: History) -> None:
         self._acks: dict[tuple[TP, str | None], list[tuple[int, int]]] = defaultdict(list)
+        self._maybe: dict[TP, list[tuple[int, int]]] = defaultdict(list)
         for c in commits(history):
             if c.ok:
                 for tp, off in c.offsets.items():
                     self._acks[(tp, None)].append((c.index, off))
                     self._acks[(tp, c.member)].append((c.index, off))
+        for e in history.of_type("group_offsets"):
+            for topic, partition, off in e.data.get("offsets", []):
+                self._acks[((str(topic), int(partition)), None)].append((e.index, int(off)))
+        for acks in self._acks.values():
+            acks.sort()
         self._indices = {k: [i for i, _ in v] for k, v in self._acks.items()}
+        for kill, offsets in _unresolved_at_kill(history):
+            for tp, off in offsets.items():
+                self._maybe[tp].append((kill, off))
+
+    def possible(self, tp: TP, index: int) -> list[tuple[int, int]]:
+        """(event index, offset) of every offset the group may hold for ``tp`` at ``index``:
+        the latest ok commit before it and the uncertain commits of killed members since."""
+        settled = self.at(tp, index)
+        since = settled[0] if settled else -1
+        return ([settled] if settled else []) + [
+            (i, off) for i, off in self._maybe.get(tp, []) if since < i < index]
 
     def acks(self, tp: TP, after: int = -1, before: float = float("inf"),
              member: str | None = None) -> list[tuple[int, int]]:

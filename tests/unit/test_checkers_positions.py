@@ -131,3 +131,40 @@ def test_reads_after_the_span_ended_do_not_count() -> None:
          .assigned("m1", 0).consumed("m1", 0, range(5)).committed("m1", {0: 5})
          .revoked("m1", 0).polled("m1", 0, 7))
     assert check_start_position(h.build()) == []
+
+
+def in_flight(first: int) -> H:
+    """m1 commits 3, then requests 8 and is killed before the outcome arrives; m2 reads from
+    ``first``: the in-flight commit may or may not have landed."""
+    return (H().scenario().produce(0, range(10))
+            .assigned("m1", 0).consumed("m1", 0, range(8)).committed("m1", {0: 3})
+            .commit_requested("m1", {0: 8}).killed("m1")
+            .assigned("m2", 0).polled("m2", 0, range(first, 10))
+            .processed("m2", 0, range(first, 10)))
+
+
+def test_a_killed_members_unreported_commit_may_have_landed() -> None:
+    assert check_start_position(in_flight(8).build()) == []  # it landed
+    assert check_start_position(in_flight(3).build()) == []  # it did not
+
+
+def test_beyond_every_possible_committed_offset_still_fails() -> None:
+    [v] = check_start_position(in_flight(9).build())
+    assert v.anomaly == "start-after-committed" and v.details["offsets"] == [8]
+
+
+def test_a_commit_whose_outcome_was_reported_is_not_uncertain() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(8)).committed("m1", {0: 3})
+         .commit_requested("m1", {0: 8}).committed("m1", {0: 8}, ok=False).killed("m1")
+         .assigned("m2", 0).polled("m2", 0, range(8, 10)).processed("m2", 0, range(8, 10)))
+    [v] = check_start_position(h.build())
+    assert v.anomaly == "start-after-committed" and v.details["expected"] == 3
+
+
+def test_the_brokers_reported_group_offset_counts_as_committed() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(6)).commit_requested("m1", {0: 6})
+         .add("group_offsets", offsets=[["t", 0, 6]]).killed("m1")
+         .assigned("m2", 0).polled("m2", 0, range(6, 10)).processed("m2", 0, range(6, 10)))
+    assert check_start_position(h.build()) == []
