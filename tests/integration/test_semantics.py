@@ -10,7 +10,7 @@ from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
 from conformance.verdicts import Verdict
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("semantics")]
 
 #: Documented Kafka behaviour the scenario reproduces and measures (verdict hazard).
 HAZARDS = {"S3-latest-growth-hazard", "S6-worker-pool"}
