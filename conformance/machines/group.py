@@ -74,6 +74,13 @@ class Collector:
     seed: int | None = None
     examples: list[Example] = field(default_factory=list)
     counter: itertools.count = field(default_factory=lambda: itertools.count(1))
+    #: time.monotonic() after which no new example runs until one failed (then shrinking,
+    #: bounded by its own budget, goes on)
+    deadline: float = float("inf")
+    skipped: int = 0
+
+    def over_budget(self) -> bool:
+        return time.monotonic() > self.deadline and not self.failures
 
     @property
     def failures(self) -> list[Example]:
@@ -117,9 +124,14 @@ class GroupMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.number = next(self.collector.counter)
         self.started = time.monotonic()
         self.broken = False
+        self.skipped = self.collector.over_budget()
+        if self.skipped:  # the generation budget is spent: the example does nothing
+            self.broken = True
+            self.collector.skipped += 1
+            return
+        self.number = next(self.collector.counter)
         self.harness = Harness(self.broker, self.spec.client, self.spec.config,
                                self.spec.strategy, partitions=self.spec.partitions,
                                workdir=self.collector.workdir / f"example-{self.number}")
@@ -230,6 +242,8 @@ class GroupMachine(RuleBasedStateMachine):
                 self.broken = True
 
     def teardown(self) -> None:
+        if self.skipped:
+            return
         h = self.harness
         h.record("teardown")
         example = Example(self.number, list(self.scenario.steps), [], h.infra_errors,

@@ -29,7 +29,8 @@ from conformance.verdicts import CheckResult, Verdict, combine
 
 @dataclass(frozen=True)
 class Profile:
-    """How hard to search: examples per configuration, steps per example, shrink budget."""
+    """How hard to search: examples per configuration, steps per example, and the time
+    budgets that bound a configuration: generating (until a first failure) and shrinking."""
 
     name: str
     max_examples: int
@@ -37,17 +38,18 @@ class Profile:
     min_steps: int
     shrink: bool
     shrink_seconds: int
+    generate_seconds: int = 150
 
 
 PROFILES = {
     "smoke": Profile("smoke", max_examples=2, step_count=6, min_steps=3, shrink=False,
-                     shrink_seconds=0),
+                     shrink_seconds=0, generate_seconds=60),
     "ci": Profile("ci", max_examples=6, step_count=10, min_steps=5, shrink=True,
-                  shrink_seconds=90),
+                  shrink_seconds=90, generate_seconds=150),
     "dev": Profile("dev", max_examples=10, step_count=12, min_steps=4, shrink=True,
-                   shrink_seconds=300),
+                   shrink_seconds=300, generate_seconds=600),
     "thorough": Profile("thorough", max_examples=40, step_count=25, min_steps=6, shrink=True,
-                        shrink_seconds=1200),
+                        shrink_seconds=1200, generate_seconds=3600),
 }
 
 
@@ -101,6 +103,7 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
     started = time.monotonic()
     error = ""
     run_canonical(machine)
+    collector.deadline = started + profile.generate_seconds  # the canonical example always runs
     first = collector.examples[0] if collector.examples else None
     if first is not None and first.infra_errors:
         # the canonical example could not run (a worker that cannot start, the broker): the
@@ -122,6 +125,10 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
             pass
     shrinking = (profile.shrink if shrink is None else shrink) and not error
     budget = profile.shrink_seconds if shrinking else None
+    if collector.skipped:
+        error = (error + "; " if error else "") + (
+            f"generation stopped after {profile.generate_seconds} s ({collector.skipped} "
+            f"examples not run)")
     outcome = MachineOutcome(spec, aggregate(collector, budget, time.monotonic()),
                              collector.examples,
                              [e for ex in collector.examples for e in ex.infra_errors],

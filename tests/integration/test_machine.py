@@ -6,6 +6,7 @@ The broken adapters (tests/broken_adapters.py) wrap confluent-kafka and are load
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,14 @@ def test_members_that_cannot_start_make_the_configuration_unknown(kafka_broker, 
     assert len(outcome.examples) == 1
     assert all("cannot join a group" in r.note for r in outcome.results)
     assert "generation skipped" in outcome.error
+
+
+def test_generation_stops_at_its_time_budget(kafka_broker, tmp_path):
+    """A configuration's generation is bounded in time: past the budget (and with no failure
+    to shrink) no further example runs."""
+    [spec] = specs_for("confluent-kafka", ("classic",), "ci")
+    profile = replace(PROFILES["ci"], generate_seconds=0)
+    outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=3)
+    assert len(outcome.examples) == 1  # the canonical example only
+    assert "generation stopped after 0 s" in outcome.error
+    assert set(verdicts(outcome).values()) == {Verdict.PASS}
