@@ -9,7 +9,8 @@ Analysis
     Accepted starts ``a``: the group's committed offset when the ``assigned`` event arrived
     (latest ok commit of any member before it, or the broker's ``group_offsets`` report; also
     the offsets of commits a killed member had requested without an outcome, which may have
-    landed), and every ok commit of the partition
+    landed, in which case the reset policy's start is accepted too while no commit is
+    certain), and every ok commit of the partition
     acknowledged after the ``assigned`` event and before ``f``'s event (async commits race the
     hand-over). ``f`` is right when some ``a <= f`` has no produced offset in ``[a, f)`` (offsets
     that were never produced, such as transaction markers, cannot be skipped).
@@ -59,6 +60,9 @@ class Start:
     offset: int
     accepted: list[tuple[int, int]]
     committed: int | None
+    #: no certain commit at the assignment, only uncertain ones (a killed member's request
+    #: without outcome): the reset policy may have decided the start as well
+    may_reset: bool = False
 
 
 def first_reads(history: History) -> dict[tuple[str, TP], list[tuple[int, int]]]:
@@ -89,10 +93,11 @@ def starts(history: History) -> list[Start]:
         if first is None or seeks.of(span.member, span.tp, span.start, first[0]):
             continue
         settled = group.at(span.tp, span.start)
-        accepted = group.possible(span.tp, span.start) + group.acks(span.tp, span.start,
-                                                                     first[0])
+        possible = group.possible(span.tp, span.start)
+        accepted = possible + group.acks(span.tp, span.start, first[0])
         out.append(Start(span, first[0], first[1], accepted,
-                         settled[1] if settled else None))
+                         settled[1] if settled else None,
+                         may_reset=settled is None and bool(possible)))
     return out
 
 
@@ -106,6 +111,10 @@ def check_start_position(history: History) -> list[Violation]:
         offs = produced.get(s.span.tp, [])
         if s.accepted:
             v = _against_commits(s, offs)
+            if v is not None and s.may_reset and _against_reset(
+                    s, offs, settings.auto_offset_reset,
+                    before_assigned(s.span.tp, s.span.start)) is None:
+                v = None  # the uncertain commit did not land: the reset policy decided
         else:
             v = _against_reset(s, offs, settings.auto_offset_reset,
                                before_assigned(s.span.tp, s.span.start))

@@ -168,3 +168,17 @@ def test_the_brokers_reported_group_offset_counts_as_committed() -> None:
          .add("group_offsets", offsets=[["t", 0, 6]]).killed("m1")
          .assigned("m2", 0).polled("m2", 0, range(6, 10)).processed("m2", 0, range(6, 10)))
     assert check_start_position(h.build()) == []
+
+
+def test_an_uncertain_first_commit_that_did_not_land_leaves_the_reset_to_decide() -> None:
+    h = (H().scenario(reset="earliest").produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(8)).commit_requested("m1", {0: 8})
+         .killed("m1").assigned("m2", 0).polled("m2", 0, range(0, 10))
+         .processed("m2", 0, range(0, 10)))
+    assert check_start_position(h.build()) == []
+    skipping = (H().scenario(reset="earliest").produce(0, range(10))
+                .assigned("m1", 0).consumed("m1", 0, range(8)).commit_requested("m1", {0: 8})
+                .killed("m1").assigned("m2", 0).polled("m2", 0, range(4, 10))
+                .processed("m2", 0, range(4, 10)))
+    [v] = check_start_position(skipping.build())
+    assert v.anomaly == "start-before-committed"  # neither the commit nor the reset explains 4
