@@ -46,7 +46,9 @@ class Deviation:
 
     def matches(self, client: ClientResult, check: CheckResult) -> bool:
         """Whether this entry covers ``check`` of ``client`` (verdict not considered)."""
-        names = tuple(n for n in (client.name, client.spec, client.client) if n)
+        released = [f"{n}=={client.client_version}" for n in (client.name, client.client)
+                    if n and client.client_version]
+        names = tuple(n for n in (client.name, client.spec, client.client, *released) if n)
         if not any(fnmatchcase(n, self.client) for n in names):
             return False
         if not fnmatchcase(check.check, self.check):

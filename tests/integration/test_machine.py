@@ -41,7 +41,8 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1234)
     assert outcome.infra_errors == []
     known = Baseline.load(BASELINE)
-    entry = ClientResult(client, client=load(client).client)
+    cls = load(client)
+    entry = ClientResult(client, client=cls.client, client_version=cls.client_version())
     failing = {r.check: r.verdict for r in outcome.results
                if r.verdict != Verdict.PASS and not known.match(entry, r)}
     details = {r.check: [v.message for v in r.violations[:3]] for r in outcome.results

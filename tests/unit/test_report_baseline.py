@@ -116,3 +116,14 @@ def test_malformed_baseline(tmp_path: Path, text: str, expected: str) -> None:
 def test_missing_baseline(tmp_path: Path) -> None:
     with pytest.raises(BaselineError, match="file not found"):
         Baseline.load(tmp_path / "none.toml")
+
+
+def test_a_release_range_matches_the_client_installed_beside_the_suite() -> None:
+    from conformance.report.baseline import Deviation
+    from conformance.verdicts import CheckResult, ClientResult, Verdict
+
+    dev = Deviation(client="kafka-python==3.0.*", check="order", reason="r")
+    check = CheckResult("order", "S9", Verdict.FAIL)
+    beside = ClientResult("kafka-python", "kafka-python", "3.0.12", spec="kafka-python")
+    older = ClientResult("kafka-python", "kafka-python", "2.0.2", spec="kafka-python")
+    assert dev.matches(beside, check) and not dev.matches(older, check)
