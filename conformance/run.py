@@ -210,24 +210,33 @@ def _client_result(prep: Prepared, label: str) -> ClientResult:
                         client.capabilities, spec=prep.spec.label)
 
 
-def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: RunOptions,
-                  run_dir: Path, note: Callable[[str], None]) -> ClientResult:
-    """One generated-scenario configuration; any error makes its verdicts unknown."""
-    entry = _client_result(prep, scenario.label)
-    checks = {check: section for check, (section, _fn) in CHECKS.items()}
-    spec, client = prep.spec, prep.client
-    if client is None:
+def _guarded(prep: Prepared, label: str, checks: dict[str, str],
+             body: Callable[[Client, ClientResult], None]) -> ClientResult:
+    """One configuration's entry filled by ``body``; a client that could not start, or any
+    error in ``body``, makes every check of ``checks`` unknown with the one-line cause."""
+    entry = _client_result(prep, label)
+    if prep.client is None:
         entry.checks = unknown_results(checks, prep.cause)
         return entry
     try:
-        entry.checks, entry.timings = _run_spec(broker, client, scenario, opts, run_dir, note)
+        body(prep.client, entry)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
         cause = _one_line(exc)
         entry.checks = unknown_results(checks, f"error: {cause}")
-        console.print(escape(f"  {spec.label} [{scenario.label}]: unknown ({cause})"))
+        console.print(escape(f"  {prep.spec.label} [{label}]: unknown ({cause})"))
     return entry
+
+
+def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: RunOptions,
+                  run_dir: Path, note: Callable[[str], None]) -> ClientResult:
+    """One generated-scenario configuration."""
+    def body(client: Client, entry: ClientResult) -> None:
+        entry.checks, entry.timings = _run_spec(broker, client, scenario, opts, run_dir, note)
+
+    checks = {check: section for check, (section, _fn) in CHECKS.items()}
+    return _guarded(prep, scenario.label, checks, body)
 
 
 def _run_spec(broker: Broker, client: Client, spec: ScenarioSpec, opts: RunOptions,
@@ -281,26 +290,15 @@ def _selection(only: tuple[str, ...]) -> tuple[bool, list[str]]:
 
 def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: list[str],
                        run_dir: Path, note: Callable[[str], None]) -> ClientResult:
-    """The fixed scenarios of one client and protocol; an error outside a single check makes
-    their verdicts unknown."""
+    """Fixed scenarios of one client and protocol."""
     from conformance.scenarios import SEMANTICS_CHECKS
 
-    entry = _client_result(prep, f"{protocol} fixed scenarios")
+    def body(client: Client, entry: ClientResult) -> None:
+        entry.checks = _run_semantics(broker, client, protocol, checks, run_dir, note)
+
     wanted = {c: SEMANTICS_CHECKS[c].section for c in checks
               if protocol in SEMANTICS_CHECKS[c].protocols}
-    spec, client = prep.spec, prep.client
-    if client is None:
-        entry.checks = unknown_results(wanted, prep.cause)
-        return entry
-    try:
-        entry.checks = _run_semantics(broker, client, protocol, checks, run_dir, note)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
-        cause = _one_line(exc)
-        entry.checks = unknown_results(wanted, f"error: {cause}")
-        console.print(escape(f"  {spec.label} [{protocol} fixed scenarios]: unknown ({cause})"))
-    return entry
+    return _guarded(prep, f"{protocol} fixed scenarios", wanted, body)
 
 
 def _run_semantics(broker: Broker, client: Client, protocol: str, checks: list[str],
