@@ -90,6 +90,15 @@ def clients() -> None:
         caps = ", ".join(k for k, v in cls.capabilities.to_json().items() if v)
         table.add_row(name, cls.client, cls.client_version() or "not installed", caps)
     Console().print(table)
+    from conformance.clients.envs import cached_envs
+
+    cached = Table(title="cached client environments (--client NAME==VERSION)")
+    for column in ("release", "python", "installer", "built in", "path"):
+        cached.add_column(column)
+    for env in cached_envs():
+        cached.add_row(str(env.get("requirement")), str(env.get("python")),
+                       str(env.get("installer")), f"{env.get('seconds')} s", str(env["path"]))
+    Console().print(cached)
 
 
 # -- run --------------------------------------------------------------------------------------

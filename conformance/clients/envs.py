@@ -32,6 +32,8 @@ from conformance.errors import ConformanceError, UsageError
 
 #: ``KAFKA_CONFORMANCE_INSTALLER=pip`` forces ``python -m venv`` + pip even where uv exists.
 INSTALLER_ENV = "KAFKA_CONFORMANCE_INSTALLER"
+#: How environments are built; a cached one of another format is rebuilt (2: bytecode compiled).
+ENV_FORMAT = 2
 BUILD_TIMEOUT = 900.0
 
 _NO_RELEASE = re.compile(r"No matching distribution found|Could not find a version|"
@@ -129,10 +131,10 @@ def ensure_env(distribution: str, version: str,
     if needed. UsageError when the release does not exist, ClientEnvError for other failures."""
     folder = env_dir(distribution, version)
     ready = folder / "ready.json"
-    if ready.is_file():
+    if _finished(ready):
         return env_python(folder)
     with _locked(folder.with_name(folder.name + ".lock")):
-        if ready.is_file():  # built by a concurrent run meanwhile
+        if _finished(ready):  # built by a concurrent run meanwhile
             return env_python(folder)
         shutil.rmtree(folder, ignore_errors=True)  # an interrupted build
         if progress:
@@ -154,10 +156,32 @@ def ensure_env(distribution: str, version: str,
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        ready.write_text(json.dumps({"requirement": requirement, "installer": "uv" if uv
+        ready.write_text(json.dumps({"format": ENV_FORMAT, "requirement": requirement,
+                                     "installer": "uv" if uv
                                      else "pip", "seconds": round(time.monotonic() - started, 1),
                                      "python": sys.version.split()[0]}))
     return env_python(folder)
+
+
+def cached_envs() -> list[dict[str, object]]:
+    """The finished environments in the cache: their ``ready.json`` plus ``path``."""
+    out: list[dict[str, object]] = []
+    root = cache_root() / "clients"
+    for ready in sorted(root.glob("*/*/ready.json")) if root.is_dir() else []:
+        try:
+            info = json.loads(ready.read_text())
+        except (OSError, ValueError):
+            continue
+        out.append({**info, "path": str(ready.parent)})
+    return out
+
+
+def _finished(ready: Path) -> bool:
+    """A complete environment of the current format."""
+    try:
+        return json.loads(ready.read_text()).get("format") == ENV_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def worker_root() -> Path:

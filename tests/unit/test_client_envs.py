@@ -55,9 +55,26 @@ def test_a_finished_environment_is_not_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("KAFKA_CONFORMANCE_CACHE", str(tmp_path))
     folder = envs.env_dir("kafka-python", "2.0.2")
     folder.mkdir(parents=True)
-    (folder / "ready.json").write_text("{}")
+    (folder / "ready.json").write_text(json.dumps({"format": envs.ENV_FORMAT}))
     monkeypatch.setattr(envs, "_run", lambda *a, **k: pytest.fail("rebuilt"))
     assert envs.ensure_env("kafka-python", "2.0.2") == envs.env_python(folder)
+
+
+def test_an_environment_of_an_older_format_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("KAFKA_CONFORMANCE_CACHE", str(tmp_path))
+    folder = envs.env_dir("kafka-python", "2.0.2")
+    folder.mkdir(parents=True)
+    (folder / "ready.json").write_text("{}")
+    built = []
+    monkeypatch.setattr(envs, "find_uv", lambda: None)
+
+    def run(cmd, requirement, env=None):
+        built.append(cmd)
+        folder.mkdir(parents=True, exist_ok=True)  # what `python -m venv` makes
+
+    monkeypatch.setattr(envs, "_run", run)
+    envs.ensure_env("kafka-python", "2.0.2")
+    assert built and json.loads((folder / "ready.json").read_text())["format"] == envs.ENV_FORMAT
 
 
 def test_an_interrupted_build_is_cleaned_up(tmp_path, monkeypatch):
@@ -92,3 +109,13 @@ def test_worker_side_imports_with_the_standard_library_alone(tmp_path, monkeypat
     loaded = set(json.loads(proc.stdout))
     assert not loaded & set(SUITE_ONLY)
     assert envs.worker_root() == root  # the same folder next time
+
+
+def test_cached_environments_are_listed_from_their_ready_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("KAFKA_CONFORMANCE_CACHE", str(tmp_path))
+    assert envs.cached_envs() == []
+    folder = envs.env_dir("kafka-python", "2.0.2")
+    folder.mkdir(parents=True)
+    (folder / "ready.json").write_text(json.dumps({"requirement": "kafka-python==2.0.2"}))
+    envs.env_dir("kafka-python", "9.9").mkdir()  # unfinished: no ready.json
+    assert envs.cached_envs() == [{"requirement": "kafka-python==2.0.2", "path": str(folder)}]
