@@ -6,7 +6,8 @@ here, tested (tests/unit/test_hypothesis_shim.py) and bound to a version range (
   process-wide constant (each shrink step runs against a real broker, so the default of five
   minutes per failure is too long for CI);
 - a minimum number of steps per example: ``run_state_machine_as_test(..., _min_steps=N)``
-  (examples without a step say nothing about a client).
+  (examples without a step say nothing about a client);
+- ``hypothesis.reporting.with_reporter``, to keep Hypothesis's own messages off the console.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hypothesis.internal.conjecture import engine as _engine
+from hypothesis.reporting import with_reporter
 from hypothesis.stateful import run_state_machine_as_test
 
 _LOCK = threading.Lock()
@@ -50,6 +52,12 @@ def current_shrink_budget() -> Any:
     return getattr(_engine, "MAX_SHRINKING_SECONDS", None)
 
 
-def run_machine_with_min_steps(machine: type, settings: Any, min_steps: int) -> None:
-    """``run_state_machine_as_test`` with at least ``min_steps`` steps per example."""
-    run_state_machine_as_test(machine, settings=settings, _min_steps=min_steps)
+def run_machine_with_min_steps(machine: type, settings: Any, min_steps: int,
+                               notes: list[str] | None = None) -> None:
+    """``run_state_machine_as_test`` with at least ``min_steps`` steps per example. What
+    Hypothesis reports (e.g. its warning when the shrink budget ran out, which names its own
+    default of five minutes) goes to ``notes`` instead of the console, where a run prints
+    its own status."""
+    sink = notes if notes is not None else []
+    with with_reporter(lambda text: sink.append(str(text))):
+        run_state_machine_as_test(machine, settings=settings, _min_steps=min_steps)

@@ -54,3 +54,19 @@ def test_shrink_status():
     assert shrink_status([canonical], canonical, 90, 11.0).startswith(
         "not shrunk (the canonical example")
     assert shrink_status([first], first, None, 50.0).startswith("not shrunk (shrinking is off")
+
+
+def test_hypothesis_reports_go_to_the_notes_not_the_console(capsys):
+    from hypothesis import settings
+    from hypothesis.reporting import report
+    from hypothesis.stateful import RuleBasedStateMachine, rule
+
+    class Reports(RuleBasedStateMachine):
+        @rule()
+        def step(self) -> None:
+            report("a message from inside Hypothesis")
+
+    notes: list[str] = []
+    shim.run_machine_with_min_steps(Reports, settings(max_examples=2, database=None), 1, notes)
+    assert "a message from inside Hypothesis" in notes
+    assert "a message from inside Hypothesis" not in capsys.readouterr().out
