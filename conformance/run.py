@@ -24,7 +24,7 @@ from conformance.errors import ConformanceError, UsageError
 from conformance.harness import SCENARIO_CONFIG
 from conformance.jobs import Board, run_all
 from conformance.machines.runner import PROFILES, run_machine
-from conformance.machines.scenario import Scenario, ScenarioSpec
+from conformance.machines.scenario import ScenarioSpec
 from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
 from conformance.strategies import Strategy
@@ -366,8 +366,7 @@ def replay_file(file: str, bootstrap_servers: str | None = None,
                 kafka_version: str = "4.3.1", client: ClientSpec | None = None) -> int:
     """Re-run a saved step sequence on a fresh broker with the client it was recorded with
     (or ``client``); exit 0 if every check passes, 1 if one fails."""
-    from conformance.checkers import run_checks
-    from conformance.harness import Harness
+    from conformance.machines.minimize import replay
     from conformance.machines.scenario import load_replay
 
     spec, steps = load_replay(Path(file))
@@ -377,31 +376,17 @@ def replay_file(file: str, bootstrap_servers: str | None = None,
     broker = make_broker(bootstrap_servers=bootstrap_servers, kafka_version=kafka_version)
     workdir = Path(file).parent / f"replay-{time.strftime('%H%M%S')}"
     with broker:
-        h = Harness(broker, spec.client, spec.config, spec.strategy,
-                    partitions=spec.partitions, workdir=workdir)
-        try:
-            h.setup()
-            sc = Scenario(h)
-            sc.start_member()
-            for name, args in steps[1:] if steps and steps[0][0] == "start_member" else steps:
-                console.print(f"step {name} {args}")
-                sc.run_step(name, args)
-            h.drain()
-            h.observe_group()
-            h.check_workers()
-        finally:
-            h.close()
-    path = h.history.to_jsonl(workdir / "history.jsonl")
-    results = run_checks(h.history)
+        run = replay(broker, spec, steps, workdir,
+                     log=lambda name, args: console.print(escape(f"step {name} {args}")))
     failed = False
-    for r in results:
+    for r in run.results:
         console.print(f"{r.check:22} {r.section:4} {r.verdict}")
         for v in r.violations[:5]:
             console.print(f"    {v.anomaly}: {v.message}")
         failed |= r.verdict == Verdict.FAIL
-    console.print(f"history: {path}")
-    if h.infra_errors:
-        raise ConformanceError("; ".join(h.infra_errors))
+    console.print(f"history: {workdir / 'history.jsonl'}")
+    if run.harness.infra_errors:
+        raise ConformanceError("; ".join(run.harness.infra_errors))
     return 1 if failed else 0
 
 

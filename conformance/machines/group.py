@@ -59,6 +59,7 @@ class Example:
     phases: dict[str, float] = field(default_factory=dict)
     replay_file: Path | None = None
     finished: float = 0.0  # time.monotonic() when its teardown ended
+    shrink_note: str = ""  # set on an example made by deleting steps of another (minimize)
 
     @property
     def failed(self) -> bool:

@@ -23,7 +23,8 @@ from conformance.machines.group import (
     machine_for,
 )
 from conformance.machines.hypothesis_shim import run_machine_with_min_steps, shrink_budget
-from conformance.machines.scenario import ScenarioSpec, program
+from conformance.machines.minimize import minimize
+from conformance.machines.scenario import ScenarioSpec, program, save_replay
 from conformance.verdicts import CheckResult, Verdict, combine
 
 
@@ -109,7 +110,11 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
         # the canonical example could not run (a worker that cannot start, the broker): the
         # verdicts are unknown already, and generated examples would meet the same error
         error = f"generation skipped: the canonical example met: {first.infra_errors[0]}"
-    with shrink_budget(profile.shrink_seconds):
+    shrinking = bool(profile.shrink if shrink is None else shrink)
+    # a third of the shrink budget for Hypothesis's shrinker (it also simplifies arguments),
+    # the rest for deleting steps by replay (minimize), which gets further per second here
+    hypothesis_budget = max(1, profile.shrink_seconds // 3)
+    with shrink_budget(hypothesis_budget):
         try:
             if error:
                 raise _Skip
@@ -123,8 +128,9 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
             pass  # the failing examples are in the collector
         except _Skip:
             pass
-    shrinking = (profile.shrink if shrink is None else shrink) and not error
-    budget = profile.shrink_seconds if shrinking else None
+    budget = hypothesis_budget if shrinking and not error else None
+    if shrinking and not error.startswith("generation skipped"):
+        minimize_failure(broker, collector, profile.shrink_seconds - hypothesis_budget)
     if collector.skipped:
         error = (error + "; " if error else "") + (
             f"generation stopped after {profile.generate_seconds} s ({collector.skipped} "
@@ -134,6 +140,34 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
                              [e for ex in collector.examples for e in ex.infra_errors],
                              time.monotonic() - started, error)
     return outcome
+
+
+def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> None:
+    """Delete steps of the smallest example failing the first failing check while it still
+    fails; the result joins the collector as an example of its own (fewest steps: reported)."""
+    failing = [(check, ex) for check in CHECKS for ex in collector.examples
+               if any(r.check == check and r.verdict == Verdict.FAIL for r in ex.results)]
+    if not failing or seconds <= 0:
+        return
+    check = failing[0][0]
+    smallest = min((ex for c, ex in failing if c == check),
+                   key=lambda ex: (len(ex.steps), -ex.number))
+    folder = collector.workdir / f"minimize-{smallest.number}"
+    found = minimize(broker, collector.spec, smallest.steps, check, seconds, folder)
+    run = found.last_failure
+    if run is None or len(found.steps) >= len(smallest.steps):
+        return
+    before, after = len(smallest.steps), len(found.steps)
+    note = (f"shrunk ({before} -> {after} steps" if found.finished else
+            f"partly shrunk ({before - after} of {before} steps removed")
+    note += f", {found.replays} replays)"
+    number = next(collector.counter)
+    example = Example(number, found.steps, run.results, run.harness.infra_errors, run.seconds,
+                      folder / "history.jsonl", run.harness.history.phase_seconds(),
+                      finished=time.monotonic(), shrink_note=note)
+    example.replay_file = save_replay(folder / "replay.json", collector.spec, found.steps,
+                                      collector.seed)
+    collector.examples.append(example)
 
 
 def run_canonical(machine: type[GroupMachine]) -> None:
@@ -152,6 +186,8 @@ def shrink_status(examples: list[Example], chosen: Example, budget: int | None,
     """How far the reported failing example was reduced. ``examples`` fail the check, in the
     order they ran (the first is the canonical example, which is never shrunk); shrinking
     finished unless it was still going when the budget ran out."""
+    if chosen.shrink_note:
+        return chosen.shrink_note
     generated = [ex for ex in examples if ex.number > 1]
     if budget is None:
         return "not shrunk (shrinking is off in this profile)"

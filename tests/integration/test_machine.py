@@ -93,3 +93,18 @@ def test_generation_stops_at_its_time_budget(kafka_broker, tmp_path):
     assert len(outcome.examples) == 1  # the canonical example only
     assert "generation stopped after 0 s" in outcome.error
     assert set(verdicts(outcome).values()) == {Verdict.PASS}
+
+
+def test_a_simple_fault_is_shrunk_to_a_minimal_program(kafka_broker, tmp_path):
+    """The ci profile finishes shrinking a skipped record: steps are deleted by replay until
+    none can go, and the report says so."""
+    [base] = specs_for("confluent-kafka", ("classic",), "ci")
+    spec = ScenarioSpec(f"{BROKEN}:SkipsRecords", base.config, base.strategy)
+    outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1)
+    [loss] = [r for r in outcome.results if r.check == "no-loss"]
+    assert loss.verdict == Verdict.FAIL
+    steps = [line for line in loss.steps if line.startswith("scenario.")][:-1]  # no teardown
+    assert 1 <= len(steps) <= 5, loss.steps
+    assert loss.shrink.startswith("shrunk ("), loss.shrink
+    replay = Path(loss.history_file).parent / "replay.json"
+    assert replay.is_file()

@@ -1,0 +1,114 @@
+"""Replaying a step sequence, and minimizing a failing one by deleting steps (ddmin).
+
+Hypothesis's shrinker needs many replays, and each replay here is a real group on a real broker
+(seconds, not microseconds), so within a CI budget it often removes nothing. After a failure,
+:func:`minimize` deletes chunks of steps (halves, quarters, ... single steps; Zeller's ddmin)
+and keeps a deletion when the replay still fails the same check, until no single step can go
+(1-minimal: "shrunk") or the budget runs out ("partly shrunk"). A replay that does not fail,
+or meets an infrastructure error, keeps the steps: timing noise makes it conservative.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.broker.base import Broker
+from conformance.checkers import run_checks
+from conformance.errors import ConformanceError
+from conformance.harness import Harness
+from conformance.machines.scenario import Scenario, ScenarioSpec
+from conformance.verdicts import CheckResult, Verdict
+
+Steps = list[tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class Replayed:
+    """One replay: its harness (closed; history and infrastructure errors) and verdicts."""
+
+    harness: Harness
+    results: list[CheckResult]
+    seconds: float
+
+    def fails(self, check: str) -> bool:
+        return not self.harness.infra_errors and any(
+            r.check == check and r.verdict == Verdict.FAIL for r in self.results)
+
+
+def replay(broker: Broker, spec: ScenarioSpec, steps: Steps, workdir: Path,
+           log: Callable[[str, dict[str, Any]], None] | None = None) -> Replayed:
+    """Run ``steps`` on a fresh topic and group: a first member, the steps (a leading
+    ``start_member`` is that member), then the teardown of a generated example (stop, drain,
+    observe the group) and every checker."""
+    started = time.monotonic()
+    h = Harness(broker, spec.client, spec.config, spec.strategy, partitions=spec.partitions,
+                workdir=workdir)
+    try:
+        h.setup()
+        sc = Scenario(h)
+        sc.start_member()
+        for name, args in steps[1:] if steps and steps[0][0] == "start_member" else steps:
+            if log is not None:
+                log(name, args)
+            sc.run_step(name, args)
+        h.record("teardown")
+        h.drain()
+        h.observe_group()
+        h.check_workers()
+    except ConformanceError as exc:
+        h.infra_errors.append(f"replay: {exc}")
+    finally:
+        h.close()
+        with contextlib.suppress(ConformanceError):
+            broker.admin.delete_topic(h.topic, wait=False)
+    h.history.to_jsonl(workdir / "history.jsonl")
+    return Replayed(h, run_checks(h.history), time.monotonic() - started)
+
+
+@dataclass
+class Minimized:
+    steps: Steps
+    finished: bool  # 1-minimal: no single step can be deleted
+    replays: int
+    last_failure: Replayed | None  # the replay of ``steps`` that failed, if any ran
+
+
+def minimize(broker: Broker, spec: ScenarioSpec, steps: Steps, check: str, seconds: float,
+             workdir: Path) -> Minimized:
+    """Delete steps of a sequence that fails ``check`` while it still fails, within
+    ``seconds``. The first step (the first member) stays."""
+    head, body = steps[:1], list(steps[1:])
+    deadline = time.monotonic() + seconds
+    counter = itertools.count(1)
+    last: Replayed | None = None
+
+    def fails(candidate: Steps) -> bool:
+        nonlocal last
+        run = replay(broker, spec, head + candidate, workdir / f"replay-{next(counter)}")
+        if run.fails(check):
+            last = run
+            return True
+        return False
+
+    n = 2
+    while body and time.monotonic() < deadline:
+        size = math.ceil(len(body) / n)
+        for start in range(0, len(body), size):
+            if time.monotonic() >= deadline:
+                break
+            candidate = body[:start] + body[start + size:]
+            if fails(candidate):
+                body, n = candidate, max(n - 1, 2)
+                break
+        else:
+            if size == 1:  # every single step is needed
+                return Minimized(head + body, True, next(counter) - 1, last)
+            n = min(len(body), n * 2)
+    return Minimized(head + body, not body, next(counter) - 1, last)
