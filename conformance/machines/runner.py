@@ -162,10 +162,11 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
             f"partly shrunk ({before - after} of {before} steps removed")
     note += f", {found.replays} replays)"
     number = next(collector.counter)
+    where = run.harness.workdir  # the replay that failed: its history, and a replay file
     example = Example(number, found.steps, run.results, run.harness.infra_errors, run.seconds,
-                      folder / "history.jsonl", run.harness.history.phase_seconds(),
+                      where / "history.jsonl", run.harness.history.phase_seconds(),
                       finished=time.monotonic(), shrink_note=note)
-    example.replay_file = save_replay(folder / "replay.json", collector.spec, found.steps,
+    example.replay_file = save_replay(where / "replay.json", collector.spec, found.steps,
                                       collector.seed)
     collector.examples.append(example)
 
