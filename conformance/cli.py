@@ -206,13 +206,15 @@ def merge(files: tuple[str, ...], out: str | None) -> None:
               help="the column of NEW to compare, when it holds several client specs")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
               help="also write the changes as JSON to this file")
+@click.option("--strict", is_flag=True,
+              help="exit 3 when nothing gates but NEW has undecided checks or run errors")
 def compare(old: str, new: str, old_client: str | None, new_client: str | None,
-            json_out: str | None) -> None:
+            json_out: str | None, strict: bool) -> None:
     """The upgrade gate: checks whose verdict changed from OLD to NEW (results.json files);
     exit 1 when NEW fails a check that OLD passed."""
     from conformance.compare import compare_files
 
-    sys.exit(compare_files(old, new, old_client, new_client, json_out))
+    sys.exit(compare_files(old, new, old_client, new_client, json_out, strict=strict))
 
 
 def main(argv: list[str] | None = None) -> None:

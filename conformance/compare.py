@@ -231,9 +231,10 @@ _STYLE = {"new-failure": "bold red", "new-deviation": "cyan", "fixed": "green",
 
 
 def compare_files(old: str, new: str, old_spec: str | None = None, new_spec: str | None = None,
-                  json_out: str | None = None) -> int:
+                  json_out: str | None = None, strict: bool = False) -> int:
     """Compare two results.json files (may be the same file), print the changes, optionally
-    write the comparison as JSON to ``json_out``; returns the exit code (0 or 1). Bad input
+    write the comparison as JSON to ``json_out``; returns the exit code (0 or 1; with
+    ``strict``, 3 when no check gates but NEW has undecided checks or run errors). Bad input
     (missing or malformed file, ambiguous or unknown spec) raises ``UsageError`` (exit 2)."""
     old_run = run_result_from_json(load_results(old))
     new_run = old_run if Path(new) == Path(old) else run_result_from_json(load_results(new))
@@ -241,6 +242,10 @@ def compare_files(old: str, new: str, old_spec: str | None = None, new_spec: str
     if json_out:
         write_comparison(result, json_out)
     print_comparison(result)
+    if strict and result.exit_code == 0 and (result.new.unknown or result.new.errors):
+        print(f"exit code 3 (--strict): NEW has {result.new.unknown} undecided check(s)"
+              f" and {len(result.new.errors)} run error(s)")
+        return 3
     return result.exit_code
 
 

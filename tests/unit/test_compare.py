@@ -243,3 +243,15 @@ def test_unwritable_json_out_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     with pytest.raises(UsageError, match="cannot write"):
         compare_files(path, path, None, None, str(tmp_path / "dir"))
+
+
+def test_strict_exits_3_when_new_is_undecided(tmp_path: Path) -> None:
+    old = write_results(_run(_entry(OLD, GEN, _check("order", V.PASS))), tmp_path / "a.json")
+    undecided = write_results(_run(_entry(NEW, GEN, _check("order", V.UNKNOWN))),
+                              tmp_path / "b.json")
+    failing = write_results(_run(_entry(NEW, GEN, _check("order", V.FAIL))),
+                            tmp_path / "c.json")
+    assert compare_files(str(old), str(undecided), None, None, None) == 0
+    assert compare_files(str(old), str(undecided), None, None, None, strict=True) == 3
+    assert compare_files(str(old), str(failing), None, None, None, strict=True) == 1
+    assert compare_files(str(old), str(old), None, None, None, strict=True) == 0
