@@ -2,7 +2,7 @@
 two runs (the upgrade gate).
 
 Exit codes: 0 every check passes, 1 a violation, 2 usage error, 3 infrastructure error
-(broker, Java/Maven, a worker dying unplanned), 130 interrupted.
+(broker, Java/Maven, a worker dying unplanned) or an internal error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -235,6 +235,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except ConformanceError as exc:
         _fail(exc)
+    except Exception as exc:  # a bug of ours: one line and exit 3, never 1 (a violation)
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc}".splitlines()[0],
+                   err=True)
+        sys.exit(3)
     sys.exit(0)
 
 

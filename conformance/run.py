@@ -186,7 +186,6 @@ def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: b
     from conformance.scenarios import SEMANTICS_CHECKS
 
     tasks: list[Task] = []
-    semantics = sorted(semantics, key=lambda c: SEMANTICS_CHECKS[c].section)  # stable
     for prep in clients:
         if generated:
             for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
