@@ -75,7 +75,7 @@ def through_worker(broker, adapter: str, topic: str, count: int, workdir: Path
     h.record("scenario", topic=topic)
     t0 = time.monotonic()
     h.start_member("m1")
-    h.wait_for(lambda: bool(h.own.owned.get("m1")), 60)
+    h.wait_for(lambda: bool(h.own.of("m1")), 60)
     to_assignment = time.monotonic() - t0
     total = {"n": 0, "first": None}
 

@@ -14,15 +14,12 @@ become ``unknown`` and the error is reported.
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -35,14 +32,8 @@ from conformance.broker.base import Broker
 from conformance.checkers import run_checks
 from conformance.errors import ConformanceError
 from conformance.harness import Harness
-from conformance.machines.scenario import (
-    MAX_MEMBERS,
-    MAX_PARTITIONS,
-    Scenario,
-    ScenarioSpec,
-    program,
-    save_replay,
-)
+from conformance.machines import steps
+from conformance.machines.scenario import Scenario, ScenarioSpec, program, save_replay
 from conformance.verdicts import CheckResult, Verdict
 
 
@@ -92,32 +83,9 @@ class ExampleFailed(AssertionError):
     """Raised from teardown so that Hypothesis shrinks the example."""
 
 
-def guarded(fn: Callable[..., None]) -> Callable[..., None]:
-    """Turn infrastructure errors in a step into an 'unknown' example instead of a failure."""
-
-    @functools.wraps(fn)
-    def wrapper(self: GroupMachine, *args: Any, **kwargs: Any) -> None:
-        if self.broken:
-            return
-        try:
-            fn(self, *args, **kwargs)
-        except ConformanceError as exc:
-            self.broken = True
-            self.harness.infra_errors.append(f"step {fn.__name__}: {exc}")
-
-    return wrapper
-
-
-def _usable(self: GroupMachine) -> bool:
-    return not self.broken
-
-
-def _has_live(self: GroupMachine) -> bool:
-    return not self.broken and bool(self.harness.live())
-
-
 class GroupMachine(RuleBasedStateMachine):
-    """Bound to a broker, a spec and a collector by :func:`machine_for`."""
+    """Bound to a broker, a spec and a collector by :func:`machine_for`; its rules are made
+    from :data:`~conformance.machines.steps.STEPS` (one per draw variant)."""
 
     broker: Broker
     spec: ScenarioSpec
@@ -136,104 +104,43 @@ class GroupMachine(RuleBasedStateMachine):
         self.harness = Harness(self.broker, self.spec.client, self.spec.config,
                                self.spec.strategy, partitions=self.spec.partitions,
                                workdir=self.collector.workdir / f"example-{self.number}")
-        self.scenario = Scenario(self.harness)
+        self.scenario = Scenario.of(self.harness, self.spec)
         try:
             self.harness.setup()
         except ConformanceError as exc:
             self.broken = True
             self.harness.infra_errors.append(f"setup: {exc}")
 
-    def _pick(self, i: int) -> str:
-        live = self.harness.live()
-        return live[i % len(live)]
+    def step(self, name: str, **drawn: Any) -> None:
+        """Run step ``name`` with drawn values (resolved to members and partitions first);
+        an infrastructure error makes the example's verdicts unknown instead of failing it."""
+        if self.broken:
+            return
+        try:
+            args = steps.STEPS[name].resolve(self.scenario, drawn)
+            if args is not None:
+                self.scenario.run(name, args)
+        except ConformanceError as exc:
+            self.broken = True
+            self.harness.infra_errors.append(f"step {name}: {exc}")
+
+    def can(self, name: str) -> bool:
+        return (not self.broken and not self.scenario.ended
+                and steps.STEPS[name].enabled(self.scenario))
 
     @initialize()
-    @guarded
     def first_member(self) -> None:
         """Every example starts with a member that has consumed a first batch."""
-        self.scenario.start_member()
-        self.scenario.produce(20, 3)
-        self.scenario.consume()
+        self.step("start_member")
+        self.step("produce", count=20, keys=3)
+        self.step("consume")
 
-    @precondition(_usable)
-    @rule(count=st.integers(1, 40), keys=st.integers(1, 4))
-    @guarded
-    def produce(self, count: int, keys: int) -> None:
-        self.scenario.produce(count, keys)
-
-    @precondition(lambda self: _usable(self) and len(self.harness.live()) < MAX_MEMBERS)
-    @rule()
-    @guarded
-    def start_member(self) -> None:
-        self.scenario.start_member()
-
-    @precondition(_has_live)
-    @rule(i=st.integers(0, MAX_MEMBERS - 1), mid_batch=st.booleans())
-    @guarded
-    def kill_member(self, i: int, mid_batch: bool) -> None:
-        self.scenario.kill_member(self._pick(i), mid_batch)
-
-    @precondition(_has_live)
-    @rule(i=st.integers(0, MAX_MEMBERS - 1))
-    @guarded
-    def crash_while_processing(self, i: int) -> None:
-        """The fault that matters most, as a rule of its own so that most examples have it."""
-        self.scenario.kill_member(self._pick(i), mid_batch=True)
-
-    @precondition(_has_live)
-    @rule(i=st.integers(0, MAX_MEMBERS - 1))
-    @guarded
-    def stop_member(self, i: int) -> None:
-        self.scenario.stop_member(self._pick(i))
-
-    @precondition(lambda self: _usable(self) and self.spec.growth
-                  and self.harness.partitions < MAX_PARTITIONS)
-    @rule(count=st.integers(1, 2))
-    @guarded
-    def add_partitions(self, count: int) -> None:
-        self.scenario.add_partitions(count)
-
-    @precondition(_has_live)
-    @rule(i=st.integers(0, MAX_MEMBERS - 1), j=st.integers(0, MAX_PARTITIONS - 1))
-    @guarded
-    def pause_or_resume(self, i: int, j: int) -> None:
-        """Resume every paused partition if some are paused and ``j`` is odd, else pause one."""
-        if self.scenario.paused and j % 2:
-            for member, partition in sorted(self.scenario.paused):
-                if member in self.harness.live():
-                    self.scenario.resume(member, partition)
-            self.scenario.paused.clear()
-            return
-        member = self._pick(i)
-        partition = self.scenario.owned_partition(member, j)
-        if partition is not None:
-            self.scenario.pause(member, partition)
-
-    @precondition(_has_live)
-    @rule(i=st.integers(0, MAX_MEMBERS - 1), j=st.integers(0, MAX_PARTITIONS - 1),
-          back=st.integers(1, 10))
-    @guarded
-    def rewind(self, i: int, j: int, back: int) -> None:
-        member = self._pick(i)
-        partition = self.scenario.owned_partition(member, j)
-        if partition is not None:
-            self.scenario.rewind(member, partition, back)
-
-    @precondition(_has_live)
-    @rule(settle=st.booleans())
-    @guarded
-    def wait(self, settle: bool) -> None:
-        """Let the members consume, or wait until the group settles."""
-        if settle:
-            self.scenario.settle()
-        else:
-            self.scenario.consume()
-
-    @precondition(lambda self: self.broken)
+    @precondition(lambda self: self.broken or self.scenario.ended)
     @rule()
     def idle(self) -> None:
-        """The only step of an example whose infrastructure broke (its verdicts are unknown):
-        without it Hypothesis would find no rule to run and stop with an error."""
+        """The only step of an example whose infrastructure broke (its verdicts are unknown)
+        or whose group never settled (the liveness check fails it): without it Hypothesis
+        would find no rule to run and stop with an error."""
 
     @invariant()
     def workers_healthy(self) -> None:
@@ -252,7 +159,10 @@ class GroupMachine(RuleBasedStateMachine):
         try:
             if not self.broken:
                 try:
-                    if not h.drain():
+                    # a group that never settled gets one short drain attempt
+                    ended = bool(self.scenario.ended)
+                    if not h.drain(attempts=1 if ended else 3,
+                                   assignment_timeout=10.0 if ended else 20.0):
                         h.record("note", text="the drain did not reach the end of every "
                                               "partition within its timeout")
                     h.observe_group()
@@ -283,28 +193,57 @@ class GroupMachine(RuleBasedStateMachine):
             raise ExampleFailed("\n".join(bad) + "\n" + program(self.spec, example.steps))
 
 
+#: A fixed sequence that reaches every core fault once, then a zombie: the first example of
+#: every run, so that a broken client is caught even when the generated examples are few (the
+#: ci profile). Drawn values, as the rules take them; steps of a family the spec leaves out
+#: are skipped.
+CANONICAL: list[tuple[str, dict[str, Any]]] = [
+    ("start_member", {}),
+    ("settle", {}),
+    ("produce", {"count": 30, "keys": 3}),
+    ("kill_member", {"i": 0, "mid_batch": True}),
+    ("settle", {}),
+    ("consume", {}),
+    ("rewind", {"i": 0, "j": 0, "back": 5}),
+    ("consume", {}),
+    ("add_partitions", {"count": 1}),
+    ("start_member", {}),
+    ("produce", {"count": 30, "keys": 4}),
+    ("settle", {}),
+    ("freeze_member", {"i": 0, "past_poll_interval": False}),
+    ("consume", {}),
+    ("stop_member", {"i": 0}),
+    ("consume", {}),
+]
+
+
 def canonical(state: GroupMachine) -> None:
-    """A fixed sequence that reaches every fault once: the first example of every run, so
-    that a broken client is caught even when the generated examples are few (the ci profile).
-    Written as the program Hypothesis prints for a failure."""
-    state.first_member()
-    state.start_member()
-    state.wait(settle=True)
-    state.produce(count=30, keys=3)
-    state.crash_while_processing(i=0)
-    state.wait(settle=True)
-    state.wait(settle=False)
-    state.rewind(i=0, j=0, back=5)
-    state.wait(settle=False)
-    state.add_partitions(count=1)
-    state.start_member()
-    state.produce(count=30, keys=4)
-    state.wait(settle=True)
-    state.stop_member(i=0)
-    state.wait(settle=False)
+    """Run :data:`CANONICAL` on a machine (after its initial member)."""
+    for name, drawn in CANONICAL:
+        if state.can(name):
+            state.step(name, **drawn)
+
+
+def _rules() -> dict[str, Any]:
+    """One Hypothesis rule per step and draw variant, guarded by the step's precondition."""
+    out: dict[str, Any] = {}
+    for step in steps.STEPS.values():
+        for n, draw in enumerate(step.draws):
+            def run(self: GroupMachine, _name: str = step.name, **drawn: Any) -> None:
+                self.step(_name, **drawn)
+
+            name = step.name if n == 0 else f"{step.name}_{n + 1}"
+            run.__name__ = run.__qualname__ = name
+            run.__doc__ = step.run.__doc__
+            out[name] = precondition(lambda self, _n=step.name: self.can(_n))(
+                rule(**draw)(run))
+    return out
+
+
+RULES = _rules()
 
 
 def machine_for(broker: Broker, spec: ScenarioSpec, collector: Collector) -> type[GroupMachine]:
-    """A machine class bound to one broker, spec and collector."""
+    """A machine class bound to one broker, spec and collector, with the steps' rules."""
     return type("ConsumerGroupMachine", (GroupMachine,),
-                {"broker": broker, "spec": spec, "collector": collector})
+                {**RULES, "broker": broker, "spec": spec, "collector": collector})

@@ -52,12 +52,13 @@ def replay(broker: Broker, spec: ScenarioSpec, steps: Steps, workdir: Path,
                 workdir=workdir)
     try:
         h.setup()
-        sc = Scenario(h)
-        sc.start_member()
-        for name, args in steps[1:] if steps and steps[0][0] == "start_member" else steps:
+        sc = Scenario.of(h, spec)
+        if not steps or steps[0][0] != "start_member":
+            sc.run("start_member")
+        for name, args in steps:
             if log is not None:
                 log(name, args)
-            sc.run_step(name, args)
+            sc.run(name, args)
         h.record("teardown")
         h.drain()
         h.observe_group()

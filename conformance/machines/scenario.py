@@ -15,10 +15,15 @@ from typing import Any
 from conformance.clients import Client, ClientSpec
 from conformance.errors import UsageError, WorkerError
 from conformance.harness import Harness
+from conformance.machines import steps
+from conformance.machines.steps import FAMILIES, MAX_MEMBERS, MAX_PARTITIONS
 from conformance.strategies import Strategy
 
-MAX_MEMBERS = 3
-MAX_PARTITIONS = 6
+#: How long a ``settle`` step waits for the group (a live group settles within seconds).
+SETTLE_TIMEOUT = 30.0
+
+__all__ = ["MAX_MEMBERS", "MAX_PARTITIONS", "Scenario", "ScenarioSpec", "load_replay",
+           "program", "save_replay"]
 #: Worker error codes that mean "the partition moved away meanwhile" (not an infrastructure error)
 RACING_CODES = ("illegal-state", "consumer-error")
 
@@ -36,10 +41,21 @@ class ScenarioSpec:
     strategy: Strategy = field(default_factory=Strategy)
     partitions: int = 3
     growth: bool = True
+    #: fault families drawn beside ``core`` (see :mod:`conformance.machines.steps`)
+    faults: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.client, str):
             self.client = Client.beside(self.client)
+        unknown = [f for f in self.faults if f not in FAMILIES]
+        if unknown:
+            raise UsageError(f"unknown fault family {', '.join(unknown)} "
+                             f"(known: {', '.join(FAMILIES[1:])})")
+        self.faults = tuple(f for f in FAMILIES[1:] if f in self.faults)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return ("core", *self.faults)
 
     @property
     def adapter(self) -> str:
@@ -57,7 +73,7 @@ class ScenarioSpec:
     def to_json(self) -> dict[str, Any]:
         return {"client": self.client.label, "adapter": self.adapter, "config": self.config,
                 "strategy": self.strategy.to_json(), "partitions": self.partitions,
-                "growth": self.growth}
+                "growth": self.growth, "faults": list(self.faults)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioSpec:
@@ -65,90 +81,68 @@ class ScenarioSpec:
         client = Client.beside(spec.adapter) if spec.beside else Client(spec, python="")
         return cls(client, dict(data.get("config", {})),
                    Strategy.from_json(data.get("strategy", {})),
-                   int(data.get("partitions", 3)), bool(data.get("growth", True)))
+                   int(data.get("partitions", 3)), bool(data.get("growth", True)),
+                   tuple(data.get("faults", ())))
 
 
 class Scenario:
-    """Executes steps on a harness and records them."""
+    """Runs steps of :data:`~conformance.machines.steps.STEPS` on a harness and records them
+    (``steps``: what a replay needs; a ``step`` event with its label in the history)."""
 
-    def __init__(self, harness: Harness) -> None:
+    def __init__(self, harness: Harness, families: tuple[str, ...] = ("core",),
+                 growth: bool = True) -> None:
         self.h = harness
+        self.families = families
+        self.growth = growth
         self.steps: list[tuple[str, dict[str, Any]]] = []
         self.paused: set[tuple[str, int]] = set()
+        #: why the example ends early (a group that never settled), else ""
+        self.ended = ""
 
-    def _log(self, name: str, **args: Any) -> None:
+    @classmethod
+    def of(cls, harness: Harness, spec: ScenarioSpec) -> Scenario:
+        return cls(harness, spec.families, spec.growth)
+
+    def run(self, name: str, args: dict[str, Any] | None = None) -> Any:
+        """Record step ``name`` and run it. A member named in ``args`` that is not live (in a
+        replay: gone, frozen or never started) leaves the step without a target: skipped."""
+        step = steps.get(name)
+        args = dict(args or {})
+        member = args.get("member")
+        if member is not None and member not in self.h.live():
+            self.h.record("note", text=f"step {name} skipped: {member} is not live")
+            return None
         self.steps.append((name, args))
-        self.h.record("step", name=name, args=args)
+        self.h.record("step", name=name, args=args, label=step.describe(args),
+                      family=step.family)
+        return step.run(self, **args)
 
-    def _pick(self, index: int) -> str | None:
-        live = self.h.live()
-        return live[index % len(live)] if live else None
-
-    # -- steps -----------------------------------------------------------------------------
-    def produce(self, count: int, keys: int = 3) -> None:
-        self._log("produce", count=count, keys=keys)
-        self.h.produce(count, [f"k{i}" for i in range(keys)])
-
-    def start_member(self) -> str:
-        self._log("start_member")
-        return self.h.start_member().member
-
-    def kill_member(self, member: str, mid_batch: bool = False) -> None:
-        """SIGKILL a member; ``mid_batch``: produce a batch and kill it while it processes."""
-        self._log("kill_member", member=member, mid_batch=mid_batch)
-        if mid_batch:
-            self.h.kill_member(member, mid_batch=True,
-                               trigger=lambda: self.h.produce(20, ["k0", "k1", "k2"]))
-        else:
-            self.h.kill_member(member)
-
-    def stop_member(self, member: str) -> None:
-        self._log("stop_member", member=member)
-        self.h.stop_member(member)
-
-    def add_partitions(self, count: int) -> None:
-        self._log("add_partitions", count=count)
-        self.h.add_partitions(count)
-
-    def _owned_request(self, member: str, cmd: dict[str, Any]) -> dict[str, Any] | None:
+    # -- what steps share ------------------------------------------------------------------
+    def owned_request(self, member: str, cmd: dict[str, Any]) -> dict[str, Any] | None:
         """A command about a partition the member owned a moment ago; a rebalance may have
         taken it since, which the client reports as an illegal state: the step then has no
         target (recorded as a note), like a replayed step whose member is gone."""
         try:
-            return self.h.workers[member].request(cmd)
+            return self.h.request(member, cmd)
         except WorkerError as exc:
             if getattr(exc, "code", None) not in RACING_CODES:
                 raise
             self.h.record("note", text=f"{cmd['type']} skipped: {exc}")
             return None
 
-    def pause(self, member: str, partition: int) -> None:
-        self._log("pause", member=member, partition=partition)
-        if self._owned_request(member, {"type": "pause",
-                                        "partitions": [[self.h.topic, partition]]}) is not None:
-            self.paused.add((member, partition))
-
-    def resume(self, member: str, partition: int) -> None:
-        self._log("resume", member=member, partition=partition)
-        self.paused.discard((member, partition))
-        self._owned_request(member, {"type": "resume",
-                                     "partitions": [[self.h.topic, partition]]})
-
     def rewind(self, member: str, partition: int, back: int, wait: float = 10.0) -> None:
         """Seek a partition the member owns ``back`` records before its position, then watch
         that the member reads from there (recorded as ``seek_checked``)."""
-        self._log("rewind", member=member, partition=partition, back=back)
         topic = self.h.topic
-        pos = self._owned_request(member, {"type": "position", "topic": topic,
-                                           "partition": partition})
+        pos = self.owned_request(member, {"type": "position", "topic": topic,
+                                          "partition": partition})
         if pos is None:
             return
         target = max(0, int(pos["offset"]) - back)
-        if self._owned_request(member, {"type": "seek", "topic": topic, "partition": partition,
-                                        "offset": target}) is None:
+        if self.owned_request(member, {"type": "seek", "topic": topic, "partition": partition,
+                                       "offset": target}) is None:
             return
-        seek_event = max((e.index for e in self.h.history.by_source(member)
-                          if e.type == "seeked"), default=None)
+        seek_event = self.h.last_event_index(member, "seeked")
         produced = any(r.partition == partition and r.offset >= target
                        for r in self.h.history.produced())
         if seek_event is None or not produced:
@@ -161,28 +155,29 @@ class Scenario:
                        for e in self.h.history.events[seek_event + 1:])
 
         def moved() -> bool:
-            return (topic, partition) not in self.h.own.owned.get(member, set())
+            return (topic, partition) not in self.h.own.of(member)
 
         started = time.monotonic()
         self.h.wait_for(lambda: read_target() or moved(), wait)
-        with self.h._cond:
-            honored = read_target()
-        with self.h._cond:
-            owned = (topic, partition) in self.h.own.owned.get(member, set())
+        honored = self.h.wait_for(read_target, 0)
+        owned = self.h.owns(member, partition)
         self.h.record("seek_checked", member=member, topic=topic, partition=partition,
-                      offset=target, honored=honored, owned=owned and self.h.workers[member].alive,
+                      offset=target, honored=honored, owned=owned and member in self.h.live(),
                       paused=(member, partition) in self.paused, seek_event=seek_event,
                       waited=round(time.monotonic() - started, 1))
 
-    def settle(self) -> None:
-        self._log("settle")
-        self.h.settle()
+    def settle(self, timeout: float = SETTLE_TIMEOUT) -> bool:
+        """Wait until the group settles; a group that does not within ``timeout`` ends the
+        example (the ``member-assigned`` check judges it)."""
+        ok = self.h.settle(timeout)
         self.h.observe_group()
+        if not ok:
+            self.ended = f"the group did not settle within {timeout:.0f} s"
+        return ok
 
     def consume(self, timeout: float = 8.0, quiet: float = 1.0) -> None:
         """Let the members work until every produced record was processed once, or nothing
         was polled or processed for ``quiet`` seconds, or ``timeout``."""
-        self._log("consume")
         produced = {(r.topic, r.partition, r.offset) for r in self.h.history.produced()}
         started = time.monotonic()
 
@@ -203,35 +198,35 @@ class Scenario:
             if finished:
                 break
 
-    def owned_partition(self, member: str, index: int) -> int | None:
-        owned = sorted(self.h.own.owned.get(member, ()))
-        return owned[index % len(owned)][1] if owned else None
 
-    # -- replay ----------------------------------------------------------------------------
-    def run_step(self, name: str, args: dict[str, Any]) -> None:
-        fn = {"produce": self.produce, "kill_member": self.kill_member,
-              "stop_member": self.stop_member, "add_partitions": self.add_partitions,
-              "pause": self.pause, "resume": self.resume, "rewind": self.rewind,
-              "settle": self.settle, "consume": self.consume}.get(name)
-        if name == "start_member":
-            self.start_member()
-        elif fn is None:
-            raise UsageError(f"unknown step {name!r} in the replay file")
-        else:
-            member = args.get("member")
-            if member is not None and member not in self.h.live():
-                return  # the member is gone in this replay: the step has no target
-            fn(**args)
-
-
-def program(spec: ScenarioSpec, steps: list[tuple[str, dict[str, Any]]]) -> str:
-    """The steps as a readable program (what the report shows and a user can follow)."""
-    lines = [f"# {spec.client.label}  {spec.label}", f"scenario = Scenario(topic with "
-             f"{spec.partitions} partitions)"]
-    for name, args in steps:
+def program(spec: ScenarioSpec, steps_: list[tuple[str, dict[str, Any]]],
+            nodes: int = 1) -> str:
+    """The steps as a runnable Python program: saved to a file and run with the suite
+    installed, it replays them on an embedded broker and exits 1 if a check fails (what the
+    report shows and the console prints for a failure)."""
+    options = [f"{spec.client.label!r}", f"config={spec.config!r}",
+               f"strategy={spec.strategy.to_json()!r}", f"partitions={spec.partitions}"]
+    if not spec.growth:
+        options.append("growth=False")
+    if spec.faults:
+        options.append(f"faults={spec.faults!r}")
+    if nodes != 1:
+        options.append(f"nodes={nodes}")
+    lines = [f"# {spec.client.label}  {spec.label}",
+             "from conformance.program import Program", "",
+             "with Program(" + ", ".join(options) + ") as scenario:"]
+    started = 0
+    for name, args in steps_:
         arg_text = ", ".join(f"{k}={v!r}" for k, v in args.items())
-        lines.append(f"scenario.{name}({arg_text})")
-    lines.append("scenario.teardown()  # stop members, drain with a fresh member, run checks")
+        line = f"    scenario.{name}({arg_text})"
+        if name == "start_member":
+            started += 1
+            line += f"  # m{started}"
+        lines.append(line)
+    if not steps_:
+        lines.append("    pass")
+    lines.append("# leaving the block stops the members, drains with a fresh member, runs every "
+                 "check and exits 1 if one fails")
     return "\n".join(lines)
 
 

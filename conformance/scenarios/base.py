@@ -134,15 +134,14 @@ def wait_assigned(h: Harness, member: str, count: int, timeout: float = 30.0,
     returned by those polls are processed and added to ``collect``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with h._cond:
-            if len(h.own.owned.get(member, ())) >= count:
-                return True
+        if len(h.owned(member)) >= count:
+            return True
         if handle is not None:
             reply = handle.request({"type": "poll", "timeout": 0.3})
             if collect is not None:
                 collect.extend(reply.get("records", []))
         else:
-            h.wait_for(lambda: len(h.own.owned.get(member, ())) >= count, 0.5)
+            h.wait_for(lambda: len(h.own.of(member)) >= count, 0.5)
     return False
 
 

@@ -16,7 +16,7 @@ from conformance.verdicts import CheckResult, Verdict
 
 
 def _owns(h: Harness, member: str, partition: int) -> bool:
-    return (h.topic, partition) in h.own.owned.get(member, set())
+    return (h.topic, partition) in h.own.of(member)
 
 
 def _growth_run(ctx: Context, reset: str) -> dict[str, float | int]:

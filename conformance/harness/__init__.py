@@ -1,0 +1,14 @@
+"""The harness: drives one scenario's consumer workers on a broker and records its history.
+
+    core.py       Harness: topic, group, members, producing, settling, the history
+    workers.py    WorkerHandle: one worker process and its line protocol
+    ownership.py  Ownership: who owns which partition now, from the workers' events
+    drain.py      the final drain with a fresh member
+    faults.py     faults beyond a crash: frozen members, network faults, broker failover
+"""
+
+from conformance.harness.core import SCENARIO_CONFIG, SETTLE_QUIET, Harness
+from conformance.harness.workers import REPLY_TIMEOUT, MidBatch, WorkerHandle
+
+__all__ = ["REPLY_TIMEOUT", "SCENARIO_CONFIG", "SETTLE_QUIET", "Harness", "MidBatch",
+           "WorkerHandle"]

@@ -1,0 +1,244 @@
+"""The step vocabulary of generated scenarios: every step defined once, here.
+
+A :class:`Step` holds what Hypothesis draws for it (one or more rule variants), its
+precondition, how drawn values become the recorded arguments (a member index becomes a member
+id, a partition index one of its partitions), what it does to the scenario, and its label on the
+timeline. The state machine's rules (:mod:`conformance.machines.group`), the replay of a saved
+example, the printed program and :class:`conformance.program.Program` are all made from
+:data:`STEPS`. To add a fault: write its harness operation (``conformance/harness/faults.py``),
+then one ``@step`` function below; docs/faults.md says which checks judge it.
+
+Families (``ScenarioSpec.faults`` chooses which are drawn): ``core`` (produce, members, pause,
+rewind, growth, waiting), ``zombie`` (frozen members), ``network`` (slow, cut and black-holed
+connections, needs a proxied broker), ``broker`` (node restarts, leader and coordinator moves,
+needs 3 nodes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import strategies as st
+
+from conformance.errors import UsageError
+
+if TYPE_CHECKING:
+    from conformance.machines.scenario import Scenario
+
+MAX_MEMBERS = 3
+MAX_PARTITIONS = 6
+FAMILIES = ("core", "zombie", "network", "broker")
+
+Args = dict[str, Any]
+MEMBER = st.integers(0, MAX_MEMBERS - 1)
+PARTITION = st.integers(0, MAX_PARTITIONS - 1)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: ``run(scenario, **args)`` with the recorded ``args``.
+
+    ``draws``: one dict of Hypothesis strategies per rule variant (a step drawn more often gets
+    several); ``i`` draws a live member (recorded as ``member``), ``j`` one of its partitions
+    (recorded as ``partition``; no partition, no step). ``when``: the precondition beyond the
+    family being enabled and a usable example. ``label``: ``str.format`` over the args."""
+
+    name: str
+    run: Callable[..., Any]
+    label: str | Callable[[Args], str]
+    family: str = "core"
+    draws: tuple[dict[str, st.SearchStrategy[Any]], ...] = ({},)
+    when: Callable[[Scenario], bool] = field(default=lambda sc: True)
+    needs_member: bool = False
+    resolver: Callable[[Scenario, Args], Args | None] | None = None
+
+    def enabled(self, sc: Scenario) -> bool:
+        """Whether the machine may draw this step now."""
+        if self.family not in sc.families:
+            return False
+        if self.needs_member and not sc.h.live():
+            return False
+        return bool(self.when(sc))
+
+    def resolve(self, sc: Scenario, drawn: Args) -> Args | None:
+        """The recorded arguments of drawn values; None when the step has no target now."""
+        if self.resolver is not None:
+            return self.resolver(sc, drawn)
+        args = {k: v for k, v in drawn.items() if k not in ("i", "j")}
+        if "i" in drawn:
+            live = sc.h.live()
+            if not live:
+                return None
+            member = live[drawn["i"] % len(live)]
+            args = {"member": member, **args}
+            if "j" in drawn:
+                owned = sorted(sc.h.owned(member))
+                if not owned:
+                    return None
+                args = {"member": member,
+                        "partition": owned[drawn["j"] % len(owned)][1],
+                        **{k: v for k, v in args.items() if k != "member"}}
+        return args
+
+    def describe(self, args: Args) -> str:
+        """The step's label for ``args`` (the timeline and the console show it)."""
+        try:
+            return self.label(args) if callable(self.label) else self.label.format(**args)
+        except (KeyError, IndexError, ValueError):
+            return self.name
+
+
+STEPS: dict[str, Step] = {}
+
+
+def step(label: str | Callable[[Args], str], *, family: str = "core",
+         draws: tuple[dict[str, st.SearchStrategy[Any]], ...] = ({},),
+         when: Callable[[Scenario], bool] | None = None,
+         resolver: Callable[[Scenario, Args], Args | None] | None = None,
+         ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated ``fn(scenario, **args)`` as the step named after it."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        assert family in FAMILIES, family
+        needs_member = any("i" in d for d in draws)
+        STEPS[fn.__name__] = Step(fn.__name__, fn, label, family, draws,
+                                  when or (lambda sc: True), needs_member, resolver)
+        return fn
+
+    return register
+
+
+def get(name: str) -> Step:
+    try:
+        return STEPS[name]
+    except KeyError:
+        raise UsageError(f"unknown step {name!r} (known: {', '.join(STEPS)})") from None
+
+
+def _keys(count: int) -> list[str]:
+    return [f"k{i}" for i in range(count)]
+
+
+# -- core ------------------------------------------------------------------------------------
+@step("produce {count} records over {keys} keys",
+      draws=({"count": st.integers(1, 40), "keys": st.integers(1, 4)},))
+def produce(sc: Scenario, count: int, keys: int = 3) -> None:
+    sc.h.produce(count, _keys(keys))
+
+
+@step("start a member", when=lambda sc: len(sc.h.live()) < MAX_MEMBERS)
+def start_member(sc: Scenario) -> str:
+    return sc.h.start_member().member
+
+
+@step("SIGKILL {member}", draws=({"i": MEMBER, "mid_batch": st.booleans()},
+                                 {"i": MEMBER, "mid_batch": st.just(True)}))
+def kill_member(sc: Scenario, member: str, mid_batch: bool = False) -> None:
+    """SIGKILL a member; ``mid_batch``: produce a batch and kill it while it processes (the
+    fault that matters most, so a second rule variant draws only that)."""
+    if mid_batch:
+        sc.h.kill_member(member, mid_batch=True, trigger=lambda: sc.h.produce(20, _keys(3)))
+    else:
+        sc.h.kill_member(member)
+
+
+@step("stop {member} (close)", draws=({"i": MEMBER},))
+def stop_member(sc: Scenario, member: str) -> None:
+    sc.h.stop_member(member)
+
+
+@step("add {count} partition(s)", draws=({"count": st.integers(1, 2)},),
+      when=lambda sc: sc.growth and sc.h.partitions < MAX_PARTITIONS)
+def add_partitions(sc: Scenario, count: int) -> None:
+    sc.h.add_partitions(count)
+
+
+@step("{member} pauses partition {partition}", draws=({"i": MEMBER, "j": PARTITION},))
+def pause(sc: Scenario, member: str, partition: int) -> None:
+    if sc.owned_request(member, {"type": "pause",
+                                 "partitions": [[sc.h.topic, partition]]}) is not None:
+        sc.paused.add((member, partition))
+
+
+def _paused_member(sc: Scenario, drawn: Args) -> Args | None:
+    paused = sorted((m, p) for m, p in sc.paused if m in sc.h.live())
+    if not paused:
+        return None
+    member, partition = paused[drawn["k"] % len(paused)]
+    return {"member": member, "partition": partition}
+
+
+@step("{member} resumes partition {partition}", draws=({"k": st.integers(0, 20)},),
+      when=lambda sc: any(m in sc.h.live() for m, _p in sc.paused), resolver=_paused_member)
+def resume(sc: Scenario, member: str, partition: int) -> None:
+    sc.paused.discard((member, partition))
+    sc.owned_request(member, {"type": "resume", "partitions": [[sc.h.topic, partition]]})
+
+
+@step("{member} seeks partition {partition} back {back}",
+      draws=({"i": MEMBER, "j": PARTITION, "back": st.integers(1, 10)},))
+def rewind(sc: Scenario, member: str, partition: int, back: int) -> None:
+    sc.rewind(member, partition, back)
+
+
+@step("wait until the group settles", draws=({},), when=lambda sc: bool(sc.h.live()))
+def settle(sc: Scenario) -> None:
+    sc.settle()
+
+
+@step("let the members consume", draws=({},), when=lambda sc: bool(sc.h.live()))
+def consume(sc: Scenario) -> None:
+    sc.consume()
+
+
+# -- zombie ----------------------------------------------------------------------------------
+@step(lambda a: f"freeze {a['member']} (SIGSTOP) past its session timeout"
+      + (" and max.poll.interval.ms" if a.get("past_poll_interval") else "") + ", then thaw",
+      family="zombie", draws=({"i": MEMBER, "past_poll_interval": st.booleans()},))
+def freeze_member(sc: Scenario, member: str, past_poll_interval: bool = False) -> None:
+    sc.h.faults.zombie(member, past_poll_interval)
+
+
+# -- network ---------------------------------------------------------------------------------
+def _proxied(sc: Scenario) -> bool:
+    return sc.h.faults.network_available
+
+
+@step("delay {member}'s traffic by {delay_ms} ms for {seconds} s", family="network",
+      draws=({"i": MEMBER, "delay_ms": st.sampled_from([50, 400, 2500]),
+              "seconds": st.integers(1, 4)},), when=_proxied)
+def slow_member(sc: Scenario, member: str, delay_ms: int, seconds: int) -> None:
+    sc.h.faults.network(member, "delay", seconds, delay_ms=delay_ms)
+
+
+@step(lambda a: f"cut {a['member']}'s connections for {a['seconds']} s"
+      + (" (black hole)" if a.get("silent") else ""), family="network",
+      draws=({"i": MEMBER, "seconds": st.integers(1, 5), "silent": st.booleans()},),
+      when=_proxied)
+def cut_member(sc: Scenario, member: str, seconds: int, silent: bool = False) -> None:
+    sc.h.faults.network(member, "drop" if silent else "cut", seconds)
+
+
+# -- broker ----------------------------------------------------------------------------------
+def _three_nodes(sc: Scenario) -> bool:
+    return sc.h.faults.failover_available
+
+
+@step("restart broker node {node} (SIGKILL, then start)", family="broker",
+      draws=({"node": st.integers(0, 2)},), when=_three_nodes)
+def restart_broker(sc: Scenario, node: int) -> None:
+    sc.h.faults.restart_node(node)
+
+
+@step("move the leader of partition {partition} to node {node}", family="broker",
+      draws=({"p": PARTITION, "node": st.integers(0, 2)},), when=_three_nodes,
+      resolver=lambda sc, d: {"partition": d["p"] % sc.h.partitions, "node": d["node"]})
+def move_leader(sc: Scenario, partition: int, node: int) -> None:
+    sc.h.faults.move_leader(partition, node)
+
+
+@step("move the group coordinator", family="broker", draws=({},), when=_three_nodes)
+def move_coordinator(sc: Scenario) -> None:
+    sc.h.faults.move_coordinator()
