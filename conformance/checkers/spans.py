@@ -332,6 +332,25 @@ def commits(history: History, requested: bool = False) -> list[Commit]:
     return out
 
 
+def _in_flight(history: History) -> list[tuple[int, int, dict[TP, int]]]:
+    """(request index, outcome index, offsets) of every ok commit a member reported after
+    requesting it: the broker may have applied it anywhere in between (e.g. while the member
+    was frozen). Outcomes are matched to requests in order; auto commits have no request."""
+    pending: dict[str, list[int]] = defaultdict(list)
+    out = []
+    for e in history.of_type("commit_requested", "committed"):
+        if e.source == HARNESS:
+            continue
+        if e.type == "commit_requested":
+            pending[e.source].append(e.index)
+        elif e.data.get("mode") != "auto" and pending[e.source]:
+            requested = pending[e.source].pop(0)
+            if e.data.get("ok") is True:
+                out.append((requested, e.index,
+                            {tp: off for tp, off in e.offsets().items() if off >= 0}))
+    return out
+
+
 def _unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
     """(index of the ``member_killed`` event, offsets) of the explicit commit requests a
     member had no outcome for when it was killed (outcomes are matched to requests in order)."""
@@ -354,7 +373,8 @@ class GroupOffsets:
     """The group's committed offsets over time: ok ``committed`` events of any member, and the
     offsets the broker reported (``group_offsets``). A commit requested by a member that was
     killed before it reported the outcome may or may not have landed: it is *uncertain*, one
-    of the :meth:`possible` offsets from the kill on."""
+    of the :meth:`possible` offsets from the kill on; so is a commit between its request and
+    its ok outcome."""
 
     def __init__(self, history: History) -> None:
         self._acks: dict[tuple[TP, str | None], list[tuple[int, int]]] = defaultdict(list)
@@ -373,14 +393,21 @@ class GroupOffsets:
         for kill, offsets in _unresolved_at_kill(history):
             for tp, off in offsets.items():
                 self._maybe[tp].append((kill, off))
+        self._flight: dict[TP, list[tuple[int, int, int]]] = defaultdict(list)
+        for requested, outcome, offsets in _in_flight(history):
+            for tp, off in offsets.items():
+                self._flight[tp].append((requested, outcome, off))
 
     def possible(self, tp: TP, index: int) -> list[tuple[int, int]]:
         """(event index, offset) of every offset the group may hold for ``tp`` at ``index``:
-        the latest ok commit before it and the uncertain commits of killed members since."""
+        the latest ok commit before it, the uncertain commits of killed members since, and
+        the commits in flight at ``index`` (requested before, reported ok after it)."""
         settled = self.at(tp, index)
         since = settled[0] if settled else -1
         return ([settled] if settled else []) + [
-            (i, off) for i, off in self._maybe.get(tp, []) if since < i < index]
+            (i, off) for i, off in self._maybe.get(tp, []) if since < i < index] + [
+            (req, off) for req, outcome, off in self._flight.get(tp, [])
+            if req < index < outcome]
 
     def acks(self, tp: TP, after: int = -1, before: float = float("inf"),
              member: str | None = None) -> list[tuple[int, int]]:

@@ -8,6 +8,7 @@ records and add partitions. Every wait has a timeout.
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 import time
 import uuid
@@ -18,7 +19,6 @@ from typing import Any
 from confluent_kafka import Producer
 
 from adapters.base import ConsumerConfig
-from conformance import processes
 from conformance.broker.admin import LIBRDKAFKA_LOG
 from conformance.broker.base import Broker
 from conformance.clients import Client
@@ -77,7 +77,8 @@ class Harness:
         self.own = Ownership()
         self.infra_errors: list[str] = []
         self._producer: Producer | None = None
-        self._kill_on: dict[str, tuple[Callable[[Event], bool], threading.Event]] = {}
+        #: member -> (event predicate, set once it fired, signal sent right at that event)
+        self._signal_on: dict[str, tuple[Callable[[Event], bool], threading.Event, int]] = {}
         self._frozen_at: dict[str, float] = {}
         self.faults = Faults(self)
 
@@ -94,10 +95,10 @@ class Harness:
         obj.pop("in_reply_to", None)
         with self._cond:
             event = self.history.append(etype, source, ts, **obj)
-            armed = self._kill_on.get(source)
+            armed = self._signal_on.get(source)
             if armed is not None and armed[0](event):
-                processes.kill_now(self.workers[source].proc)  # crash right at this event
-                self._kill_on.pop(source)[1].set()
+                self.workers[source].signal(armed[2])  # crash or freeze right at this event
+                self._signal_on.pop(source)[1].set()
             self.own.apply(event)
             self._cond.notify_all()
 
@@ -170,42 +171,55 @@ class Harness:
             handle.request({"type": "run", "poll_timeout": 0.1})
         return handle
 
+    def _on_event(self, member: str, sig: int, when: Callable[[Event], bool],
+                  trigger: Callable[[], object] | None, timeout: float) -> bool:
+        """Arm ``sig`` for ``member``: the reader thread sends it the moment ``when(event)``
+        holds (called under the history lock). ``trigger`` runs once armed (e.g. producing the
+        batch; when it returns produced records, the wait ends at once if the member owns none
+        of their partitions, since the batch cannot reach it). Returns whether it was sent
+        within ``timeout``; if not, it is disarmed."""
+        handle = self.workers[member]
+        armed = threading.Event()
+        with self._cond:
+            self._signal_on[member] = (when, armed, sig)
+        produced = trigger() if trigger is not None else None
+        targets = ({(str(r[0]), int(r[1])) for r in produced}
+                   if isinstance(produced, list) else None)
+
+        def unreachable() -> bool:
+            return targets is not None and not targets & self.own.of(member)
+
+        self.wait_for(lambda: armed.is_set() or not handle.alive or unreachable(), timeout)
+        with self._cond:
+            self._signal_on.pop(member, None)
+            return armed.is_set()
+
     def kill_member(self, member: str, mid_batch: bool = False, timeout: float = 5.0,
                     trigger: Callable[[], object] | None = None,
                     when: Callable[[Event], bool] | None = None) -> bool:
-        """SIGKILL ``member``. With ``mid_batch``, the kill is sent by the reader thread the
-        moment the member has processed half of a polled batch (:class:`MidBatch`);
-        ``when`` chooses another event (called under the history lock). ``trigger`` runs once
-        the kill is armed (e.g. producing the batch; when it returns produced records, the wait
-        ends at once if the member owns none of their partitions, since the batch cannot reach
-        it); after ``timeout`` seconds without the event the member is killed anyway. Returns
+        """SIGKILL ``member``. With ``mid_batch``, the moment it has processed half of a
+        polled batch (:class:`MidBatch`), or at the event ``when`` chooses (see
+        :meth:`_on_event`); after ``timeout`` without the event it is killed anyway. Returns
         whether the kill landed on the event."""
-        handle = self.workers[member]
         landed = False
         if mid_batch or when is not None:
-            armed = threading.Event()
-            with self._cond:
-                self._kill_on[member] = (when or MidBatch(), armed)
-            produced = trigger() if trigger is not None else None
-            targets = ({(str(r[0]), int(r[1])) for r in produced}
-                       if isinstance(produced, list) else None)
-
-            def unreachable() -> bool:
-                return targets is not None and not targets & self.own.owned.get(member, set())
-
-            self.wait_for(lambda: armed.is_set() or not handle.alive or unreachable(), timeout)
-            with self._cond:
-                self._kill_on.pop(member, None)
-                landed = armed.is_set()
-        handle.kill()
+            landed = self._on_event(member, signal.SIGKILL, when or MidBatch(), trigger, timeout)
+        self.workers[member].kill()
         self.record("member_killed", member=member, on_event=landed)
         return landed
 
-    def freeze_member(self, member: str) -> None:
-        """SIGSTOP ``member``: it stays in the group's books until its session times out."""
+    def freeze_member(self, member: str, mid_batch: bool = False, timeout: float = 5.0,
+                      trigger: Callable[[], object] | None = None) -> bool:
+        """SIGSTOP ``member`` (with ``mid_batch`` halfway through a polled batch, as for
+        :meth:`kill_member`): it stays in the group's books until its session times out.
+        Returns whether the freeze landed on the event."""
+        landed = False
+        if mid_batch:
+            landed = self._on_event(member, signal.SIGSTOP, MidBatch(), trigger, timeout)
         self.workers[member].freeze()
         self._frozen_at[member] = time.monotonic()
-        self.record("member_frozen", member=member)
+        self.record("member_frozen", member=member, on_event=landed)
+        return landed
 
     def thaw_member(self, member: str) -> None:
         """SIGCONT a frozen member: it goes on as if no time had passed (a zombie)."""

@@ -15,6 +15,7 @@ hang. docs/faults.md lists the checks that judge each fault.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,18 +35,20 @@ class Faults:
     def _timeout(self, key: str, default: int) -> float:
         return int(self.h.config.get(key, default)) / 1000.0
 
-    def zombie(self, member: str, past_poll_interval: bool = False) -> None:
-        """Freeze ``member`` until its session timeout (and, if asked, its
-        max.poll.interval.ms) has passed and the other live members own every partition (or
-        :data:`MOVE_ON_TIMEOUT`), then thaw it and wait until it notices (its next
-        ``revoked``/``lost``/``assigned``/``error`` event) or a session timeout more."""
+    def zombie(self, member: str, past_poll_interval: bool = False,
+               trigger: Callable[[], object] | None = None) -> None:
+        """Freeze ``member`` halfway through a batch (``trigger`` produces it; without one, or
+        if no batch reaches it within seconds, wherever it is) until its session timeout (and,
+        if asked, its max.poll.interval.ms) has passed and the other live members own every
+        partition (or :data:`MOVE_ON_TIMEOUT`), then thaw it and wait until it notices (its
+        next ``revoked``/``lost``/``assigned``/``error`` event) or a session timeout more."""
         h = self.h
         session = self._timeout("session_timeout_ms", 10000)
         at_least = session + 0.5
         if past_poll_interval:
             at_least = max(at_least, self._timeout("max_poll_interval_ms", 300000) + 0.5)
+        h.freeze_member(member, mid_batch=trigger is not None, trigger=trigger)
         frozen_at = time.monotonic()
-        h.freeze_member(member)
         others = h.live()
         wanted = {(h.topic, p) for p in range(h.partitions)}
 

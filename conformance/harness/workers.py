@@ -144,21 +144,24 @@ class WorkerHandle:
         self.frozen = False
         self._finish()
 
-    def _signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, sig)  # the worker leads its own session (processes.popen)
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the worker's process group at once (it leads its own session,
+        see :func:`conformance.processes.popen`); nothing waits."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
 
     def freeze(self) -> None:
         """SIGSTOP the worker (and anything it started): a stalled member, as in a long GC
         pause or a stopped container; it sends and answers nothing until :meth:`thaw`."""
         if self.alive:
-            self._signal(signal.SIGSTOP)
+            self.signal(signal.SIGSTOP)  # again if it already landed: harmless
             self.frozen = True
 
     def thaw(self) -> None:
         """SIGCONT a frozen worker: it goes on where it stopped."""
         if self.frozen:
-            self._signal(signal.SIGCONT)
+            self.signal(signal.SIGCONT)
             self.frozen = False
 
     def stop(self, timeout: float = 30.0, commit: bool = False) -> None:

@@ -198,7 +198,10 @@ def consume(sc: Scenario) -> None:
       + (" and max.poll.interval.ms" if a.get("past_poll_interval") else "") + ", then thaw",
       family="zombie", draws=({"i": MEMBER, "past_poll_interval": st.booleans()},))
 def freeze_member(sc: Scenario, member: str, past_poll_interval: bool = False) -> None:
-    sc.h.faults.zombie(member, past_poll_interval)
+    """Freeze a member halfway through a batch (a GC pause, a stopped container) while the
+    group moves on without it, then let it go on: its late commits must fail and it must not
+    read partitions it lost before it hears so (``zombie-fencing``)."""
+    sc.h.faults.zombie(member, past_poll_interval, trigger=lambda: sc.h.produce(20, _keys(3)))
 
 
 # -- network ---------------------------------------------------------------------------------

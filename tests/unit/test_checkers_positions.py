@@ -65,11 +65,13 @@ def test_committed_offset_at_assignment_stays_accepted_during_the_race() -> None
     assert check_start_position(async_race(True, 3).build()) == []
 
 
-def test_async_commit_acknowledged_after_the_first_poll_is_not_accepted() -> None:
-    h = async_race(False, 5)
+def test_commit_in_flight_at_the_assignment_is_accepted_even_if_acknowledged_later() -> None:
+    """The broker may apply a commit any time between its request and the ack (a member that
+    was frozen, a slow callback): starting there is no skip; an offset no commit had is."""
+    assert check_start_position(async_race(False, 5).build()) == []
+    h = async_race(False, 6)
     [v] = check_start_position(h.build())
     assert v.anomaly == "start-after-committed" and v.details["expected"] == 3
-    assert v.details["offsets"] == [3, 4]
 
 
 def test_earliest_without_commit_starts_at_the_lowest_produced_offset() -> None:
