@@ -71,7 +71,8 @@ def test_commit_in_flight_at_the_assignment_is_accepted_even_if_acknowledged_lat
     assert check_start_position(async_race(False, 5).build()) == []
     h = async_race(False, 6)
     [v] = check_start_position(h.build())
-    assert v.anomaly == "start-after-committed" and v.details["expected"] == 3
+    assert v.anomaly == "start-after-committed" and v.details["accepted"] == [3, 5]
+    assert v.details["offsets"] == [5]
 
 
 def test_earliest_without_commit_starts_at_the_lowest_produced_offset() -> None:
