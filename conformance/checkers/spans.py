@@ -305,6 +305,28 @@ def between(offsets: list[int], lo: int, hi: int) -> list[int]:
     return offsets[bisect.bisect_left(offsets, lo):bisect.bisect_left(offsets, hi)]
 
 
+def zombie_windows(history: History) -> dict[str, list[tuple[int, float]]]:
+    """member -> (index of ``member_frozen``, index of its first ``revoked``/``lost``/
+    ``assigned`` after the ``member_thawed`` that follows, or infinity): while a frozen member
+    has not heard that the group moved on, it may finish the records it had in hand (judged by
+    ``zombie-fencing``, not as a concurrent owner)."""
+    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    frozen: dict[str, int] = {}
+    thawed: set[str] = set()
+    for e in history:
+        if e.type == "member_frozen":
+            frozen[str(e.data.get("member"))] = e.index
+            thawed.discard(str(e.data.get("member")))
+        elif e.type == "member_thawed":
+            thawed.add(str(e.data.get("member")))
+        elif e.type in ("revoked", "lost", "assigned") and e.source in thawed:
+            out[e.source].append((frozen.pop(e.source), e.index))
+            thawed.discard(e.source)
+    for member, start in frozen.items():
+        out[member].append((start, float("inf")))
+    return out
+
+
 # -- commits ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Commit:

@@ -86,3 +86,21 @@ def test_manual_assignment_is_outside_group_exclusivity() -> None:
 def test_manual_owner_alone_owns_the_partition() -> None:
     h = H().scenario().assigned("s1", 0, manual=True).settled({0: "s1"})
     assert check_exclusive_ownership(h.build()) == []
+
+
+def test_a_thawed_member_finishing_its_batch_is_left_to_zombie_fencing() -> None:
+    """Processing by a frozen member until it hears of the group after its thaw is not a
+    concurrent owner (zombie-fencing judges it); the same processing without a freeze is."""
+    def run(frozen: bool) -> H:
+        h = H().scenario().produce(0, range(8)).assigned("m1", 0).polled("m1", 0, range(4))
+        h.processed("m1", 0, 0, 1)
+        if frozen:
+            h.add("member_frozen", member="m1")
+        h.assigned("m2", 0).consumed("m2", 0, 2, 3)
+        if frozen:
+            h.add("member_thawed", member="m1", frozen_seconds=3.0)
+        return h.processed("m1", 0, 2, 3).lost("m1", 0)
+
+    assert check_exclusive_ownership(run(True).build()) == []
+    [v] = check_exclusive_ownership(run(False).build())
+    assert v.anomaly == "concurrent-owners"
