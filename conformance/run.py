@@ -53,10 +53,23 @@ MATRIX: dict[str, list[MatrixEntry]] = {
 }
 
 
-def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str
-              ) -> list[ScenarioSpec]:
+def fault_families(broker: Broker | None) -> tuple[str, ...]:
+    """The fault families a broker allows beyond ``core``: frozen members always, network
+    faults through its proxies, failover on 3 nodes."""
+    if broker is None:
+        return ("zombie",)
+    families = ["zombie"]
+    if getattr(broker, "faults", None) is not None:
+        families.append("network")
+    if broker.nodes >= 3 and hasattr(broker, "restart_node"):
+        families.append("broker")
+    return tuple(families)
+
+
+def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str,
+              faults: tuple[str, ...] = ("zombie",)) -> list[ScenarioSpec]:
     """The generated-scenario configurations of one client (an adapter name: the client
-    installed beside the suite)."""
+    installed beside the suite), drawing the ``faults`` families beside the core steps."""
     specs = []
     for protocol in protocols:
         entries = MATRIX[protocol] if profile not in ("smoke", "ci") else MATRIX[protocol][:1]
@@ -65,7 +78,7 @@ def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str
                       "assignment_strategy": e.assignment}
             strategy = Strategy.parse(e.strategy)
             strategy.process_ms = PROCESS_MS
-            specs.append(ScenarioSpec(client, config, strategy))
+            specs.append(ScenarioSpec(client, config, strategy, faults=faults))
     return specs
 
 
@@ -189,7 +202,7 @@ def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: b
     for prep in clients:
         if generated:
             for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
-                                      opts.profile):
+                                      opts.profile, fault_families(broker)):
                 tasks.append(lambda board, i, p=prep, sc=scenario: _guarded_spec(
                     broker, p, sc, opts, run_dir, lambda text: board.set(i, text)))
         for protocol in opts.protocols:

@@ -34,12 +34,13 @@ from conformance.strategies import Strategy
 SETTLE_QUIET = 0.5
 
 #: Consumer settings of the suite's scenarios: fast failure detection (session timeout),
-#: added partitions noticed within seconds (metadata age), small batches.
+#: added partitions noticed within seconds (metadata age), small batches, and a poll interval
+#: short enough that a frozen member can be kept past it (the zombie step).
 SCENARIO_CONFIG: dict[str, Any] = {
     "auto_offset_reset": "earliest",
     "session_timeout_ms": 2000,
     "heartbeat_interval_ms": 500,
-    "max_poll_interval_ms": 30000,
+    "max_poll_interval_ms": 6000,
     "max_poll_records": 50,
     "auto_commit_interval_ms": 1000,
     "metadata_max_age_ms": 2000,
