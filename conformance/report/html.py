@@ -60,6 +60,9 @@ SYMBOLS = {
 OWNERSHIP = ("assigned", "revoked", "lost")
 MEMBER_END = ("member_killed", "member_stopped", "member_died")
 MERGEABLE = ("produced", "processed", "polled")
+#: harness events that end or mark a fault, shown on the member's rows
+FAULT_ENDS = {"member_frozen": "frozen (SIGSTOP)", "member_thawed": "thawed (SIGCONT)",
+              "network_healed": "network healed"}
 
 
 # -- timeline ------------------------------------------------------------------------------------
@@ -202,6 +205,17 @@ def _place(e: Event, hit: bool, t0: float, rows: dict[TP, list[Item]],
     elif e.type == "error" and (hit or e.data.get("fatal")):
         text = f"error {e.data.get('code', '')}: {e.data.get('message', '')}"
         placed += [add(tp, "error", text=_clip(text, 80)) for tp in sorted(owned[e.source])]
+    elif e.type == "step" and e.data.get("family") not in (None, "core"):
+        # a fault: the step's own label, on the rows of the member it targets (else all rows)
+        member = str((e.data.get("args") or {}).get("member") or "")
+        tps = sorted(owned.get(member, ())) if member else sorted(rows)
+        placed += [add(tp, "fault", HARNESS, text=_clip(str(e.data.get("label") or
+                                                           e.data.get("name")), 90))
+                   for tp in tps]
+    elif e.type in FAULT_ENDS:
+        member = str(e.data.get("member", ""))
+        placed += [add(tp, e.type, member, text=FAULT_ENDS[e.type])
+                   for tp in sorted(owned.get(member, ()))]
     return placed
 
 

@@ -191,6 +191,25 @@ def test_kills_and_partition_growth_land_in_owned_rows() -> None:
     }
 
 
+def test_fault_steps_are_labelled_on_the_target_members_rows() -> None:
+    h = History()
+    h.append("scenario", HARNESS, 0.0, topic="t", partitions=2)
+    h.append("assigned", "m1", 0.1, partitions=[["t", 0]])
+    h.append("assigned", "m2", 0.2, partitions=[["t", 1]])
+    h.append("step", HARNESS, 0.3, name="freeze_member", family="zombie",
+             args={"member": "m1"}, label="freeze m1 (SIGSTOP) past its session timeout")
+    h.append("member_frozen", HARNESS, 0.3, member="m1")
+    h.append("step", HARNESS, 0.4, name="produce", family="core", args={"count": 1},
+             label="produce 1 records over 1 keys")
+    h.append("member_thawed", HARNESS, 3.0, member="m1")
+    rows = {r.name: [it.label for it in r.items] for r in build_timeline(h).rows}
+    assert rows == {
+        "t-0": ["m1 assigned", "freeze m1 (SIGSTOP) past its session timeout",
+                "m1 frozen (SIGSTOP)", "m1 thawed (SIGCONT)"],
+        "t-1": ["m2 assigned"],
+    }
+
+
 def test_failing_history_fixture_timeline() -> None:
     history, dup = failing_history()
     timeline = build_timeline(history, {dup})
