@@ -9,13 +9,16 @@
 
 Every step of :data:`~conformance.machines.steps.STEPS` is a method. Entering starts an embedded
 broker on 127.0.0.1 (proxied, so network faults work; ``nodes=3`` for broker faults) unless a
-broker is given; leaving stops the members, drains with a fresh member, runs every check, prints
-the verdicts and exits 1 if one fails (``exit_on_failure=False``: :attr:`results` only).
+broker is given or ``KAFKA_CONFORMANCE_BOOTSTRAP`` names one (only topics and groups with the
+run's prefix are created there, and network and broker faults are unavailable); leaving
+stops the members, drains with a fresh member, runs every check, prints the verdicts and
+exits 1 if one fails (``exit_on_failure=False``: :attr:`results` only).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -54,8 +57,13 @@ class Program:
 
     def __enter__(self) -> Program:
         if self.broker is None:
-            from conformance.broker.embedded import EmbeddedKafka
-            self.broker = EmbeddedKafka(self.nodes, proxied=True).start()
+            bootstrap = os.environ.get("KAFKA_CONFORMANCE_BOOTSTRAP")
+            if bootstrap:
+                from conformance.broker.external import ExternalKafka
+                self.broker = ExternalKafka(bootstrap).start()
+            else:
+                from conformance.broker.embedded import EmbeddedKafka
+                self.broker = EmbeddedKafka(self.nodes, proxied=True).start()
         self.harness = Harness(self.broker, self.spec.client, self.spec.config,
                                self.spec.strategy, partitions=self.spec.partitions,
                                workdir=self.workdir)

@@ -109,3 +109,28 @@ def test_a_simple_fault_is_shrunk_to_a_minimal_program(kafka_broker, tmp_path):
     assert loss.shrink.startswith("shrunk ("), loss.shrink
     replay = Path(loss.history_file).parent / "replay.json"
     assert replay.is_file()
+
+
+@pytest.mark.parametrize("adapter,code", [("SkipsRecords", 1), (None, 0)])
+def test_the_printed_program_replays_against_a_broker(kafka_broker, tmp_path, adapter, code):
+    """The program a failure prints is runnable Python: saved to a file and run, it replays
+    the steps, prints the verdicts and exits 1 on a violation (0 for a good client)."""
+    import os
+    import subprocess
+    import sys
+
+    from conformance.machines.scenario import program
+
+    [base] = specs_for("confluent-kafka", ("classic",), "ci")
+    client = f"{BROKEN}:{adapter}" if adapter else "confluent-kafka"
+    spec = ScenarioSpec(client, base.config, base.strategy)
+    steps = [("start_member", {}), ("produce", {"count": 20, "keys": 3}), ("consume", {}),
+             ("start_member", {}), ("settle", {})]
+    path = tmp_path / "failing.py"
+    path.write_text(program(spec, steps))
+    env = {**os.environ, "KAFKA_CONFORMANCE_BOOTSTRAP": kafka_broker.bootstrap_servers}
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=tmp_path)
+    assert done.returncode == code, done.stdout + done.stderr
+    verdict = "fail" if code else "pass"
+    assert f"{verdict:8} no-loss" in done.stdout, done.stdout
