@@ -8,11 +8,15 @@ delete a topic or group whose name does not start with the run's prefix.
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import (
+    Consumer,
     ConsumerGroupTopicPartitions,
+    ElectionType,
     KafkaError,
     KafkaException,
     TopicPartition,
@@ -33,6 +37,9 @@ _TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILAB
               KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.NOT_COORDINATOR,
               KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.REQUEST_TIMED_OUT}
 
+#: The internal topic whose partition leaders are the group coordinators.
+OFFSETS_TOPIC = "__consumer_offsets"
+
 
 class Admin:
     """Topic and group administration for one cluster."""
@@ -43,8 +50,13 @@ class Admin:
         self.client_config = dict(client_config or {})
         self.prefix = prefix
         self.guard = guard
-        self._client = AdminClient({"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOG,
-                                    "log.connection.close": False, **self.client_config})
+        self._client = self._new_client()
+
+    def _new_client(self) -> AdminClient:
+        """An admin client. Calls that go to a group coordinator use a fresh one each time:
+        librdkafka's admin client keeps a moved coordinator cached (NOT_COORDINATOR forever)."""
+        return AdminClient({"bootstrap.servers": self.bootstrap, "logger": LIBRDKAFKA_LOG,
+                            "log.connection.close": False, **self.client_config})
 
     # -- guard -------------------------------------------------------------------------------
     def _owned(self, name: str, what: str) -> None:
@@ -83,9 +95,15 @@ class Admin:
     # -- topics ------------------------------------------------------------------------------
     def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 1,
                      config: dict[str, str] | None = None) -> None:
+        """Create ``name`` and wait for its leaders. With 3+ replicas the topic gets
+        ``min.insync.replicas=2`` (unless ``config`` says otherwise): an acks=all write then
+        survives the loss of one node."""
         self._owned(name, "create topic")
+        config = dict(config or {})
+        if replication_factor >= 3:
+            config.setdefault("min.insync.replicas", "2")
         topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
-                         config=config or {})
+                         config=config)
         self._wait(self._client.create_topics([topic], operation_timeout=_TIMEOUT), "create topic")
         self.wait_partitions(name, partitions)
 
@@ -142,10 +160,20 @@ class Admin:
 
     # -- groups ------------------------------------------------------------------------------
     def committed(self, group: str, topic: str | None = None) -> dict[tuple[str, int], int]:
-        """The group's committed offsets (next offset to read), optionally of one topic."""
+        """The group's committed offsets (next offset to read), optionally of one topic.
+
+        With ``topic``, read through a consumer of the group that never joins it: librdkafka's
+        admin ListConsumerGroupOffsets crashes the process (SIGSEGV, NULL consumer group in
+        rd_kafka_handle_OffsetFetch, librdkafka#5040) when its coordinator answers
+        NOT_COORDINATOR, as it does after the coordinator moved. Without ``topic`` the admin
+        call is used, on a fresh client (no stale coordinator cached), which narrows that risk.
+        """
+        if topic is not None:
+            return self._committed_of_topic(group, topic)
         deadline = time.monotonic() + _TIMEOUT
         while True:
-            fut = self._client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+            client = self._new_client()  # referenced until the result: its futures die with it
+            fut = client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
             try:
                 res = fut[group].result(timeout=_TIMEOUT)
                 break
@@ -156,13 +184,341 @@ class Admin:
                     raise BrokerError(f"list offsets of group {group}: {err.str()}") from None
                 time.sleep(0.1)
         return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions
-                if tp.offset >= 0 and (topic is None or tp.topic == topic)}
+                if tp.offset >= 0}
+
+    def _committed_of_topic(self, group: str, topic: str) -> dict[tuple[str, int], int]:
+        parts = [TopicPartition(topic, p) for p in range(self.partition_count(topic))]
+        if not parts:
+            return {}
+        reader = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
+                           "enable.auto.commit": False, "logger": LIBRDKAFKA_LOG,
+                           "log.connection.close": False, **self.client_config})
+        deadline = time.monotonic() + _TIMEOUT
+        try:
+            while True:
+                try:
+                    res = reader.committed(parts, timeout=_TIMEOUT)
+                    errors = [tp.error for tp in res if tp.error is not None]
+                    if not errors:
+                        return {(tp.topic, tp.partition): tp.offset for tp in res
+                                if tp.offset >= 0}
+                    err = errors[0]
+                except KafkaException as exc:
+                    err = exc.args[0]
+                if not (err.retriable() or err.code() in _TRANSIENT) \
+                        or time.monotonic() > deadline:
+                    raise BrokerError(f"committed offsets of group {group}: {err.str()}")
+                time.sleep(0.1)  # NOT_COORDINATOR once after a move: it looks it up again
+        finally:
+            reader.close()
 
     def delete_group(self, group: str) -> None:
         self._owned(group, "delete group")
-        self._wait(self._client.delete_consumer_groups([group], request_timeout=_TIMEOUT),
+        client = self._new_client()
+        self._wait(client.delete_consumer_groups([group], request_timeout=_TIMEOUT),
                    "delete group")
 
     def groups(self) -> list[str]:
         res = self._client.list_consumer_groups(request_timeout=_TIMEOUT).result(timeout=_TIMEOUT)
         return sorted(g.group_id for g in res.valid)
+
+    # -- failover ----------------------------------------------------------------------------
+    def partition_states(self, topic: str) -> dict[int, PartitionState]:
+        """Per partition of ``topic``: leader (-1 while none), replicas in preference order, ISR."""
+        md = self._metadata(topic).topics.get(topic)
+        if md is None or md.error:
+            why = md.error.str() if md is not None else "no metadata"
+            raise BrokerError(f"topic {topic} is unknown: {why}")
+        return {p: PartitionState(m.leader, list(m.replicas), list(m.isrs))
+                for p, m in md.partitions.items()}
+
+    def leaders(self, topic: str) -> dict[int, int]:
+        """Per partition of ``topic``: the node id of its leader (-1 while it has none)."""
+        return {p: s.leader for p, s in self.partition_states(topic).items()}
+
+    def partitions_led_by(self, node: int) -> list[tuple[str, int]]:
+        """Every (topic, partition) of the cluster, internal ones too, that ``node`` leads."""
+        return sorted((name, p) for name, t in self._metadata(None).topics.items()
+                      for p, m in t.partitions.items() if m.leader == node)
+
+    def wait_in_sync(self, topic: str | None = None, timeout: float = 60.0,
+                     node: int | None = None) -> None:
+        """Wait until every partition of ``topic`` (of every topic if None, internal ones too)
+        has a leader and all its replicas in the ISR; with ``node``, only until each replica on
+        that node is in the ISR. BrokerError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lagging = self._out_of_sync(topic, node)
+            if not lagging:
+                return
+            if time.monotonic() > deadline:
+                what = f"replicas on node {node}" if node is not None else "replicas"
+                raise BrokerError(f"{what} not in sync within {timeout:.0f} s: "
+                                  + "; ".join(lagging[:5]) + (" ..." if len(lagging) > 5 else ""))
+            time.sleep(0.1)
+
+    def _out_of_sync(self, topic: str | None, node: int | None) -> list[str]:
+        try:
+            md = self._metadata(topic, timeout=5.0)
+        except BrokerError as exc:
+            return [str(exc)]
+        lagging = []
+        for name, t in md.topics.items():
+            if t.error:
+                lagging.append(f"{name}: {t.error.str()}")
+                continue
+            for p, m in t.partitions.items():
+                wanted = m.replicas if node is None else [r for r in m.replicas if r == node]
+                if wanted and (m.leader < 0 or not set(wanted) <= set(m.isrs)):
+                    lagging.append(f"{name}-{p} leader {m.leader} replicas {list(m.replicas)} "
+                                   f"isr {list(m.isrs)}")
+        return lagging
+
+    def move_leader(self, topic: str, partition: int, to_node: int,
+                    timeout: float = 60.0) -> int:
+        """Make ``to_node`` (a replica) lead ``topic``/``partition``: reorder the replica list by a
+        reassignment so that it is the preferred replica, run a preferred leader election, and
+        wait until metadata shows it as leader. Returns the previous leader."""
+        self._owned(topic, "move a partition leader of")
+        deadline = time.monotonic() + timeout
+        where = f"{topic}-{partition}"
+        state = self._partition_state(topic, partition)
+        if state.leader == to_node:
+            return to_node
+        if to_node not in state.replicas:
+            raise BrokerError(f"cannot move the leader of {where} to node {to_node}: it holds no "
+                              f"replica (replicas {state.replicas})")
+        old = state.leader
+        if state.replicas[0] != to_node:
+            order = [to_node, *(r for r in state.replicas if r != to_node)]
+            self._reassign(topic, partition, order, deadline)
+            self._wait_state(topic, partition, lambda s: s.replicas[:1] == [to_node], deadline,
+                             f"replica order of {where} to become {order}")
+        self._elect_preferred(topic, partition, deadline)
+        self._wait_state(topic, partition, lambda s: s.leader == to_node, deadline,
+                         f"node {to_node} to lead {where}")
+        return old
+
+    def _partition_state(self, topic: str, partition: int) -> PartitionState:
+        state = self.partition_states(topic).get(partition)
+        if state is None:
+            raise BrokerError(f"topic {topic} has no partition {partition}")
+        return state
+
+    def _wait_state(self, topic: str, partition: int, done: Any, deadline: float,
+                    what: str) -> None:
+        while True:
+            state = self._partition_state(topic, partition)
+            if done(state):
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError(f"timed out waiting for {what} (now: leader {state.leader}, "
+                                  f"replicas {state.replicas}, isr {state.isr})")
+            time.sleep(0.05)
+
+    def _reassign(self, topic: str, partition: int, replicas: list[int], deadline: float) -> None:
+        brokers = self._metadata(None).brokers
+        errors: list[str] = []
+        while True:
+            for b in brokers.values():
+                try:
+                    alter_partition_reassignment((b.host, b.port), topic, partition, replicas,
+                                                 timeout=max(1.0, deadline - time.monotonic()))
+                    return
+                except BrokerError as exc:  # broker gone, or the controller moved: next one
+                    errors.append(str(exc))
+            if time.monotonic() > deadline:
+                raise BrokerError(errors[-1] if errors else f"no broker to reassign {topic}")
+            time.sleep(0.2)
+
+    def _elect_preferred(self, topic: str, partition: int, deadline: float) -> None:
+        tp = TopicPartition(topic, partition)
+        while True:
+            left = max(1.0, deadline - time.monotonic())
+            try:
+                # no request_timeout: confluent-kafka 2.16's elect_leaders rejects any keyword
+                # (SystemError in its argument parsing); the result wait bounds it instead
+                res = self._client.elect_leaders(ElectionType.PREFERRED, [tp]).result(timeout=left)
+                exc = next(iter(res.values()), None)
+                err = exc.args[0] if exc is not None else None
+            except KafkaException as top:
+                err = top.args[0]
+            except TimeoutError:
+                raise BrokerError(f"preferred leader election of {topic}-{partition}: no answer "
+                                  f"within {left:.0f} s") from None
+            if err is None or err.code() == KafkaError.ELECTION_NOT_NEEDED:
+                return
+            # the preferred replica may not be (back) in the ISR yet
+            retry = err.retriable() or err.code() in _TRANSIENT | {
+                KafkaError.PREFERRED_LEADER_NOT_AVAILABLE, KafkaError.NOT_CONTROLLER}
+            if not retry or time.monotonic() > deadline:
+                raise BrokerError(f"preferred leader election of {topic}-{partition}: "
+                                  f"{err.str()}")
+            time.sleep(0.1)
+
+    def _metadata(self, topic: str | None, timeout: float = _TIMEOUT) -> Any:
+        try:
+            return self._client.list_topics(topic, timeout=timeout)
+        except KafkaException as exc:
+            raise BrokerError(f"metadata of {topic or 'the cluster'}: "
+                              f"{exc.args[0].str()}") from None
+
+    # -- coordinators ------------------------------------------------------------------------
+    def coordinator(self, group: str, timeout: float = _TIMEOUT) -> int:
+        """The node id of ``group``'s coordinator, as describing the group reports it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            client = self._new_client()
+            fut = client.describe_consumer_groups([group], request_timeout=timeout)[group]
+            try:
+                return fut.result(timeout=timeout + 5).coordinator.id
+            except KafkaException as exc:
+                err = exc.args[0]
+                if not (err.retriable() or err.code() in _TRANSIENT) \
+                        or time.monotonic() > deadline:
+                    raise BrokerError(f"describe group {group}: {err.name()}") from None
+            time.sleep(0.1)
+
+    def offsets_partition(self, group: str) -> int:
+        """The __consumer_offsets partition holding ``group`` (its leader is the coordinator)."""
+        count = self.partition_count(OFFSETS_TOPIC)
+        if count == 0:
+            raise BrokerError(f"{OFFSETS_TOPIC} does not exist yet (no group has used the cluster)")
+        return offsets_partition_for(group, count)
+
+    def move_coordinator(self, group: str, to_node: int | None = None,
+                         timeout: float = 60.0) -> tuple[int, int]:
+        """Move ``group``'s coordinator to ``to_node`` (default: the first other in-sync replica
+        of its __consumer_offsets partition) by moving that partition's leader; wait until
+        describing the group reports it. Returns (old, new) coordinator node ids."""
+        deadline = time.monotonic() + timeout
+        old = self.coordinator(group)
+        partition = self.offsets_partition(group)
+        if to_node is None:
+            state = self._partition_state(OFFSETS_TOPIC, partition)
+            others = [r for r in state.replicas if r != old and r in state.isr]
+            if not others:
+                raise BrokerError(f"cannot move the coordinator of group {group}: no other "
+                                  f"in-sync replica of {OFFSETS_TOPIC}-{partition} "
+                                  f"(replicas {state.replicas}, isr {state.isr})")
+            to_node = others[0]
+        self.move_leader(OFFSETS_TOPIC, partition, to_node, timeout=timeout)
+        while (now := self.coordinator(group)) != to_node:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"group {group}'s coordinator is still node {now}, not "
+                                  f"{to_node}, {timeout:.0f} s after moving "
+                                  f"{OFFSETS_TOPIC}-{partition}")
+            time.sleep(0.1)
+        return old, to_node
+
+
+class PartitionState(NamedTuple):
+    """One partition in the cluster metadata."""
+
+    leader: int
+    replicas: list[int]
+    isr: list[int]
+
+
+def offsets_partition_for(group: str, partitions: int) -> int:
+    """Kafka's ``Utils.abs(group.hashCode()) % partitions`` (Java's String.hashCode)."""
+    h = 0
+    utf16 = group.encode("utf-16-be")
+    for i in range(0, len(utf16), 2):
+        h = (31 * h + int.from_bytes(utf16[i:i + 2], "big")) & 0xFFFFFFFF
+    h = h - (1 << 32) if h >= 1 << 31 else h
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
+def alter_partition_reassignment(address: tuple[str, int], topic: str, partition: int,
+                                 replicas: list[int], timeout: float = 30.0) -> None:
+    """Send one AlterPartitionReassignments request (API 45 v0, KIP-455) on a plain TCP
+    connection: set the replica list of ``topic``/``partition`` to ``replicas`` (same set in a
+    new order: only the preferred leader changes). The request neither confluent-kafka nor the
+    broker's own jars offer; KRaft brokers forward it to the active controller.
+
+    BrokerError with the broker's error name and message on failure.
+    """
+    def uvarint(n: int) -> bytes:
+        out = bytearray()
+        while n >= 0x80:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        return bytes([*out, n])
+
+    client_id = b"kafka-conformance"
+    name = topic.encode()
+    body = (struct.pack(">hhih", 45, 0, 1, len(client_id)) + client_id + b"\x00"
+            + struct.pack(">i", int(timeout * 1000))
+            + uvarint(2) + uvarint(len(name) + 1) + name
+            + uvarint(2) + struct.pack(">i", partition)
+            + uvarint(len(replicas) + 1) + b"".join(struct.pack(">i", r) for r in replicas)
+            + b"\x00" + b"\x00" + b"\x00")
+    where = f"reassign {topic}-{partition} to {replicas} via {address[0]}:{address[1]}"
+    try:
+        with socket.create_connection(address, timeout=timeout + 5) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            size = struct.unpack(">i", _recv(sock, 4))[0]
+            resp = _recv(sock, size)
+    except OSError as exc:
+        raise BrokerError(f"{where}: {exc}") from None
+    r = _Reader(resp)
+    r.int(4), r.tags()  # correlation id, header v1 tags
+    r.int(4)  # throttle
+    code, message = r.int(2), r.string()
+    if code == 0:
+        for _ in range(r.uvarint() - 1):
+            r.string()
+            for _ in range(r.uvarint() - 1):
+                r.int(4)
+                code, message = r.int(2), r.string()
+                r.tags()
+            r.tags()
+    if code != 0:
+        raise BrokerError(f"{where}: {KafkaError(code).name()}"
+                          + (f" ({message})" if message else ""))
+
+
+def _recv(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise OSError("connection closed by the broker")
+        buf += chunk
+    return bytes(buf)
+
+
+class _Reader:
+    """Just enough of Kafka's flexible-version encoding to read a small response."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def int(self, size: int) -> int:
+        value = int.from_bytes(self.data[self.pos:self.pos + size], "big", signed=True)
+        self.pos += size
+        return value
+
+    def uvarint(self) -> int:
+        shift = value = 0
+        while True:
+            byte = self.data[self.pos]
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    def string(self) -> str | None:
+        n = self.uvarint() - 1
+        if n < 0:
+            return None
+        value = self.data[self.pos:self.pos + n].decode(errors="replace")
+        self.pos += n
+        return value
+
+    def tags(self) -> None:
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.pos += self.uvarint()

@@ -69,6 +69,13 @@ class Broker(ABC):
     def restart_node(self, node_id: int) -> None:
         raise UsageError(f"the {self.provider} provider cannot restart broker nodes")
 
+    def move_coordinator(self, group: str, to_node: int | None = None,
+                         timeout: float = 60.0) -> tuple[int, int]:
+        """Move ``group``'s coordinator to another node (see ``Admin.move_coordinator``);
+        returns (old, new) node ids. Refused by the admin guard on a cluster the run does not
+        own (it moves a partition of __consumer_offsets)."""
+        return self.admin.move_coordinator(group, to_node, timeout)
+
     def __enter__(self) -> Broker:
         try:
             return self.start()

@@ -81,6 +81,9 @@ def broker_settings(nodes: int) -> dict[str, str]:
         "share.coordinator.state.topic.min.isr": isr,
         "share.coordinator.state.topic.num.partitions": "3",
         "auto.create.topics.enable": "false",
+        # leaders move only when a test moves them (default: back to the preferred replica
+        # within 5 min, e.g. after a node restart)
+        "auto.leader.rebalance.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
         "group.min.session.timeout.ms": "1000",
         "group.coordinator.rebalance.protocols": "classic,consumer",
@@ -189,18 +192,44 @@ class EmbeddedKafka(Broker):
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
 
-    def kill_node(self, node_id: int) -> None:
-        """SIGKILL one node (its data stays, so it can be restarted)."""
+    def kill_node(self, node_id: int, *, wait: bool = True, timeout: float = 60.0) -> None:
+        """SIGKILL one node (its data stays, so it can be restarted). With ``wait`` (and more
+        than one node), return once the controller has fenced it: the cluster no longer lists
+        it and it leads no partition (after ``broker.session.timeout.ms``)."""
         node = self._node(node_id)
         if node.proc is not None:
             processes.kill(node.proc)
-
-    def restart_node(self, node_id: int) -> None:
-        node = self._node(node_id)
-        if node.running:
+        if not wait or self._nodes == 1:
             return
-        self._launch(java_executable(), ensure_jars(self.kafka_version), node)
-        self._wait_log(node, time.monotonic() + self.startup_timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(BrokerError):
+                if node_id not in self.admin.broker_ids(timeout=5) \
+                        and not self.admin.partitions_led_by(node_id):
+                    return
+            if time.monotonic() > deadline:
+                raise BrokerError(f"the cluster did not fence killed node {node_id} within "
+                                  f"{timeout:.0f} s (it is still listed or leads partitions)")
+            time.sleep(0.1)
+
+    def restart_node(self, node_id: int, *, timeout: float | None = None) -> None:
+        """Start a killed node again and wait until it is back: ready in its log, listed by the
+        cluster, and each of its replicas in the ISR again (``timeout``: the startup timeout)."""
+        node = self._node(node_id)
+        timeout = self.startup_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        if not node.running:
+            self._launch(java_executable(), ensure_jars(self.kafka_version), node)
+            self._wait_log(node, deadline)
+        while True:
+            with contextlib.suppress(BrokerError):
+                if node_id in self.admin.broker_ids(timeout=5):
+                    break
+            if time.monotonic() > deadline:
+                raise BrokerError(f"restarted node {node_id} did not rejoin the cluster within "
+                                  f"{timeout:.0f} s; last lines of its log:\n{tail(node.log_file)}")
+            time.sleep(0.1)
+        self.admin.wait_in_sync(node=node_id, timeout=max(1.0, deadline - time.monotonic()))
 
     def node_processes(self) -> list[subprocess.Popen]:
         return [n.proc for n in self.node_list if n.proc is not None]
