@@ -224,13 +224,18 @@ class Admin:
 
     # -- failover ----------------------------------------------------------------------------
     def partition_states(self, topic: str) -> dict[int, PartitionState]:
-        """Per partition of ``topic``: leader (-1 while none), replicas in preference order, ISR."""
-        md = self._metadata(topic).topics.get(topic)
-        if md is None or md.error:
-            why = md.error.str() if md is not None else "no metadata"
-            raise BrokerError(f"topic {topic} is unknown: {why}")
-        return {p: PartitionState(m.leader, list(m.replicas), list(m.isrs))
-                for p, m in md.partitions.items()}
+        """Per partition of ``topic``: leader (-1 while none), replicas in preference order, ISR.
+        Waits up to 10 s for a topic some broker does not know yet (just created)."""
+        deadline = time.monotonic() + 10.0
+        while True:
+            md = self._metadata(topic).topics.get(topic)
+            if md is not None and not md.error:
+                return {p: PartitionState(m.leader, list(m.replicas), list(m.isrs))
+                        for p, m in md.partitions.items()}
+            if time.monotonic() > deadline:
+                why = md.error.str() if md is not None else "no metadata"
+                raise BrokerError(f"topic {topic} is unknown: {why}")
+            time.sleep(0.1)
 
     def leaders(self, topic: str) -> dict[int, int]:
         """Per partition of ``topic``: the node id of its leader (-1 while it has none)."""

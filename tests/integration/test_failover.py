@@ -1,0 +1,256 @@
+"""Broker failover operations on a 3-node embedded cluster (issue #10, part 3): partition leaders
+move and are reported, the group coordinator moves, and a node restart loses no acks=all record.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import ConfigResource, ResourceType
+
+from conformance.broker.admin import (
+    LIBRDKAFKA_LOG,
+    OFFSETS_TOPIC,
+    alter_partition_reassignment,
+    offsets_partition_for,
+)
+from conformance.broker.embedded import EmbeddedKafka
+from conformance.errors import BrokerError
+
+pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("failover")]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[EmbeddedKafka]:
+    with EmbeddedKafka(nodes=3) as broker:
+        yield broker
+
+
+@pytest.fixture
+def names(cluster: EmbeddedKafka) -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return f"{cluster.prefix}t-{suffix}", f"{cluster.prefix}g-{suffix}"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def consumer(cluster: EmbeddedKafka, group: str, **extra: object) -> Consumer:
+    return Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": group,
+                     "auto.offset.reset": "earliest", "logger": LIBRDKAFKA_LOG, **extra})
+
+
+def produce(cluster: EmbeddedKafka, topic: str, values: list[bytes]) -> None:
+    p = Producer({"bootstrap.servers": cluster.bootstrap_servers, "acks": "all",
+                  "logger": LIBRDKAFKA_LOG})
+    for i, v in enumerate(values):
+        p.produce(topic, value=v, partition=i % 3)
+    assert p.flush(30) == 0
+
+
+def test_java_string_hash_picks_the_offsets_partition():
+    assert offsets_partition_for("", 5) == 0
+    assert offsets_partition_for("hello", 50) == 99162322 % 50  # "hello".hashCode()
+    assert offsets_partition_for("polygenelubricants", 7) == 0  # hashCode() == MIN_VALUE
+    assert offsets_partition_for("é", 1000) == 233  # UTF-16 code units, not UTF-8 bytes
+
+
+def test_rf3_topic_gets_min_insync_2(cluster, names):
+    topic, _ = names
+    cluster.admin.create_topic(topic, 1, replication_factor=3)
+    res = ConfigResource(ResourceType.TOPIC, topic)
+    configs = cluster.admin._client.describe_configs([res])[res].result(timeout=30)
+    assert configs["min.insync.replicas"].value == "2"
+
+
+def test_leaders_move_and_are_reported(cluster, names):
+    topic, group = names
+    admin = cluster.admin
+    admin.create_topic(topic, 3, replication_factor=3)
+    for partition, leader in sorted(admin.leaders(topic).items()):
+        target = leader % 3 + 1
+        assert admin.move_leader(topic, partition, target) == leader
+        assert admin.leaders(topic)[partition] == target
+        assert admin.partition_states(topic)[partition].replicas[0] == target
+    before = admin.leaders(topic)
+    assert admin.move_leader(topic, 0, before[0]) == before[0]  # already there: nothing to do
+    assert admin.leaders(topic) == before
+    produce(cluster, topic, [b"a", b"b", b"c"])  # the new leaders serve acks=all writes
+    c = consumer(cluster, group)
+    c.subscribe([topic])
+    got: list[bytes] = []
+
+    def read_three() -> bool:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.value())
+        return len(got) >= 3
+
+    try:
+        wait_until(read_three, 30, "the three records")
+    finally:
+        c.close()
+    assert sorted(got) == [b"a", b"b", b"c"]
+
+
+def test_leader_cannot_move_to_a_node_without_a_replica(cluster, names):
+    topic, _ = names
+    cluster.admin.create_topic(topic, 1, replication_factor=2)
+    state = cluster.admin.partition_states(topic)[0]
+    outsider = ({1, 2, 3} - set(state.replicas)).pop()
+    with pytest.raises(BrokerError, match=f"node {outsider}.*holds no replica"):
+        cluster.admin.move_leader(topic, 0, outsider, timeout=5)
+
+
+def test_reassignment_request_reports_the_broker_error(cluster, names):
+    topic, _ = names
+    cluster.admin.create_topic(topic, 1, replication_factor=3)
+    host, port = cluster.bootstrap_servers.split(",")[0].split(":")
+    with pytest.raises(BrokerError, match=r"INVALID_REPLICA_ASSIGNMENT|REPLICA"):
+        alter_partition_reassignment((host, int(port)), topic, 0, [1, 2, 99], timeout=10)
+    assert sorted(cluster.admin.partition_states(topic)[0].replicas) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_coordinator_moves_and_group_offsets_stay_readable(cluster, names, protocol):
+    topic, group = names
+    admin = cluster.admin
+    admin.create_topic(topic, 3, replication_factor=3)
+    produce(cluster, topic, [b"x"] * 6)
+    c = consumer(cluster, group, **{"enable.auto.commit": False, "group.protocol": protocol})
+    c.subscribe([topic])
+    try:
+        def assigned() -> bool:
+            c.poll(0.2)
+            return len(c.assignment()) == 3
+
+        wait_until(assigned, 30, "the assignment")
+        c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+        old = admin.coordinator(group)
+        assert old == admin.leaders(OFFSETS_TOPIC)[admin.offsets_partition(group)]
+
+        moved = cluster.move_coordinator(group)
+        assert moved[0] == old and moved[1] != old
+        assert admin.coordinator(group) == moved[1]
+        # librdkafka's admin offset listing would segfault on the old coordinator's answer
+        assert admin.committed(group, topic) == {(topic, 0): 1}
+
+        def committed_through_new_coordinator() -> bool:
+            c.poll(0.1)
+            try:
+                c.commit(offsets=[TopicPartition(topic, 1, 2)], asynchronous=False)
+            except Exception:
+                return False  # NOT_COORDINATOR once, then the member finds the new one
+            return True
+
+        wait_until(committed_through_new_coordinator, 30, "a commit through the new coordinator")
+        assert admin.committed(group, topic) == {(topic, 0): 1, (topic, 1): 2}
+        assert cluster.move_coordinator(group, to_node=old) == (moved[1], old)
+    finally:
+        c.close()
+
+
+class Writer(threading.Thread):
+    """Produces numbered records (acks=all, idempotent) until stopped; remembers the acked."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.topic = topic
+        self.acked: set[bytes] = set()
+        self.errors: list[str] = []
+        self.unflushed = -1
+        self.stop = threading.Event()
+        self.producer = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                                  "enable.idempotence": True, "linger.ms": 5,
+                                  "logger": LIBRDKAFKA_LOG})
+
+    def _delivered(self, err, msg) -> None:
+        if err is None:
+            self.acked.add(msg.value())
+        else:
+            self.errors.append(err.str())
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            self.producer.produce(self.topic, value=b"%d" % n, on_delivery=self._delivered)
+            n += 1
+            self.producer.poll(0.01)
+        self.unflushed = self.producer.flush(60)
+
+
+class Reader(threading.Thread):
+    """A group member polling until stopped; keeps every value it got."""
+
+    def __init__(self, c: Consumer) -> None:
+        super().__init__(daemon=True)
+        self.c = c
+        self.values: list[bytes] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.values)
+
+    def snapshot(self) -> list[bytes]:
+        with self.lock:
+            return list(self.values)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            m = self.c.poll(0.2)
+            if m is not None and not m.error():
+                with self.lock:
+                    self.values.append(m.value())
+
+
+def test_killing_a_leader_while_a_group_reads_loses_no_record(cluster, names):
+    topic, group = names
+    admin = cluster.admin
+    admin.create_topic(topic, 3, replication_factor=3)
+    victim = admin.leaders(topic)[0]
+    reader = Reader(consumer(cluster, group))
+    reader.c.subscribe([topic])
+    writer = Writer(cluster.bootstrap_servers, topic)
+    reader.start()
+    writer.start()
+    try:
+        wait_until(lambda: reader.count() > 50, 60, "the member to read")
+        cluster.kill_node(victim)  # returns once the cluster fenced it
+        assert victim not in admin.broker_ids()
+        assert victim not in admin.leaders(topic).values()
+        with pytest.raises(BrokerError, match="not in sync"):
+            admin.wait_in_sync(topic, timeout=0.5)
+        seen = reader.count()
+        wait_until(lambda: reader.count() > seen + 50, 60, "the member to read on without it")
+
+        cluster.restart_node(victim)  # returns once its replicas are back in the ISR
+        assert victim in admin.broker_ids()
+        assert all(victim in s.isr for s in admin.partition_states(topic).values())
+        admin.wait_in_sync(topic, timeout=5)
+        seen = reader.count()
+        wait_until(lambda: reader.count() > seen + 50, 60, "the member to read after restart")
+    finally:
+        writer.stop.set()
+        writer.join(90)
+    try:
+        wait_until(lambda: writer.acked <= set(reader.snapshot()), 60, "every acked record")
+    finally:
+        reader.stop.set()
+        reader.join(10)
+        reader.c.close()
+    assert writer.unflushed == 0 and not writer.errors
+    assert len(writer.acked) > 150
+    duplicates = len(reader.values) - len(set(reader.values))
+    assert duplicates <= len(writer.acked) // 10
