@@ -19,6 +19,12 @@ note), asks ``policy.judge`` for the verdict and fills figures.
     exclusive-ownership  S8  ownership.check_exclusive_ownership   concurrent-owners,
                                                                    unowned-partition,
                                                                    multiple-owners
+    zombie-fencing       S8  zombies.check_zombie_fencing          zombie-commit-accepted,
+                                                                   zombie-read
+    member-assigned      S8  liveness.check_member_assigned        group-never-settled,
+                                                                   member-never-assigned
+
+docs/checks.md describes every check and the hazard policy (``policy``).
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ from typing import Any
 
 from conformance.checkers.commits import check_commit_validity
 from conformance.checkers.duplicates import check_duplicates, duplicate_figures
+from conformance.checkers.liveness import check_member_assigned
 from conformance.checkers.loss import check_no_loss
 from conformance.checkers.order import check_order, order_figures
 from conformance.checkers.ownership import check_exclusive_ownership
 from conformance.checkers.policy import judge
 from conformance.checkers.positions import check_start_position
+from conformance.checkers.zombies import check_zombie_fencing
 from conformance.history import History
 from conformance.verdicts import CheckResult, Verdict, Violation
 
@@ -47,6 +55,8 @@ CHECKS: dict[str, tuple[str, Checker]] = {
     "start-position": ("S1", check_start_position),
     "commit-validity": ("S5", check_commit_validity),
     "exclusive-ownership": ("S8", check_exclusive_ownership),
+    "zombie-fencing": ("S8", check_zombie_fencing),
+    "member-assigned": ("S8", check_member_assigned),
 }
 
 FIGURES: dict[str, Callable[[History], dict[str, Any]]] = {

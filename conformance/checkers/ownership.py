@@ -11,10 +11,11 @@ Analysis
     Settled group: at each harness ``settled`` event, every partition of the scenario topic
     (``partitions`` of the ``scenario`` event, or the ``count`` of the latest
     ``partitions_added`` event before it) must have exactly one open span. Spans of members
-    that were killed, stopped, died or closed are already ended, so only live members count.
+    that were killed, stopped, died or closed are already ended, so only live members count;
+    when the event lists its ``live`` members, a frozen member's still open spans do not count.
     Without a scenario topic or partition count, the ``owners`` keys of the event stand in.
-    A ``settled`` event with ``timeout: true`` (the group did not settle in time, e.g. new
-    partitions not yet noticed, S3) describes no settled state and is not checked.
+    A ``settled`` event with ``timeout: true`` (the group did not settle in time) describes no
+    settled state and is not checked here: ``member-assigned`` judges it.
 
 Anomalies
     ``concurrent-owners``  evidence: the first processed event of each member in the overlap
@@ -98,8 +99,11 @@ def settled_owners(history: History, spans: Spans) -> list[Violation]:
         if e.type == "partitions_added" and e.data.get("topic", settings.topic) == settings.topic:
             count = int(e.data.get("count", count or 0))
         elif e.type == "settled" and not e.data.get("timeout"):
+            live = e.data.get("live")
             for tp in _partitions(e, settings.topic, count):
-                out.extend(_settled(e, tp, spans.open_at(tp, e.index)))
+                open_spans = [s for s in spans.open_at(tp, e.index)
+                              if not isinstance(live, list) or s.member in live]
+                out.extend(_settled(e, tp, open_spans))
     return out
 
 

@@ -28,6 +28,13 @@ Commits
     commits and are dropped. The group's committed offset of a partition at index ``i`` is the
     offset of the latest ``ok`` ``committed`` event for it before ``i`` (the broker keeps the last
     write).
+
+Freezes
+    A harness ``member_frozen`` event (SIGSTOP) and the member's next ``member_thawed`` (SIGCONT).
+    A stopped process emits nothing, so an event of the member recorded after the freeze with a
+    later timestamp was emitted after SIGCONT (maybe just before the harness recorded the thaw);
+    one written before SIGSTOP may still be recorded after the freeze, with an earlier
+    timestamp.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from conformance.history import HARNESS, Event, History, Rec
 
 TP = tuple[str, int]
 MEMBER_END_EVENTS = ("member_killed", "member_stopped", "member_died")
+REBALANCE_EVENTS = ("assigned", "revoked", "lost")
 RESETS = ("earliest", "latest", "none")
 
 
@@ -373,7 +381,7 @@ def _in_flight(history: History) -> list[tuple[int, int, dict[TP, int]]]:
     return out
 
 
-def _unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
+def unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
     """(index of the ``member_killed`` event, offsets) of the explicit commit requests a
     member had no outcome for when it was killed (outcomes are matched to requests in order)."""
     pending: dict[str, list[dict[TP, int]]] = defaultdict(list)
@@ -412,7 +420,7 @@ class GroupOffsets:
         for acks in self._acks.values():
             acks.sort()
         self._indices = {k: [i for i, _ in v] for k, v in self._acks.items()}
-        for kill, offsets in _unresolved_at_kill(history):
+        for kill, offsets in unresolved_at_kill(history):
             for tp, off in offsets.items():
                 self._maybe[tp].append((kill, off))
         self._flight: dict[TP, list[tuple[int, int, int]]] = defaultdict(list)
@@ -445,3 +453,45 @@ class GroupOffsets:
         key = (tp, member)
         n = bisect.bisect_left(self._indices.get(key, []), index)
         return self._acks[key][n - 1] if n else None
+
+
+# -- freezes ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Freeze:
+    """One SIGSTOP of a member: its ``member_frozen`` event and the ``member_thawed`` after it
+    (None when it was never thawed); ``until`` is the index of its next freeze, if any."""
+
+    member: str
+    frozen: Event
+    thawed: Event | None = None
+    until: int | None = None
+
+    def after_thaw(self, e: Event) -> bool:
+        """``e``, an event of the member, was emitted after SIGCONT (see the module docstring)."""
+        return (self.thawed is not None and e.source == self.member
+                and e.index > self.frozen.index and e.ts > self.frozen.ts
+                and (self.until is None or e.index < self.until))
+
+    def before_freeze(self, e: Event) -> bool:
+        """``e``, an event of the member, was emitted before SIGSTOP."""
+        return e.source == self.member and (e.index < self.frozen.index
+                                            or e.ts <= self.frozen.ts)
+
+
+def freezes(history: History) -> list[Freeze]:
+    """Every ``member_frozen`` event with its thaw, in history order."""
+    frozen = [e for e in history.of_type("member_frozen", "member_thawed")
+              if e.source == HARNESS and e.data.get("member") is not None]
+    out = []
+    for n, e in enumerate(frozen):
+        if e.type != "member_frozen":
+            continue
+        member = str(e.data["member"])
+        later = [x for x in frozen[n + 1:] if str(x.data["member"]) == member]
+        thawed = next((x for x in later if x.type == "member_thawed"), None)
+        until = next((x.index for x in later if x.type == "member_frozen"), None)
+        if thawed is not None and until is not None and thawed.index > until:
+            thawed = None
+        out.append(Freeze(member, e, thawed, until))
+    return out
+

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from conformance.history import HARNESS, History
+from conformance.history import HARNESS, Event, History
 
 Offsets = int | Iterable[int]
 
@@ -46,6 +46,14 @@ class H:
     @property
     def last(self) -> int:
         return len(self.history) - 1
+
+    def backdated(self, seconds: float) -> H:
+        """Move the last event's timestamp back by ``seconds``: a worker event written before
+        an earlier harness event (e.g. before SIGSTOP) but recorded after it."""
+        e = self.history.events[-1]
+        self.history.events[-1] = Event(e.type, round(e.ts - seconds, 3), e.source, e.data,
+                                        e.index)
+        return self
 
     def as_(self, name: str) -> H:
         """Name the last event: ``h.at[name]`` is its index."""
@@ -99,8 +107,25 @@ class H:
     def partitions_added(self, count: int) -> H:
         return self.add("partitions_added", topic=self.topic, count=count)
 
-    def settled(self, owners: dict[int, str]) -> H:
-        return self.add("settled", owners={f"{self.topic}:{p}": m for p, m in owners.items()})
+    def settled(self, owners: dict[int, str], timeout: bool | None = None,
+                live: list[str] | None = None, partitions: int | None = None) -> H:
+        data: dict[str, Any] = {"owners": {f"{self.topic}:{p}": m for p, m in owners.items()}}
+        extra = {"timeout": timeout, "live": live, "partitions": partitions}
+        data.update({k: v for k, v in extra.items() if v is not None})
+        return self.add("settled", **data)
+
+    def frozen(self, member: str) -> H:
+        return self.add("member_frozen", member=member)
+
+    def thawed(self, member: str, seconds: float = 5.0) -> H:
+        return self.add("member_thawed", member=member, frozen_seconds=seconds)
+
+    def drain_finished(self, member: str, complete: bool = True,
+                       joined: bool | None = None) -> H:
+        data: dict[str, Any] = {"member": member, "complete": complete}
+        if joined is not None:
+            data["joined"] = joined
+        return self.add("drain_finished", **data)
 
     # -- worker -----------------------------------------------------------------------------
     def assigned(self, member: str, *partitions: int, manual: bool = False) -> H:

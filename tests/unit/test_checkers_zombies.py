@@ -1,0 +1,109 @@
+"""zombie-fencing (S8, S5): a member frozen past its session timeout is fenced when thawed."""
+
+from histories import H
+
+from conformance.checkers import run_checks
+from conformance.checkers.ownership import check_exclusive_ownership
+from conformance.checkers.zombies import check_zombie_fencing
+from conformance.verdicts import Verdict
+
+
+def frozen_m1() -> H:
+    """m1 owns 0 and is frozen; the group moves on: m2 gets 0; m1 is thawed."""
+    return (H().scenario(reset="earliest").produce(0, range(10))
+            .started("m1").started("m2").assigned("m1", 0).consumed("m1", 0, range(3))
+            .committed("m1", {0: 3}).frozen("m1").as_("freeze")
+            .assigned("m2", 0).as_("taken").consumed("m2", 0, range(3, 6))
+            .committed("m2", {0: 6}).thawed("m1").as_("thaw"))
+
+
+def test_a_fenced_zombie_passes() -> None:
+    """Its commit fails, it sees the partition lost, rejoins and gets nothing back."""
+    h = (frozen_m1().commit_requested("m1", None, "batch")
+         .committed("m1", {0: 3}, mode="batch", ok=False, error="commit-failed")
+         .lost("m1", 0).assigned("m1").consumed("m2", 0, range(6, 10)))
+    assert check_zombie_fencing(h.build()) == []
+    results = {r.check: r.verdict for r in run_checks(h.build())}
+    assert results["zombie-fencing"] == Verdict.PASS
+    assert results["exclusive-ownership"] == Verdict.PASS
+
+
+def test_a_zombie_may_finish_records_in_hand_and_get_the_partition_back() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).polled("m1", 0, range(3))
+         .processed("m1", 0, 0).frozen("m1").assigned("m2", 0).consumed("m2", 0, range(5))
+         .committed("m2", {0: 5}).thawed("m1").processed("m1", 0, 1, 2)
+         .lost("m1", 0).revoked("m2", 0).assigned("m1", 0).consumed("m1", 0, range(5, 10))
+         .committed("m1", {0: 10}))
+    assert check_zombie_fencing(h.build()) == []
+    assert check_exclusive_ownership(h.build()) == []
+
+
+def test_a_commit_accepted_after_the_thaw_fails() -> None:
+    h = (frozen_m1().processed("m1", 0, 3, 4).commit_requested("m1", None, "batch")
+         .committed("m1", {0: 5}, mode="batch").as_("ack"))
+    [v] = check_zombie_fencing(h.build())
+    assert (v.anomaly, v.section) == ("zombie-commit-accepted", "S5")
+    assert v.evidence == [h.at["freeze"], h.at["taken"], h.at["thaw"], h.at["ack"]]
+    assert v.details["member"] == "m1" and v.details["owner"] == "m2"
+    assert v.details["offsets"] == [5] and v.details["frozen_seconds"] == 5.0
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.FAIL
+
+
+def test_a_poll_after_the_thaw_of_a_taken_partition_fails() -> None:
+    h = frozen_m1().polled("m1", 0, range(3, 8)).as_("read").processed("m1", 0, range(3, 8))
+    [v] = [v for v in check_zombie_fencing(h.build()) if v.anomaly == "zombie-read"]
+    assert v.section == "S8"
+    assert v.evidence == [h.at["freeze"], h.at["taken"], h.at["thaw"], h.at["read"]]
+    assert v.details["offsets"] == [3, 4, 5, 6, 7] and v.details["count"] == 5
+    assert v.details["events"] == [h.at["read"]]
+
+
+def test_reads_after_the_zombie_saw_the_partition_lost_are_not_zombie_reads() -> None:
+    h = frozen_m1().lost("m1", 0).polled("m1", 0, range(3, 5))
+    assert check_zombie_fencing(h.build()) == []
+
+
+def test_a_late_answer_to_a_commit_requested_before_the_freeze_passes() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).consumed("m1", 0, range(3))
+         .commit_requested("m1", {0: 3}, "async").frozen("m1")
+         .assigned("m2", 0).consumed("m2", 0, range(3, 6)).thawed("m1")
+         .committed("m1", {0: 3}, mode="async").lost("m1", 0))
+    assert check_zombie_fencing(h.build()) == []
+
+
+def test_an_auto_commit_at_the_position_before_the_freeze_may_be_a_late_answer() -> None:
+    h = frozen_m1().committed("m1", {0: 3}, mode="auto")
+    assert check_zombie_fencing(h.build()) == []
+    h.committed("m1", {0: 4}, mode="auto").as_("ack")
+    [v] = check_zombie_fencing(h.build())
+    assert v.anomaly == "zombie-commit-accepted" and v.evidence[-1] == h.at["ack"]
+
+
+def test_an_event_written_before_sigstop_but_recorded_after_it_is_not_after_the_thaw() -> None:
+    h = (H().scenario().produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).frozen("m1")
+         .polled("m1", 0, range(3)).backdated(1.0)
+         .assigned("m2", 0).thawed("m1").lost("m1", 0))
+    assert check_zombie_fencing(h.build()) == []
+
+
+def test_a_member_that_was_never_thawed_or_never_owned_the_partition_is_not_judged() -> None:
+    never_thawed = (H().scenario().produce(0, range(5)).started("m1").started("m2")
+                    .assigned("m1", 0).frozen("m1").assigned("m2", 0).killed("m1"))
+    assert check_zombie_fencing(never_thawed.build()) == []
+    other = (H().scenario(partitions=2).produce(0, range(5)).started("m1").started("m2")
+             .assigned("m1", 1).frozen("m1").assigned("m2", 0).thawed("m1")
+             .polled("m1", 0, range(2)))
+    assert check_zombie_fencing(other.build()) == []
+
+
+def test_a_zombie_that_keeps_processing_is_left_to_zombie_fencing() -> None:
+    """exclusive-ownership does not judge a thawed member before it hears of the group."""
+    h = frozen_m1().consumed("m1", 0, range(3, 6))
+    results = {r.check: r for r in run_checks(h.build())}
+    assert results["zombie-fencing"].verdict == Verdict.FAIL
+    assert [v.anomaly for v in results["zombie-fencing"].violations] == ["zombie-read"]
+    assert results["exclusive-ownership"].verdict == Verdict.PASS
