@@ -87,7 +87,7 @@ def run_check(history: History, check_id: str) -> CheckResult:
         return CheckResult(check_id, section, Verdict.UNKNOWN, examples=1,
                            seconds=time.perf_counter() - started,
                            note=f"checker error: {type(exc).__name__}: {exc}")
-    verdict, note = judge(check_id, violations, history.scenario())
+    verdict, note = judge(check_id, violations, history.scenario(), history)
     if check_id == "no-loss" and verdict == Verdict.FAIL and drain_incomplete(history):
         verdict = Verdict.UNKNOWN
         note = ("undecided: the final drain never caught up (no drain member got its "

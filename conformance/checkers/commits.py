@@ -227,5 +227,5 @@ def _beyond(c: Commit, tp: TP, off: int, bound: int, processed: int | None,
         evidence=sorted({span.start, c.index} - {-1}),
         details={"topic": tp[0], "partition": tp[1], "member": c.member, "mode": c.mode,
                  "committed": off, "processed_max": processed, "allowed": bound,
-                 "requested": c.requested},
+                 "requested": c.requested, "event": c.index},
     )

@@ -55,16 +55,22 @@ def _anomaly(record: Produced, first: dict[TP, int], reset: dict[TP, int]) -> st
     return "lost-before-first-assignment" if before or skipped_by_reset else "lost"
 
 
-def check_no_loss(history: History) -> list[Violation]:
-    """One violation per partition and anomaly listing the records never processed."""
+def lost_groups(history: History) -> dict[tuple[TP, str], list[Produced]]:
+    """The records never processed, by partition and anomaly (every record, uncondensed)."""
     latest = Settings.of(history).auto_offset_reset == "latest"
     first = Spans(history).first_assigned()
     reset = reset_positions(history) if latest else {}
     groups: dict[tuple[TP, str], list[Produced]] = defaultdict(list)
     for r in lost_records(history):
         groups[(r.tp, _anomaly(r, first, reset) if latest else "lost")].append(r)
+    return dict(groups)
+
+
+def check_no_loss(history: History) -> list[Violation]:
+    """One violation per partition and anomaly listing the records never processed."""
+    first = Spans(history).first_assigned()
     return [_violation(tp, anomaly, records, first.get(tp))
-            for (tp, anomaly), records in sorted(groups.items())]
+            for (tp, anomaly), records in sorted(lost_groups(history).items())]
 
 
 def _violation(tp: TP, anomaly: str, records: list[Produced], first: int | None) -> Violation:

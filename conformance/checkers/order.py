@@ -121,7 +121,8 @@ def _violation(anomaly: str, span: Span, p: Processing, anchor: _Anchor,
                skipped: list[int]) -> Violation:
     tail = f", skipping {len(skipped)} produced record(s)" if skipped else ""
     details = {"topic": span.tp[0], "partition": span.tp[1], "member": span.member,
-               "offset": p.rec.offset, "previous": anchor.previous, "sought": anchor.sought}
+               "offset": p.rec.offset, "previous": anchor.previous, "sought": anchor.sought,
+               "event": p.index}
     if anomaly == "skip":
         details.update(skipped=condense(skipped), count=len(skipped))
     return Violation(
