@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.broker.admin import Admin
 from conformance.errors import UsageError
+
+if TYPE_CHECKING:
+    from conformance.faults.proxy import ProxySet
 
 
 def run_prefix() -> str:
@@ -58,6 +61,13 @@ class Broker(ABC):
             self._admin = Admin(self.bootstrap_servers, self.client_config, self.prefix,
                                 guard=not self.owned)
         return self._admin
+
+    @property
+    def faults(self) -> ProxySet | None:
+        """The fault proxies every client connection goes through (``fault``/``heal`` by
+        client.id prefix, see ``conformance.faults``), or None: this broker has none, so
+        network faults cannot be injected."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"provider": self.provider, "version": self.version,

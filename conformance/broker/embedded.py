@@ -4,6 +4,12 @@ Each node runs ``java -cp '<cache>/<version>/lib/*' kafka.Kafka server.propertie
 data, config and log in ``<cache>/runs/<run-id>/node-<id>/``. ``stop()`` sends SIGTERM, then
 SIGKILL after a grace period, and deletes the run folder. A later ``start()`` reaps run folders
 whose owner process died (see ``conformance.processes``).
+
+Proxied (``proxied=True``): each node's PLAINTEXT listener stays on its own port, but it
+advertises the port of a :class:`~conformance.faults.FaultProxy` on 127.0.0.1 that forwards to
+it, and ``bootstrap_servers`` lists the proxy ports, so every client connection goes through a
+proxy (``broker.faults``). Brokers replicate over a separate INTERNAL listener
+(``inter.broker.listener.name``) and reach the controllers on CONTROLLER, both unproxied.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from conformance import processes
 from conformance.broker.base import Broker
 from conformance.broker.jars import DEFAULT_KAFKA_VERSION, cache_root, ensure_jars, java_executable
 from conformance.errors import BrokerError, UsageError
+from conformance.faults.proxy import FaultProxy, ProxySet
 
 READY_LINE = "Kafka Server started"
 HOST = "127.0.0.1"
@@ -108,6 +115,8 @@ class Node:
     directory: Path
     proc: subprocess.Popen | None = None
     log_offset: int = 0
+    internal_port: int | None = None  # proxied: the INTERNAL (inter-broker) listener
+    proxy: FaultProxy | None = None  # proxied: what clients connect to instead of ``port``
     log_file: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +130,11 @@ class Node:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def client_port(self) -> int:
+        """The port clients use: the proxy's when proxied, else the PLAINTEXT listener's."""
+        return self.proxy.port if self.proxy is not None else self.port
+
 
 class EmbeddedKafka(Broker):
     """Apache Kafka 4.x in KRaft combined mode, started from jars fetched by ``mvn``."""
@@ -130,7 +144,8 @@ class EmbeddedKafka(Broker):
 
     def __init__(self, nodes: int = 1, kafka_version: str = DEFAULT_KAFKA_VERSION, *,
                  port: int | None = None, heap: str = "512m", startup_timeout: float = 120.0,
-                 overrides: dict[str, str] | None = None, **kwargs: Any) -> None:
+                 overrides: dict[str, str] | None = None, proxied: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if nodes not in (1, 3):
             raise UsageError(f"--nodes must be 1 or 3, not {nodes}")
@@ -140,6 +155,8 @@ class EmbeddedKafka(Broker):
         self.heap = heap
         self.startup_timeout = startup_timeout
         self.overrides = dict(overrides or {})
+        self.proxied = proxied
+        self._proxies: ProxySet | None = None
         self.run_dir: Path | None = None
         self.node_list: list[Node] = []
         self.cluster_id = new_cluster_id()
@@ -156,10 +173,16 @@ class EmbeddedKafka(Broker):
     def bootstrap_servers(self) -> str:
         if not self.node_list:
             raise BrokerError("the embedded broker is not started")
-        return ",".join(f"{HOST}:{n.port}" for n in self.node_list)
+        return ",".join(f"{HOST}:{n.client_port}" for n in self.node_list)
+
+    @property
+    def faults(self) -> ProxySet | None:
+        """The fault proxies in front of every node's client listener (None unless proxied
+        and started)."""
+        return self._proxies
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "nodes": self._nodes}
+        return {**super().describe(), "nodes": self._nodes, "proxied": self.proxied}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> EmbeddedKafka:
@@ -191,6 +214,11 @@ class EmbeddedKafka(Broker):
             processes.kill_processes(processes.processes_using(self.run_dir))
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
+        if self._proxies is not None:  # the proxies stop after the nodes
+            self._proxies.stop()
+            self._proxies = None
+            for node in self.node_list:
+                node.proxy = None
 
     def kill_node(self, node_id: int, *, wait: bool = True, timeout: float = 60.0) -> None:
         """SIGKILL one node (its data stays, so it can be restarted). With ``wait`` (and more
@@ -243,8 +271,12 @@ class EmbeddedKafka(Broker):
 
     def _layout(self) -> None:
         assert self.run_dir is not None
+        # per node: PLAINTEXT and CONTROLLER, proxied also INTERNAL (and, from --port, the proxy
+        # port first, so that the base port is still node 1's client address)
+        per = 3 if self.proxied else 2
         if self.base_port is not None:
-            ports = list(range(self.base_port, self.base_port + 2 * self._nodes))
+            per += 1 if self.proxied else 0
+            ports = list(range(self.base_port, self.base_port + per * self._nodes))
             busy = [p for p in ports if port_in_use(p)]
             if busy:
                 raise BrokerError(
@@ -252,12 +284,19 @@ class EmbeddedKafka(Broker):
                     f"(the broker needs {len(ports)} consecutive ports) or omit it"
                 )
         else:
-            ports = free_ports(2 * self._nodes)
+            ports = free_ports(per * self._nodes)
         self.node_list = []
+        proxy_ports: list[int] = []
         for i in range(self._nodes):
             d = self.run_dir / f"node-{i + 1}"
             (d / "data").mkdir(parents=True)
-            self.node_list.append(Node(i + 1, ports[2 * i], ports[2 * i + 1], d))
+            mine = ports[per * i:per * (i + 1)]
+            if self.proxied and self.base_port is not None:
+                proxy_ports.append(mine.pop(0))
+            self.node_list.append(Node(i + 1, mine[0], mine[1], d,
+                                       internal_port=mine[2] if self.proxied else None))
+        if self.proxied:
+            self._start_proxies(proxy_ports)
         voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self.node_list)
         for node in self.node_list:
             props = {
@@ -271,10 +310,37 @@ class EmbeddedKafka(Broker):
                 "inter.broker.listener.name": "PLAINTEXT",
                 "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 "log.dirs": str(node.directory / "data"),
+                **(self._proxied_listeners(node) if node.proxy is not None else {}),
                 **broker_settings(self._nodes),
                 **self.overrides,
             }
             node.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+
+    def _start_proxies(self, ports: list[int]) -> None:
+        """One fault proxy per node, forwarding to its PLAINTEXT listener (``ports``: their
+        listen ports, else free ones); started before the nodes so they can advertise them."""
+        proxies = ProxySet()
+        for i, node in enumerate(self.node_list):
+            node.proxy = proxies.add((HOST, node.port), host=HOST, port=ports[i] if ports else 0)
+        self._proxies = proxies
+        try:
+            proxies.start()
+        except OSError as exc:
+            raise BrokerError(f"cannot start the fault proxies: {exc}") from None
+
+    @staticmethod
+    def _proxied_listeners(node: Node) -> dict[str, str]:
+        """Clients are told the proxy's address; brokers replicate over INTERNAL directly."""
+        assert node.proxy is not None
+        return {
+            "listeners": f"PLAINTEXT://{HOST}:{node.port},INTERNAL://{HOST}:{node.internal_port},"
+                         f"CONTROLLER://{HOST}:{node.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{node.proxy.port},"
+                                    f"INTERNAL://{HOST}:{node.internal_port}",
+            "inter.broker.listener.name": "INTERNAL",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+                                              "INTERNAL:PLAINTEXT",
+        }
 
     def _java_cmd(self, java: str, lib: Path, node: Node, main: str,
                   jvm: tuple[str, ...] = ()) -> list[str]:

@@ -406,9 +406,11 @@ class FaultProxy:
 
     def _identify(self, conn: _Conn, client_id: str) -> None:
         with self._lock:
-            conn.client_id = client_id
             conn.fault = self._match(client_id)
-        if conn.fault is not None and conn.fault.kind == "cut":
+            cut = conn.fault is not None and conn.fault.kind == "cut"
+            if not cut:  # a cut connection never shows in connections()
+                conn.client_id = client_id
+        if cut:
             self._close(conn)
             return
         head, conn.head = bytes(conn.head), bytearray()
