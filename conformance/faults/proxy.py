@@ -291,11 +291,9 @@ class FaultProxy:
         assert sel is not None
         try:
             while not self._stopping:
-                timeout = None
-                if self._timed:
-                    due = min(p.held[0][0] for c in self._timed for p in (c.up, c.down)
-                              if p.held)
-                    timeout = max(0.0, due - time.monotonic())
+                due = min((p.held[0][0] for c in self._timed for p in (c.up, c.down)
+                           if p.held), default=None)
+                timeout = None if due is None else max(0.0, due - time.monotonic())
                 for key, mask in sel.select(timeout):
                     if key.data is None:
                         self._accept()

@@ -34,6 +34,12 @@ def frame(client_id: str | None, body: bytes = b"", api_key: int = 18, version: 
     return struct.pack(">i", len(header) + len(body)) + header + body
 
 
+class _EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 512
+
+
 class _Echo(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         try:
@@ -45,9 +51,7 @@ class _Echo(socketserver.BaseRequestHandler):
 
 @pytest.fixture
 def echo() -> Iterator[tuple[str, int]]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Echo)
-    server.daemon_threads = True
-    server.block_on_close = False
+    server = _EchoServer(("127.0.0.1", 0), _Echo)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server.server_address[:2]
