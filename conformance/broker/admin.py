@@ -7,10 +7,12 @@ delete a topic or group whose name does not start with the run's prefix.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from confluent_kafka import (
@@ -241,49 +243,76 @@ class Admin:
         """Per partition of ``topic``: the node id of its leader (-1 while it has none)."""
         return {p: s.leader for p, s in self.partition_states(topic).items()}
 
-    def partitions_led_by(self, node: int) -> list[tuple[str, int]]:
-        """Every (topic, partition) of the cluster, internal ones too, that ``node`` leads."""
-        return sorted((name, p) for name, t in self._metadata(None).topics.items()
-                      for p, m in t.partitions.items() if m.leader == node)
+    def views(self, topic: str | None = None, timeout: float = 5.0) -> dict[int, BrokerView]:
+        """Each reachable live broker's own metadata (of ``topic``, or of every topic)."""
+        self._plain_tcp()
+        views = {}
+        for node, b in self._metadata(None, timeout).brokers.items():
+            with contextlib.suppress(OSError):  # e.g. killed and not fenced yet
+                views[node] = broker_metadata((b.host, b.port), topic, timeout)
+        if not views:
+            raise BrokerError("no broker answered a metadata request")
+        return views
 
     def wait_in_sync(self, topic: str | None = None, timeout: float = 60.0,
                      node: int | None = None) -> None:
-        """Wait until every partition of ``topic`` (of every topic if None, internal ones too)
-        has a leader and all its replicas in the ISR; with ``node``, only until each replica on
-        that node is in the ISR. BrokerError after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
+        """Wait until, on every broker, each partition of ``topic`` (of every topic if None,
+        internal ones too) has a leader and all its replicas in the ISR; with ``node``, until
+        every broker lists that node and each replica on it is in the ISR."""
+        def problems(view: BrokerView) -> list[str]:
+            out = [] if node is None or node in view.brokers else [f"node {node} not listed"]
+            if topic is not None and topic not in view.topics:
+                out.append(f"{topic} unknown")
+            for name, parts in view.topics.items():
+                for p, st in parts.items():
+                    wanted = st.replicas if node is None else [r for r in st.replicas if r == node]
+                    if wanted and (st.leader < 0 or not set(wanted) <= set(st.isr)):
+                        out.append(f"{name}-{p} leader {st.leader} replicas {st.replicas} "
+                                   f"isr {st.isr}")
+            return out
+
+        what = f"replicas on node {node} in sync" if node is not None else "replicas in sync"
+        self._wait_views(topic, problems, time.monotonic() + timeout, what)
+
+    def wait_fenced(self, node: int, timeout: float = 60.0) -> None:
+        """Wait until no live broker lists ``node`` or names it leader of any partition (after
+        it died: the controller fences it after ``broker.session.timeout.ms``)."""
+        def problems(view: BrokerView) -> list[str]:
+            led = [f"{name}-{p}" for name, parts in view.topics.items()
+                   for p, st in parts.items() if st.leader == node]
+            listed = [f"node {node} listed"] if node in view.brokers else []
+            return listed + ([f"node {node} leads {', '.join(led[:3])}"] if led else [])
+
+        self._wait_views(None, problems, time.monotonic() + timeout, f"node {node} fenced")
+
+    def _wait_views(self, topic: str | None, problems: Callable[[BrokerView], list[str]],
+                    deadline: float, what: str) -> None:
+        start = time.monotonic()
         while True:
-            lagging = self._out_of_sync(topic, node)
+            try:
+                lagging = [f"broker {b}: {x}" for b, view in sorted(self.views(topic).items())
+                           for x in problems(view)]
+            except BrokerError as exc:
+                lagging = [str(exc)]
             if not lagging:
                 return
             if time.monotonic() > deadline:
-                what = f"replicas on node {node}" if node is not None else "replicas"
-                raise BrokerError(f"{what} not in sync within {timeout:.0f} s: "
+                raise BrokerError(f"timed out after {time.monotonic() - start:.0f} s waiting "
+                                  f"for {what}: "
                                   + "; ".join(lagging[:5]) + (" ..." if len(lagging) > 5 else ""))
             time.sleep(0.1)
 
-    def _out_of_sync(self, topic: str | None, node: int | None) -> list[str]:
-        try:
-            md = self._metadata(topic, timeout=5.0)
-        except BrokerError as exc:
-            return [str(exc)]
-        lagging = []
-        for name, t in md.topics.items():
-            if t.error:
-                lagging.append(f"{name}: {t.error.str()}")
-                continue
-            for p, m in t.partitions.items():
-                wanted = m.replicas if node is None else [r for r in m.replicas if r == node]
-                if wanted and (m.leader < 0 or not set(wanted) <= set(m.isrs)):
-                    lagging.append(f"{name}-{p} leader {m.leader} replicas {list(m.replicas)} "
-                                   f"isr {list(m.isrs)}")
-        return lagging
+    def _plain_tcp(self) -> None:
+        protocol = str(self.client_config.get("security.protocol", "plaintext")).lower()
+        if protocol != "plaintext":
+            raise BrokerError(f"failover operations speak plain TCP to each broker; this cluster "
+                              f"uses security.protocol={protocol}")
 
     def move_leader(self, topic: str, partition: int, to_node: int,
                     timeout: float = 60.0) -> int:
         """Make ``to_node`` (a replica) lead ``topic``/``partition``: reorder the replica list by a
         reassignment so that it is the preferred replica, run a preferred leader election, and
-        wait until metadata shows it as leader. Returns the previous leader."""
+        wait until every broker reports it as leader. Returns the previous leader."""
         self._owned(topic, "move a partition leader of")
         deadline = time.monotonic() + timeout
         where = f"{topic}-{partition}"
@@ -300,8 +329,13 @@ class Admin:
             self._wait_state(topic, partition, lambda s: s.replicas[:1] == [to_node], deadline,
                              f"replica order of {where} to become {order}")
         self._elect_preferred(topic, partition, deadline)
-        self._wait_state(topic, partition, lambda s: s.leader == to_node, deadline,
-                         f"node {to_node} to lead {where}")
+
+        def problems(view: BrokerView) -> list[str]:
+            st = view.topics.get(topic, {}).get(partition)
+            return [] if st is not None and st.leader == to_node else [
+                f"leader {st.leader if st else 'unknown'}"]
+
+        self._wait_views(topic, problems, deadline, f"node {to_node} leading {where}")
         return old
 
     def _partition_state(self, topic: str, partition: int) -> PartitionState:
@@ -322,6 +356,7 @@ class Admin:
             time.sleep(0.05)
 
     def _reassign(self, topic: str, partition: int, replicas: list[int], deadline: float) -> None:
+        self._plain_tcp()
         brokers = self._metadata(None).brokers
         errors: list[str] = []
         while True:
@@ -444,31 +479,16 @@ def alter_partition_reassignment(address: tuple[str, int], topic: str, partition
 
     BrokerError with the broker's error name and message on failure.
     """
-    def uvarint(n: int) -> bytes:
-        out = bytearray()
-        while n >= 0x80:
-            out.append(n & 0x7F | 0x80)
-            n >>= 7
-        return bytes([*out, n])
-
-    client_id = b"kafka-conformance"
-    name = topic.encode()
-    body = (struct.pack(">hhih", 45, 0, 1, len(client_id)) + client_id + b"\x00"
-            + struct.pack(">i", int(timeout * 1000))
-            + uvarint(2) + uvarint(len(name) + 1) + name
-            + uvarint(2) + struct.pack(">i", partition)
-            + uvarint(len(replicas) + 1) + b"".join(struct.pack(">i", r) for r in replicas)
-            + b"\x00" + b"\x00" + b"\x00")
+    body = (struct.pack(">i", int(timeout * 1000))
+            + _uvarint(2) + _string(topic)
+            + _uvarint(2) + struct.pack(">i", partition)
+            + _uvarint(len(replicas) + 1) + b"".join(struct.pack(">i", r) for r in replicas)
+            + b"\x00\x00\x00")  # tags of partition, topic, request
     where = f"reassign {topic}-{partition} to {replicas} via {address[0]}:{address[1]}"
     try:
-        with socket.create_connection(address, timeout=timeout + 5) as sock:
-            sock.sendall(struct.pack(">i", len(body)) + body)
-            size = struct.unpack(">i", _recv(sock, 4))[0]
-            resp = _recv(sock, size)
+        r = _call(address, 45, 0, body, timeout)
     except OSError as exc:
         raise BrokerError(f"{where}: {exc}") from None
-    r = _Reader(resp)
-    r.int(4), r.tags()  # correlation id, header v1 tags
     r.int(4)  # throttle
     code, message = r.int(2), r.string()
     if code == 0:
@@ -482,6 +502,71 @@ def alter_partition_reassignment(address: tuple[str, int], topic: str, partition
     if code != 0:
         raise BrokerError(f"{where}: {KafkaError(code).name()}"
                           + (f" ({message})" if message else ""))
+
+
+class BrokerView(NamedTuple):
+    """One broker's metadata cache: the brokers it lists, and per topic its partitions."""
+
+    brokers: list[int]
+    topics: dict[str, dict[int, PartitionState]]
+
+
+def broker_metadata(address: tuple[str, int], topic: str | None = None,
+                    timeout: float = 10.0) -> BrokerView:
+    """What the broker at ``address`` itself reports (Metadata API 3 v12 on a plain TCP
+    connection): librdkafka asks whichever broker it likes, and right after a change the
+    brokers' caches may briefly disagree. Raises OSError when the broker cannot be reached."""
+    topics = (_uvarint(2) + bytes(16) + _string(topic) + b"\x00") if topic else b"\x00"
+    r = _call(address, 3, 12, topics + b"\x00\x00\x00", timeout)  # no auto-create, no ACLs, tags
+    r.int(4)  # throttle
+    brokers = []
+    for _ in range(r.uvarint() - 1):
+        brokers.append(r.int(4))
+        r.string(), r.int(4), r.string(), r.tags()  # host, port, rack
+    r.string(), r.int(4)  # cluster id, controller id
+    result: dict[str, dict[int, PartitionState]] = {}
+    for _ in range(r.uvarint() - 1):
+        error, name = r.int(2), r.string() or ""
+        r.pos += 17  # topic id, is_internal
+        parts = {}
+        for _ in range(r.uvarint() - 1):
+            r.int(2)
+            index, leader = r.int(4), r.int(4)
+            r.int(4)  # leader epoch
+            replicas, isr, _offline = r.ints(), r.ints(), r.ints()
+            r.tags()
+            parts[index] = PartitionState(leader, replicas, isr)
+        r.int(4), r.tags()  # authorized operations
+        if error == 0:
+            result[name] = parts
+    return BrokerView(brokers, result)
+
+
+def _uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes([*out, n])
+
+
+def _string(value: str) -> bytes:
+    data = value.encode()
+    return _uvarint(len(data) + 1) + data
+
+
+def _call(address: tuple[str, int], api_key: int, version: int, body: bytes,
+          timeout: float) -> _Reader:
+    """One request (flexible header v2) on its own connection; the reader is past the
+    response header."""
+    client_id = b"kafka-conformance"
+    request = struct.pack(">hhih", api_key, version, 1, len(client_id)) + client_id + b"\x00"
+    with socket.create_connection(address, timeout=timeout + 5) as sock:
+        sock.sendall(struct.pack(">i", len(request) + len(body)) + request + body)
+        size = struct.unpack(">i", _recv(sock, 4))[0]
+        r = _Reader(_recv(sock, size))
+    r.int(4), r.tags()  # correlation id, header tags
+    return r
 
 
 def _recv(sock: socket.socket, n: int) -> bytes:
@@ -522,6 +607,9 @@ class _Reader:
         value = self.data[self.pos:self.pos + n].decode(errors="replace")
         self.pos += n
         return value
+
+    def ints(self) -> list[int]:
+        return [self.int(4) for _ in range(self.uvarint() - 1)]
 
     def tags(self) -> None:
         for _ in range(self.uvarint()):

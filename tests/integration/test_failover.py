@@ -82,6 +82,9 @@ def test_leaders_move_and_are_reported(cluster, names):
         assert admin.move_leader(topic, partition, target) == leader
         assert admin.leaders(topic)[partition] == target
         assert admin.partition_states(topic)[partition].replicas[0] == target
+        for view in admin.views(topic).values():  # every broker's own metadata agrees
+            assert view.topics[topic][partition].leader == target
+        assert sorted(admin.views(topic)) == [1, 2, 3]
     before = admin.leaders(topic)
     assert admin.move_leader(topic, 0, before[0]) == before[0]  # already there: nothing to do
     assert admin.leaders(topic) == before
@@ -219,8 +222,9 @@ def test_killing_a_leader_while_a_group_reads_loses_no_record(cluster, names):
     topic, group = names
     admin = cluster.admin
     admin.create_topic(topic, 3, replication_factor=3)
-    victim = admin.leaders(topic)[0]
-    reader = Reader(consumer(cluster, group))
+    victim = admin.coordinator(group)  # the node leading partition 0 coordinates the group too
+    admin.move_leader(topic, 0, victim)
+    reader = Reader(consumer(cluster, group, **{"auto.commit.interval.ms": 200}))
     reader.c.subscribe([topic])
     writer = Writer(cluster.bootstrap_servers, topic)
     reader.start()
@@ -230,10 +234,12 @@ def test_killing_a_leader_while_a_group_reads_loses_no_record(cluster, names):
         cluster.kill_node(victim)  # returns once the cluster fenced it
         assert victim not in admin.broker_ids()
         assert victim not in admin.leaders(topic).values()
-        with pytest.raises(BrokerError, match="not in sync"):
+        with pytest.raises(BrokerError, match=f"waiting for replicas in sync: .*{topic}-"):
             admin.wait_in_sync(topic, timeout=0.5)
+        assert admin.coordinator(group) != victim
         seen = reader.count()
         wait_until(lambda: reader.count() > seen + 50, 60, "the member to read on without it")
+        assert admin.committed(group, topic)  # the member commits to the new coordinator
 
         cluster.restart_node(victim)  # returns once its replicas are back in the ISR
         assert victim in admin.broker_ids()
