@@ -8,6 +8,7 @@ variable), default confluent-kafka.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Mapping
 
@@ -31,6 +32,7 @@ class Delegating(Adapter):
     def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config)
         base = load(os.environ.get("BROKEN_BASE", "confluent-kafka"))
+        self.base = base
         self.inner = base(config)
         type(self).client = base.client
         type(self).capabilities = base.capabilities
@@ -136,6 +138,138 @@ class IgnoresSeeks(Delegating):
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         return None
+
+
+class LosesUnderAutoCommit(Delegating):
+    """With auto commit on, silently drops every 7th record it polls: the client has stored
+    (and will auto commit) their offsets, but the application never sees them. Loss beyond
+    S4's hazard, which covers only records handed over and not processed before a crash."""
+
+    name = "broken:loses-under-auto-commit"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.seen = 0
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        if not self.config.enable_auto_commit:
+            return records
+        out = []
+        for r in records:
+            self.seen += 1
+            if self.seen % 7:
+                out.append(r)
+        return out
+
+
+class _Forward:
+    """A rebalance listener that hands each callback to the broken adapter first."""
+
+    def __init__(self, adapter: ZombieKeepsProcessing | IgnoresAssignment,
+                 listener: RebalanceListener) -> None:
+        self.adapter, self.listener = adapter, listener
+
+    def on_assigned(self, partitions: list[TopicPartition]) -> None:
+        self.adapter.assigned(self.listener, partitions)
+
+    def on_revoked(self, partitions: list[TopicPartition]) -> None:
+        self.adapter.taken(self.listener, "revoked", partitions)
+
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
+        self.adapter.taken(self.listener, "lost", partitions)
+
+
+class ZombieKeepsProcessing(Delegating):
+    """Never tells the application that partitions went away (on_revoked and on_lost are
+    swallowed) and keeps serving their records from a second, group-less consumer of the same
+    client assigned to them at the positions reached: a zombie that reads (and processes)
+    what another member now owns."""
+
+    name = "broken:zombie-keeps-processing"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.next: dict[TopicPartition, int] = {}
+        self.kept: set[TopicPartition] = set()
+        self.ghost: Adapter | None = None
+        self.closing = False
+
+    def subscribe(self, topics, listener) -> None:
+        self.inner.subscribe(topics, _Forward(self, listener))
+
+    def assigned(self, listener: RebalanceListener, partitions: list[TopicPartition]) -> None:
+        back = self.kept & set(partitions)
+        if back:  # the group gave it back: read it through the group member again
+            self.kept -= back
+            self._reassign_ghost()
+        listener.on_assigned(partitions)
+
+    def taken(self, listener: RebalanceListener, kind: str,
+              partitions: list[TopicPartition]) -> None:
+        if self.closing:  # leaving for good: tell the application
+            getattr(listener, f"on_{kind}")(partitions)
+            return
+        self.kept |= set(partitions)
+        self._reassign_ghost()
+
+    def _reassign_ghost(self) -> None:
+        if self.ghost is None:
+            if not self.kept:
+                return
+            config = dataclasses.replace(
+                self.config, enable_auto_commit=False,
+                client_id=f"{self.config.client_id or 'zombie'}-ghost")
+            self.ghost = self.base(config)
+        self.ghost.assign(sorted(self.kept))
+        for tp in sorted(self.kept):
+            if tp in self.next:
+                with contextlib.suppress(Exception):
+                    self.ghost.seek(tp, self.next[tp])
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        if self.ghost is not None and self.kept and len(records) < max_records:
+            with contextlib.suppress(ConsumerError):
+                records += [r for r in self.ghost.poll(0.05, max_records - len(records))
+                            if r.tp in self.kept]
+        for r in records:
+            self.next[r.tp] = r.offset + 1
+        return records
+
+    def close(self) -> None:
+        self.closing = True
+        try:
+            self.inner.close()
+        finally:
+            if self.ghost is not None:
+                with contextlib.suppress(Exception):
+                    self.ghost.close()
+
+
+class IgnoresAssignment(Delegating):
+    """Joins the group but never reports on_assigned (nor on_revoked/on_lost) to the
+    application and returns no records: the member looks live but never works."""
+
+    name = "broken:ignore-assignment"
+
+    def subscribe(self, topics, listener) -> None:
+        self.inner.subscribe(topics, _Forward(self, listener))
+
+    def assigned(self, listener: RebalanceListener, partitions: list[TopicPartition]) -> None:
+        return None
+
+    def taken(self, listener: RebalanceListener, kind: str,
+              partitions: list[TopicPartition]) -> None:
+        return None
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        owned = self.inner.assignment()
+        if owned:  # fetch nothing, so nothing is stored for an auto commit either
+            with contextlib.suppress(ConsumerError):
+                self.inner.pause(owned)
+        self.inner.poll(timeout, max_records)  # keeps the membership alive
+        return []
 
 
 # -- adapters that misbehave towards the worker (tests/integration/test_worker.py) ------------

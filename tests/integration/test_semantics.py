@@ -3,6 +3,8 @@ the checks whose outcome differs by client or protocol for the others."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conformance.clients import ClientSpec, resolve
@@ -11,6 +13,8 @@ from conformance.scenarios.runner import run_semantics
 from conformance.verdicts import Verdict
 
 pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("semantics")]
+
+BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
 
 #: Documented Kafka behaviour the scenario reproduces and measures (verdict hazard).
 HAZARDS = {"S3-latest-growth-hazard", "S6-worker-pool"}
@@ -85,3 +89,13 @@ def test_unsupported_protocol_is_reported_not_skipped(kafka_broker, tmp_path):
     assert [(r.check, r.verdict) for r in results] == [("S1-resume-after-empty-group",
                                                         Verdict.UNSUPPORTED)]
     assert "consumer" in results[0].note
+
+
+def test_a_client_that_drops_records_under_auto_commit_fails_s4(kafka_broker, tmp_path):
+    """Loss beyond S4's explanation (records never handed to the application) is a failure,
+    not the auto-commit hazard."""
+    client = resolve(ClientSpec(f"{BROKEN}:LosesUnderAutoCommit"))
+    [res] = run_semantics(kafka_broker, client, "classic", tmp_path,
+                          only=["S4-auto-commit-crash"])
+    assert res.verdict == Verdict.FAIL, (res.note, res.figures)
+    assert "beyond what S4 explains" in res.note and res.figures["no_loss"] == "fail"

@@ -183,3 +183,35 @@ def test_pool_processing_does_not_excuse_other_anomalies() -> None:
     assert judge("x", [v("duplicate-without-cause")], scenario(processing="pool"))[0] \
         == Verdict.FAIL
     assert verdict(pool_crash("per-partition"), "no-loss")[0] == Verdict.FAIL
+
+
+# -- the S4 fixed scenario's verdict on hand-made histories -------------------------------------
+def s4_run(drop_every_7th: bool = False) -> H:
+    """m1 polls 0..9 (auto commit on), processes 0..4, an auto commit covers 0..9, m1 is
+    SIGKILLed; m2 and the drain read on. With ``drop_every_7th`` the client hands over only
+    six of every seven records (broken_adapters.LosesUnderAutoCommit)."""
+    handed = [o for o in range(10) if not drop_every_7th or (o + 1) % 7]
+    later = [o for o in range(10, 20) if not drop_every_7th or (o + 1) % 7]
+    return (H().scenario(auto_commit=True, strategy="auto").produce(0, range(20))
+            .started("m1").assigned("m1", 0).polled("m1", 0, handed)
+            .processed("m1", 0, handed[:5]).committed("m1", {0: 10}, mode="auto").killed("m1")
+            .started("m2").assigned("m2", 0).consumed("m2", 0, later)
+            .committed("m2", {0: 20}, mode="auto").stopped("m2")
+            .drain_finished("drain", complete=True, joined=True))
+
+
+def test_s4_reports_the_documented_loss_as_a_measured_hazard() -> None:
+    from conformance.scenarios.commits import judge_auto_commit_crash
+
+    verdict_, note, figures = judge_auto_commit_crash(s4_run().build(), landed=True)
+    assert verdict_ == Verdict.HAZARD and figures["lost"] == 5
+    assert figures["no_loss"] == "hazard" and "S4" in note
+
+
+def test_s4_fails_a_client_that_silently_drops_records() -> None:
+    from conformance.scenarios.commits import judge_auto_commit_crash
+
+    verdict_, note, figures = judge_auto_commit_crash(s4_run(drop_every_7th=True).build(),
+                                                     landed=True)
+    assert verdict_ == Verdict.FAIL and figures["no_loss"] == "fail"
+    assert "beyond what S4 explains" in note and "never polled by any member" in note
