@@ -19,11 +19,11 @@ from pathlib import Path
 from conformance.broker.embedded import EmbeddedKafka
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
-from conformance.run import specs_for
+from conformance.run import fault_families, specs_for
 
 BROKEN = Path(__file__).resolve().parent.parent / "tests" / "broken_adapters.py"
 BROKEN_ADAPTERS = ("CommitsBeforeProcessing", "SkipsRecords", "RedeliversAfterCommit",
-                   "IgnoresSeeks")
+                   "IgnoresSeeks", "ZombieKeepsProcessing", "IgnoresAssignment")
 
 
 def main() -> None:
@@ -31,9 +31,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     profile = PROFILES["ci"]
-    with EmbeddedKafka() as broker, tempfile.TemporaryDirectory() as tmp:
+    with EmbeddedKafka(proxied=True) as broker, tempfile.TemporaryDirectory() as tmp:
+        faults = fault_families(broker)
+        print(f"fault families: core, {', '.join(faults)}")
         for client in ("confluent-kafka", "kafka-python"):
-            [spec] = specs_for(client, ("classic",), "ci")
+            [spec] = specs_for(client, ("classic",), "ci", faults)
             seconds, per_minute = [], []
             phases: dict[str, float] = {}
             for i in range(args.runs):
@@ -52,9 +54,9 @@ def main() -> None:
             print("  time per example by phase: " + ", ".join(
                 f"{k} {v / len(seconds):.2f} s ({100 * v / total:.0f}%)"
                 for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
-        [base] = specs_for("confluent-kafka", ("classic",), "ci")
+        [base] = specs_for("confluent-kafka", ("classic",), "ci", faults)
         for name in BROKEN_ADAPTERS:
-            spec = ScenarioSpec(f"{BROKEN}:{name}", base.config, base.strategy)
+            spec = ScenarioSpec(f"{BROKEN}:{name}", base.config, base.strategy, faults=faults)
             found, sizes, shrinks = [], [], []
             for i in range(args.runs):
                 out = run_machine(broker, spec, profile, Path(tmp) / f"{name}-{i}", seed=i)
@@ -68,7 +70,8 @@ def main() -> None:
                     found.append(float("inf"))
                 failing = [r for r in out.results if r.verdict == "fail" and r.steps]
                 if failing:
-                    sizes.append(min(len(r.steps) - 3 for r in failing))  # minus header, teardown
+                    sizes.append(min(sum(line.lstrip().startswith("scenario.")
+                                         for line in r.steps) for r in failing))
                     shrinks.append(failing[0].shrink)
             print(f"{name}: median time to first detection {statistics.median(found):.1f} s "
                   f"(target <= 10 s); detected in {sum(f != float('inf') for f in found)}/"

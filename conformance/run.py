@@ -61,7 +61,7 @@ def fault_families(broker: Broker | None) -> tuple[str, ...]:
     families = ["zombie"]
     if getattr(broker, "faults", None) is not None:
         families.append("network")
-    if broker.nodes >= 3 and hasattr(broker, "restart_node"):
+    if broker.nodes >= 3 and getattr(broker, "provider", "") == "embedded":
         families.append("broker")
     return tuple(families)
 

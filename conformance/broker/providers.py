@@ -13,7 +13,8 @@ PROVIDERS = ("embedded", "testcontainers", "external")
 
 def make_broker(provider: str | None = None, *, bootstrap_servers: str | None = None,
                 nodes: int = 1, kafka_version: str = DEFAULT_KAFKA_VERSION,
-                client_config: dict[str, Any] | None = None, port: int | None = None) -> Broker:
+                client_config: dict[str, Any] | None = None, port: int | None = None,
+                proxied: bool = True) -> Broker:
     """An unstarted broker: external when bootstrap servers are given, else embedded."""
     provider = provider or ("external" if bootstrap_servers else "embedded")
     if provider == "external":
@@ -27,8 +28,9 @@ def make_broker(provider: str | None = None, *, bootstrap_servers: str | None = 
     if provider == "embedded":
         from conformance.broker.embedded import EmbeddedKafka
 
+        # proxied: every client connection goes through a fault proxy (network faults)
         return EmbeddedKafka(nodes=nodes, kafka_version=kafka_version, port=port,
-                             client_config=client_config)
+                             client_config=client_config, proxied=proxied)
     if provider == "testcontainers":
         from conformance.broker.testcontainers import ContainerKafka
 

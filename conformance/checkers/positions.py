@@ -24,6 +24,11 @@ Anomalies
     ``start-after-committed``    produced records between the expected start and ``f`` skipped
     ``start-before-committed``   ``f`` is below every accepted start: committed records re-read
     ``start-without-committed``  reset ``none``, no committed offset, yet records were read (S2)
+    ``resumed-own-position``     a start after the committed offset where every skipped record
+                                 had been processed by the same member before it lost the
+                                 partition: it resumed at its own position instead of the
+                                 group's committed offset (no record goes unprocessed, but the
+                                 member ignores the group's state; librdkafka issue 1802)
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from conformance.checkers.spans import (
     Spans,
     between,
     condense,
+    processings,
     produced_offsets,
     tp_name,
 )
@@ -106,11 +112,16 @@ def check_start_position(history: History) -> list[Violation]:
     settings = Settings.of(history)
     produced = produced_offsets(history)
     before_assigned = _produced_before(history)
+    own: dict[tuple[str, TP], list[tuple[int, int]]] = defaultdict(list)
+    for p in processings(history):
+        own[(p.member, p.tp)].append((p.index, p.rec.offset))
     out = []
     for s in starts(history):
         offs = produced.get(s.span.tp, [])
         if s.accepted:
             v = _against_commits(s, offs)
+            if v is not None and v.anomaly == "start-after-committed":
+                v = _own_position(v, s, offs, own.get((s.span.member, s.span.tp), []))
             if v is not None and s.may_reset and _against_reset(
                     s, offs, settings.auto_offset_reset,
                     before_assigned(s.span.tp, s.span.start)) is None:
@@ -121,6 +132,23 @@ def check_start_position(history: History) -> list[Violation]:
         if v is not None:
             out.append(v)
     return out
+
+
+def _own_position(v: Violation, s: Start, produced: list[int],
+                  own: list[tuple[int, int]]) -> Violation:
+    """``v`` as ``resumed-own-position`` when the member itself had processed every record
+    it skipped, before this span."""
+    before = {off for i, off in own if i < s.span.start}
+    skipped = set(between(produced, int(v.details["expected"]), s.offset))
+    if not skipped or not skipped <= before:
+        return v
+    return Violation(
+        check=CHECK, anomaly="resumed-own-position", section=SECTION,
+        message=(f"{s.span.member} resumed {tp_name(s.span.tp)} at its own position "
+                 f"{s.offset} instead of the committed offset {v.details['expected']} "
+                 f"(it had processed the {len(skipped)} records in between before it lost "
+                 "the partition; their commit never landed)"),
+        evidence=v.evidence, details=v.details)
 
 
 def _produced_before(history: History) -> Callable[[TP, int], int | None]:

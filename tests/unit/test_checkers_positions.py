@@ -185,3 +185,19 @@ def test_an_uncertain_first_commit_that_did_not_land_leaves_the_reset_to_decide(
                 .processed("m2", 0, range(4, 10)))
     [v] = check_start_position(skipping.build())
     assert v.anomaly == "start-before-committed"  # neither the commit nor the reset explains 4
+
+
+def test_resuming_at_its_own_position_after_losing_the_partition_is_named() -> None:
+    """A member that lost a partition (its commit failed) and got it back resumes where it had
+    processed, not at the committed offset: named as such, not as a plain skip."""
+    def run(first: int) -> H:
+        return (H().scenario().produce(0, range(10))
+                .assigned("m1", 0).consumed("m1", 0, range(3)).committed("m1", {0: 3})
+                .consumed("m1", 0, range(3, 6)).lost("m1", 0)
+                .assigned("m1", 0).polled("m1", 0, range(first, 10)))
+
+    assert check_start_position(run(3).build()) == []
+    [v] = check_start_position(run(6).build())
+    assert v.anomaly == "resumed-own-position" and v.details["expected"] == 3
+    [v] = check_start_position(run(7).build())  # offset 6 was never processed: a skip
+    assert v.anomaly == "start-after-committed"
