@@ -417,6 +417,9 @@ class Admin:
                 if not (err.retriable() or err.code() in _TRANSIENT) \
                         or time.monotonic() > deadline:
                     raise BrokerError(f"describe group {group}: {err.name()}") from None
+            except TimeoutError:
+                raise BrokerError(f"describe group {group}: no answer within "
+                                  f"{timeout + 5:.0f} s") from None
             time.sleep(0.1)
 
     def offsets_partition(self, group: str) -> int:

@@ -231,8 +231,8 @@ class EmbeddedKafka(Broker):
             self.admin.wait_fenced(node_id, timeout)
 
     def restart_node(self, node_id: int, *, timeout: float | None = None) -> None:
-        """Start a killed node again and wait until it is back: ready in its log, listed by the
-        cluster, and each of its replicas in the ISR again (``timeout``: the startup timeout)."""
+        """Start a killed node again and wait until it is back: ready in its log, listed by every
+        broker, and each of its replicas in the ISR again (``timeout``: the startup timeout)."""
         node = self._node(node_id)
         timeout = self.startup_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
