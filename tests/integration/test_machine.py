@@ -15,7 +15,7 @@ from adapters.registry import load
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
 from conformance.report.baseline import Baseline
-from conformance.run import specs_for
+from conformance.run import fault_families, specs_for
 from conformance.verdicts import ClientResult, Verdict
 
 pytestmark = pytest.mark.broker
@@ -37,7 +37,8 @@ def anomalies(outcome, check: str) -> set[str]:
                                              ("confluent-kafka", "consumer"),
                                              ("kafka-python", "classic")])
 def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, protocol):
-    [spec] = specs_for(client, (protocol,), "ci")
+    [spec] = specs_for(client, (protocol,), "ci", fault_families(kafka_broker))
+    assert {"zombie", "network"} <= set(spec.faults)
     outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1234)
     assert outcome.infra_errors == []
     known = Baseline.load(BASELINE)
