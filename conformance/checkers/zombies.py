@@ -4,9 +4,9 @@ Analysis
     For every frozen-then-thawed member Z (harness ``member_frozen`` / ``member_thawed``, see
     ``spans`` Freezes) take the partitions Z owned when it was stopped (its non-manual spans open
     at its first event after the thaw). Z's events after the thaw are walked in order. A
-    partition P is *taken* at event ``i`` when another member owns it there through a
-    non-manual span that began after Z's freeze (it got ``assigned`` with P after the freeze and
-    has not revoked or lost it) and Z has not been ``assigned`` P again since the freeze.
+    partition P is *taken* at event ``i`` when another member owns it there (a non-manual span
+    open at ``i``) and got an ``assigned`` event with P after Z's freeze (it has not revoked or
+    lost P since), while Z has not been ``assigned`` P again since the freeze.
     Members that used manual assignment (S7) are not judged.
 
     Only what Z did after SIGCONT counts. A ``polled`` event returned after the thaw; records
@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from conformance.checkers.spans import (
     TP,
     Freeze,
-    Span,
     Spans,
     condense,
     freezes,
@@ -52,9 +51,10 @@ SECTION = "S8"
 
 @dataclass
 class _Offence:
-    """What one zombie did to one taken partition."""
+    """What one zombie did to one taken partition, and the owner's ``assigned`` event."""
 
-    owner: Span
+    owner: str
+    assigned: int
     events: list[Event] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
 
@@ -84,18 +84,30 @@ def _episode(history: History, spans: Spans, fz: Freeze) -> list[Violation]:
             for r in e.records():
                 position[r.tp] = max(position.get(r.tp, 0), r.offset + 1)
     requests = [e for e in mine if e.type == "commit_requested"]
+    assigned: dict[tuple[str, TP], list[int]] = defaultdict(list)
+    for e in history.of_type("assigned"):
+        for tp in e.partitions():
+            assigned[(e.source, tp)].append(e.index)
+    owners: dict[int, str] = {}
     reassigned: set[TP] = set()
     noticed: set[TP] = set()
     found: dict[tuple[str, TP], _Offence] = {}
 
-    def taken(tp: TP, index: int) -> Span | None:
+    def taken(tp: TP, index: int) -> int | None:
+        """The index of the other owner's ``assigned`` event (after the freeze) for ``tp``."""
         if tp not in held or tp in reassigned:
             return None
-        return next((s for s in spans.open_at(tp, index) if s.member != fz.member
-                     and not s.manual and s.start > fz.frozen.index), None)
+        for s in spans.open_at(tp, index):
+            if s.member == fz.member or s.manual:
+                continue
+            since = [i for i in assigned.get((s.member, tp), []) if fz.frozen.index < i < index]
+            if since:
+                owners[since[0]] = s.member
+                return since[0]
+        return None
 
-    def note(anomaly: str, tp: TP, owner: Span, e: Event, offsets: list[int]) -> None:
-        offence = found.setdefault((anomaly, tp), _Offence(owner))
+    def note(anomaly: str, tp: TP, owner: int, e: Event, offsets: list[int]) -> None:
+        offence = found.setdefault((anomaly, tp), _Offence(owners[owner], owner))
         if not offence.events or offence.events[-1] is not e:
             offence.events.append(e)
         offence.offsets.extend(offsets)
@@ -138,7 +150,7 @@ def _request(requests: list[Event], ack: Event) -> Event | None:
 def _violation(fz: Freeze, anomaly: str, tp: TP, offence: _Offence) -> Violation:
     assert fz.thawed is not None
     first = offence.events[0]
-    z, owner = fz.member, offence.owner.member
+    z, owner = fz.member, offence.owner
     if anomaly == "zombie-commit-accepted":
         message = (f"{z} committed {tp_name(tp)} at {offence.offsets[0]} after it was thawed "
                    f"and the commit was accepted, while {owner} owned the partition: a member "
@@ -151,7 +163,7 @@ def _violation(fz: Freeze, anomaly: str, tp: TP, offence: _Offence) -> Violation
         section = SECTION
     return Violation(
         check=CHECK, anomaly=anomaly, section=section, message=message,
-        evidence=sorted({fz.frozen.index, fz.thawed.index, offence.owner.start, first.index}),
+        evidence=sorted({fz.frozen.index, fz.thawed.index, offence.assigned, first.index}),
         details={"member": z, "owner": owner, "topic": tp[0], "partition": tp[1],
                  "frozen_seconds": fz.thawed.data.get("frozen_seconds"),
                  "events": condense(e.index for e in offence.events),

@@ -107,3 +107,18 @@ def test_a_zombie_that_keeps_processing_is_left_to_zombie_fencing() -> None:
     assert results["zombie-fencing"].verdict == Verdict.FAIL
     assert [v.anomaly for v in results["zombie-fencing"].violations] == ["zombie-read"]
     assert results["exclusive-ownership"].verdict == Verdict.PASS
+
+
+def test_an_owner_assigned_again_after_the_freeze_takes_the_partition() -> None:
+    """The other member's span began before the freeze (its revoke was never reported), but
+    it was assigned the partition again after the freeze: the zombie's read counts."""
+    h = (H().scenario().produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).assigned("m2", 0)
+         .frozen("m1").as_("freeze").assigned("m2", 0).as_("again").thawed("m1")
+         .polled("m1", 0, range(3)).as_("read"))
+    [v] = check_zombie_fencing(h.build())
+    assert v.anomaly == "zombie-read" and h.at["again"] in v.evidence
+    stale = (H().scenario().produce(0, range(10))
+             .started("m1").started("m2").assigned("m1", 0).assigned("m2", 0)
+             .frozen("m1").thawed("m1").polled("m1", 0, range(3)))
+    assert check_zombie_fencing(stale.build()) == []
