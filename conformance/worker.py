@@ -318,6 +318,9 @@ class Worker:
         offsets = None if raw is None else {TopicPartition(t, int(p)): int(o) for t, p, o in raw}
         if raw is None and msg.get("processed", False):
             offsets = {tp: o for tp, o in self.processed_next.items() if tp in self.owned}
+            if not offsets:  # nothing processed since the last assignment or seek
+                self.reply(msg, offsets=[])
+                return
         result = self._commit(offsets, mode="sync" if not msg.get("asynchronous") else "async",
                               asynchronous=bool(msg.get("asynchronous")), reraise=True)
         self.reply(msg, offsets=None if result is None else self._offsets_json(result))

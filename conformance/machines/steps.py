@@ -193,6 +193,57 @@ def consume(sc: Scenario) -> None:
     sc.consume()
 
 
+# -- redundant and boundary calls (each must leave no loss, no extra duplicate, no reorder) ---
+@step("{member} resumes its whole assignment, paused or not", draws=({"i": MEMBER},))
+def resume_all(sc: Scenario, member: str) -> None:
+    reply = sc.owned_request(member, {"type": "assignment"})
+    if reply is None or not reply.get("partitions"):
+        return
+    sc.owned_request(member, {"type": "resume", "partitions": reply["partitions"]})
+    sc.paused = {(m, p) for m, p in sc.paused if m != member}
+
+
+@step("{member} pauses partition {partition} twice", draws=({"i": MEMBER, "j": PARTITION},))
+def pause_twice(sc: Scenario, member: str, partition: int) -> None:
+    for _ in range(2):
+        if sc.owned_request(member, {"type": "pause",
+                                     "partitions": [[sc.h.topic, partition]]}) is None:
+            return
+    sc.paused.add((member, partition))
+
+
+@step("{member} seeks partition {partition} to its current position",
+      draws=({"i": MEMBER, "j": PARTITION},))
+def seek_to_position(sc: Scenario, member: str, partition: int) -> None:
+    pos = sc.owned_request(member, {"type": "position", "topic": sc.h.topic,
+                                    "partition": partition})
+    if pos is not None and int(pos["offset"]) >= 0:
+        sc.owned_request(member, {"type": "seek", "topic": sc.h.topic, "partition": partition,
+                                  "offset": int(pos["offset"])})
+
+
+@step(lambda a: f"{a['member']} commits again with nothing new ("
+      + ("its processed offsets" if a.get("explicit") else "no offsets: its positions")
+      + (", async)" if a.get("asynchronous") else ")"),
+      draws=({"i": MEMBER, "explicit": st.booleans(), "asynchronous": st.booleans()},))
+def commit_again(sc: Scenario, member: str, explicit: bool = True,
+                 asynchronous: bool = False) -> None:
+    sc.owned_request(member, {"type": "commit", "processed": explicit,
+                              "asynchronous": asynchronous})
+
+
+@step("{member} polls once with a {timeout} s timeout",
+      draws=({"i": MEMBER, "timeout": st.sampled_from([0.0, 0.001])},))
+def poll_now(sc: Scenario, member: str, timeout: float) -> None:
+    sc.owned_request(member, {"type": "poll", "timeout": timeout})
+
+
+@step("stop {member} (close) while an async commit is in flight", draws=({"i": MEMBER},))
+def close_during_async_commit(sc: Scenario, member: str) -> None:
+    sc.owned_request(member, {"type": "commit", "processed": True, "asynchronous": True})
+    sc.h.stop_member(member)
+
+
 # -- zombie ----------------------------------------------------------------------------------
 @step(lambda a: f"freeze {a['member']} (SIGSTOP) past its session timeout"
       + (" and max.poll.interval.ms" if a.get("past_poll_interval") else "") + ", then thaw",
