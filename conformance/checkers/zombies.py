@@ -153,8 +153,8 @@ def _violation(fz: Freeze, anomaly: str, tp: TP, offence: _Offence) -> Violation
     z, owner = fz.member, offence.owner
     if anomaly == "zombie-commit-accepted":
         message = (f"{z} committed {tp_name(tp)} at {offence.offsets[0]} after it was thawed "
-                   f"and the commit was accepted, while {owner} owned the partition: a member "
-                   f"removed from the group was not fenced")
+                   f"and the commit was accepted, while {owner} owned the partition and {z} "
+                   f"had not been assigned it again: the zombie was not fenced")
         section = "S5"
     else:
         message = (f"{z} read {len(offence.offsets)} record(s) of {tp_name(tp)} after it was "
