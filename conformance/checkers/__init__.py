@@ -13,7 +13,8 @@ note), asks ``policy.judge`` for the verdict and fills figures.
                                                                    key-order-across-growth
     start-position       S1  positions.check_start_position        start-after-committed,
                                                                    start-before-committed,
-                                                                   start-without-committed
+                                                                   start-without-committed,
+                                                                   resumed-own-position
     commit-validity      S5  commits.check_commit_validity         commit-unowned-partition,
                                                                    commit-beyond-processed
     exclusive-ownership  S8  ownership.check_exclusive_ownership   concurrent-owners,
