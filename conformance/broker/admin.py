@@ -344,8 +344,8 @@ class Admin:
             raise BrokerError(f"topic {topic} has no partition {partition}")
         return state
 
-    def _wait_state(self, topic: str, partition: int, done: Any, deadline: float,
-                    what: str) -> None:
+    def _wait_state(self, topic: str, partition: int, done: Callable[[PartitionState], bool],
+                    deadline: float, what: str) -> None:
         while True:
             state = self._partition_state(topic, partition)
             if done(state):
@@ -365,8 +365,11 @@ class Admin:
                     alter_partition_reassignment((b.host, b.port), topic, partition, replicas,
                                                  timeout=max(1.0, deadline - time.monotonic()))
                     return
-                except BrokerError as exc:  # broker gone, or the controller moved: next one
-                    errors.append(str(exc))
+                except BrokerError as exc:
+                    code = getattr(exc, "code", None)
+                    if code is not None and code not in _TRANSIENT | {KafkaError.NOT_CONTROLLER}:
+                        raise
+                    errors.append(str(exc))  # broker gone, or the controller moved: next one
             if time.monotonic() > deadline:
                 raise BrokerError(errors[-1] if errors else f"no broker to reassign {topic}")
             time.sleep(0.2)
@@ -503,8 +506,10 @@ def alter_partition_reassignment(address: tuple[str, int], topic: str, partition
                 r.tags()
             r.tags()
     if code != 0:
-        raise BrokerError(f"{where}: {KafkaError(code).name()}"
-                          + (f" ({message})" if message else ""))
+        error = BrokerError(f"{where}: {KafkaError(code).name()}"
+                            + (f" ({message})" if message else ""))
+        error.code = code  # type: ignore[attr-defined]  # _reassign retries only retriable ones
+        raise error
 
 
 class BrokerView(NamedTuple):
