@@ -260,3 +260,37 @@ def test_killing_a_leader_while_a_group_reads_loses_no_record(cluster, names):
     assert len(writer.acked) > 150
     duplicates = len(reader.values) - len(set(reader.values))
     assert duplicates <= len(writer.acked) // 10
+
+
+@pytest.mark.parametrize("client", ["confluent-kafka", "kafka-python"])
+def test_broker_fault_steps_keep_every_invariant(cluster: EmbeddedKafka, tmp_path, client):
+    """The machine's broker steps (leader move, coordinator move, node restart) run through the
+    step vocabulary on the 3-node cluster while a group consumes; every check passes."""
+    from conformance.machines import steps
+    from conformance.program import Program
+    from conformance.run import fault_families
+
+    assert "broker" in fault_families(cluster)
+    with Program(client, broker=cluster, strategy={"name": "BATCH"}, faults=("broker",),
+                 workdir=tmp_path, exit_on_failure=False) as s:
+        assert steps.STEPS["restart_broker"].enabled(s.scenario)
+        s.start_member()
+        s.produce(count=20, keys=3)
+        s.start_member()
+        s.settle()
+        s.produce(count=30, keys=3)
+        s.move_leader(partition=0, node=1)
+        s.produce(count=30, keys=3)
+        s.move_coordinator()
+        s.produce(count=30, keys=3)
+        s.restart_broker(node=2)
+        s.produce(count=10, keys=3)
+        s.consume()
+        s.settle()
+    types = [e.type for e in s.harness.history]
+    for kind in ("leader_moved", "coordinator_moved", "broker_stopped", "broker_started"):
+        assert kind in types
+    failing = {r.check: [v.message for v in r.violations[:2]] for r in s.results
+               if r.verdict.value not in ("pass", "hazard")}
+    assert failing == {}
+    assert not s.harness.infra_errors
