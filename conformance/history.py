@@ -25,15 +25,25 @@ Harness events (source ``"harness"``):
     member_stopped    member (graceful close finished)
     member_died       member, returncode (exited without being asked: an infrastructure error)
     partitions_added  topic, count (the new total)
-    settled           owners: {"topic:partition": member}
-    step              name, args (a step of a generated or replayed scenario starts)
+    settled           owners: {"topic:partition": member}, timeout (the group did not settle
+                      in time), live (members taking commands), partitions (the topic's count)
+    step              name, args, label, family (a step of a generated or replayed scenario
+                      starts; docs/faults.md)
+    member_frozen     member, on_event (SIGSTOP sent; on_event: halfway through a batch)
+    member_thawed     member, frozen_seconds (SIGCONT sent)
+    network_fault     member, kind ("delay", "cut" or "drop"), seconds, delay_ms (through the
+                      broker's fault proxies)
+    network_healed    member
+    broker_stopped    node (SIGKILLed and fenced)     broker_started  node (back and in sync)
+    leader_moved      topic, partition, before, after (node ids)
+    coordinator_moved group, before, after (node ids)
     teardown          (the example's steps are over: members stop, the drain starts)
     group_offsets     offsets: [[topic, partition, offset], ...] the group's committed offsets
                       as the broker reports them (admin API), independent of what workers say
     seek_checked      member, topic, partition, offset, honored, owned, paused, seek_event,
                       waited: whether the member read from the sought offset after a rewind
     drain_started     member
-    drain_finished    member, complete
+    drain_finished    member, complete, joined (whether it got a partition)
     note              text (free-form, for reports)
 
 Worker events (source = the member id), see docs/worker-protocol.md:
