@@ -5,8 +5,9 @@ Analysis
     intervals overlap, both members processing records of the partition inside the overlap
     means two consumers worked on the partition at once (a zombie after a missed revoke).
     Manual assignments (S7) are outside group coordination and never make a concurrent pair.
-    A frozen member's processing from its freeze until it hears of the group after its thaw
-    (``spans.zombie_windows``) is judged by ``zombie-fencing`` instead.
+    An isolated member's processing (frozen, or cut off, black-holed or slowed by a network
+    fault) from the start of its isolation until it hears of the group after the end
+    (``spans.isolations``, ``Isolation.window``) is judged by ``zombie-fencing`` instead.
 
     Settled group: at each harness ``settled`` event, every partition of the scenario topic
     (``partitions`` of the ``scenario`` event, or the ``count`` of the latest
@@ -32,9 +33,9 @@ from conformance.checkers.spans import (
     Settings,
     Span,
     Spans,
+    isolations,
     processings,
     tp_name,
-    zombie_windows,
 )
 from conformance.history import Event, History
 from conformance.verdicts import Violation
@@ -52,10 +53,12 @@ def check_exclusive_ownership(history: History) -> list[Violation]:
 def concurrent_owners(history: History, spans: Spans) -> list[Violation]:
     """Pairs of overlapping spans of different members that both processed inside the overlap."""
     done: dict[tuple[str, TP], list[int]] = defaultdict(list)
-    zombie = zombie_windows(history)
+    zombie: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for iso in isolations(history):
+        zombie[iso.member].append(iso.window)
     for p in processings(history):
         if any(lo < p.index < hi for lo, hi in zombie.get(p.member, ())):
-            continue  # a thawed member finishing what it had in hand: zombie-fencing's
+            continue  # an isolated member finishing what it had in hand: zombie-fencing's
         if not done[(p.member, p.tp)] or done[(p.member, p.tp)][-1] != p.index:
             done[(p.member, p.tp)].append(p.index)
     by_tp: dict[TP, list[Span]] = defaultdict(list)

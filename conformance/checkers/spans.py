@@ -29,12 +29,21 @@ Commits
     offset of the latest ``ok`` ``committed`` event for it before ``i`` (the broker keeps the last
     write).
 
-Freezes
-    A harness ``member_frozen`` event (SIGSTOP) and the member's next ``member_thawed`` (SIGCONT).
-    A stopped process emits nothing, so an event of the member recorded after the freeze with a
-    later timestamp was emitted after SIGCONT (maybe just before the harness recorded the thaw);
-    one written before SIGSTOP may still be recorded after the freeze, with an earlier
-    timestamp.
+Isolations
+    A member is *isolated* from a harness ``member_frozen`` event (SIGSTOP) until its next
+    ``member_thawed`` (SIGCONT), or from a ``network_fault`` (``kind`` ``"delay"``, ``"cut"`` or
+    ``"drop"``: its connections slowed, closed or black-holed) until its next
+    ``network_healed``. Past its session timeout the group moves on without it; once the
+    isolation ends it is a zombie until it *hears* of the group: its first ``revoked``,
+    ``lost`` or ``assigned`` event after the end. Until then it may finish the records it had
+    in hand or buffered (judged by ``zombie-fencing``, not as a concurrent owner).
+
+    Which events of the member came after the end is judged per event. A stopped process emits
+    nothing, so an event recorded after the freeze with a later timestamp was emitted after
+    SIGCONT (maybe just before the harness recorded the thaw); one written before SIGSTOP may
+    still be recorded after the freeze, with an earlier timestamp. A network-isolated member
+    keeps running: its events count as after the end when their timestamp is later than the
+    ``network_healed`` event's.
 """
 
 from __future__ import annotations
@@ -313,28 +322,6 @@ def between(offsets: list[int], lo: int, hi: int) -> list[int]:
     return offsets[bisect.bisect_left(offsets, lo):bisect.bisect_left(offsets, hi)]
 
 
-def zombie_windows(history: History) -> dict[str, list[tuple[int, float]]]:
-    """member -> (index of ``member_frozen``, index of its first ``revoked``/``lost``/
-    ``assigned`` after the ``member_thawed`` that follows, or infinity): while a frozen member
-    has not heard that the group moved on, it may finish the records it had in hand (judged by
-    ``zombie-fencing``, not as a concurrent owner)."""
-    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    frozen: dict[str, int] = {}
-    thawed: set[str] = set()
-    for e in history:
-        if e.type == "member_frozen":
-            frozen[str(e.data.get("member"))] = e.index
-            thawed.discard(str(e.data.get("member")))
-        elif e.type == "member_thawed":
-            thawed.add(str(e.data.get("member")))
-        elif e.type in ("revoked", "lost", "assigned") and e.source in thawed:
-            out[e.source].append((frozen.pop(e.source), e.index))
-            thawed.discard(e.source)
-    for member, start in frozen.items():
-        out[member].append((start, float("inf")))
-    return out
-
-
 # -- commits ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Commit:
@@ -455,43 +442,101 @@ class GroupOffsets:
         return self._acks[key][n - 1] if n else None
 
 
-# -- freezes ------------------------------------------------------------------------------------
+# -- isolations ---------------------------------------------------------------------------------
+#: The harness event that starts an isolation -> the one that ends it.
+ISOLATION_EVENTS = {"member_frozen": "member_thawed", "network_fault": "network_healed"}
+#: How each kind of isolation is told in messages.
+ISOLATION_WORDS = {"frozen": "frozen", "cut": "cut off", "drop": "black-holed",
+                   "delay": "slowed"}
+
+
 @dataclass(frozen=True)
-class Freeze:
-    """One SIGSTOP of a member: its ``member_frozen`` event and the ``member_thawed`` after it
-    (None when it was never thawed); ``until`` is the index of its next freeze, if any."""
+class Isolation:
+    """One isolation of a member (see the module docstring): the event that began it, the one
+    that ended it (None when it never ended), the index of the first ``revoked``/``lost``/
+    ``assigned`` event of the member after the end (``heard``, None when it never heard) and
+    the index of the member's next isolation (``until``), if any."""
 
     member: str
-    frozen: Event
-    thawed: Event | None = None
+    began: Event
+    ended: Event | None = None
+    heard: int | None = None
     until: int | None = None
 
-    def after_thaw(self, e: Event) -> bool:
-        """``e``, an event of the member, was emitted after SIGCONT (see the module docstring)."""
-        return (self.thawed is not None and e.source == self.member
-                and e.index > self.frozen.index and e.ts > self.frozen.ts
+    @property
+    def kind(self) -> str:
+        """``"frozen"``, or the ``kind`` of the network fault (``"delay"``, ``"cut"``,
+        ``"drop"``)."""
+        if self.began.type == "member_frozen":
+            return "frozen"
+        return str(self.began.data.get("kind") or "network")
+
+    @property
+    def words(self) -> str:
+        return ISOLATION_WORDS.get(self.kind, f"isolated ({self.kind})")
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the isolation lasted (the thaw's ``frozen_seconds`` when it has one)."""
+        if self.ended is None:
+            return None
+        recorded = self.ended.data.get("frozen_seconds")
+        if isinstance(recorded, int | float) and not isinstance(recorded, bool):
+            return float(recorded)
+        return round(self.ended.ts - self.began.ts, 3)
+
+    @property
+    def end_ts(self) -> float:
+        """A member event with a later timestamp was emitted after the isolation ended: for a
+        freeze the ``member_frozen`` event's (nothing is emitted while stopped), for a network
+        fault the ``network_healed`` event's (infinity while it has not ended)."""
+        if self.kind == "frozen":
+            return self.began.ts
+        return float("inf") if self.ended is None else self.ended.ts
+
+    def _since(self, e: Event) -> bool:
+        return (e.source == self.member and e.index > self.began.index
                 and (self.until is None or e.index < self.until))
 
-    def before_freeze(self, e: Event) -> bool:
-        """``e``, an event of the member, was emitted before SIGSTOP."""
-        return e.source == self.member and (e.index < self.frozen.index
-                                            or e.ts <= self.frozen.ts)
+    def after(self, e: Event) -> bool:
+        """``e``, an event of the member, was emitted after the isolation ended."""
+        return self.ended is not None and self._since(e) and e.ts > self.end_ts
+
+    def during(self, e: Event) -> bool:
+        """``e``, an event of the member, was emitted while it was isolated (never for a
+        freeze: a stopped process emits nothing)."""
+        return self._since(e) and self.began.ts < e.ts <= self.end_ts
+
+    def before_end(self, e: Event) -> bool:
+        """``e``, an event of the member, was emitted before the isolation ended (for a freeze:
+        before SIGSTOP)."""
+        return e.source == self.member and (e.index < self.began.index or e.ts <= self.end_ts)
+
+    @property
+    def window(self) -> tuple[int, float]:
+        """The open interval of event indices from the isolation to the member's hearing of
+        the group (to its next isolation, or infinity, when it never heard)."""
+        hi = self.heard if self.heard is not None else self.until
+        return (self.began.index, float("inf") if hi is None else hi)
 
 
-def freezes(history: History) -> list[Freeze]:
-    """Every ``member_frozen`` event with its thaw, in history order."""
-    frozen = [e for e in history.of_type("member_frozen", "member_thawed")
-              if e.source == HARNESS and e.data.get("member") is not None]
+def isolations(history: History) -> list[Isolation]:
+    """Every isolation of every member, in history order."""
+    marks = [e for e in history.of_type(*ISOLATION_EVENTS, *ISOLATION_EVENTS.values())
+             if e.source == HARNESS and e.data.get("member") is not None]
     out = []
-    for n, e in enumerate(frozen):
-        if e.type != "member_frozen":
+    for n, e in enumerate(marks):
+        if e.type not in ISOLATION_EVENTS:
             continue
         member = str(e.data["member"])
-        later = [x for x in frozen[n + 1:] if str(x.data["member"]) == member]
-        thawed = next((x for x in later if x.type == "member_thawed"), None)
-        until = next((x.index for x in later if x.type == "member_frozen"), None)
-        if thawed is not None and until is not None and thawed.index > until:
-            thawed = None
-        out.append(Freeze(member, e, thawed, until))
+        later = [x for x in marks[n + 1:] if str(x.data["member"]) == member]
+        until = next((x.index for x in later if x.type in ISOLATION_EVENTS), None)
+        ended = next((x for x in later if x.type == ISOLATION_EVENTS[e.type]
+                      and (until is None or x.index < until)), None)
+        iso = Isolation(member, e, ended, None, until)
+        if ended is not None:
+            heard = next((x.index for x in history.by_source(member)
+                          if x.type in REBALANCE_EVENTS and iso.after(x)), None)
+            iso = Isolation(member, e, ended, heard, until)
+        out.append(iso)
     return out
-

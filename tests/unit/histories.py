@@ -120,6 +120,14 @@ class H:
     def thawed(self, member: str, seconds: float = 5.0) -> H:
         return self.add("member_thawed", member=member, frozen_seconds=seconds)
 
+    def network_fault(self, member: str, kind: str = "cut", seconds: float = 12.0,
+                      delay_ms: int = 0) -> H:
+        return self.add("network_fault", member=member, kind=kind, seconds=seconds,
+                        delay_ms=delay_ms)
+
+    def network_healed(self, member: str) -> H:
+        return self.add("network_healed", member=member)
+
     def drain_finished(self, member: str, complete: bool = True,
                        joined: bool | None = None) -> H:
         data: dict[str, Any] = {"member": member, "complete": complete}

@@ -1,5 +1,6 @@
 """exclusive-ownership (S8): one partition, one owner."""
 
+import pytest
 from histories import H
 
 from conformance.checkers.ownership import check_exclusive_ownership
@@ -104,3 +105,35 @@ def test_a_thawed_member_finishing_its_batch_is_left_to_zombie_fencing() -> None
     assert check_exclusive_ownership(run(True).build()) == []
     [v] = check_exclusive_ownership(run(False).build())
     assert v.anomaly == "concurrent-owners"
+
+
+@pytest.mark.parametrize("kind", ["cut", "drop", "delay"])
+def test_a_network_isolated_member_finishing_what_it_had_is_left_to_zombie_fencing(
+        kind: str) -> None:
+    """A member cut off, black-holed or slowed past its session processes the records it had
+    in hand during the fault and after the heal until it hears it lost the partition, while
+    the new owner works: zombie-fencing's, not a concurrent owner. The same processing
+    without the fault events is one."""
+    def run(isolated: bool) -> H:
+        h = H().scenario().produce(0, range(8)).assigned("m1", 0).polled("m1", 0, range(6))
+        h.processed("m1", 0, 0, 1)
+        if isolated:
+            h.network_fault("m1", kind, delay_ms=2500 if kind == "delay" else 0)
+        h.processed("m1", 0, 2).assigned("m2", 0).consumed("m2", 0, 2, 3).processed("m1", 0, 3)
+        if isolated:
+            h.network_healed("m1")
+        return h.processed("m1", 0, 4, 5).revoked("m1", 0).consumed("m2", 0, range(4, 8))
+
+    assert check_exclusive_ownership(run(True).build()) == []
+    [v] = check_exclusive_ownership(run(False).build())
+    assert v.anomaly == "concurrent-owners" and v.details["members"] == ["m1", "m2"]
+
+
+def test_an_isolated_member_that_heard_is_an_owner_again() -> None:
+    """After its first rebalance event following the heal the member's processing counts."""
+    h = (H().scenario().produce(0, range(8)).assigned("m1", 0, 1).polled("m1", 0, range(4))
+         .network_fault("m1", "cut").assigned("m2", 0).consumed("m2", 0, 0, 1)
+         .network_healed("m1").revoked("m1", 1).processed("m1", 0, 2).as_("late")
+         .consumed("m2", 0, 2, 3))
+    [v] = check_exclusive_ownership(h.build())
+    assert v.anomaly == "concurrent-owners" and h.at["late"] in v.evidence

@@ -8,6 +8,7 @@ from conformance.checkers.spans import (
     Spans,
     between,
     commits,
+    isolations,
     ownership_spans,
     processings,
 )
@@ -70,3 +71,54 @@ def test_manual_assign_replaces_the_previous_manual_assignment() -> None:
     assert [(s.tp[1], s.start, s.end, s.end_type) for s in spans] == [
         (0, h.at["a"], h.at["b"], "assigned"), (1, h.at["a"], None, None),
         (2, h.at["b"], None, None)]
+
+
+def test_isolations_run_from_freeze_or_fault_to_the_first_rebalance_event_after_the_end() -> None:
+    h = (H().scenario().assigned("m1", 0).assigned("m2", 1)
+         .frozen("m1").as_("freeze").thawed("m1", 3.0).as_("thaw")
+         .processed("m1", 0, 0).revoked("m1", 0).as_("m1-heard")
+         .network_fault("m2", "drop").as_("fault").lost("m2", 1).as_("while-cut")
+         .network_healed("m2").as_("heal").processed("m2", 1, 0).assigned("m2").as_("m2-heard")
+         .network_fault("m1", "delay", delay_ms=2500).as_("slow"))
+    at = h.at
+    frozen, dropped, slowed = isolations(h.build())
+    assert (frozen.member, frozen.kind, frozen.words) == ("m1", "frozen", "frozen")
+    assert frozen.window == (at["freeze"], at["m1-heard"]) and frozen.seconds == 3.0
+    assert frozen.until == at["slow"]
+    assert (dropped.kind, dropped.words, dropped.ended.index) == ("drop", "black-holed",
+                                                                   at["heal"])
+    # the lost event while black-holed is not hearing: only one after the heal is
+    assert dropped.window == (at["fault"], at["m2-heard"])
+    assert (slowed.kind, slowed.words, slowed.ended, slowed.heard) == ("delay", "slowed",
+                                                                       None, None)
+    assert slowed.window == (at["slow"], float("inf"))
+
+
+def test_isolation_after_during_and_before_end_by_timestamp() -> None:
+    h = (H().scenario().assigned("m1", 0).polled("m1", 0, 0).as_("before")
+         .network_fault("m1", "cut").polled("m1", 0, 1).as_("during")
+         .network_healed("m1").polled("m1", 0, 2).backdated(0.002).as_("late-record")
+         .polled("m1", 0, 3).as_("after"))
+    events = h.build().events
+    [cut] = isolations(h.build())
+    assert [cut.after(events[h.at[n]]) for n in ("before", "during", "late-record", "after")] \
+        == [False, False, False, True]
+    assert [cut.during(events[h.at[n]]) for n in ("before", "during", "late-record", "after")] \
+        == [False, True, True, False]
+    assert [cut.before_end(events[h.at[n]]) for n in ("before", "during", "after")] \
+        == [True, True, False]
+    f = (H().scenario().assigned("m1", 0).frozen("m1").polled("m1", 0, 0).backdated(1.0)
+         .as_("written-before").polled("m1", 0, 1).as_("after-sigcont").thawed("m1"))
+    events = f.build().events
+    [freeze] = isolations(f.build())
+    assert not freeze.after(events[f.at["written-before"]])
+    assert freeze.after(events[f.at["after-sigcont"]])  # emitted after SIGCONT, before recorded
+    assert not freeze.during(events[f.at["after-sigcont"]])
+
+
+def test_an_isolation_that_never_heard_lasts_until_the_next_one() -> None:
+    h = (H().scenario().assigned("m1", 0).frozen("m1").as_("a").thawed("m1")
+         .network_fault("m1", "cut").as_("b").network_healed("m1").lost("m1", 0).as_("heard"))
+    first, second = isolations(h.build())
+    assert first.window == (h.at["a"], h.at["b"]) and first.heard is None
+    assert second.window == (h.at["b"], h.at["heard"])

@@ -46,7 +46,8 @@ def test_a_commit_accepted_after_the_thaw_fails() -> None:
     assert (v.anomaly, v.section) == ("zombie-commit-accepted", "S5")
     assert v.evidence == [h.at["freeze"], h.at["taken"], h.at["thaw"], h.at["ack"]]
     assert v.details["member"] == "m1" and v.details["owner"] == "m2"
-    assert v.details["offsets"] == [5] and v.details["frozen_seconds"] == 5.0
+    assert v.details["offsets"] == [5] and v.details["isolated_seconds"] == 5.0
+    assert v.details["fault"] == "frozen" and "after it had been frozen for 5 s" in v.message
     [result] = run_checks(h.build(), only=["zombie-fencing"])
     assert result.verdict == Verdict.FAIL
 
@@ -122,3 +123,92 @@ def test_an_owner_assigned_again_after_the_freeze_takes_the_partition() -> None:
              .started("m1").started("m2").assigned("m1", 0).assigned("m2", 0)
              .frozen("m1").thawed("m1").polled("m1", 0, range(3)))
     assert check_zombie_fencing(stale.build()) == []
+
+
+# -- network faults: a member cut off, black-holed or slowed is judged like a thawed one --------
+def isolated_m1(kind: str = "cut", delay_ms: int = 0) -> H:
+    """m1 owns 0 with records in hand; a network fault isolates it past its session while it
+    goes on processing them; the group moves on: m2 gets 0; the network is healed."""
+    return (H().scenario(reset="earliest").produce(0, range(12))
+            .started("m1").started("m2").assigned("m1", 0).polled("m1", 0, range(6))
+            .processed("m1", 0, 0, 1).committed("m1", {0: 2})
+            .network_fault("m1", kind, delay_ms=delay_ms).as_("fault")
+            .processed("m1", 0, 2, 3).commit_requested("m1", None, "batch")
+            .assigned("m2", 0).as_("taken").consumed("m2", 0, range(2, 8))
+            .committed("m2", {0: 8}).network_healed("m1").as_("heal"))
+
+
+def test_a_fenced_network_isolated_member_passes() -> None:
+    """It finishes what it had in hand, its commits fail, it hears the partition is lost."""
+    h = (isolated_m1().committed("m1", {0: 4}, mode="batch", ok=False, error="fenced")
+         .processed("m1", 0, 4, 5).lost("m1", 0).assigned("m1")
+         .consumed("m2", 0, range(8, 12)).committed("m2", {0: 12}))
+    assert check_zombie_fencing(h.build()) == []
+    results = {r.check: r.verdict for r in run_checks(h.build())}
+    assert results["zombie-fencing"] == Verdict.PASS
+    assert results["exclusive-ownership"] == Verdict.PASS
+
+
+def test_a_late_answer_to_a_commit_requested_while_isolated_passes() -> None:
+    """Requested during the fault (a slowed member's request may reach the broker before it
+    removes the member), acknowledged after the heal: a late answer, not judged."""
+    h = isolated_m1("delay", 2500).committed("m1", {0: 4}, mode="batch").lost("m1", 0)
+    assert check_zombie_fencing(h.build()) == []
+
+
+def test_a_poll_after_the_heal_of_a_taken_partition_fails() -> None:
+    h = isolated_m1("cut").polled("m1", 0, range(6, 9)).as_("read")
+    [v] = check_zombie_fencing(h.build())
+    assert (v.anomaly, v.section) == ("zombie-read", "S8")
+    assert v.evidence == [h.at["fault"], h.at["taken"], h.at["heal"], h.at["read"]]
+    assert v.details["fault"] == "cut" and v.details["offsets"] == [6, 7, 8]
+    assert v.details["member"] == "m1" and v.details["owner"] == "m2"
+    assert "after it had been cut off" in v.message
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.FAIL
+
+
+def test_a_commit_accepted_after_the_heal_fails() -> None:
+    h = (isolated_m1("drop").processed("m1", 0, 4, 5).commit_requested("m1", None, "batch")
+         .committed("m1", {0: 6}, mode="batch").as_("ack"))
+    [v] = check_zombie_fencing(h.build())
+    assert (v.anomaly, v.section) == ("zombie-commit-accepted", "S5")
+    assert v.evidence == [h.at["fault"], h.at["taken"], h.at["heal"], h.at["ack"]]
+    assert v.details["fault"] == "drop" and v.details["offsets"] == [6]
+    assert "black-holed" in v.message and "not fenced" in v.message
+
+
+def test_a_slowed_member_says_so() -> None:
+    h = isolated_m1("delay", 2500).polled("m1", 0, 6)
+    [v] = check_zombie_fencing(h.build())
+    assert v.details["fault"] == "delay" and v.details["delay_ms"] == 2500
+    assert "slowed" in v.message
+
+
+def test_what_an_isolated_member_emitted_before_the_heal_is_not_judged() -> None:
+    """Polls while cut off return what it had buffered; an event emitted before the heal but
+    recorded after it is still before it; an auto commit up to the position reached before
+    the heal may be a late answer."""
+    h = (H().scenario().produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).network_fault("m1", "drop")
+         .polled("m1", 0, range(3)).assigned("m2", 0).polled("m1", 0, range(3, 5))
+         .network_healed("m1").polled("m1", 0, 5).backdated(1.0)
+         .committed("m1", {0: 6}, mode="auto").revoked("m1", 0))
+    assert check_zombie_fencing(h.build()) == []
+
+
+def test_a_member_assigned_the_partition_again_while_isolated_is_not_a_zombie() -> None:
+    """Slowed, it was removed and m2 got the partition; it rejoined and got it back before the
+    heal (m2's revoke is reported late): its reads after the heal are its own."""
+    h = (H().scenario().produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).network_fault("m1", "delay")
+         .assigned("m2", 0).lost("m1", 0).assigned("m1", 0)
+         .network_healed("m1").polled("m1", 0, range(3)).revoked("m2", 0))
+    assert check_zombie_fencing(h.build()) == []
+
+
+def test_a_network_fault_that_never_healed_is_not_judged() -> None:
+    h = (H().scenario().produce(0, range(10)).started("m1").started("m2")
+         .assigned("m1", 0).network_fault("m1", "cut").assigned("m2", 0)
+         .polled("m1", 0, range(3)).killed("m1"))
+    assert check_zombie_fencing(h.build()) == []
