@@ -249,9 +249,10 @@ class Worker:
         """The adapter's client, release and capabilities, and per config in ``configs`` why
         it is unsupported (null where it runs); no consumer is created."""
         from adapters.base import Unsupported
-        from adapters.registry import load
+        from adapters.registry import available, load
 
-        cls = load(str(msg.get("adapter", "")))
+        name = str(msg.get("adapter", ""))
+        cls = load(name)
         reasons: list[str | None] = []
         for raw in msg.get("configs") or []:
             try:
@@ -259,9 +260,12 @@ class Worker:
                 reasons.append(None)
             except Unsupported as exc:
                 reasons.append(str(exc))
+        variants = sorted(n for n in available() if n.startswith(f"{name}:")) \
+            if ":" not in name else []
         self.reply(msg, adapter=cls.name, client=cls.client,
                    client_version=cls.client_version(),
                    capabilities=cls.capabilities.to_json(), unsupported=reasons,
+                   variants=variants,
                    python=sys.version.split()[0], executable=sys.executable)
 
     def cmd_init(self, msg: dict[str, Any]) -> None:

@@ -77,10 +77,19 @@ class Client:
         """The environment of a worker process (None: inherit the suite's)."""
         return {**os.environ, **self.env} if self.env else None
 
-    def describe(self, configs: list[Mapping[str, Any]] = ()) -> dict[str, Any]:
-        """One worker's ``describe`` reply: adapter, client, client_version, capabilities and,
-        per config, why it is unsupported (None where it runs)."""
-        cmd = {"type": "describe", "msg_id": 1, "adapter": self.adapter,
+    @property
+    def variants(self) -> list[str]:
+        """The adapter's other consume paths (``NAME:variant``) in this environment."""
+        if not self.info:
+            self.info = self.describe()
+        return list(self.info.get("variants", []))
+
+    def describe(self, configs: list[Mapping[str, Any]] = (),
+                 adapter: str | None = None) -> dict[str, Any]:
+        """One worker's ``describe`` reply: adapter, client, client_version, capabilities,
+        variants and, per config, why it is unsupported (None where it runs); ``adapter``: a
+        variant instead of the client's adapter."""
+        cmd = {"type": "describe", "msg_id": 1, "adapter": adapter or self.adapter,
                "configs": [{"bootstrap_servers": "-", **c} for c in configs]}
         try:
             proc = subprocess.run(self.worker_command("describe"), input=json.dumps(cmd) + "\n",
@@ -104,11 +113,12 @@ class Client:
             raise ClientStartError(message)
         return reply
 
-    def unsupported(self, config: Mapping[str, Any]) -> str | None:
-        """Why this client cannot run ``config`` (a ConsumerConfig mapping), None if it can."""
-        key = json.dumps(config, sort_keys=True, default=str)
+    def unsupported(self, config: Mapping[str, Any], adapter: str | None = None) -> str | None:
+        """Why this client (or its variant ``adapter``) cannot run ``config`` (a
+        ConsumerConfig mapping), None if it can."""
+        key = json.dumps([adapter, config], sort_keys=True, default=str)
         if key not in self._unsupported:
-            self._unsupported[key] = self.describe([config])["unsupported"][0]
+            self._unsupported[key] = self.describe([config], adapter)["unsupported"][0]
         return self._unsupported[key]
 
 

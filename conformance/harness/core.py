@@ -157,14 +157,19 @@ class Harness:
 
     def start_member(self, member: str | None = None, *, subscribe: bool = True,
                      run: bool = True, config: dict[str, Any] | None = None,
-                     strategy: Strategy | None = None) -> WorkerHandle:
+                     strategy: Strategy | None = None,
+                     adapter: str | None = None) -> WorkerHandle:
+        """Start a worker; ``adapter``: one of the client's consume paths (a variant,
+        ``NAME:variant``) instead of its default; ``config``: overrides for this member."""
         member = member or f"m{next(self._member_ids)}"
         handle = WorkerHandle(member, self.client, self.workdir / f"{member}.stderr",
                               self.record_worker_event)
         self.workers[member] = handle
-        self.record("member_started", member=member)
+        adapter = adapter or self.adapter
+        self.record("member_started", member=member, adapter=adapter,
+                    **({"config": config} if config else {}))
         cfg = {**self.config, **(config or {}), "client_id": f"{self.group}-{member}"}
-        handle.info = handle.request({"type": "init", "adapter": self.adapter, "config": cfg,
+        handle.info = handle.request({"type": "init", "adapter": adapter, "config": cfg,
                                       "strategy": (strategy or self.strategy).to_json()})
         if subscribe:
             handle.request({"type": "subscribe", "topics": [self.topic]})

@@ -130,8 +130,10 @@ class GroupMachine(RuleBasedStateMachine):
 
     @initialize()
     def first_member(self) -> None:
-        """Every example starts with a member that has consumed a first batch."""
-        self.step("start_member")
+        """Every example starts with a member that has consumed a first batch; example N's
+        first member takes the client's N-th consume path, so that a run's examples spread
+        over every path (later members draw theirs)."""
+        self.step("start_member", path=self.number - 1)
         self.step("produce", count=20, keys=3)
         self.step("consume")
 

@@ -6,6 +6,7 @@ can be saved as JSON and replayed step by step (``kafka-conformance replay``) wi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.clients import Client, ClientSpec
-from conformance.errors import UsageError, WorkerError
+from conformance.errors import ConformanceError, UsageError, WorkerError
 from conformance.harness import Harness
 from conformance.machines import steps
 from conformance.machines.steps import FAMILIES, MAX_MEMBERS, MAX_PARTITIONS
@@ -57,6 +58,20 @@ class ScenarioSpec:
     def families(self) -> tuple[str, ...]:
         return ("core", *self.faults)
 
+    def paths(self) -> list[str]:
+        """The client's consume paths that run this configuration: its adapter, then each
+        variant the client offers that supports the config (asked once per client)."""
+        out = [self.client.adapter]
+        try:
+            variants = self.client.variants
+        except ConformanceError:
+            return out
+        for variant in variants:
+            with contextlib.suppress(ConformanceError):
+                if self.client.unsupported(self.config, variant) is None:
+                    out.append(variant)
+        return out
+
     @property
     def adapter(self) -> str:
         return self.client.adapter
@@ -90,10 +105,12 @@ class Scenario:
     (``steps``: what a replay needs; a ``step`` event with its label in the history)."""
 
     def __init__(self, harness: Harness, families: tuple[str, ...] = ("core",),
-                 growth: bool = True) -> None:
+                 growth: bool = True, paths: list[str] | None = None) -> None:
         self.h = harness
         self.families = families
         self.growth = growth
+        #: the consume paths members are started with (the default adapter first)
+        self.paths = paths or [harness.adapter]
         self.steps: list[tuple[str, dict[str, Any]]] = []
         self.paused: set[tuple[str, int]] = set()
         #: why the example ends early (a group that never settled), else ""
@@ -101,7 +118,7 @@ class Scenario:
 
     @classmethod
     def of(cls, harness: Harness, spec: ScenarioSpec) -> Scenario:
-        return cls(harness, spec.families, spec.growth)
+        return cls(harness, spec.families, spec.growth, spec.paths())
 
     def run(self, name: str, args: dict[str, Any] | None = None) -> Any:
         """Record step ``name`` and run it. A member named in ``args`` that is not live (in a

@@ -128,9 +128,22 @@ def produce(sc: Scenario, count: int, keys: int = 3) -> None:
     sc.h.produce(count, _keys(keys))
 
 
-@step("start a member", when=lambda sc: len(sc.h.live()) < MAX_MEMBERS)
-def start_member(sc: Scenario) -> str:
-    return sc.h.start_member().member
+def _consume_path(sc: Scenario, drawn: Args) -> Args:
+    """A member's consume path: the client's default adapter or one of its variants (e.g.
+    ``confluent-kafka:batch``); recorded only when it is not the default."""
+    paths = sc.paths
+    adapter = paths[drawn.get("path", 0) % len(paths)] if paths else sc.h.adapter
+    return {} if adapter == sc.h.adapter else {"adapter": adapter}
+
+
+@step(lambda a: "start a member" + (f" consuming through {a['adapter']}"
+                                    if a.get("adapter") else ""),
+      draws=({"path": st.integers(0, 5)},), when=lambda sc: len(sc.h.live()) < MAX_MEMBERS,
+      resolver=_consume_path)
+def start_member(sc: Scenario, adapter: str | None = None) -> str:
+    """Start a member (of the client's default consume path, or ``adapter``: one of the
+    client's variants, so every path is judged in the default run)."""
+    return sc.h.start_member(adapter=adapter).member
 
 
 @step("SIGKILL {member}", draws=({"i": MEMBER, "mid_batch": st.booleans()},
