@@ -349,10 +349,11 @@ def commits(history: History, requested: bool = False) -> list[Commit]:
     return out
 
 
-def _in_flight(history: History) -> list[tuple[int, int, dict[TP, int]]]:
-    """(request index, outcome index, offsets) of every ok commit a member reported after
-    requesting it: the broker may have applied it anywhere in between (e.g. while the member
-    was frozen). Outcomes are matched to requests in order; auto commits have no request."""
+def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
+    """(request index, outcome index, offsets) of every commit a member reported after
+    requesting it: the broker may have applied an ok one anywhere in between (e.g. while the
+    member was frozen), a failed one anywhere after its request (outcome: infinity). Outcomes
+    are matched to requests in order; auto commits have no request."""
     pending: dict[str, list[int]] = defaultdict(list)
     out = []
     for e in history.of_type("commit_requested", "committed"):
@@ -362,9 +363,11 @@ def _in_flight(history: History) -> list[tuple[int, int, dict[TP, int]]]:
             pending[e.source].append(e.index)
         elif e.data.get("mode") != "auto" and pending[e.source]:
             requested = pending[e.source].pop(0)
-            if e.data.get("ok") is True:
-                out.append((requested, e.index,
-                            {tp: off for tp, off in e.offsets().items() if off >= 0}))
+            # ok: applied somewhere in between; failed: perhaps applied anyway (a retry after
+            # a lost response reports the retry's error), so from the request on
+            outcome = e.index if e.data.get("ok") is True else float("inf")
+            out.append((requested, outcome,
+                        {tp: off for tp, off in e.offsets().items() if off >= 0}))
     return out
 
 
@@ -410,21 +413,22 @@ class GroupOffsets:
         for kill, offsets in unresolved_at_kill(history):
             for tp, off in offsets.items():
                 self._maybe[tp].append((kill, off))
-        self._flight: dict[TP, list[tuple[int, int, int]]] = defaultdict(list)
+        self._flight: dict[TP, list[tuple[int, float, int]]] = defaultdict(list)
         for requested, outcome, offsets in _in_flight(history):
             for tp, off in offsets.items():
                 self._flight[tp].append((requested, outcome, off))
 
     def possible(self, tp: TP, index: int) -> list[tuple[int, int]]:
         """(event index, offset) of every offset the group may hold for ``tp`` at ``index``:
-        the latest ok commit before it, the uncertain commits of killed members since, and
-        the commits in flight at ``index`` (requested before, reported ok after it)."""
+        the latest ok commit before it, and since then the uncertain commits of killed members,
+        the commits in flight at ``index`` (requested before, reported ok after it) and the
+        failed ones (requested before it)."""
         settled = self.at(tp, index)
         since = settled[0] if settled else -1
         return ([settled] if settled else []) + [
             (i, off) for i, off in self._maybe.get(tp, []) if since < i < index] + [
             (req, off) for req, outcome, off in self._flight.get(tp, [])
-            if req < index < outcome]
+            if since < req < index < outcome]
 
     def acks(self, tp: TP, after: int = -1, before: float = float("inf"),
              member: str | None = None) -> list[tuple[int, int]]:
