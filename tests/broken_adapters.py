@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import time
 from collections.abc import Mapping
 
 from adapters.base import (
@@ -181,10 +182,12 @@ class _Forward:
 
 
 class ZombieKeepsProcessing(Delegating):
-    """Never tells the application that partitions went away (on_revoked and on_lost are
-    swallowed) and keeps serving their records from a second, group-less consumer of the same
-    client assigned to them at the positions reached: a zombie that reads (and processes)
-    what another member now owns."""
+    """After a stall longer than its session timeout (no poll() call in between, e.g. a
+    frozen process), goes on reading what it owned from a second, group-less consumer of the
+    same client assigned to those partitions at the positions reached, and never tells the
+    application that they went away (on_lost, and the on_revoked of the rejoin, are
+    swallowed; ordinary rebalances before the stall are passed on): a zombie that reads (and
+    processes) what another member now owns."""
 
     name = "broken:zombie-keeps-processing"
 
@@ -194,11 +197,15 @@ class ZombieKeepsProcessing(Delegating):
         self.kept: set[TopicPartition] = set()
         self.ghost: Adapter | None = None
         self.closing = False
+        self.last_poll = time.monotonic()
+        self.stalled = False
+        self.owned: set[TopicPartition] = set()
 
     def subscribe(self, topics, listener) -> None:
         self.inner.subscribe(topics, _Forward(self, listener))
 
     def assigned(self, listener: RebalanceListener, partitions: list[TopicPartition]) -> None:
+        self.owned |= set(partitions)
         back = self.kept & set(partitions)
         if back:  # the group gave it back: read it through the group member again
             self.kept -= back
@@ -207,7 +214,8 @@ class ZombieKeepsProcessing(Delegating):
 
     def taken(self, listener: RebalanceListener, kind: str,
               partitions: list[TopicPartition]) -> None:
-        if self.closing:  # leaving for good: tell the application
+        if self.closing or not (self.stalled or kind == "lost"):  # tell it
+            self.owned -= set(partitions)
             getattr(listener, f"on_{kind}")(partitions)
             return
         self.kept |= set(partitions)
@@ -228,7 +236,23 @@ class ZombieKeepsProcessing(Delegating):
                     self.ghost.seek(tp, self.next[tp])
 
     def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        now = time.monotonic()
+        if now - self.last_poll > self.config.session_timeout_ms / 1000 and not self.stalled:
+            self.stalled = True  # from now on a zombie: it reads on what it owned
+            self.kept |= self.owned
+            self._reassign_ghost()
+            if self.ghost is not None:  # before the client can tell it anything
+                with contextlib.suppress(ConsumerError):
+                    ghostly = [r for r in self.ghost.poll(max(timeout, 1.0), max_records)
+                               if r.tp in self.kept]
+                    if ghostly:
+                        for r in ghostly:
+                            self.next[r.tp] = r.offset + 1
+                        self.last_poll = time.monotonic()
+                        return ghostly
+        self.last_poll = now
         records = self.inner.poll(timeout, max_records)
+        self.last_poll = time.monotonic()
         if self.ghost is not None and self.kept and len(records) < max_records:
             with contextlib.suppress(ConsumerError):
                 records += [r for r in self.ghost.poll(0.05, max_records - len(records))

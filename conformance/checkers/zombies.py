@@ -23,9 +23,11 @@ Anomalies (one per isolation, partition and anomaly; event indices condensed to 
     ``zombie-commit-accepted``  Z's commit of a taken partition was reported successful: the
                                 broker accepted a commit of a member it had removed from the
                                 group (S5: a removed member's commit must fail)
-    ``zombie-read``             a poll of Z returned records of a taken partition before Z saw
-                                it revoked or lost (S8: the zombie keeps reading what another
-                                member now owns)
+    ``zombie-read``             a poll of Z returned records of a partition the group handed to
+                                another member after the isolation began (whether or not that
+                                member still owns it, e.g. in the rebalance Z's return causes)
+                                before Z saw it revoked or lost (S8: the zombie keeps reading
+                                what another member was given)
 
 Evidence: the start and the end of the isolation, the other member's ``assigned`` event, the
 first offending event. Details: member, owner, topic, partition, ``fault`` (``"frozen"``,
@@ -99,6 +101,21 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
     noticed: set[TP] = set()
     found: dict[tuple[str, TP], _Offence] = {}
 
+    def handed(tp: TP, index: int) -> int | None:
+        """The index of the first ``assigned`` event of another member for ``tp`` after the
+        isolation began and before ``index``, whether or not it still owns it (the group gave
+        the partition away: a read of it before hearing so is a zombie's)."""
+        if tp not in held or tp in reassigned:
+            return None
+        for s in spans.all:
+            if s.tp != tp or s.member == iso.member or s.manual:
+                continue
+            since = [i for i in assigned.get((s.member, tp), []) if iso.began.index < i < index]
+            if since:
+                owners[since[0]] = s.member
+                return since[0]
+        return None
+
     def taken(tp: TP, index: int) -> int | None:
         """The index of the other owner's ``assigned`` event (after the isolation began) for
         ``tp``."""
@@ -129,7 +146,7 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
             for r in e.records():
                 by_tp[r.tp].append(r.offset)
             for tp, offsets in by_tp.items():
-                owner = None if tp in noticed else taken(tp, e.index)
+                owner = None if tp in noticed else handed(tp, e.index)
                 if owner is not None:
                     note("zombie-read", tp, owner, e, offsets)
         elif e.type == "committed" and e.data.get("ok") is True:

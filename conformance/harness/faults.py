@@ -36,12 +36,14 @@ class Faults:
         return int(self.h.config.get(key, default)) / 1000.0
 
     def zombie(self, member: str, past_poll_interval: bool = False,
-               trigger: Callable[[], object] | None = None) -> None:
+               trigger: Callable[[], object] | None = None,
+               meanwhile: Callable[[], object] | None = None) -> None:
         """Freeze ``member`` halfway through a batch (``trigger`` produces it; without one, or
         if no batch reaches it within seconds, wherever it is) until its session timeout (and,
         if asked, its max.poll.interval.ms) has passed and the other live members own every
-        partition (or :data:`MOVE_ON_TIMEOUT`), then thaw it and wait until it notices (its
-        next ``revoked``/``lost``/``assigned``/``error`` event) or a session timeout more."""
+        partition (or :data:`MOVE_ON_TIMEOUT`), run ``meanwhile`` (producing what the new owners
+        read and the zombie must not), then thaw it and wait until it notices (its next
+        ``revoked``/``lost``/``assigned``/``error`` event) or a session timeout more."""
         h = self.h
         session = self._timeout("session_timeout_ms", 10000)
         at_least = session + 0.5
@@ -60,6 +62,8 @@ class Faults:
         if not h.wait_for(moved_on, at_least + MOVE_ON_TIMEOUT):
             h.record("note", text=f"the group did not move on without frozen {member} within "
                                   f"{at_least + MOVE_ON_TIMEOUT:.0f} s")
+        if meanwhile is not None:  # e.g. new records: the new owner's, not the zombie's
+            meanwhile()
         mark = len(h.history)
         h.thaw_member(member)
 

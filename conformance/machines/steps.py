@@ -265,7 +265,8 @@ def freeze_member(sc: Scenario, member: str, past_poll_interval: bool = False) -
     """Freeze a member halfway through a batch (a GC pause, a stopped container) while the
     group moves on without it, then let it go on: its late commits must fail and it must not
     read partitions it lost before it hears so (``zombie-fencing``)."""
-    sc.h.faults.zombie(member, past_poll_interval, trigger=lambda: sc.h.produce(20, _keys(3)))
+    sc.h.faults.zombie(member, past_poll_interval, trigger=lambda: sc.h.produce(20, _keys(3)),
+                       meanwhile=lambda: sc.h.produce(20, _keys(3)))
 
 
 # -- network ---------------------------------------------------------------------------------

@@ -58,10 +58,12 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     ("SkipsRecords", "no-loss", "lost"),
     ("RedeliversAfterCommit", "duplicates-bounded", "duplicate-without-cause"),
     ("IgnoresSeeks", "order", "seek-not-honored"),
+    ("ZombieKeepsProcessing", "zombie-fencing", "zombie-read"),
+    ("IgnoresAssignment", "member-assigned", "group-never-settled"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
-    [base] = specs_for("confluent-kafka", ("classic",), "ci")
-    spec = ScenarioSpec(f"{BROKEN}:{adapter}", base.config, base.strategy)
+    [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))
+    spec = ScenarioSpec(f"{BROKEN}:{adapter}", base.config, base.strategy, faults=base.faults)
     outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1234,
                           shrink=False)
     assert verdicts(outcome)[check] == Verdict.FAIL, verdicts(outcome)

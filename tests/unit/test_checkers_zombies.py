@@ -212,3 +212,17 @@ def test_a_network_fault_that_never_healed_is_not_judged() -> None:
          .assigned("m1", 0).network_fault("m1", "cut").assigned("m2", 0)
          .polled("m1", 0, range(3)).killed("m1"))
     assert check_zombie_fencing(h.build()) == []
+
+
+def test_a_read_of_a_partition_handed_away_is_a_zombie_read_even_mid_rebalance() -> None:
+    """The new owner already gave the partition up again (the rebalance the zombie's return
+    causes) when the zombie reads it without having heard: still a zombie read."""
+    h = (H().scenario().produce(0, range(20))
+         .assigned("m1", 0).consumed("m1", 0, range(5))
+         .add("member_frozen", member="m1")
+         .assigned("m2", 0).consumed("m2", 0, range(5, 10))
+         .add("member_thawed", member="m1", frozen_seconds=3.0)
+         .revoked("m2", 0)
+         .polled("m1", 0, range(5, 10)))
+    [v] = check_zombie_fencing(h.build())
+    assert v.anomaly == "zombie-read" and v.details["owner"] == "m2"
