@@ -123,6 +123,9 @@ class ConsumerConfig:
     heartbeat_interval_ms: int = 500
     max_poll_interval_ms: int = 30000
     metadata_max_age_ms: int = 300000  # how soon added partitions are noticed (S3)
+    fetch_max_bytes: int | None = None  # per fetch request (None: the client's default)
+    max_partition_fetch_bytes: int | None = None  # per partition and fetch (None: default)
+    partition_eof: bool = False  # end-of-partition events, where the client has them
     client_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # pass-through client properties
 

@@ -260,6 +260,13 @@ class ConfluentAdapter(Adapter):
             props["session.timeout.ms"] = int(c.session_timeout_ms)
             props["heartbeat.interval.ms"] = int(c.heartbeat_interval_ms)
             props["partition.assignment.strategy"] = c.assignment_strategy
+        if c.max_partition_fetch_bytes:
+            props["max.partition.fetch.bytes"] = int(c.max_partition_fetch_bytes)
+        if c.fetch_max_bytes:  # librdkafka: >= message.max.bytes, which is >= 1000
+            props["fetch.max.bytes"] = max(1000, int(c.fetch_max_bytes))
+            props["message.max.bytes"] = min(1000000, props["fetch.max.bytes"])
+        if c.partition_eof:
+            props["enable.partition.eof"] = True  # EOF events are informational (ignored)
         if c.client_id:
             props["client.id"] = c.client_id
         props.update(c.extra)

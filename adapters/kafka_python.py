@@ -316,6 +316,11 @@ class KafkaPythonAdapter(Adapter):
             "max_poll_interval_ms": int(c.max_poll_interval_ms),
             "metadata_max_age_ms": int(c.metadata_max_age_ms),
         }
+        if c.fetch_max_bytes:
+            props["fetch_max_bytes"] = int(c.fetch_max_bytes)
+        if c.max_partition_fetch_bytes:
+            props["max_partition_fetch_bytes"] = int(c.max_partition_fetch_bytes)
+        # partition_eof: kafka-python has no end-of-partition events; nothing to turn on
         if c.client_id:
             props["client_id"] = c.client_id
         props.update(c.extra)

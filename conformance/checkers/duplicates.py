@@ -18,7 +18,10 @@ Anomalies
     ``duplicate-without-cause``   A == B, one span holds both, and no ``seeked`` of that member
                                   for the partition to an offset <= the record lies between.
     ``duplicates-over-bound``     one hand-over re-processed more records than the scenario's
-                                  ``strategy.bound`` (when it is an int).
+                                  ``strategy.bound`` (when it is an int). Records below an
+                                  offset A tried to commit in its span but the broker refused
+                                  (A had been fenced: S8's re-delivery from the last commit)
+                                  do not count.
 
 ``duplicate_figures`` measures what a report shows next to the verdict: total and distinct
 processings, hand-overs with duplicates, the largest duplicate count of one hand-over.
@@ -31,12 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.checkers.spans import (
+    TP,
     GroupOffsets,
     Processing,
     Seeks,
     Settings,
     Span,
     Spans,
+    commits,
     condense,
     processings,
     tp_name,
@@ -102,10 +107,26 @@ def check_duplicates(history: History) -> list[Violation]:
         if v is not None:
             out.append(v)
     if settings.bound is not None:
+        failed = _failed_commits(history)
         for (a, b), rs in handovers(found).items():
+            covered = max((off for i, off in failed.get((a.member, a.tp), [])
+                           if a.contains(i)), default=-1)
+            # records a commit of A covered but the broker refused (A was fenced): re-reading
+            # them is the documented price of a lost membership (S8), not the strategy's
+            rs = [r for r in rs if r.first.rec.offset >= covered]
             if len(rs) > settings.bound:
                 out.append(_over_bound(a, b, rs, settings))
     return sorted(out, key=lambda v: v.evidence[-1] if v.evidence else -1)
+
+
+def _failed_commits(history: History) -> dict[tuple[str, TP], list[tuple[int, int]]]:
+    """(member, partition) -> (event index, offset) of every commit reported failed."""
+    out: dict[tuple[str, TP], list[tuple[int, int]]] = defaultdict(list)
+    for c in commits(history):
+        if not c.ok:
+            for tp, off in c.offsets.items():
+                out[(c.member, tp)].append((c.index, off))
+    return out
 
 
 def _after_commit(r: Repeat, group: GroupOffsets, seeks: Seeks) -> Violation | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from conformance.broker.base import Broker
 from conformance.checkers import run_checks
 from conformance.errors import ConformanceError
 from conformance.harness import Harness
-from conformance.machines import steps
+from conformance.machines import dimensions, steps
 from conformance.machines.scenario import Scenario, ScenarioSpec, program, save_replay
 from conformance.verdicts import CheckResult, Verdict
 
@@ -51,6 +51,8 @@ class Example:
     replay_file: Path | None = None
     finished: float = 0.0  # time.monotonic() when its teardown ended
     shrink_note: str = ""  # set on an example made by deleting steps of another (minimize)
+    spec: ScenarioSpec | None = None  # the configuration with what this example drew
+    drawn: dict[str, str] = field(default_factory=dict)  # dimension -> short name
 
     @property
     def failed(self) -> bool:
@@ -104,12 +106,9 @@ class GroupMachine(RuleBasedStateMachine):
         self.harness = Harness(self.broker, self.spec.client, self.spec.config,
                                self.spec.strategy, partitions=self.spec.partitions,
                                workdir=self.collector.workdir / f"example-{self.number}")
+        self.example_spec = self.spec
+        self.drawn: dict[str, str] = {}
         self.scenario = Scenario.of(self.harness, self.spec)
-        try:
-            self.harness.setup()
-        except ConformanceError as exc:
-            self.broken = True
-            self.harness.infra_errors.append(f"setup: {exc}")
 
     def step(self, name: str, **drawn: Any) -> None:
         """Run step ``name`` with drawn values (resolved to members and partitions first);
@@ -128,12 +127,29 @@ class GroupMachine(RuleBasedStateMachine):
         return (not self.broken and not self.scenario.ended
                 and steps.STEPS[name].enabled(self.scenario))
 
-    @initialize()
-    def first_member(self) -> None:
-        """Every example starts with a member that has consumed a first batch; example N's
-        first member takes the client's N-th consume path, so that a run's examples spread
-        over every path (later members draw theirs)."""
+    @initialize(dims=dimensions.drawn())
+    def first_member(self, dims: dict[str, int] | None = None) -> None:
+        """Every example draws its configuration dimensions (:mod:`dimensions`), then starts
+        with a member that has consumed a first batch; example N's first member takes the
+        client's N-th consume path, so that a run's examples spread over every path (later
+        members draw theirs)."""
         if self.skipped:
+            return
+        h = self.harness
+        config, strategy, self.drawn = dimensions.apply(
+            self.spec.config, self.spec.strategy, dims or {}, self.number)
+        h.config.update({k: v for k, v in config.items() if k != "extra"})
+        h.strategy = strategy
+        self.example_spec = replace(self.spec, config=config, strategy=strategy)
+        self.scenario = Scenario.of(h, self.example_spec)
+        try:
+            h.setup()
+            if self.drawn:
+                h.record("note", text="drawn: " + ", ".join(
+                    f"{k}={v}" for k, v in self.drawn.items()))
+        except ConformanceError as exc:
+            self.broken = True
+            h.infra_errors.append(f"setup: {exc}")
             return
         self.step("start_member", path=self.number - 1)
         self.step("produce", count=20, keys=3)
@@ -159,7 +175,7 @@ class GroupMachine(RuleBasedStateMachine):
         h = self.harness
         h.record("teardown")
         example = Example(self.number, list(self.scenario.steps), [], h.infra_errors,
-                          0.0)
+                          0.0, spec=self.example_spec, drawn=dict(self.drawn))
         try:
             if not self.broken:
                 try:
@@ -190,11 +206,12 @@ class GroupMachine(RuleBasedStateMachine):
         with contextlib.suppress(ConformanceError):
             self.broker.admin.delete_topic(h.topic, wait=False)
         if example.failed:
-            example.replay_file = save_replay(folder / "replay.json", self.spec, example.steps,
-                                              self.collector.seed)
+            example.replay_file = save_replay(folder / "replay.json", self.example_spec,
+                                              example.steps, self.collector.seed)
             bad = [f"{r.check}: {v.anomaly}: {v.message}" for r in example.results
                    if r.verdict == Verdict.FAIL for v in r.violations[:3]]
-            raise ExampleFailed("\n".join(bad) + "\n" + program(self.spec, example.steps))
+            raise ExampleFailed("\n".join(bad) + "\n" + program(
+                self.example_spec, example.steps, drawn=self.drawn))
 
 
 #: A fixed sequence that reaches every core fault once, then a zombie: the first example of
@@ -222,8 +239,8 @@ CANONICAL: list[tuple[str, dict[str, Any]]] = [
 
 
 def canonical(state: GroupMachine) -> None:
-    """Run the initial member, then :data:`CANONICAL`, on a machine."""
-    state.first_member()
+    """Run the initial member (the configuration's own dimensions), then :data:`CANONICAL`."""
+    state.first_member(dims={})
     for name, drawn in CANONICAL:
         if state.can(name):
             state.step(name, **drawn)

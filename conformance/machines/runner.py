@@ -153,7 +153,8 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
     smallest = min((ex for c, ex in failing if c == check),
                    key=lambda ex: (len(ex.steps), -ex.number))
     folder = collector.workdir / f"minimize-{smallest.number}"
-    found = minimize(broker, collector.spec, smallest.steps, check, seconds, folder)
+    spec = smallest.spec or collector.spec
+    found = minimize(broker, spec, smallest.steps, check, seconds, folder)
     run = found.last_failure
     if run is None or len(found.steps) >= len(smallest.steps):
         return
@@ -165,8 +166,9 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
     where = run.harness.workdir  # the replay that failed: its history, and a replay file
     example = Example(number, found.steps, run.results, run.harness.infra_errors, run.seconds,
                       where / "history.jsonl", run.harness.history.phase_seconds(),
-                      finished=time.monotonic(), shrink_note=note)
-    example.replay_file = save_replay(where / "replay.json", collector.spec, found.steps,
+                      finished=time.monotonic(), shrink_note=note, spec=spec,
+                      drawn=dict(smallest.drawn))
+    example.replay_file = save_replay(where / "replay.json", spec, found.steps,
                                       collector.seed)
     collector.examples.append(example)
 
@@ -226,7 +228,8 @@ def aggregate(collector: Collector, shrink_budget: int | None = None,
         if worst and verdict in (Verdict.FAIL, Verdict.HAZARD):
             ex, r = min(worst, key=lambda er: (len(er[0].steps), -er[0].number))
             agg.violations = r.violations
-            agg.steps = program(collector.spec, ex.steps).splitlines()
+            agg.steps = program(ex.spec or collector.spec, ex.steps,
+                                drawn=ex.drawn).splitlines()
             agg.history_file = str(ex.history_file) if ex.history_file else None
             agg.shrink = shrink_status([e for e, _r in worst], ex, shrink_budget, ended)
         results.append(agg)

@@ -217,7 +217,7 @@ class Scenario:
 
 
 def program(spec: ScenarioSpec, steps_: list[tuple[str, dict[str, Any]]],
-            nodes: int = 1) -> str:
+            nodes: int = 1, drawn: dict[str, str] | None = None) -> str:
     """The steps as a runnable Python program: saved to a file and run with the suite
     installed, it replays them on an embedded broker and exits 1 if a check fails (what the
     report shows and the console prints for a failure)."""
@@ -229,8 +229,10 @@ def program(spec: ScenarioSpec, steps_: list[tuple[str, dict[str, Any]]],
         options.append(f"faults={spec.faults!r}")
     if nodes != 1:
         options.append(f"nodes={nodes}")
-    lines = [f"# {spec.client.label}  {spec.label}",
-             "from conformance.program import Program", "",
+    lines = [f"# {spec.client.label}  {spec.label}"]
+    if drawn:
+        lines.append("# drawn: " + ", ".join(f"{k}={v}" for k, v in drawn.items()))
+    lines += ["from conformance.program import Program", "",
              "with Program(" + ", ".join(options) + ") as scenario:"]
     started = 0
     for name, args in steps_:

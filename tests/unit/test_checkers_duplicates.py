@@ -123,3 +123,19 @@ def test_group_offset_moved_back_by_a_later_commit_makes_the_redelivery_legitima
          .assigned("m3", 0).commit_requested("m3", {0: 3}).committed("m3", {0: 3})
          .revoked("m3", 0).assigned("m2", 0).consumed("m2", 0, range(3, 6)))
     assert check_duplicates(h.build()) == []
+
+
+def test_records_a_refused_commit_covered_do_not_count_against_the_bound() -> None:
+    """A fenced member's commits fail: the next owner re-reads from the last commit that
+    landed (S8), beyond the strategy's bound; only records no commit attempt covered count."""
+    def run(refused: int) -> H:
+        return (H().scenario(bound=2).produce(0, range(10))
+                .assigned("m1", 0).consumed("m1", 0, range(3)).committed("m1", {0: 3})
+                .consumed("m1", 0, range(3, 8)).commit_requested("m1", {0: refused})
+                .committed("m1", {0: refused}, ok=False).lost("m1", 0)
+                .assigned("m2", 0).polled("m2", 0, range(3, 10))
+                .processed("m2", 0, range(3, 10)))
+
+    assert check_duplicates(run(8).build()) == []
+    [v] = check_duplicates(run(5).build())  # 5, 6, 7 were never in a commit attempt
+    assert v.anomaly == "duplicates-over-bound" and v.details["offsets"] == [5, 6, 7]

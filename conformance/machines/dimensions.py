@@ -1,0 +1,84 @@
+"""Configuration dimensions drawn per generated example (where they change behaviour).
+
+A configuration of ``run`` fixes the client, the group protocol and the assignment strategy;
+every example then draws one value per dimension below, each a short name (shown in the
+printed program and the report) standing for consumer config and commit-strategy overrides.
+Hypothesis shrinks a dimension towards its first value, the configuration's own.
+
+How the ci profile covers them: example N (the canonical example is 1) takes value
+``(N - 1) % len(values)`` of each dimension unless Hypothesis drew another one, so six
+examples reach every value of every dimension below at least once; dev and thorough draw
+freely over more examples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hypothesis import strategies as st
+
+from conformance.strategies import Strategy
+
+
+@dataclass(frozen=True)
+class Value:
+    """One value of a dimension: its short name, consumer config and strategy overrides."""
+
+    name: str
+    config: dict[str, Any]
+    strategy: dict[str, Any]
+
+
+def _v(label: str, config: dict[str, Any] | None = None, **strategy: Any) -> Value:
+    return Value(label, config or {}, strategy)
+
+
+#: manual-commit strategies (a configuration with auto commit draws AUTO instead)
+MANUAL = [_v("spec"), _v("RECORD", name="RECORD"), _v("RECORD+async", name="RECORD",
+                                                       asynchronous=True),
+          _v("BATCH+revoke", name="BATCH", commit_on_revoke=True),
+          _v("COUNT:5", name="COUNT", count=5), _v("TIME:300", name="TIME", interval_ms=300),
+          _v("COUNT_TIME:5/300", name="COUNT_TIME", count=5, interval_ms=300),
+          _v("MANUAL", name="MANUAL"), _v("MANUAL_IMMEDIATE", name="MANUAL_IMMEDIATE")]
+AUTO = [_v("spec"), _v("auto@200ms", {"auto_commit_interval_ms": 200}),
+        _v("auto@2000ms", {"auto_commit_interval_ms": 2000})]
+
+DIMENSIONS: dict[str, list[Value]] = {
+    "commit": MANUAL,  # replaced by AUTO for an auto-commit configuration
+    "batch": [_v("spec"), _v("max.poll.records=1", {"max_poll_records": 1}),
+              _v("max.poll.records=7", {"max_poll_records": 7})],
+    "fetch": [_v("spec"), _v("tiny fetches", {"fetch_max_bytes": 1,
+                                              "max_partition_fetch_bytes": 1})],
+    "eof": [_v("spec"), _v("partition EOF events", {"partition_eof": True})],
+}
+
+
+def values(dimension: str, strategy: Strategy) -> list[Value]:
+    if dimension == "commit" and strategy.auto_commit:
+        return AUTO
+    return DIMENSIONS[dimension]
+
+
+def drawn() -> st.SearchStrategy[dict[str, int]]:
+    """Hypothesis draws an index per dimension (0: the configuration's own value)."""
+    return st.fixed_dictionaries({d: st.integers(0, 20) for d in DIMENSIONS})
+
+
+def apply(config: dict[str, Any], strategy: Strategy, choice: dict[str, int], number: int
+          ) -> tuple[dict[str, Any], Strategy, dict[str, str]]:
+    """The example's config and strategy, and the short names it drew (not ``spec``): each
+    dimension takes value ``(choice + number - 1) % len``, spreading examples over values."""
+    names: dict[str, str] = {}
+    config = dict(config)
+    for dimension in DIMENSIONS:
+        options = values(dimension, strategy)
+        value = options[(choice.get(dimension, 0) + number - 1) % len(options)]
+        if value.name == "spec":
+            continue
+        names[dimension] = value.name
+        config.update(value.config)
+        if value.strategy:
+            strategy = replace(strategy, **{"commit_on_revoke": False, "asynchronous": False,
+                                            **value.strategy})
+    return config, strategy, names

@@ -1,0 +1,42 @@
+"""Configuration dimensions drawn per example (conformance/machines/dimensions.py)."""
+
+from conformance.machines import dimensions
+from conformance.machines.dimensions import DIMENSIONS, apply
+from conformance.strategies import Strategy
+
+BASE = {"max_poll_records": 50, "group_protocol": "classic"}
+
+
+def test_the_first_example_keeps_the_configuration() -> None:
+    config, strategy, drawn = apply(BASE, Strategy.parse("BATCH+revoke"), {}, 1)
+    assert config == BASE and strategy == Strategy.parse("BATCH+revoke") and drawn == {}
+
+
+def test_six_examples_reach_every_value_of_every_dimension() -> None:
+    seen: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
+    for number in range(1, 10):
+        _config, _strategy, drawn = apply(BASE, Strategy.parse("BATCH"), {}, number)
+        for d, name in drawn.items():
+            seen[d].add(name)
+    for d, values in DIMENSIONS.items():
+        assert seen[d] == {v.name for v in values if v.name != "spec"}, d
+
+
+def test_a_drawn_value_sets_config_and_strategy() -> None:
+    names = [v.name for v in DIMENSIONS["commit"]]
+    choice = {"commit": names.index("RECORD+async"), "batch": 1, "fetch": 1, "eof": 1}
+    config, strategy, drawn = apply(BASE, Strategy.parse("BATCH+revoke"), choice, 1)
+    assert strategy.name == "RECORD" and strategy.asynchronous
+    assert not strategy.commit_on_revoke
+    assert config["max_poll_records"] == 1 and config["partition_eof"] is True
+    assert config["max_partition_fetch_bytes"] == 1
+    assert drawn == {"commit": "RECORD+async", "batch": "max.poll.records=1",
+                     "fetch": "tiny fetches", "eof": "partition EOF events"}
+
+
+def test_auto_commit_configurations_draw_auto_commit_intervals_only() -> None:
+    for number in range(1, 6):
+        _config, strategy, drawn = apply(BASE, Strategy.parse("auto"), {}, number)
+        assert strategy.auto_commit
+        assert drawn.get("commit", "auto").startswith("auto")
+    assert dimensions.values("commit", Strategy.parse("auto")) is dimensions.AUTO
