@@ -330,3 +330,60 @@ class CannotSubscribe(Delegating):
 
     def subscribe(self, topics: list[str], listener: RebalanceListener) -> None:
         raise ConsumerError("subscribe failed: this release cannot join a group")
+
+
+class ResumeRewinds(Delegating):
+    """resume() of a partition that was not paused seeks it back to its committed offset
+    (how librdkafka went wrong, confluentinc/librdkafka#4637): processed but uncommitted
+    records come again in one ownership. Only a redundant resume exposes it."""
+
+    name = "broken:resume-rewinds"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.paused: set[TopicPartition] = set()
+
+    def pause(self, tps) -> None:
+        self.inner.pause(tps)
+        self.paused |= set(tps)
+
+    def resume(self, tps) -> None:
+        self.inner.resume(tps)
+        stray = [tp for tp in tps if tp not in self.paused]
+        self.paused -= set(tps)
+        if stray:
+            for tp, off in self.inner.committed(stray).items():
+                if off is not None and off >= 0:
+                    self.inner.seek(tp, off)
+
+
+class RepeatedCommitSkipsOne(Delegating):
+    """A commit that brings nothing new (the same offsets as the last one) commits one past
+    them (an off-by-one on the "nothing changed" path): the next record is skipped by whoever
+    resumes from the commit. Only a redundant commit exposes it."""
+
+    name = "broken:repeated-commit-skips-one"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.last: dict[TopicPartition, int] = {}
+
+    def commit(self, offsets=None, asynchronous: bool = False, callback=None):
+        if offsets and all(self.last.get(tp) == off for tp, off in offsets.items()):
+            offsets = {tp: off + 1 for tp, off in offsets.items()}
+        if offsets:
+            self.last.update(offsets)
+        return self.inner.commit(offsets, asynchronous, callback)
+
+
+class LosesWithSingleRecordPolls(Delegating):
+    """With max.poll.records=1, a poll that returns a record's successor skips it (an
+    off-by-one in a one-record buffer): loss that only small batches expose."""
+
+    name = "broken:loses-with-single-record-polls"
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        if self.config.max_poll_records == 1:
+            return [r for r in records if r.offset % 5 != 4]
+        return records

@@ -349,25 +349,39 @@ def commits(history: History, requested: bool = False) -> list[Commit]:
     return out
 
 
-def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
-    """(request index, outcome index, offsets) of every commit a member reported after
-    requesting it: the broker may have applied an ok one anywhere in between (e.g. while the
-    member was frozen), a failed one anywhere after its request (outcome: infinity). Outcomes
-    are matched to requests in order; auto commits have no request."""
-    pending: dict[str, list[int]] = defaultdict(list)
+def _pairs(history: History) -> list[tuple[int, Event]]:
+    """(request index, outcome event) of every commit outcome a member reported for a request
+    of its own: an outcome answers the member's earliest pending request of the same mode with
+    the same offsets (async outcomes may arrive out of order), else its earliest pending one.
+    Auto commits have no request."""
+    pending: dict[str, list[Event]] = defaultdict(list)
     out = []
     for e in history.of_type("commit_requested", "committed"):
         if e.source == HARNESS:
             continue
         if e.type == "commit_requested":
-            pending[e.source].append(e.index)
+            pending[e.source].append(e)
         elif e.data.get("mode") != "auto" and pending[e.source]:
-            requested = pending[e.source].pop(0)
-            # ok: applied somewhere in between; failed: perhaps applied anyway (a retry after
-            # a lost response reports the retry's error), so from the request on
-            outcome = e.index if e.data.get("ok") is True else float("inf")
-            out.append((requested, outcome,
-                        {tp: off for tp, off in e.offsets().items() if off >= 0}))
+            waiting = pending[e.source]
+            same = [r for r in waiting if r.data.get("mode") == e.data.get("mode")]
+            match = next((r for r in same if r.data.get("offsets") is not None
+                          and r.offsets() == e.offsets()), same[0] if same else waiting[0])
+            waiting.remove(match)
+            out.append((match.index, e))
+    return out
+
+
+def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
+    """(request index, outcome index, offsets) of every commit a member reported after
+    requesting it: the broker may have applied an ok one anywhere in between (e.g. while the
+    member was frozen), a failed one anywhere after its request (outcome: infinity)."""
+    out = []
+    for requested, e in _pairs(history):
+        # ok: applied somewhere in between; failed: perhaps applied anyway (a retry after
+        # a lost response reports the retry's error), so from the request on
+        outcome = e.index if e.data.get("ok") is True else float("inf")
+        out.append((requested, outcome,
+                    {tp: off for tp, off in e.offsets().items() if off >= 0}))
     return out
 
 
@@ -399,6 +413,9 @@ class GroupOffsets:
     def __init__(self, history: History) -> None:
         self._acks: dict[tuple[TP, str | None], list[tuple[int, int]]] = defaultdict(list)
         self._maybe: dict[TP, list[tuple[int, int]]] = defaultdict(list)
+        #: ack index -> request index: the broker applies one member's commits in the order
+        #: it sent them, whatever order their acknowledgements come back in
+        self._sent = {e.index: requested for requested, e in _pairs(history)}
         for c in commits(history):
             if c.ok:
                 for tp, off in c.offsets.items():
@@ -440,10 +457,20 @@ class GroupOffsets:
         return self._acks[key][lo:hi] if hi > lo else []
 
     def at(self, tp: TP, index: int, member: str | None = None) -> tuple[int, int] | None:
-        """(event index, offset) of the latest ok commit of ``tp`` before ``index``."""
+        """(event index, offset) of the ok commit of ``tp`` acknowledged before ``index`` that
+        the broker applied last: the latest acknowledged, unless an earlier acknowledgement
+        answers a later request (out-of-order async acks) or a broker report came later."""
         key = (tp, member)
         n = bisect.bisect_left(self._indices.get(key, []), index)
-        return self._acks[key][n - 1] if n else None
+        if not n:
+            return None
+        acks = self._acks[key]
+        last = acks[n - 1]
+        sent = self._sent.get(last[0], last[0])
+        for i in range(n - 2, max(-1, n - 50), -1):  # recent acks answering later requests
+            if self._sent.get(acks[i][0], acks[i][0]) > sent:
+                last, sent = acks[i], self._sent.get(acks[i][0], acks[i][0])
+        return last
 
 
 # -- isolations ---------------------------------------------------------------------------------

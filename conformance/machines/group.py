@@ -214,10 +214,10 @@ class GroupMachine(RuleBasedStateMachine):
                 self.example_spec, example.steps, drawn=self.drawn))
 
 
-#: A fixed sequence that reaches every core fault once, then a zombie: the first example of
-#: every run, so that a broken client is caught even when the generated examples are few (the
-#: ci profile). Drawn values, as the rules take them; steps of a family the spec leaves out
-#: are skipped.
+#: A fixed sequence that reaches every core fault and redundant call once, then a zombie: the
+#: first example of every run, so that a broken client is caught even when the generated
+#: examples are few (the ci profile). Drawn values, as the rules take them; steps of a family
+#: the spec leaves out are skipped.
 CANONICAL: list[tuple[str, dict[str, Any]]] = [
     ("start_member", {}),
     ("settle", {}),
@@ -231,9 +231,15 @@ CANONICAL: list[tuple[str, dict[str, Any]]] = [
     ("start_member", {}),
     ("produce", {"count": 30, "keys": 4}),
     ("settle", {}),
+    ("pause_twice", {"i": 0, "j": 0}),
+    ("resume_all", {"i": 0}),
+    ("seek_to_position", {"i": 0, "j": 1}),
+    ("commit_again", {"i": 0, "explicit": True, "asynchronous": False}),
+    ("poll_now", {"i": 0, "timeout": 0.0}),
+    ("consume", {}),
     ("freeze_member", {"i": 0, "past_poll_interval": False}),
     ("consume", {}),
-    ("stop_member", {"i": 0}),
+    ("close_during_async_commit", {"i": 0}),
     ("consume", {}),
 ]
 

@@ -60,6 +60,9 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     ("IgnoresSeeks", "order", "seek-not-honored"),
     ("ZombieKeepsProcessing", "zombie-fencing", "zombie-read"),
     ("IgnoresAssignment", "member-assigned", "group-never-settled"),
+    ("ResumeRewinds", "duplicates-bounded", "duplicate-without-cause"),
+    ("RepeatedCommitSkipsOne", "commit-validity", "commit-beyond-processed"),
+    ("LosesWithSingleRecordPolls", "no-loss", "lost"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))

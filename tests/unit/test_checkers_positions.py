@@ -212,3 +212,19 @@ def test_resuming_at_its_own_position_after_losing_the_partition_is_named() -> N
     assert v.anomaly == "resumed-own-position" and v.details["expected"] == 3
     [v] = check_start_position(run(7).build())  # offset 6 was never processed: a skip
     assert v.anomaly == "start-after-committed"
+
+
+def test_async_acks_out_of_order_the_later_request_is_the_committed_offset() -> None:
+    """kafka-python reports async commit outcomes out of order (4 before 3): the broker
+    applied them in request order, so the group holds 4 and a new owner starts there."""
+    def run(first: int) -> H:
+        return (H().scenario().produce(0, range(10))
+                .assigned("m1", 0).consumed("m1", 0, range(4))
+                .commit_requested("m1", {0: 3}, "async").commit_requested("m1", {0: 4}, "async")
+                .committed("m1", {0: 4}, mode="async").committed("m1", {0: 3}, mode="async")
+                .killed("m1").assigned("m2", 0).polled("m2", 0, range(first, 10))
+                .processed("m2", 0, range(first, 10)))
+
+    assert check_start_position(run(4).build()) == []
+    [v] = check_start_position(run(3).build())
+    assert v.anomaly == "start-before-committed" and v.details["expected"] == 4

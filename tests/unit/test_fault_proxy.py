@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import socketserver
@@ -298,22 +299,49 @@ def test_bad_fault_kind_or_delay_is_refused(proxy):
     assert proxy.active() == {}
 
 
-def test_hundreds_of_connections_then_stop_leaves_no_thread_or_socket(echo):
-    def fds() -> int:
-        return len(os.listdir("/proc/self/fd"))
+def sockets_on(ports: set[int]) -> int:
+    """This process's TCP sockets with a local or remote port in ``ports`` (other proxies,
+    e.g. a proxied test broker in the same worker, are not counted)."""
+    mine = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if link.startswith("socket:["):
+                mine.add(link[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in list(f)[1:]:
+                cols = line.split()
+                local, remote, inode = cols[1], cols[2], cols[9]
+                if inode in mine and {int(local.rsplit(":", 1)[1], 16),
+                                      int(remote.rsplit(":", 1)[1], 16)} & ports:
+                    count += 1
+    return count
 
-    before = fds()
+
+def test_hundreds_of_connections_then_stop_leaves_no_thread_or_socket(echo):
     p = FaultProxy(echo).start()
-    assert p.running and len(proxy_threads()) == 1 and proxy_threads()[0].daemon
+
+    def own_threads() -> list[threading.Thread]:
+        return [t for t in proxy_threads() if t.name == f"fault-proxy-{p.port}"]
+
+    def fds() -> int:
+        return sockets_on({p.port, echo[1]})
+
+    listeners = 2  # the proxy's and the echo server's
+    assert p.running and len(own_threads()) == 1 and own_threads()[0].daemon
     socks = [connect(p, f"g-m{i % 7}", body=bytes([i % 256]) * 100) for i in range(300)]
     assert sum(p.connections().values()) == 300
+    assert fds() >= 600 + listeners  # both legs of every connection, and the listeners
     p.stop()
-    assert not p.running and proxy_threads() == []
+    assert not p.running and own_threads() == []
     assert all(closed(s) for s in socks)
     for s in socks:
         s.close()
     # the echo server's handlers close their ends once they see the proxy's EOF
-    wait_until(lambda: fds() <= before, f"the file descriptors to drop back to {before}")
+    wait_until(lambda: fds() <= listeners - 1, "every socket but the echo server's listener "
+               "to close")
     p.stop()  # idempotent
     with pytest.raises(OSError):  # nothing listens any more
         socket.create_connection(p.address, timeout=2).close()
