@@ -241,9 +241,11 @@ class ZombieKeepsProcessing(Delegating):
             self.stalled = True  # from now on a zombie: it reads on what it owned
             self.kept |= self.owned
             self._reassign_ghost()
-            if self.ghost is not None:  # before the client can tell it anything
+            deadline = time.monotonic() + 5.0  # a fresh consumer needs a moment to fetch
+            while self.ghost is not None and time.monotonic() < deadline:
+                # before the client can tell it anything
                 with contextlib.suppress(ConsumerError):
-                    ghostly = [r for r in self.ghost.poll(max(timeout, 1.0), max_records)
+                    ghostly = [r for r in self.ghost.poll(0.5, max_records)
                                if r.tp in self.kept]
                     if ghostly:
                         for r in ghostly:
@@ -333,15 +335,23 @@ class CannotSubscribe(Delegating):
 
 
 class ResumeRewinds(Delegating):
-    """resume() of a partition that was not paused seeks it back to its committed offset
-    (how librdkafka went wrong, confluentinc/librdkafka#4637): processed but uncommitted
-    records come again in one ownership. Only a redundant resume exposes it."""
+    """resume() of a partition that was not paused fetches it again from a stale fetch start,
+    the first offset it ever delivered of it (how librdkafka went wrong,
+    confluentinc/librdkafka#4637): records come again in one ownership without a seek. Only a
+    redundant resume exposes it."""
 
     name = "broken:resume-rewinds"
 
     def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config)
         self.paused: set[TopicPartition] = set()
+        self.first: dict[TopicPartition, int] = {}
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        for r in records:
+            self.first.setdefault(r.tp, r.offset)
+        return records
 
     def pause(self, tps) -> None:
         self.inner.pause(tps)
@@ -351,10 +361,9 @@ class ResumeRewinds(Delegating):
         self.inner.resume(tps)
         stray = [tp for tp in tps if tp not in self.paused]
         self.paused -= set(tps)
-        if stray:
-            for tp, off in self.inner.committed(stray).items():
-                if off is not None and off >= 0:
-                    self.inner.seek(tp, off)
+        for tp in stray:
+            if tp in self.first:
+                self.inner.seek(tp, self.first[tp])
 
 
 class RepeatedCommitSkipsOne(Delegating):
