@@ -214,6 +214,8 @@ class ZombieKeepsProcessing(Delegating):
 
     def taken(self, listener: RebalanceListener, kind: str,
               partitions: list[TopicPartition]) -> None:
+        if time.monotonic() - self.last_poll > self.config.session_timeout_ms / 1000:
+            self.stalled = True  # frozen inside poll(): the client reports it as it wakes
         if self.closing or not (self.stalled or kind == "lost"):  # tell it
             self.owned -= set(partitions)
             getattr(listener, f"on_{kind}")(partitions)

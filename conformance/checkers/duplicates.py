@@ -41,6 +41,7 @@ from conformance.checkers.spans import (
     Settings,
     Span,
     Spans,
+    commit_pairs,
     commits,
     condense,
     processings,
@@ -120,12 +121,14 @@ def check_duplicates(history: History) -> list[Violation]:
 
 
 def _failed_commits(history: History) -> dict[tuple[str, TP], list[tuple[int, int]]]:
-    """(member, partition) -> (event index, offset) of every commit reported failed."""
+    """(member, partition) -> (index of the request, else of the outcome, offset) of every
+    commit reported failed (the outcome may come after the span ended, e.g. after on_lost)."""
+    requested = {e.index: r for r, e in commit_pairs(history)}
     out: dict[tuple[str, TP], list[tuple[int, int]]] = defaultdict(list)
     for c in commits(history):
         if not c.ok:
             for tp, off in c.offsets.items():
-                out[(c.member, tp)].append((c.index, off))
+                out[(c.member, tp)].append((requested.get(c.index, c.index), off))
     return out
 
 

@@ -349,7 +349,7 @@ def commits(history: History, requested: bool = False) -> list[Commit]:
     return out
 
 
-def _pairs(history: History) -> list[tuple[int, Event]]:
+def commit_pairs(history: History) -> list[tuple[int, Event]]:
     """(request index, outcome event) of every commit outcome a member reported for a request
     of its own: an outcome answers the member's earliest pending request of the same mode with
     the same offsets (async outcomes may arrive out of order), else its earliest pending one.
@@ -376,7 +376,7 @@ def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
     requesting it: the broker may have applied an ok one anywhere in between (e.g. while the
     member was frozen), a failed one anywhere after its request (outcome: infinity)."""
     out = []
-    for requested, e in _pairs(history):
+    for requested, e in commit_pairs(history):
         # ok: applied somewhere in between; failed: perhaps applied anyway (a retry after
         # a lost response reports the retry's error), so from the request on
         outcome = e.index if e.data.get("ok") is True else float("inf")
@@ -415,7 +415,7 @@ class GroupOffsets:
         self._maybe: dict[TP, list[tuple[int, int]]] = defaultdict(list)
         #: ack index -> request index: the broker applies one member's commits in the order
         #: it sent them, whatever order their acknowledgements come back in
-        self._sent = {e.index: requested for requested, e in _pairs(history)}
+        self._sent = {e.index: requested for requested, e in commit_pairs(history)}
         for c in commits(history):
             if c.ok:
                 for tp, off in c.offsets.items():

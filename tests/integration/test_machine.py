@@ -60,17 +60,22 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     ("IgnoresSeeks", "order", "seek-not-honored"),
     ("ZombieKeepsProcessing", "zombie-fencing", "zombie-read"),
     ("IgnoresAssignment", "member-assigned", "group-never-settled"),
-    ("ResumeRewinds", "duplicates-bounded", "duplicate-without-cause"),
+    # re-read in one ownership, or past the member's own commit, as the rewind falls
+    ("ResumeRewinds", "duplicates-bounded",
+     ("duplicate-without-cause", "redelivered-after-commit")),
     ("RepeatedCommitSkipsOne", "commit-validity", "commit-beyond-processed"),
     ("LosesWithSingleRecordPolls", "no-loss", "lost"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))
     spec = ScenarioSpec(f"{BROKEN}:{adapter}", base.config, base.strategy, faults=base.faults)
-    outcome = run_machine(kafka_broker, spec, PROFILES["ci"], tmp_path, seed=1234,
-                          shrink=False)
+    # the canonical example and example 2 (max.poll.records=1) reach every fault these
+    # adapters have; more examples would only make the test longer
+    profile = replace(PROFILES["ci"], max_examples=2)
+    outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234, shrink=False)
     assert verdicts(outcome)[check] == Verdict.FAIL, verdicts(outcome)
-    assert anomaly in anomalies(outcome, check)
+    wanted = set(anomaly) if isinstance(anomaly, tuple) else {anomaly}
+    assert wanted & anomalies(outcome, check), anomalies(outcome, check)
     failing = next(r for r in outcome.results if r.check == check)
     assert failing.steps and "from conformance.program import Program" in failing.steps
     compile("\n".join(failing.steps), "printed program", "exec")  # runnable Python
