@@ -21,7 +21,8 @@ Anomalies
                                   ``strategy.bound`` (when it is an int). Records below an
                                   offset A tried to commit in its span but the broker refused
                                   (A had been fenced: S8's re-delivery from the last commit)
-                                  do not count.
+                                  do not count, nor records A processed and then sought back
+                                  over (its rewind left them uncommitted, S7).
 
 ``duplicate_figures`` measures what a report shows next to the verdict: total and distinct
 processings, hand-overs with duplicates, the largest duplicate count of one hand-over.
@@ -115,6 +116,11 @@ def check_duplicates(history: History) -> list[Violation]:
             # records a commit of A covered but the broker refused (A was fenced): re-reading
             # them is the documented price of a lost membership (S8), not the strategy's
             rs = [r for r in rs if r.first.rec.offset >= covered]
+            # records A processed before it sought back over them: its rewind (S7), not the
+            # strategy, left them uncommitted
+            end = a.end if a.end is not None else 1 << 62
+            rs = [r for r in rs if seeks.back_to(a.member, a.tp, r.first.index, end,
+                                                 r.first.rec.offset) is None]
             if len(rs) > settings.bound:
                 out.append(_over_bound(a, b, rs, settings))
     return sorted(out, key=lambda v: v.evidence[-1] if v.evidence else -1)

@@ -139,3 +139,14 @@ def test_records_a_refused_commit_covered_do_not_count_against_the_bound() -> No
     assert check_duplicates(run(8).build()) == []
     [v] = check_duplicates(run(5).build())  # 5, 6, 7 were never in a commit attempt
     assert v.anomaly == "duplicates-over-bound" and v.details["offsets"] == [5, 6, 7]
+
+
+def test_records_the_member_sought_back_over_do_not_count_against_the_bound() -> None:
+    """m1 processed 0..5, sought back to 3 and re-read 3 only, committed 4: the next owner
+    re-reads 4 and 5, which m1's rewind left uncommitted, not its strategy."""
+    h = (H().scenario(bound=1).produce(0, range(8))
+         .assigned("m1", 0).consumed("m1", 0, range(6)).committed("m1", {0: 6})
+         .seeked("m1", 0, 3).consumed("m1", 0, 3).committed("m1", {0: 4})
+         .lost("m1", 0).assigned("m2", 0).polled("m2", 0, range(4, 8))
+         .processed("m2", 0, range(4, 8)))
+    assert [v.anomaly for v in check_duplicates(h.build())] == []
