@@ -39,11 +39,13 @@ end of the isolation to the first offence.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from conformance.checkers.spans import (
     TP,
     Isolation,
+    Span,
     Spans,
     condense,
     isolations,
@@ -101,13 +103,12 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
     noticed: set[TP] = set()
     found: dict[tuple[str, TP], _Offence] = {}
 
-    def handed(tp: TP, index: int) -> int | None:
-        """The index of the first ``assigned`` event of another member for ``tp`` after the
-        isolation began and before ``index``, whether or not it still owns it (the group gave
-        the partition away: a read of it before hearing so is a zombie's)."""
+    def given(tp: TP, index: int, candidates: Iterable[Span]) -> int | None:
+        """The index of the first ``assigned`` event for ``tp`` of another member's span among
+        ``candidates`` after the isolation began and before ``index``."""
         if tp not in held or tp in reassigned:
             return None
-        for s in spans.all:
+        for s in candidates:
             if s.tp != tp or s.member == iso.member or s.manual:
                 continue
             since = [i for i in assigned.get((s.member, tp), []) if iso.began.index < i < index]
@@ -116,19 +117,13 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
                 return since[0]
         return None
 
+    def handed(tp: TP, index: int) -> int | None:
+        """Given away (whether or not the other member still owns it): a zombie's read."""
+        return given(tp, index, spans.all)
+
     def taken(tp: TP, index: int) -> int | None:
-        """The index of the other owner's ``assigned`` event (after the isolation began) for
-        ``tp``."""
-        if tp not in held or tp in reassigned:
-            return None
-        for s in spans.open_at(tp, index):
-            if s.member == iso.member or s.manual:
-                continue
-            since = [i for i in assigned.get((s.member, tp), []) if iso.began.index < i < index]
-            if since:
-                owners[since[0]] = s.member
-                return since[0]
-        return None
+        """Owned by another member at ``index``: a commit accepted then was not fenced."""
+        return given(tp, index, spans.open_at(tp, index))
 
     def note(anomaly: str, tp: TP, owner: int, e: Event, offsets: list[int]) -> None:
         offence = found.setdefault((anomaly, tp), _Offence(owners[owner], owner))
