@@ -43,19 +43,40 @@ class Program:
                  growth: bool = True, faults: tuple[str, ...] = (), nodes: int = 1,
                  broker: Broker | None = None, workdir: Path | None = None,
                  exit_on_failure: bool = True) -> None:
-        self.spec = ScenarioSpec(resolve(ClientSpec.parse(client)),
-                                 {**SCENARIO_CONFIG, **(config or {})},
-                                 Strategy.from_json(strategy or {}), partitions, growth, faults)
+        self.exit_on_failure = exit_on_failure
+        try:
+            self.spec = ScenarioSpec(resolve(ClientSpec.parse(client)),
+                                     {**SCENARIO_CONFIG, **(config or {})},
+                                     Strategy.from_json(strategy or {}), partitions, growth,
+                                     faults)
+        except ConformanceError as exc:
+            self._fail(exc)
+            raise
         self.nodes = nodes
         self.broker = broker
         self._own_broker = broker is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kc-program-"))
-        self.exit_on_failure = exit_on_failure
         self.results: list[CheckResult] = []
         self.harness: Harness | None = None
         self.scenario: Scenario | None = None
 
+    def _fail(self, exc: ConformanceError) -> None:
+        """As a script: one line and the CLI's exit code (2 usage, 3 infrastructure), never
+        exit 1 (a violation) or a traceback."""
+        if self.exit_on_failure:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+
     def __enter__(self) -> Program:
+        try:
+            return self._enter()
+        except ConformanceError as exc:
+            if self._own_broker and self.broker is not None:
+                self.broker.stop()
+            self._fail(exc)
+            raise
+
+    def _enter(self) -> Program:
         if self.broker is None:
             bootstrap = os.environ.get("KAFKA_CONFORMANCE_BOOTSTRAP")
             if bootstrap:
@@ -98,6 +119,8 @@ class Program:
                     self.broker.admin.delete_topic(h.topic, wait=False)  # type: ignore[union-attr]
             if self._own_broker and self.broker is not None:
                 self.broker.stop()
+        if isinstance(exc[0] if exc else None, ConformanceError):
+            self._fail(exc[0])  # type: ignore[arg-type]
         if exc_type is not None or h is None:
             return
         self.results = run_checks(h.history)
