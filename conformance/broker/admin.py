@@ -224,6 +224,19 @@ class Admin:
         res = self._client.list_consumer_groups(request_timeout=_TIMEOUT).result(timeout=_TIMEOUT)
         return sorted(g.group_id for g in res.valid)
 
+    def group_owners(self, group: str) -> tuple[str, set[tuple[str, int]]]:
+        """The group's state as its coordinator sees it ('STABLE', 'EMPTY', ...)
+        and every partition it counts as owned by one of its members."""
+        client = self._new_client()
+        futures = client.describe_consumer_groups([group], request_timeout=_TIMEOUT)
+        try:
+            description = futures[group].result(timeout=_TIMEOUT)
+        except KafkaException as exc:
+            raise BrokerError(f"describe group {group}: {exc.args[0].str()}") from None
+        owned = {(tp.topic, tp.partition) for member in description.members
+                 for tp in (member.assignment.topic_partitions if member.assignment else [])}
+        return description.state.name, owned
+
     # -- failover ----------------------------------------------------------------------------
     def partition_states(self, topic: str) -> dict[int, PartitionState]:
         """Per partition of ``topic``: leader (-1 while none), replicas in preference order, ISR.

@@ -87,7 +87,11 @@ class Deviation:
         if target.adapter != self.adapter and (
                 self.exact or not target.adapter.startswith(f"{self.adapter}:")):
             return False
-        found = release(target.client_version)
+        return self.affects(target.client_version)
+
+    def affects(self, version: str) -> bool:
+        """Whether a release of the client has this bug."""
+        found = release(version)
         low, high = release(self.since), release(self.until) if self.until else None
         return (found is not None and low is not None and low <= found
                 and (high is None or found < high))

@@ -58,6 +58,7 @@ from adapters.base import (
     Unsupported,
 )
 from adapters.registry import load
+from conformance.broker.admin import Admin
 from conformance.clients.remote import RemoteAdapter
 
 pytestmark = pytest.mark.broker
@@ -92,6 +93,10 @@ DEVIATIONS = (
         "tests of kafka-python 3.x can time out on it at random: rarely in this process, in "
         "about one run in three through the adapter host (its calls are further apart)"),
 )
+
+
+#: The known bug any test that joins a group can run into, not only the one that pins it down.
+STALL = DEVIATIONS[2]
 
 
 def _marks(test: str, target: Target, protocol: str) -> list[pytest.MarkDecorator]:
@@ -147,8 +152,29 @@ def _offsets(records: list[Record]) -> list[tuple[int, int]]:
 
 
 def _join(adapter: Adapter, recorder: Recorder, partitions: set[TopicPartition]) -> None:
-    wait_for(lambda: recorder.owned() == partitions, TIMEOUT, f"assignment of {partitions}",
-             lambda: adapter.poll(0.1))
+    """Poll until the listener reports ``partitions``. Each poll may block for half a second,
+    as in ``poll_records``, so a join completes inside one poll."""
+    try:
+        wait_for(lambda: recorder.owned() == partitions, TIMEOUT, f"assignment of {partitions}",
+                 lambda: adapter.poll(0.5))
+    except AssertionError:
+        _xfail_on_the_known_stall(adapter, recorder, partitions)
+        raise
+
+
+def _xfail_on_the_known_stall(adapter: Adapter, recorder: Recorder,
+                              partitions: set[TopicPartition]) -> None:
+    """A test about something else ran into kafka-python 3.x's rejoin stall (``STALL``): it
+    xfails with that bug's reason when the stall's signature is there (the coordinator holds a
+    stable group that owns ``partitions`` while the client never reported them), and fails
+    otherwise."""
+    if adapter.client != STALL.adapter or not STALL.affects(adapter.client_version()):
+        return
+    admin = Admin(adapter.config.bootstrap_servers)
+    state, owned = admin.group_owners(adapter.config.group_id or "")
+    wanted = {(tp.topic, tp.partition) for tp in partitions}
+    if state == "STABLE" and wanted <= owned and not recorder.owned() & partitions:
+        pytest.xfail(f"hit a known client bug: {STALL.reason}")
 
 
 # -- capabilities --------------------------------------------------------------------------
