@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.clients import native
 from conformance.clients.envs import ensure_env, worker_root
+from conformance.clients.native import is_native
 from conformance.clients.spec import ClientSpec, distribution
 from conformance.errors import ConformanceError, UsageError
 
@@ -34,6 +36,8 @@ class Client:
     spec: ClientSpec
     python: str
     env: dict[str, str] = field(default_factory=dict)
+    #: a native worker's command (``--id MEMBER`` is appended); empty for a Python client
+    command: tuple[str, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
     _unsupported: dict[str, str | None] = field(default_factory=dict, repr=False)
 
@@ -71,6 +75,8 @@ class Client:
 
     # -- starting workers ----------------------------------------------------------------------
     def worker_command(self, member: str) -> list[str]:
+        if self.command:
+            return [*self.command, "--id", member]
         return [self.python, "-m", "conformance.worker", "--id", member]
 
     def process_env(self) -> dict[str, str] | None:
@@ -99,7 +105,8 @@ class Client:
             raise ClientStartError(f"{self.label}: the worker did not answer 'describe' within "
                                    f"{DESCRIBE_TIMEOUT:.0f} s") from None
         except OSError as exc:
-            raise ClientStartError(f"{self.label}: cannot start {self.python}: {exc}") from None
+            program = self.worker_command("describe")[0]
+            raise ClientStartError(f"{self.label}: cannot start {program}: {exc}") from None
         reply = next((obj for obj in _objects(proc.stdout) if obj.get("in_reply_to") == 1), None)
         if reply is None:
             lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
@@ -139,7 +146,10 @@ def resolve(spec: ClientSpec, progress: Callable[[str], None] | None = None) -> 
 
     UsageError: unknown adapter or no such release. ClientEnvError / ClientStartError: the
     environment could not be built or a worker could not start in it."""
-    if spec.beside:
+    if is_native(spec.adapter):
+        built = native.build(spec.adapter, spec.version, progress)
+        client = Client(spec, "", command=built.command)
+    elif spec.beside:
         client = Client(spec, sys.executable)
     else:
         if spec.version is not None:

@@ -4,6 +4,10 @@
     NAME==VERSION         a virtual environment for that release, built once and cached
     NAME@/path/to/python  an interpreter the user prepared (with the client installed)
 
+Native clients (``java``, ``spring-kafka``, ``franz-go``, ``kafkajs``; see
+:mod:`conformance.clients.native`) take ``NAME`` (their default release) or ``NAME==VERSION``;
+their workers are built once into the cache.
+
 ``NAME`` is an adapter name (``kafka-python``, ``confluent-kafka:batch``) or an adapter reference
 (``module:Class``, ``path/to/file.py:Class``). Parsed once, in the CLI layer; everything below
 works with :class:`ClientSpec` values.
@@ -15,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.clients.native import BUILDERS, is_native
 from conformance.errors import UsageError
 
 #: Adapter name -> the distribution (PyPI name) of the client library it drives.
@@ -43,15 +48,19 @@ class ClientSpec:
             if not name or not _VERSION_RE.match(version):
                 raise UsageError(f"--client {text!r}: expected NAME==VERSION, e.g. "
                                  f"kafka-python==2.0.2")
-            if distribution(name) is None:
+            if distribution(name) is None and not is_native(name):
+                known = sorted({*DISTRIBUTIONS, *BUILDERS})
                 raise UsageError(f"--client {text!r}: a release can be chosen only for a built-in "
-                                 f"client ({', '.join(sorted(DISTRIBUTIONS))}); give your own "
+                                 f"client ({', '.join(known)}); give your own "
                                  f"interpreter with NAME@/path/to/python")
             return cls(name, version=version)
         if "@" in text:
             name, _, python = text.rpartition("@")
             if not name or not python:
                 raise UsageError(f"--client {text!r}: expected NAME@/path/to/python")
+            if is_native(name):
+                raise UsageError(f"--client {text!r}: {name} is not a Python client; choose a "
+                                 f"release with {name}==VERSION")
             path = Path(python).expanduser()
             if not path.is_file():
                 raise UsageError(f"--client {text!r}: no interpreter at {python}")
@@ -71,8 +80,8 @@ class ClientSpec:
 
     @property
     def beside(self) -> bool:
-        """True when the client is the one installed beside the suite."""
-        return self.version is None and self.python is None
+        """True when the client is the one installed beside the suite (a Python client)."""
+        return self.version is None and self.python is None and not is_native(self.adapter)
 
     def __str__(self) -> str:
         return self.label
