@@ -582,8 +582,10 @@ class Worker {
     this.consumer.on(ev.CRASH, e => {
       const error = e.payload && e.payload.error
       this.revokeAll('crash')
-      emit('error', { code: normalize(error).code, message: `kafkajs consumer crashed: ${error && error.message}`,
-        fatal: !(e.payload && e.payload.restart) })
+      // a crash kafkajs restarts from (e.g. the coordinator still loading) is logged only
+      if (!(e.payload && e.payload.restart)) {
+        emit('error', { code: normalize(error).code, message: `kafkajs consumer crashed: ${error && error.message}`, fatal: true })
+      }
     })
     const info = this.info()
     emit('ready', info)
