@@ -598,11 +598,42 @@ class Worker {
     this.topics = msg.topics.map(String)
     try {
       await this.consumer.connect()
-      await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.config.auto_offset_reset !== 'latest' })
+      await this.subscribeTopics()
     } catch (e) {
-      this.topics = []
-      throw normalize(e)
+      if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION') {
+        this.topics = []
+        throw normalize(e)
+      }
+      // the topic does not exist (yet): kafkajs refuses to subscribe to it, so the worker
+      // tries again in the background, as other clients wait for the topic to appear
+      log('WARN', `subscribe: ${e.message}; retrying until the topic exists`)
+      this.subscribeLater()
+      reply(msg)
+      return
     }
+    this.startRunner()
+    reply(msg)
+  }
+
+  async subscribeTopics() {
+    await this.consumer.subscribe({ topics: this.topics, fromBeginning: this.config.auto_offset_reset !== 'latest' })
+  }
+
+  subscribeLater() {
+    const attempt = async () => {
+      if (this.done || this.closing) return
+      try {
+        await this.subscribeTopics()
+      } catch (e) {
+        setTimeout(attempt, 500)
+        return
+      }
+      this.startRunner()
+    }
+    setTimeout(attempt, 500)
+  }
+
+  startRunner() {
     // consumer.run resolves after the first join: the group is joined in the background and
     // `assigned` arrives as an event, like a listener's on_assigned during a poll
     this.consumer.run({
@@ -612,7 +643,6 @@ class Worker {
       partitionsConsumedConcurrently: 64,
       eachBatch: payload => this.eachBatch(payload),
     }).catch(e => emit('error', { code: normalize(e).code, message: String(e.message || e), fatal: false }))
-    reply(msg)
   }
 
   async cmd_assign(msg) {
@@ -707,15 +737,21 @@ class Worker {
     reply(msg, { offset })
   }
 
+  /** `fn(admin)`; once more with fresh metadata when it fails (e.g. partitions were added). */
   async withAdmin(fn) {
-    try {
-      if (!this.adminConnected) {
-        await this.admin.connect()
-        this.adminConnected = true
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!this.adminConnected) {
+          await this.admin.connect()
+          this.adminConnected = true
+        }
+        return await fn(this.admin)
+      } catch (e) {
+        if (attempt >= 1) throw normalize(e)
+        log('WARN', `admin request failed (${e.message}), reconnecting`)
+        this.adminConnected = false
+        await this.admin.disconnect().catch(() => null)
       }
-      return await fn(this.admin)
-    } catch (e) {
-      throw normalize(e)
     }
   }
 
@@ -781,6 +817,7 @@ class Worker {
 
   async cmd_close(msg) {
     this.running = false
+    this.closing = true
     await Promise.allSettled([...this.pool])
     if (msg.commit) await this.commitProcessed('close')
     this.revokedSinceJoin = true // kafkajs calls no listener on close: no revoke is reported
