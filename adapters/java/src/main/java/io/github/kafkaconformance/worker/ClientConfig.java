@@ -15,12 +15,13 @@ final class ClientConfig {
         "auto_offset_reset", "enable_auto_commit", "auto_commit_interval_ms", "group_protocol",
         "assignment_strategy", "max_poll_records", "session_timeout_ms", "heartbeat_interval_ms",
         "max_poll_interval_ms", "metadata_max_age_ms", "fetch_max_bytes",
-        "max_partition_fetch_bytes", "partition_eof", "client_id", "extra");
+        "max_partition_fetch_bytes", "partition_eof", "isolation_level", "client_id", "extra");
     private static final Map<String, String> ASSIGNORS = Map.of(
         "range", "org.apache.kafka.clients.consumer.RangeAssignor",
         "roundrobin", "org.apache.kafka.clients.consumer.RoundRobinAssignor",
         "cooperative-sticky", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor");
     private static final Set<String> RESETS = Set.of("earliest", "latest", "none");
+    private static final Set<String> ISOLATION = Set.of("read_uncommitted", "read_committed");
 
     /** The kafka-clients release on the classpath, e.g. "4.3.1". */
     static final String VERSION = AppInfoParser.getVersion();
@@ -43,6 +44,7 @@ final class ClientConfig {
     Long fetchMaxBytes;
     Long maxPartitionFetchBytes;
     boolean partitionEof;
+    String isolationLevel = "read_uncommitted";
     String clientId;
     JsonNode extra;
 
@@ -81,6 +83,7 @@ final class ClientConfig {
         c.maxPartitionFetchBytes = node.hasNonNull("max_partition_fetch_bytes")
             ? node.get("max_partition_fetch_bytes").asLong() : null;
         c.partitionEof = node.path("partition_eof").asBoolean(false);
+        c.isolationLevel = node.path("isolation_level").asText(c.isolationLevel);
         c.clientId = node.hasNonNull("client_id") ? node.get("client_id").asText() : null;
         c.extra = node.path("extra");
         return c;
@@ -126,6 +129,9 @@ final class ClientConfig {
         if (!RESETS.contains(autoOffsetReset)) {
             return "kafka-clients has no auto.offset.reset=" + autoOffsetReset;
         }
+        if (!ISOLATION.contains(isolationLevel)) {
+            return "kafka-clients has no isolation.level=" + isolationLevel;
+        }
         return null;
     }
 
@@ -165,6 +171,7 @@ final class ClientConfig {
         if (maxPartitionFetchBytes != null && maxPartitionFetchBytes > 0) {
             p.put("max.partition.fetch.bytes", Long.toString(maxPartitionFetchBytes));
         }
+        p.put("isolation.level", isolationLevel);
         // partition_eof: kafka-clients has no end-of-partition events; nothing to turn on
         if (clientId != null) {
             p.put("client.id", clientId);
