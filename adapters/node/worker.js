@@ -64,12 +64,13 @@ const CONFIG_KEYS = new Set(['bootstrap_servers', 'group_id', 'auto_offset_reset
   'enable_auto_commit', 'auto_commit_interval_ms', 'group_protocol', 'assignment_strategy',
   'max_poll_records', 'session_timeout_ms', 'heartbeat_interval_ms', 'max_poll_interval_ms',
   'metadata_max_age_ms', 'fetch_max_bytes', 'max_partition_fetch_bytes', 'partition_eof',
-  'client_id', 'extra'])
+  'client_id', 'isolation_level', 'extra'])
 const CONFIG_DEFAULTS = { auto_offset_reset: 'earliest', enable_auto_commit: false,
   auto_commit_interval_ms: 5000, group_protocol: 'classic', assignment_strategy: 'range',
   max_poll_records: 500, session_timeout_ms: 6000, heartbeat_interval_ms: 500,
   max_poll_interval_ms: 30000, metadata_max_age_ms: 300000, fetch_max_bytes: null,
-  max_partition_fetch_bytes: null, partition_eof: false, client_id: null, extra: {} }
+  max_partition_fetch_bytes: null, partition_eof: false, client_id: null,
+  isolation_level: 'read_uncommitted', extra: {} }
 
 function parseConfig(raw) {
   if (raw === null || typeof raw !== 'object') throw new ProtocolError('config must be an object')
@@ -571,6 +572,8 @@ class Worker {
       partitionAssigners: assigners[config.assignment_strategy] || assigners.range,
       ...(config.fetch_max_bytes ? { maxBytes: config.fetch_max_bytes } : {}),
       ...(config.max_partition_fetch_bytes ? { maxBytesPerPartition: config.max_partition_fetch_bytes } : {}),
+      // kafkajs reads committed by default; Kafka's (and the config's) default is uncommitted
+      isolationLevel: config.isolation_level === 'read_committed' ? 1 : 0,
       retry: { retries: 5 },
     })
     this.admin = kafka.admin()
