@@ -35,6 +35,7 @@ type Config struct {
 	FetchMaxBytes          *int32         `json:"fetch_max_bytes"`
 	MaxPartitionFetchBytes *int32         `json:"max_partition_fetch_bytes"`
 	PartitionEOF           bool           `json:"partition_eof"`
+	IsolationLevel         string         `json:"isolation_level"`
 	ClientID               *string        `json:"client_id"`
 	Extra                  map[string]any `json:"extra"`
 }
@@ -53,7 +54,7 @@ func parseConfig(obj map[string]any) (Config, *CErr) {
 	cfg := Config{AutoOffsetReset: "earliest", AutoCommitIntervalMs: 5000,
 		GroupProtocol: "classic", AssignmentStrategy: "range", MaxPollRecords: 500,
 		SessionTimeoutMs: 6000, HeartbeatIntervalMs: 500, MaxPollIntervalMs: 30000,
-		MetadataMaxAgeMs: 300000}
+		MetadataMaxAgeMs: 300000, IsolationLevel: "read_uncommitted"}
 	if err := decodeStrict(obj, &cfg); err != nil {
 		return cfg, cerr("malformed-command", "ValueError: config: %v", err)
 	}
@@ -86,6 +87,11 @@ func (c Config) unsupported() string {
 	case "earliest", "latest", "none":
 	default:
 		return fmt.Sprintf("%s: unknown auto_offset_reset %q", release, c.AutoOffsetReset)
+	}
+	switch c.IsolationLevel {
+	case "read_uncommitted", "read_committed":
+	default:
+		return fmt.Sprintf("%s: unknown isolation_level %q", release, c.IsolationLevel)
 	}
 	for key, value := range c.Extra {
 		if key == "security.protocol" && strings.ToLower(fmt.Sprint(value)) != "plaintext" {
@@ -127,6 +133,9 @@ func newConsumer(cfg Config, w *Worker) (*Consumer, *CErr) {
 		kgo.MetadataMinAge(minDuration(time.Second,
 			time.Duration(cfg.MetadataMaxAgeMs)*time.Millisecond)),
 		kgo.FetchMaxWait(500 * time.Millisecond), // Java's fetch.max.wait.ms
+	}
+	if cfg.IsolationLevel == "read_committed" {
+		base = append(base, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
 	if cfg.ClientID != nil {
 		base = append(base, kgo.ClientID(*cfg.ClientID))
@@ -574,7 +583,15 @@ func (c *Consumer) seek(tp TP, offset int64) *CErr {
 	if err := c.requireOwned(tp, "seek"); err != nil {
 		return err
 	}
-	c.cl.SetOffsets(epochOffsets(map[TP]int64{tp: offset}))
+	if c.assigned {
+		// SetOffsets skips a partition not consumed yet (right after assign(), before
+		// metadata arrived): take it out and add it back at the offset instead.
+		c.cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+		c.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{
+			tp.Topic: {tp.Partition: kgo.NewOffset().At(offset)}})
+	} else {
+		c.cl.SetOffsets(epochOffsets(map[TP]int64{tp: offset}))
+	}
 	c.positions[tp] = offset
 	return nil
 }
