@@ -109,7 +109,11 @@ class Unsupported(ConsumerError):
 # -- configuration ---------------------------------------------------------------------------
 @dataclass
 class ConsumerConfig:
-    """Client-neutral consumer configuration; each adapter maps it to its client's keys."""
+    """Client-neutral consumer configuration; each adapter maps it to its client's keys.
+
+    Workers refuse keys they do not know (the Python worker and the native ones in
+    ``adapters/java``, ``adapters/go``, ``adapters/node``): a new field needs a mapping in
+    each of them."""
 
     bootstrap_servers: str
     group_id: str | None = None
@@ -126,6 +130,7 @@ class ConsumerConfig:
     fetch_max_bytes: int | None = None  # per fetch request (None: the client's default)
     max_partition_fetch_bytes: int | None = None  # per partition and fetch (None: default)
     partition_eof: bool = False  # end-of-partition events, where the client has them
+    isolation_level: str = "read_uncommitted"  # read_committed | read_uncommitted (KIP-98)
     client_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # pass-through client properties
 

@@ -267,6 +267,7 @@ class ConfluentAdapter(Adapter):
             props["message.max.bytes"] = min(1000000, props["fetch.max.bytes"])
         if c.partition_eof:
             props["enable.partition.eof"] = True  # EOF events are informational (ignored)
+        props["isolation.level"] = c.isolation_level  # librdkafka's default: read_committed
         if c.client_id:
             props["client.id"] = c.client_id
         props.update(c.extra)

@@ -273,6 +273,10 @@ class KafkaPythonAdapter(Adapter):
             raise Unsupported(f"{release} has no {config.assignment_strategy} "
                               f"assignor (incremental cooperative rebalancing, KIP-429, came "
                               f"with kafka-python 3.0)")
+        if (config.isolation_level == "read_committed"
+                and "isolation_level" not in KafkaConsumer.DEFAULT_CONFIG):
+            raise Unsupported(f"{release} has no isolation_level option: it reads "
+                              f"transactional records uncommitted only")
         super().check_config(config)
 
     def __init__(self, config: ConsumerConfig) -> None:
@@ -321,6 +325,8 @@ class KafkaPythonAdapter(Adapter):
         if c.max_partition_fetch_bytes:
             props["max_partition_fetch_bytes"] = int(c.max_partition_fetch_bytes)
         # partition_eof: kafka-python has no end-of-partition events; nothing to turn on
+        if c.isolation_level != "read_uncommitted":  # releases before 2.1 know only that one
+            props["isolation_level"] = c.isolation_level
         if c.client_id:
             props["client_id"] = c.client_id
         props.update(c.extra)

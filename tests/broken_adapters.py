@@ -398,3 +398,14 @@ class LosesWithSingleRecordPolls(Delegating):
         if self.config.max_poll_records == 1:
             return [r for r in records if r.offset % 5 != 4]
         return records
+
+
+class IgnoresIsolationLevel(Delegating):
+    """Never passes ``isolation_level`` on, so the client reads at its own default: librdkafka
+    reads committed, and aborted transactional records never reach an application that asked
+    for read_uncommitted (a wrapper that drops a setting it does not know)."""
+
+    name = "broken:ignores-isolation-level"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(dataclasses.replace(config, isolation_level="read_committed"))

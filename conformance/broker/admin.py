@@ -13,6 +13,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from confluent_kafka import (
@@ -41,6 +42,15 @@ _TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILAB
 
 #: The internal topic whose partition leaders are the group coordinators.
 OFFSETS_TOPIC = "__consumer_offsets"
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A consumer group as its coordinator describes it."""
+
+    state: str  # STABLE, EMPTY, PREPARING_REBALANCING, COMPLETING_REBALANCING, DEAD, ...
+    members: int
+    owned: set[tuple[str, int]]
 
 
 class Admin:
@@ -224,9 +234,8 @@ class Admin:
         res = self._client.list_consumer_groups(request_timeout=_TIMEOUT).result(timeout=_TIMEOUT)
         return sorted(g.group_id for g in res.valid)
 
-    def group_owners(self, group: str) -> tuple[str, set[tuple[str, int]]]:
-        """The group's state as its coordinator sees it ('STABLE', 'EMPTY', ...)
-        and every partition it counts as owned by one of its members."""
+    def group_state(self, group: str) -> GroupState:
+        """The group as its coordinator sees it: state, members, partitions they own."""
         client = self._new_client()
         futures = client.describe_consumer_groups([group], request_timeout=_TIMEOUT)
         try:
@@ -235,7 +244,7 @@ class Admin:
             raise BrokerError(f"describe group {group}: {exc.args[0].str()}") from None
         owned = {(tp.topic, tp.partition) for member in description.members
                  for tp in (member.assignment.topic_partitions if member.assignment else [])}
-        return description.state.name, owned
+        return GroupState(description.state.name, len(description.members), owned)
 
     # -- failover ----------------------------------------------------------------------------
     def partition_states(self, topic: str) -> dict[int, PartitionState]:

@@ -24,6 +24,9 @@ note), asks ``policy.judge`` for the verdict and fills figures.
                                                                    zombie-read
     member-assigned      S8  liveness.check_member_assigned        group-never-settled,
                                                                    member-never-assigned
+    isolation            S1  isolation.check_isolation             aborted-record-delivered,
+                                                                   control-record-delivered,
+                                                                   aborted-record-skipped
 
 docs/checks.md describes every check and the hazard policy (``policy``).
 """
@@ -37,6 +40,7 @@ from typing import Any
 
 from conformance.checkers.commits import check_commit_validity
 from conformance.checkers.duplicates import check_duplicates, duplicate_figures
+from conformance.checkers.isolation import check_isolation
 from conformance.checkers.liveness import check_member_assigned
 from conformance.checkers.loss import check_no_loss
 from conformance.checkers.order import check_order, order_figures
@@ -58,6 +62,7 @@ CHECKS: dict[str, tuple[str, Checker]] = {
     "exclusive-ownership": ("S8", check_exclusive_ownership),
     "zombie-fencing": ("S8", check_zombie_fencing),
     "member-assigned": ("S8", check_member_assigned),
+    "isolation": ("S1", check_isolation),
 }
 
 FIGURES: dict[str, Callable[[History], dict[str, Any]]] = {

@@ -26,6 +26,7 @@ from conformance.errors import BrokerError, WorkerError
 from conformance.harness.drain import drain
 from conformance.harness.faults import Faults
 from conformance.harness.ownership import TP, Ownership
+from conformance.harness.transactions import Transactions
 from conformance.harness.workers import REPLY_TIMEOUT, MidBatch, WorkerHandle
 from conformance.history import HARNESS, Event, History
 from conformance.strategies import Strategy
@@ -81,7 +82,9 @@ class Harness:
         #: member -> (event predicate, set once it fired, signal sent right at that event)
         self._signal_on: dict[str, tuple[Callable[[Event], bool], threading.Event, int]] = {}
         self._frozen_at: dict[str, float] = {}
+        self._grown_at = float("-inf")
         self.faults = Faults(self)
+        self.transactions = Transactions(self)
 
     # -- history ---------------------------------------------------------------------------
     def record(self, type_: str, **data: Any) -> None:
@@ -285,7 +288,7 @@ class Harness:
                               msg.key().decode() if msg.key() else None, msg.value().decode()])
 
         for i in range(count):
-            payload = f"{self.group}:{next(self._payload_ids)}"
+            payload = f"{self.group}:{self.next_payload_id()}"
             extra = {} if partition is None else {"partition": partition}
             self._producer.produce(self.topic, key=keys[i % len(keys)].encode(),
                                    value=payload.encode(), on_delivery=delivered, **extra)
@@ -296,9 +299,14 @@ class Harness:
         self.record("produced", records=acked)
         return acked
 
+    def next_payload_id(self) -> int:
+        """A payload number unique in this scenario (payloads identify records)."""
+        return next(self._payload_ids)
+
     def add_partitions(self, count: int) -> None:
         self.partitions += count
         self.broker.admin.add_partitions(self.topic, self.partitions)
+        self._grown_at = time.monotonic()
         self.record("partitions_added", topic=self.topic, count=self.partitions)
 
     def observe_group(self) -> None:
@@ -309,8 +317,12 @@ class Harness:
     # -- waiting ---------------------------------------------------------------------------
     def settled(self) -> bool:
         """Every partition owned by exactly one live member, every live member has joined,
-        and no assignment change for :data:`SETTLE_QUIET` seconds. Called under the history
-        lock."""
+        and no assignment change for :data:`SETTLE_QUIET` seconds; after partition growth,
+        not before every member's metadata refresh has seen it (a member that notices the
+        growth late rejoins: one more rebalance). Called under the history lock."""
+        refresh = min(10.0, int(self.config.get("metadata_max_age_ms", 0)) / 1000.0)
+        if time.monotonic() - self._grown_at < refresh + SETTLE_QUIET:
+            return False
         wanted = {(self.topic, p) for p in range(self.partitions)}
         return self.own.settled(self.live(), wanted, SETTLE_QUIET)
 
@@ -345,3 +357,4 @@ class Harness:
         if self._producer is not None:
             self._producer.flush(5)
             self._producer = None
+        self.transactions.close()

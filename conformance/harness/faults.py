@@ -49,10 +49,15 @@ class Faults:
         at_least = session + 0.5
         if past_poll_interval:
             at_least = max(at_least, self._timeout("max_poll_interval_ms", 300000) + 0.5)
+        wanted = {(h.topic, p) for p in range(h.partitions)}
+        # a zombie needs something to lose: wait until the member owns partitions in a quiet
+        # group (a freeze in the middle of a rebalance would find it owning nothing)
+        if not h.wait_for(lambda: bool(h.own.of(member)) and h.settled(), MOVE_ON_TIMEOUT):
+            h.record("note", text=f"{member} owned no partition of a settled group within "
+                                  f"{MOVE_ON_TIMEOUT:.0f} s; frozen as it was")
         h.freeze_member(member, mid_batch=trigger is not None, trigger=trigger)
         frozen_at = time.monotonic()
         others = h.live()
-        wanted = {(h.topic, p) for p in range(h.partitions)}
 
         def moved_on() -> bool:
             if time.monotonic() - frozen_at < at_least:

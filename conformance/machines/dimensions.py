@@ -13,6 +13,7 @@ freely over more examples.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,10 +29,12 @@ class Value:
     name: str
     config: dict[str, Any]
     strategy: dict[str, Any]
+    checked: bool = False  # some releases cannot run it: ask the client before drawing it
 
 
-def _v(label: str, config: dict[str, Any] | None = None, **strategy: Any) -> Value:
-    return Value(label, config or {}, strategy)
+def _v(label: str, config: dict[str, Any] | None = None, checked: bool = False,
+       **strategy: Any) -> Value:
+    return Value(label, config or {}, strategy, checked)
 
 
 #: manual-commit strategies (a configuration with auto commit draws AUTO instead)
@@ -51,6 +54,9 @@ DIMENSIONS: dict[str, list[Value]] = {
     "fetch": [_v("spec"), _v("tiny fetches", {"fetch_max_bytes": 1,
                                               "max_partition_fetch_bytes": 1})],
     "eof": [_v("spec"), _v("partition EOF events", {"partition_eof": True})],
+    # the other level than the configuration's (read_uncommitted unless it says otherwise)
+    "isolation": [_v("spec"), _v("read_committed", {"isolation_level": "read_committed"},
+                                 checked=True)],
 }
 
 
@@ -65,16 +71,22 @@ def drawn() -> st.SearchStrategy[dict[str, int]]:
     return st.fixed_dictionaries({d: st.integers(0, 20) for d in DIMENSIONS})
 
 
-def apply(config: dict[str, Any], strategy: Strategy, choice: dict[str, int], number: int
+def apply(config: dict[str, Any], strategy: Strategy, choice: dict[str, int], number: int,
+          supported: Callable[[dict[str, Any]], bool] | None = None
           ) -> tuple[dict[str, Any], Strategy, dict[str, str]]:
     """The example's config and strategy, and the short names it drew (not ``spec``): each
-    dimension takes value ``(choice + number - 1) % len``, spreading examples over values."""
+    dimension takes value ``(choice + number - 1) % len``, spreading examples over values.
+    A ``checked`` value that ``supported`` (the configuration plus that value) refuses is
+    left out: the example keeps the configuration's own."""
     names: dict[str, str] = {}
-    config = dict(config)
+    base, config = dict(config), dict(config)
     for dimension in DIMENSIONS:
         options = values(dimension, strategy)
         value = options[(choice.get(dimension, 0) + number - 1) % len(options)]
-        if value.name == "spec":
+        if value.name == "spec" or (value.config and not value.strategy and all(
+                base.get(k) == v for k, v in value.config.items())):
+            continue  # the configuration's own value
+        if value.checked and supported is not None and not supported({**base, **value.config}):
             continue
         names[dimension] = value.name
         config.update(value.config)

@@ -128,6 +128,16 @@ def produce(sc: Scenario, count: int, keys: int = 3) -> None:
     sc.h.produce(count, _keys(keys))
 
 
+@step(lambda a: f"produce {a['count']} records over {a['keys']} keys in a transaction that "
+      + ("commits" if a.get("commit") else "aborts"),
+      draws=({"count": st.integers(1, 20), "keys": st.integers(1, 4),
+              "commit": st.booleans()},))
+def produce_transaction(sc: Scenario, count: int, keys: int = 3, commit: bool = True) -> None:
+    """Records in a transaction (KIP-98): the topic gains control markers and, for an abort,
+    records a read_committed consumer must never see (``isolation``)."""
+    sc.h.transactions.produce(count, _keys(keys), commit)
+
+
 def _consume_path(sc: Scenario, drawn: Args) -> Args:
     """A member's consume path: the client's default adapter or one of its variants (e.g.
     ``confluent-kafka:batch``); recorded only when it is not the default."""

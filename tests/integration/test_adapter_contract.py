@@ -92,6 +92,14 @@ DEVIATIONS = (
         "topic's metadata); the longer the caller spends between polls, the likelier. Other "
         "tests of kafka-python 3.x can time out on it at random: rarely in this process, in "
         "about one run in three through the adapter host (its calls are further apart)"),
+    Deviation(
+        "test_a_partition_given_back_resumes_at_the_committed_offset", "kafka-python", "3",
+        None,
+        "kafka-python 3.x (seen on 3.0.12): SubscriptionState.assign_from_subscribed keeps "
+        "the state of a partition that is in both the old and the new assignment (position, "
+        "fetch buffers), also after an eager rebalance revoked it: the member resumes at its "
+        "own position (or hands over records it fetched ahead, or stalls) instead of the "
+        "committed offset: skipped or re-read records when another member committed meanwhile"),
 )
 
 
@@ -170,10 +178,9 @@ def _xfail_on_the_known_stall(adapter: Adapter, recorder: Recorder,
     otherwise."""
     if adapter.client != STALL.adapter or not STALL.affects(adapter.client_version()):
         return
-    admin = Admin(adapter.config.bootstrap_servers)
-    state, owned = admin.group_owners(adapter.config.group_id or "")
+    group = Admin(adapter.config.bootstrap_servers).group_state(adapter.config.group_id or "")
     wanted = {(tp.topic, tp.partition) for tp in partitions}
-    if state == "STABLE" and wanted <= owned and not recorder.owned() & partitions:
+    if group.state == "STABLE" and wanted <= group.owned and not recorder.owned() & partitions:
         pytest.xfail(f"hit a known client bug: {STALL.reason}")
 
 
@@ -282,6 +289,41 @@ def test_commit_then_committed_and_a_new_member_resumes(make, kafka_broker, kafk
     assert set(_offsets(records)) | set(_offsets(rest)) == {(p, o) for p in (0, 1)
                                                             for o in range(5)}
     assert not set(_offsets(records)) & set(_offsets(rest)), "committed records read again"
+
+
+def test_a_partition_given_back_resumes_at_the_committed_offset(make, kafka_broker,
+                                                                kafka_names) -> None:
+    """A member whose partition is revoked in a rebalance (eager protocols revoke everything:
+    here the topic grows) and assigned again resumes at the committed offset: its position and
+    the records it fetched ahead belong to the old ownership (what another member committed
+    meanwhile would be skipped or read again otherwise)."""
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, 40)
+    tp = TopicPartition(topic, 0)
+    consumer, rec = make(group, metadata_max_age_ms=500), Recorder()
+    consumer.subscribe([topic], rec)
+    assert [r.offset for r in poll_records(consumer, 4, max_records=4)] == [0, 1, 2, 3]
+    consumer.commit({tp: 2})  # the application processed 0-1 only: 2-3 must come again
+    polls: list[tuple[int, list[int]]] = []  # (listener events when the poll returned, offsets)
+
+    def poll() -> None:
+        offsets = [r.offset for r in consumer.poll(0.2, 1) if r.tp == tp]
+        polls.append((len(rec.events), offsets))
+
+    kafka_broker.admin.add_partitions(topic, 2)
+    wait_for(lambda: len(rec.owned()) == 2, TIMEOUT, "the grown assignment", poll)
+    taken = [n for n, (kind, parts) in enumerate(rec.events)
+             if kind in ("revoked", "lost") and tp in parts]
+    if not taken:
+        return  # an incremental rebalance kept the partition where it was: nothing to see
+    back = max(n for n, (kind, parts) in enumerate(rec.events)
+               if kind == "assigned" and tp in parts)
+    assert back > taken[-1]
+    resumed = wait_for(lambda: [o for n, offsets in polls if n > back for o in offsets],
+                       TIMEOUT, "records after the partition came back", poll)
+    assert resumed[0] == 2, (f"resumed at {resumed[0]} instead of the committed offset 2 "
+                             f"(listener: {rec.events})")
 
 
 # -- S7: seek, manual assignment -------------------------------------------------------------

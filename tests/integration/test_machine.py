@@ -59,8 +59,12 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     ("RedeliversAfterCommit", "duplicates-bounded", "duplicate-without-cause"),
     ("IgnoresSeeks", "order", "seek-not-honored"),
     ("IgnoresAssignment", "member-assigned", "group-never-settled"),
+    ("ZombieKeepsProcessing", "zombie-fencing", "zombie-read"),
+    ("ResumeRewinds", "duplicates-bounded",
+     ("duplicate-without-cause", "redelivered-after-commit")),
     ("RepeatedCommitSkipsOne", "commit-validity", "commit-beyond-processed"),
     ("LosesWithSingleRecordPolls", "no-loss", "lost"),
+    ("IgnoresIsolationLevel", "isolation", "aborted-record-skipped"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))

@@ -151,6 +151,14 @@ class H:
     def closed(self, member: str) -> H:
         return self.add("closed", member)
 
+    def transaction(self, partition: int, *offsets: Offsets, commit: bool = True) -> H:
+        """Records of one transaction: ``produced`` (``transactional``) if it commits, else
+        ``aborted``. The offset after them is its control marker: never produced."""
+        recs = [[self.topic, partition, o, None, f"p{partition}-{o}"] for o in _flat(offsets)]
+        if commit:
+            return self.add("produced", records=recs, transactional=True)
+        return self.add("aborted", records=recs)
+
     def polled(self, member: str, partition: int, *offsets: Offsets) -> H:
         return self.add("polled", member, records=self._recs(partition, offsets))
 
