@@ -572,8 +572,9 @@ class Worker {
       partitionAssigners: assigners[config.assignment_strategy] || assigners.range,
       ...(config.fetch_max_bytes ? { maxBytes: config.fetch_max_bytes } : {}),
       ...(config.max_partition_fetch_bytes ? { maxBytesPerPartition: config.max_partition_fetch_bytes } : {}),
-      // kafkajs reads committed by default; Kafka's (and the config's) default is uncommitted
-      isolationLevel: config.isolation_level === 'read_committed' ? 1 : 0,
+      // kafkajs reads committed by default; Kafka's (and the config's) default is uncommitted.
+      // Its public option is readUncommitted (kafka.consumer() drops an isolationLevel key)
+      readUncommitted: config.isolation_level !== 'read_committed',
       retry: { retries: 5 },
     })
     this.admin = kafka.admin()
