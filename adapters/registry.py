@@ -15,6 +15,8 @@ from conformance.errors import AdapterError, UnknownAdapter
 ENTRY_POINT_GROUP = "kafka_conformance.adapters"
 
 BUILTIN: dict[str, str] = {
+    "aiokafka": "adapters.aiokafka:AiokafkaAdapter",
+    "aiokafka:getone": "adapters.aiokafka:AiokafkaGetoneAdapter",
     "confluent-kafka": "adapters.confluent_kafka:ConfluentAdapter",
     "confluent-kafka:batch": "adapters.confluent_kafka:ConfluentBatchAdapter",
     "confluent-kafka:stored": "adapters.confluent_kafka:ConfluentStoredOffsetsAdapter",

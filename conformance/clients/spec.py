@@ -24,6 +24,7 @@ from conformance.errors import UsageError
 
 #: Adapter name -> the distribution (PyPI name) of the client library it drives.
 DISTRIBUTIONS: dict[str, str] = {
+    "aiokafka": "aiokafka",
     "confluent-kafka": "confluent-kafka",
     "kafka-python": "kafka-python",
 }
