@@ -495,9 +495,6 @@ final class SpringWorker {
                 + "NoOffsetForPartitionException there stops the container as a fatal error "
                 + "rather than reaching the application";
         }
-        if (!cfg.hasGroup()) {
-            return "the container needs a group id";
-        }
         return null;
     }
 
@@ -623,6 +620,10 @@ final class SpringWorker {
         List<String> topics = new ArrayList<>();
         for (JsonNode t : field(msg, "topics")) {
             topics.add(t.asText());
+        }
+        if (!config.hasGroup()) {
+            throw new Errors.ConsumerError("illegal-state",
+                "subscribe needs a group id (the consumer has none)", false);
         }
         if (container != null) {
             throw Errors.unsupported("subscribe again: the container's topics are fixed once it "
