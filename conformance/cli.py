@@ -104,7 +104,7 @@ def clients() -> None:
 # -- run --------------------------------------------------------------------------------------
 _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NAME==VERSION (that "
                 "release in its own cached environment) or NAME@/path/to/python; "
-                "default: every built-in client")
+                "default: java (the reference) and the Python clients beside the suite")
 
 
 @cli.command("run")

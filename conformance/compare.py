@@ -2,18 +2,7 @@
 
 A column is one client spec of a results.json (``kafka-python==2.0.2``): every entry of that
 spec, keyed by (configuration label, check). ``compare`` pairs the cells of the OLD and NEW
-columns and classifies each difference (first rule that applies):
-
-    new-failure       NEW fail, OLD anything else
-    new-deviation     NEW expected (a failure the baseline excuses), OLD not fail
-    fixed             OLD fail/expected, NEW pass/hazard
-    new-hazard        NEW hazard, OLD pass/unknown/unsupported/not run
-    to-unknown        NEW unknown (to-unsupported: NEW unsupported)
-    removed           the cell is not in NEW
-    from-unknown      OLD unknown (from-unsupported: OLD unsupported)
-    added             the cell is not in OLD
-    changed           any other verdict change (hazard -> pass, fail -> expected)
-    figures           same verdict, numeric figures moved
+columns and classifies each difference (the kinds: :mod:`conformance.report.cells`).
 
 The gate: exit 1 when a ``new-failure`` had a passing OLD cell, passing as in ``run``'s exit
 code: ``pass``, ``hazard`` or ``expected`` (a known deviation). Cells OLD did not decide
@@ -23,7 +12,6 @@ code: ``pass``, ``hazard`` or ``expected`` (a known deviation). Cells OLD did no
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,17 +21,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from conformance.errors import UsageError
+from conformance.report.cells import KINDS, Change, cells, change
 from conformance.report.columns import spec_of
 from conformance.report.json_report import load_results, run_result_from_json
-from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
+from conformance.verdicts import ClientResult, RunResult, Verdict
 
 SCHEMA = "kafka-conformance/compare/1"
-KINDS = ("new-failure", "new-deviation", "fixed", "new-hazard", "to-unknown", "to-unsupported",
-         "removed", "from-unknown", "from-unsupported", "added", "changed", "figures")
-#: OLD verdicts a NEW failure is a regression from (the gate).
-PASSING = frozenset({Verdict.PASS, Verdict.HAZARD, Verdict.EXPECTED})
-FAILING = frozenset({Verdict.FAIL, Verdict.EXPECTED})
-Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -58,21 +41,6 @@ class Column:
     entries: int
     unknown: int
     errors: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One (configuration label, check) cell whose verdict or figures differ."""
-
-    label: str
-    check: str
-    section: str
-    kind: str
-    old: str | None
-    new: str | None
-    gates: bool = False
-    figures: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,41 +68,6 @@ class Comparison:
         }
 
 
-# -- the pure comparison -------------------------------------------------------------------------
-def classify(old: Verdict | None, new: Verdict | None) -> str | None:
-    """The kind of a verdict change (None: the same verdict); ``None`` verdict = not run."""
-    if old == new:
-        return None
-    if new == Verdict.FAIL:
-        return "new-failure"
-    if new == Verdict.EXPECTED and old != Verdict.FAIL:
-        return "new-deviation"
-    if old in FAILING and new in (Verdict.PASS, Verdict.HAZARD):
-        return "fixed"
-    if new == Verdict.HAZARD:
-        return "new-hazard"
-    if new in (Verdict.UNKNOWN, Verdict.UNSUPPORTED):
-        return f"to-{new}"
-    if new is None:
-        return "removed"
-    if old in (Verdict.UNKNOWN, Verdict.UNSUPPORTED):
-        return f"from-{old}"
-    if old is None:
-        return "added"
-    return "changed"
-
-
-def moved_figures(old: dict[str, Any], new: dict[str, Any]
-                  ) -> dict[str, dict[str, float | int | None]]:
-    """Numeric figures whose value differs (a side without the figure: None)."""
-    out: dict[str, dict[str, float | int | None]] = {}
-    for key in dict.fromkeys([*old, *new]):
-        a, b = _number(old.get(key)), _number(new.get(key))
-        if (a is not None or b is not None) and a != b:
-            out[key] = {"old": a, "new": b}
-    return out
-
-
 def compare(old: RunResult, new: RunResult, old_spec: str | None = None,
             new_spec: str | None = None, old_file: str = "OLD", new_file: str = "NEW"
             ) -> Comparison:
@@ -143,15 +76,15 @@ def compare(old: RunResult, new: RunResult, old_spec: str | None = None,
     is not there). ``*_file`` name the runs in errors and in the result."""
     ospec, nspec = (select_spec(old, old_spec, old_file, "--old-client"),
                     select_spec(new, new_spec, new_file, "--new-client"))
-    ocells, ncells = _cells(old, ospec), _cells(new, nspec)
+    ocells, ncells = cells(old, ospec), cells(new, nspec)
     changes, unchanged = [], 0
     for key in dict.fromkeys([*ocells, *ncells]):
         o, n = ocells.get(key), ncells.get(key)
-        change = _change(key, o, n)
-        if change is None:
+        found = change(key, o, n)
+        if found is None:
             unchanged += 1
         else:
-            changes.append(change)
+            changes.append(found)
     order = {k: i for i, k in enumerate(KINDS)}
     changes.sort(key=lambda c: (not c.gates, order[c.kind]))
     return Comparison(_column(old, ospec, old_file), _column(new, nspec, new_file), changes,
@@ -179,49 +112,12 @@ def select_spec(result: RunResult, spec: str | None, file: str, option: str) -> 
     return spec
 
 
-def _cells(result: RunResult, spec: str) -> dict[Key, CheckResult]:
-    cells: dict[Key, CheckResult] = {}
-    for client in result.clients:
-        if spec_of(client) == spec:
-            for c in client.checks:
-                cells.setdefault((client.label, c.check), c)
-    return cells
-
-
-def _change(key: Key, o: CheckResult | None, n: CheckResult | None) -> Change | None:
-    ov, nv = (o.verdict if o else None), (n.verdict if n else None)
-    kind = classify(ov, nv)
-    figures = moved_figures(o.figures if o else {}, n.figures if n else {}) if o and n else {}
-    if kind is None and not figures:
-        return None
-    either = n or o
-    assert either is not None
-    return Change(label=key[0], check=key[1], section=either.section, kind=kind or "figures",
-                  old=str(ov) if ov else None, new=str(nv) if nv else None,
-                  gates=kind == "new-failure" and ov in PASSING, figures=figures,
-                  detail=_detail(n) if n and kind else "")
-
-
-def _detail(check: CheckResult) -> str:
-    """One line on NEW's cell: its first violation, else its note."""
-    text = check.violations[0].message if check.violations else check.note
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    more = len(check.violations) - 1
-    return f"{first} (+{more} more)" if more > 0 else first
-
-
 def _column(result: RunResult, spec: str, file: str) -> Column:
     entries = [c for c in result.clients if spec_of(c) == spec]
     first: ClientResult = entries[0]
     unknown = sum(c.verdict == Verdict.UNKNOWN for cl in entries for c in cl.checks)
     return Column(file, result.run_id, spec, first.client, first.client_version, len(entries),
                   unknown, list(result.errors))
-
-
-def _number(value: Any) -> float | int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 # -- files and console ---------------------------------------------------------------------------

@@ -10,15 +10,18 @@ from conformance.clients import ClientSpec
 from conformance.errors import UsageError
 
 PROTOCOLS = ("classic", "consumer")
-#: Built-in clients run by `kafka-conformance run` without --client (one per library).
+#: The Python clients installed beside the suite (the pytest plugin's default).
 DEFAULT_CLIENTS = ("confluent-kafka", "kafka-python")
+#: What `kafka-conformance run` judges without --client: the Java reference client (its column
+#: is what the others are compared with) and the Python clients beside the suite.
+RUN_CLIENTS = ("java", *DEFAULT_CLIENTS)
 
 
 @dataclass(frozen=True)
 class RunOptions:
     """What one run covers and where it writes."""
 
-    clients: tuple[ClientSpec, ...] = tuple(ClientSpec(c) for c in DEFAULT_CLIENTS)
+    clients: tuple[ClientSpec, ...] = tuple(ClientSpec(c) for c in RUN_CLIENTS)
     bootstrap_servers: str | None = None
     client_properties: dict[str, str] = field(default_factory=dict)
     nodes: int = 1
@@ -39,7 +42,7 @@ def client_specs(clients: tuple[str, ...], adapter_refs: tuple[str, ...] = ()
     a spec given twice is run once."""
     specs = [ClientSpec.parse(c) for c in clients]
     specs += [ClientSpec.parse(ref) for ref in adapter_refs]
-    return tuple(dict.fromkeys(specs)) or tuple(ClientSpec(c) for c in DEFAULT_CLIENTS)
+    return tuple(dict.fromkeys(specs)) or tuple(ClientSpec(c) for c in RUN_CLIENTS)
 
 
 def client_properties(values: tuple[str, ...]) -> dict[str, str]:

@@ -367,11 +367,36 @@ def print_summary(result: RunResult) -> None:
             table.add_row(check, *[cell(next((c for c in cl.checks if c.check == check), None))
                                    for cl in fixed])
         out.print(table)
+    print_reference(result, out)
     code = result.exit_code
     console.print(f"exit code {code}: " + {0: "every check passed", 1: "a check failed",
                                            3: "infrastructure error or undecided check"}[code])
     for err in result.errors:
         console.print(f"[red]error:[/red] {err}")
+
+
+def print_reference(result: RunResult, out: Console) -> None:
+    """The cells where a client differs from the Java reference client, and a count per
+    client of the cells that agree and of those either side did not decide."""
+    from conformance.report.reference import against_reference, reference_spec
+
+    against = against_reference(result)
+    if not against:
+        return
+    table = Table(title=f"against the reference client {reference_spec(result)}")
+    for column in ("client", "configuration", "check", "reference", "client's", "moved"):
+        table.add_column(column)
+    for a in against:
+        for d in a.differences:
+            moved = ", ".join(f"{k} {v['old']}->{v['new']}" for k, v in d.figures.items())
+            table.add_row(escape(a.spec), escape(d.label), d.check, d.old or "-", d.new or "-",
+                          escape(moved))
+    if table.row_count:
+        out.print(table)
+    for a in against:
+        out.print(escape(f"{a.spec} against {reference_spec(result)}: {len(a.differences)} "
+                         f"differ, {a.same} agree, {a.undecided} not compared "
+                         f"(unsupported, unknown or not run on one side)"))
 
 
 def replay_file(file: str, bootstrap_servers: str | None = None,

@@ -18,6 +18,7 @@ from conformance.report.json_report import (
     write_results,
 )
 from conformance.report.junit import JUNIT_FILE, build_junit, write_junit
+from conformance.report.reference import reference_json
 from conformance.verdicts import RunResult
 
 __all__ = [
@@ -38,8 +39,10 @@ def write_reports(result: RunResult, run_dir: str | Path,
     run_dir.mkdir(parents=True, exist_ok=True)
     if baseline is not None:
         result = baseline.apply(result)
+    reference = reference_json(result)
     return {
-        "json": write_results(result, run_dir / RESULTS_FILE),
+        "json": write_results(result, run_dir / RESULTS_FILE,
+                              {"reference": reference} if reference else None),
         "junit": write_junit(result, run_dir / JUNIT_FILE),
         "html": write_html(result, run_dir / HTML_FILE, run_dir),
     }

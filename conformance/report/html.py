@@ -30,6 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from conformance.history import HARNESS, Event, History, HistoryFormatError
 from conformance.report.columns import spec_of, specs_by_client
+from conformance.report.reference import against_reference, reference_spec
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 HTML_FILE = "index.html"
@@ -348,6 +349,8 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
         "rows": rows,
         "matrices": _matrices(result, column_info, rows),
         "versions": version_matrices(result, anchors),
+        "reference": [a.to_json() for a in against_reference(result)],
+        "reference_spec": reference_spec(result),
         "counts": {k: v for k, v in counts.items() if v},
         "sections": sections,
         "symbols": {str(k): v for k, v in SYMBOLS.items()},

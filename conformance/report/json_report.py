@@ -24,11 +24,14 @@ class ResultsError(UsageError):
     """A results.json that cannot be read or does not follow the schema."""
 
 
-def write_results(result: RunResult, path: str | Path) -> Path:
-    """Write ``result`` as pretty-printed UTF-8 JSON (atomically: temp file then rename)."""
+def write_results(result: RunResult, path: str | Path,
+                  extra: dict[str, Any] | None = None) -> Path:
+    """Write ``result`` (and ``extra`` members, e.g. ``reference``) as pretty-printed UTF-8
+    JSON (atomically: temp file then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str)
+    data = {**result.to_json(), **(extra or {})}
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -48,4 +48,4 @@ def test_specs_in_order_without_repeats_and_defaults():
     specs = client_specs(("kafka-python==2.0.2", "kafka-python", "kafka-python==2.0.2"),
                          ("x.py:A",))
     assert [s.label for s in specs] == ["kafka-python==2.0.2", "kafka-python", "x.py:A"]
-    assert [s.label for s in client_specs(())] == ["confluent-kafka", "kafka-python"]
+    assert [s.label for s in client_specs(())] == ["java", "confluent-kafka", "kafka-python"]

@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance.compare import (
-    SCHEMA,
-    Comparison,
-    classify,
-    compare,
-    compare_files,
-    moved_figures,
-)
+from conformance.compare import SCHEMA, Comparison, compare, compare_files
 from conformance.errors import UsageError
+from conformance.report.cells import classify, moved_figures
 from conformance.report.json_report import write_results
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict, Violation
 
