@@ -183,8 +183,10 @@ def describe_clients(clients: list[Prepared]) -> None:
         if client is None:
             console.print(f"[red]client {escape(prep.spec.label)}: {escape(prep.cause)}[/red]")
         else:
+            python = client.info.get("python")
             console.print(escape(f"client {prep.spec.label}: {client.client} "
-                                 f"{client.client_version} (python {client.info.get('python')})"))
+                                 f"{client.client_version}"
+                                 + (f" (python {python})" if python else "")))
 
 
 Task = Callable[[Board, int], ClientResult]
