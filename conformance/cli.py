@@ -217,6 +217,61 @@ def compare(old: str, new: str, old_client: str | None, new_client: str | None,
     sys.exit(compare_files(old, new, old_client, new_client, json_out, strict=strict))
 
 
+@cli.command("worker-check", context_settings={"ignore_unknown_options": True})
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--adapter", required=True,
+              help="the adapter name sent with describe and init (e.g. kafka-python, java)")
+@click.option("--bootstrap-servers", default=None, help="use this existing cluster")
+@click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
+@click.option("--check", "only", multiple=True, metavar="NAME",
+              help="run only this check (repeatable); default: all")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
+              help="also write the outcomes as JSON to this file")
+def worker_check(command: tuple[str, ...], adapter: str, bootstrap_servers: str | None,
+                 kafka_version: str, only: tuple[str, ...], json_out: str | None) -> None:
+    """Check that the worker started by COMMAND (``--id MEMBER`` is appended) speaks the worker
+    protocol: kafka-conformance worker-check --adapter NAME -- CMD ARGS...  Exit 0 every check
+    passes, 1 a check failed (a protocol violation), 2 usage, 3 infrastructure."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from conformance.broker.providers import make_broker
+    from conformance.errors import UsageError
+    from conformance.worker_check import exit_code, run_checks, select, summary_json
+
+    try:
+        checks = select(only)
+    except ValueError as exc:
+        raise UsageError(f"--check: {exc}") from None
+    if shutil.which(command[0]) is None:
+        raise UsageError(f"worker command {command[0]!r} not found")
+    broker = make_broker(bootstrap_servers=bootstrap_servers, kafka_version=kafka_version,
+                         proxied=False)
+
+    def progress(outcome: Any) -> None:
+        click.echo(f"{outcome.name}: {outcome.verdict} ({outcome.seconds:.1f} s)", err=True)
+
+    with broker:
+        outcomes = run_checks(broker, command, adapter, checks, progress)
+    table = Table(title=f"worker-check: {' '.join(command)}")
+    for column in ("check", "verdict", "reason", "rule"):
+        table.add_column(column, overflow="fold")
+    colors = {"pass": "green", "fail": "red", "error": "yellow"}
+    for o in outcomes:
+        table.add_row(o.name, Text(o.verdict, style=colors[o.verdict]), Text(o.reason),
+                      Text(o.rule))
+    Console(width=200).print(table)
+    if json_out:
+        Path(json_out).write_text(json.dumps(summary_json(command, adapter, outcomes), indent=2)
+                                  + "\n")
+    sys.exit(exit_code(outcomes))
+
+
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _sigterm_as_exit)
     guarded: Callable[..., Any] = cli.main
