@@ -57,7 +57,15 @@ DIMENSIONS: dict[str, list[Value]] = {
     # the other level than the configuration's (read_uncommitted unless it says otherwise)
     "isolation": [_v("spec"), _v("read_committed", {"isolation_level": "read_committed"},
                                  checked=True)],
+    # client-side assignors: the classic protocol only (KIP-848's assignor is the broker's)
+    "assignor": [_v("spec"), _v("roundrobin", {"assignment_strategy": "roundrobin"},
+                                checked=True),
+                 _v("cooperative-sticky", {"assignment_strategy": "cooperative-sticky"},
+                    checked=True)],
 }
+
+#: Dimensions that mean nothing under a group protocol.
+NOT_UNDER = {"assignor": "consumer"}
 
 
 def values(dimension: str, strategy: Strategy) -> list[Value]:
@@ -81,6 +89,8 @@ def apply(config: dict[str, Any], strategy: Strategy, choice: dict[str, int], nu
     names: dict[str, str] = {}
     base, config = dict(config), dict(config)
     for dimension in DIMENSIONS:
+        if NOT_UNDER.get(dimension) == base.get("group_protocol"):
+            continue
         options = values(dimension, strategy)
         value = options[(choice.get(dimension, 0) + number - 1) % len(options)]
         if value.name == "spec" or (value.config and not value.strategy and all(

@@ -40,3 +40,31 @@ def test_auto_commit_configurations_draw_auto_commit_intervals_only() -> None:
         assert strategy.auto_commit
         assert drawn.get("commit", "auto").startswith("auto")
     assert dimensions.values("commit", Strategy.parse("auto")) is dimensions.AUTO
+
+
+def test_a_value_the_client_refuses_is_left_out() -> None:
+    """A release without read_committed or an assignor keeps the configuration's own value."""
+    asked: list[dict] = []
+
+    def supported(config: dict) -> bool:
+        asked.append(config)
+        return config.get("assignment_strategy") != "cooperative-sticky"
+
+    choice = {"isolation": 1, "assignor": 2}
+    config, _strategy, drawn = apply(BASE, Strategy.parse("BATCH"), choice, 1, supported)
+    assert drawn == {"isolation": "read_committed"}
+    assert config["isolation_level"] == "read_committed" and "assignment_strategy" not in config
+    assert {"assignment_strategy": "cooperative-sticky", **BASE} in asked
+
+
+def test_client_side_assignors_are_not_drawn_under_the_consumer_protocol() -> None:
+    base = {**BASE, "group_protocol": "consumer"}
+    for number in range(1, 10):
+        _config, _strategy, drawn = apply(base, Strategy.parse("BATCH"), {}, number)
+        assert "assignor" not in drawn
+
+
+def test_a_value_equal_to_the_configuration_is_not_drawn() -> None:
+    base = {**BASE, "assignment_strategy": "roundrobin"}
+    _config, _strategy, drawn = apply(base, Strategy.parse("BATCH"), {"assignor": 1}, 1)
+    assert "assignor" not in drawn
