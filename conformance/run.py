@@ -371,8 +371,14 @@ def print_summary(result: RunResult) -> None:
         out.print(table)
     print_reference(result, out)
     code = result.exit_code
-    console.print(f"exit code {code}: " + {0: "every check passed", 1: "a check failed",
-                                           3: "infrastructure error or undecided check"}[code])
+    verdicts = [c.verdict for cl in result.clients for c in cl.checks]
+    judged = sum(v not in (Verdict.UNSUPPORTED, Verdict.UNKNOWN) for v in verdicts)
+    meaning = {0: "every check passed", 1: "a check failed",
+               3: "infrastructure error or undecided check"}[code]
+    if code == 3 and not result.errors and judged == 0 and verdicts:
+        meaning = "nothing was judged: every cell is unsupported"
+    console.print(f"exit code {code}: {meaning} ({judged} of {len(verdicts)} cells judged, "
+                  f"{sum(v == Verdict.UNSUPPORTED for v in verdicts)} unsupported)")
     for err in result.errors:
         console.print(f"[red]error:[/red] {err}")
 

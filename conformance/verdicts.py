@@ -123,12 +123,15 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """0 every check passes (hazard/unsupported/expected included), 1 any failure,
-        3 an infrastructure error or an undecided check."""
+        3 an infrastructure error, an undecided check, or no check judged at all (every cell
+        unsupported)."""
         verdicts = [c.verdict for cl in self.clients for c in cl.checks]
         if Verdict.FAIL in verdicts:
             return 1
         if self.errors or Verdict.UNKNOWN in verdicts:
             return 3
+        if verdicts and all(v == Verdict.UNSUPPORTED for v in verdicts):
+            return 3  # nothing was judged: never a pass
         return 0
 
     def to_json(self) -> dict[str, Any]:

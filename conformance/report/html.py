@@ -52,7 +52,7 @@ EXIT_CODES = {
     0: "every check passes",
     1: "a check failed (violations)",
     2: "usage error",
-    3: "infrastructure error or undecided check",
+    3: "infrastructure error, undecided check, or nothing judged (every cell unsupported)",
 }
 SYMBOLS = {
     Verdict.PASS: "\u2713", Verdict.FAIL: "\u2717", Verdict.HAZARD: "\u26a0",

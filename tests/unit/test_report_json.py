@@ -83,3 +83,13 @@ def test_two_specs_of_one_client_round_trip(tmp_path: Path) -> None:
         "kafka-python==2.0.2", "kafka-python==3.0.12"]
     del data["clients"][0]["spec"]
     assert run_result_from_json(data).clients[0].spec == "kafka-python", "older files: the name"
+
+
+def test_a_run_where_every_cell_is_unsupported_is_not_a_pass() -> None:
+    from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
+
+    cells = [CheckResult("no-loss", "S1", Verdict.UNSUPPORTED, note="no KIP-848")]
+    run = RunResult(run_id="r", started_at="", clients=[ClientResult("x", checks=cells)])
+    assert run.exit_code == 3
+    run.clients[0].checks.append(CheckResult("order", "S9", Verdict.PASS))
+    assert run.exit_code == 0
