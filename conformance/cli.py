@@ -225,10 +225,13 @@ def compare(old: str, new: str, old_client: str | None, new_client: str | None,
 @click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
 @click.option("--check", "only", multiple=True, metavar="NAME",
               help="run only this check (repeatable); default: all")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="checks run at once (each with its own topic, group and workers)")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False),
               help="also write the outcomes as JSON to this file")
 def worker_check(command: tuple[str, ...], adapter: str, bootstrap_servers: str | None,
-                 kafka_version: str, only: tuple[str, ...], json_out: str | None) -> None:
+                 kafka_version: str, only: tuple[str, ...], jobs: int,
+                 json_out: str | None) -> None:
     """Check that the worker started by COMMAND (``--id MEMBER`` is appended) speaks the worker
     protocol: kafka-conformance worker-check --adapter NAME -- CMD ARGS...  Exit 0 every check
     passes, 1 a check failed (a protocol violation), 2 usage, 3 infrastructure."""
@@ -257,7 +260,7 @@ def worker_check(command: tuple[str, ...], adapter: str, bootstrap_servers: str 
         click.echo(f"{outcome.name}: {outcome.verdict} ({outcome.seconds:.1f} s)", err=True)
 
     with broker:
-        outcomes = run_checks(broker, command, adapter, checks, progress)
+        outcomes = run_checks(broker, command, adapter, checks, progress, jobs)
     table = Table(title=f"worker-check: {' '.join(command)}")
     for column in ("check", "verdict", "reason", "rule"):
         table.add_column(column, overflow="fold")

@@ -18,6 +18,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -517,9 +518,11 @@ def check_subscribe_poll(s: Session) -> str:
             during = [ln for ln in w.lines[start:] if ln.direction == "out"
                       and ln.obj is not None and not ln.is_reply]
         got = [_record(r) for r in reply.get("records") or []]
-        if got != records_of(during):
-            raise Violation(f"poll_ok records {got} differ from its 'polled' events "
-                            f"{records_of(during)}")
+        polled = records_of(during)
+        if got != polled:
+            odd = next((p for p, g in itertools.zip_longest(polled, got) if p != g), None)
+            raise Violation(f"poll_ok has {len(got)} records, its 'polled' events "
+                            f"{len(polled)}; first difference: {odd}")
         unprocessed = set(got) - set(records_of(during, "processed"))
         if unprocessed:
             raise Violation(f"records polled but not 'processed' before poll_ok: "
@@ -566,7 +569,8 @@ def check_commit(s: Session) -> str:
             raise Violation(f"commit_requested offsets {req.get('offsets')}, expected "
                             f"{offsets}")
         if com.get("ok") is not True or _offsets(com.get("offsets")) != offsets:
-            raise Violation(f"committed {_short(com)}, expected ok true with {offsets}")
+            raise Violation(f"committed ok={com.get('ok')!r} offsets={com.get('offsets')}, "
+                            f"expected ok true with {offsets}")
         if _offsets(reply.get("offsets")) != offsets:
             raise Violation(f"commit_ok offsets {reply.get('offsets')}, expected {offsets}")
         back = w.ok({"type": "committed", "partitions": [[h.topic, 0]]})
@@ -620,8 +624,8 @@ def check_seek(s: Session) -> str:
     seeked = [ln.obj for ln in w.events("seeked")]
     if not seeked or (seeked[-1].get("topic"), seeked[-1].get("partition"),
                       seeked[-1].get("offset")) != (h.topic, 0, 2):
-        raise Violation(f"no 'seeked' event for {h.topic}[0] offset 2 before seek_ok "
-                        f"(got {_short(seeked[-1]) if seeked else 'none'})")
+        got = seeked[-1].get("offset") if seeked else "none"
+        raise Violation(f"no 'seeked' event for offset 2 before seek_ok (got offset {got})")
     position = w.ok({"type": "position", "topic": h.topic, "partition": 0}).get("offset")
     if position != 2:
         raise Violation(f"position after seek to 2 is {position!r}")
@@ -761,15 +765,21 @@ def run_check(chk: Check, broker: Broker, command: tuple[str, ...], adapter: str
 
 def run_checks(broker: Broker, command: tuple[str, ...], adapter: str,
                checks: list[Check] | None = None,
-               progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run ``checks`` (all by default) one after the other against a started broker."""
-    outcomes = []
-    with tempfile.TemporaryDirectory(prefix="worker-check-") as tmp:
-        for chk in checks or CHECKS:
-            outcome = run_check(chk, broker, command, adapter, Path(tmp))
-            outcomes.append(outcome)
+               progress: Callable[[Outcome], None] | None = None,
+               jobs: int = 1) -> list[Outcome]:
+    """Run ``checks`` (all by default) against a started broker, ``jobs`` at once (each has
+    its own topic, group and workers); the outcomes come in the order of ``checks``."""
+    chosen = checks or list(CHECKS)
+    with tempfile.TemporaryDirectory(prefix="worker-check-") as tmp, \
+            ThreadPoolExecutor(max(1, jobs), thread_name_prefix="kc-job-check") as pool:
+        # "kc-job" threads live until every check ended: their workers die with the run
+        futures = [pool.submit(run_check, chk, broker, command, adapter, Path(tmp))
+                   for chk in chosen]
+        outcomes = []
+        for future in futures:
+            outcomes.append(future.result())
             if progress is not None:
-                progress(outcome)
+                progress(outcomes[-1])
     return outcomes
 
 
