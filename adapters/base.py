@@ -27,8 +27,23 @@ these down against a real broker):
 - ``committed(tps)``: the group's committed offsets for tps (None where there is none).
 - ``pause(tps)`` / ``resume(tps)``: stop / restart delivery of tps without losing the position.
 - ``store(records)``: optional; after processing, for clients that commit stored offsets.
-- ``close()``: leave the group. With auto commit enabled, clients commit on close; the listener's
-  ``on_revoked`` is called for the owned partitions where the client does so.
+- ``close()``: leave the group. The listener's ``on_revoked`` runs for the owned partitions
+  before ``close()`` returns and a commit inside it is effective (required: a client that skips
+  it is a documented deviation, e.g. kafka-python 2.0.2). With auto commit enabled the client
+  commits on close.
+- ``set_auto_commit_callback(callback)``: every commit the client makes on its own (periodic
+  auto commits, the one on close or before a rebalance) reaches ``callback(offsets, error)``.
+  Required wherever auto commit is on: the checkers judge start positions against commits, and
+  a commit they never hear of makes a correct start look wrong.
+- ``commit(None)`` commits the position after every record ``poll()`` returned (not what was
+  processed: the worker passes explicit offsets when it means processed ones); an asynchronous
+  commit that fails reports a :class:`CommitFailed` (or another :class:`ConsumerError`) to its
+  callback and never raises later from an unrelated call.
+
+Clients that rebalance in the background (asyncio clients, clients with a heartbeat or
+rebalance thread) must still call the listener inside the adapter's own calls (``poll()``,
+``commit()``, ``close()``), in the worker's thread: queue what the client reports and deliver it
+at the next call, in order, before records of the new assignment are returned.
 
 Errors are normalized: adapters raise the subclasses of :class:`ConsumerError` below, never a
 client's own exception type (the worker reports anything else as ``adapter-error``).
