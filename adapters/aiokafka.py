@@ -597,6 +597,23 @@ class AiokafkaAdapter(Adapter):
         while self._pending_async and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
 
+    async def _stop(self) -> None:
+        """``stop()``; when it raises CancelledError (seen under network faults: the heartbeat
+        task it cancels was inside its LeaveGroup request, outside the routine's guard, and
+        stop() re-raises that), finish what stop() skipped: the fetcher and the connections."""
+        consumer = self._consumer
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            log.warning("aiokafka: stop() raised CancelledError; closing the fetcher and the "
+                        "client ourselves")
+            for part in (consumer._fetcher, consumer._client):
+                try:
+                    if part is not None:
+                        await part.close()
+                except Exception as exc:
+                    log.warning("aiokafka: closing %s: %s", type(part).__name__, _text(exc))
+
     def close(self) -> None:
         if self._closed:
             return
@@ -605,7 +622,7 @@ class AiokafkaAdapter(Adapter):
             if self._pending_async:
                 # Like Java's close(): wait for in-flight async commits, run their callbacks
                 self._call(self._flush_async(), listen=True)
-            self._call(self._consumer.stop(), listen=True)
+            self._call(self._stop(), listen=True)
         except Exception as exc:
             raise _error(exc, "close failed") from None
         finally:
