@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -14,7 +15,12 @@ from conformance.clients import ClientSpec, resolve
 from conformance.clients import spring as spring_builder
 from conformance.errors import UsageError, WorkerError
 from conformance.harness import SCENARIO_CONFIG, Harness
+from conformance.machines.runner import PROFILES, run_machine
+from conformance.run import specs_for
+from conformance.scenarios import SEMANTICS_CHECKS
+from conformance.scenarios.runner import run_semantics
 from conformance.strategies import Strategy
+from conformance.verdicts import Verdict
 
 pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("spring-kafka")]
 
@@ -86,7 +92,7 @@ def test_describe_reports_the_release_capabilities_and_refusals(spring):
     assert spring.client == "spring-kafka"
     assert spring.client_version == spring_builder.DEFAULT_RELEASE
     assert spring.info["runtime"].startswith("java ") and "kafka-clients" in spring.info["runtime"]
-    assert spring.variants == ["spring-kafka:batch"]
+    assert spring.variants == []
     assert spring.capabilities == {"consumer_protocol": True, "cooperative": True,
                                    "manual_assignment": False, "pause_resume": True,
                                    "async_commit": True, "offset_reset_none": False,
@@ -183,6 +189,21 @@ def test_ack_modes_commit_with_springs_own_logic(harness, spec, mode):
         assert committed_ok(h, mode) == [[[h.topic, 0, i]] for i in range(1, 9)]
 
 
+@pytest.mark.parametrize("spec,mode", [("BATCH", "batch"), ("MANUAL", "manual")])
+def test_the_batch_listener_variant(harness, spec, mode):
+    h = harness(spec)
+    h.start_member("m1", adapter="spring-kafka:batch")
+    h.produce(8)
+    assert h.wait_for(lambda: [[h.topic, 0, 8]] in committed_ok(h, mode), 30)
+    assert sorted(h.processed_offsets()[(h.topic, 0)]) == list(range(8))
+
+
+def test_the_batch_listener_refuses_record_acks(harness):
+    h = harness("RECORD")
+    with pytest.raises(WorkerError, match=r"unsupported.*batch listener"):
+        h.start_member("m1", adapter="spring-kafka:batch")
+
+
 def test_auto_commits_are_reported(harness):
     h = harness("auto", auto_commit_interval_ms=200)
     h.start_member("m1")
@@ -200,3 +221,45 @@ def test_per_partition_runs_one_container_consumer_per_partition(harness):
     assert sorted(map(tuple, assigned)) == [(h.topic, 0), (h.topic, 1), (h.topic, 2)]
     assert len(h.history.of_type("assigned")) == 3  # one per container consumer
     h.stop_member("m1")
+
+
+# -- the fixed scenarios -------------------------------------------------------------------------
+#: S5 (Spring's AckModes as commit strategies) and S6 (the pool model; one consumer per
+#: partition), classic protocol; plain BATCH is left to BATCH-async and the protocol tests.
+CHECKS = sorted(c for c in SEMANTICS_CHECKS
+                if c.startswith(("S5", "S6")) and c != "S5-BATCH-crash-bound")
+#: Documented hazards the scenario reproduces and measures (S6: a pool commits what it polled).
+HAZARDS = {"S6-worker-pool"}
+
+
+def test_ack_mode_and_concurrency_scenarios(kafka_broker, tmp_path, spring):
+    results = run_semantics(kafka_broker, spring, "classic", tmp_path, only=CHECKS)
+    assert {r.check for r in results} == set(CHECKS)
+    wrong = {}
+    for res in results:
+        allowed = {Verdict.PASS} | ({Verdict.HAZARD} if res.check in HAZARDS else set())
+        if res.verdict not in allowed:
+            wrong[res.check] = (res.verdict, res.note, res.figures)
+    assert wrong == {}
+
+
+def test_scenarios_needing_manual_assignment_are_unsupported(kafka_broker, tmp_path, spring):
+    [res] = run_semantics(kafka_broker, spring, "classic", tmp_path, only=["S7-assign-seek"])
+    assert res.verdict == Verdict.UNSUPPORTED and res.note
+
+
+# -- a generated run -----------------------------------------------------------------------------
+def test_generated_run_holds_every_invariant(kafka_broker, tmp_path, spring):
+    [spec] = specs_for(spring, ("classic",), "ci")
+    profile = replace(PROFILES["ci"], max_examples=2)
+    outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234, shrink=False)
+    assert outcome.infra_errors == []
+    assert len(outcome.examples) >= 2 and all(ex.steps for ex in outcome.examples)
+    failing = {r.check: (r.verdict, [v.message for v in r.violations[:3]], r.note)
+               for r in outcome.results if r.verdict not in (Verdict.PASS, Verdict.UNSUPPORTED)}
+    if set(failing) == {"start-position"}:
+        # diagnosed (docs/spring-kafka-worker.md): after a SIGSTOP past the session timeout an
+        # async commit the client reported failed (RetriableCommitFailedException) had landed
+        # on the broker; the checker takes a failed commit as not applied
+        pytest.xfail(f"an async commit reported failed had landed: {failing}")
+    assert failing == {}
