@@ -76,6 +76,13 @@ def test_build_is_cached_and_pins_the_brokers_kafka_clients(spring):
     assert str(folder) in " ".join(spring.command)
 
 
+def test_another_release_builds_with_its_own_kafka_clients():
+    client = resolve(ClientSpec.parse("spring-kafka==4.0.8"))
+    assert client.client == "spring-kafka" and client.client_version == "4.0.8"
+    info = json.loads((spring_builder.build_dir("4.0.8") / "ready.json").read_text())
+    assert info["kafka_clients"] and info["kafka_clients"] in client.info["runtime"]
+
+
 @pytest.mark.parametrize("release,match", [
     ("2.9.0", "needs spring-kafka 3.0.0 or newer"),
     ("4.x", "not a spring-kafka release"),
