@@ -378,6 +378,7 @@ func (c *Consumer) take(fetches kgo.Fetches) ([]*kgo.Record, *CErr) {
 			return
 		}
 		var loss *kgo.ErrDataLoss
+		var session *kgo.ErrGroupSession
 		switch {
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		case errors.Is(err, kgo.ErrClientClosed):
@@ -386,7 +387,9 @@ func (c *Consumer) take(fetches kgo.Fetches) ([]*kgo.Record, *CErr) {
 			failure = cerr("no-offset-for-partition",
 				"no committed offset and auto_offset_reset=none for %s [%d]: %v", topic,
 				partition, err)
-		case errors.As(err, &loss), kerr.IsRetriable(err):
+		case errors.As(err, &loss), errors.As(err, &session), kerr.IsRetriable(err):
+			// data loss notices, and a group session ended (on_lost already ran): franz-go
+			// recovers (resets, rejoins) by itself, as a poll-loop client does inside poll
 			fmt.Fprintf(os.Stderr, "franz-go: %s [%d]: %v\n", topic, partition, err)
 		default:
 			failure = cerr("consumer-error", "poll failed for %s [%d]: %v", topic, partition, err)
