@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,6 +110,8 @@ def execute(opts: RunOptions) -> int:
     from conformance.report.baseline import Baseline
 
     base = Baseline.load(opts.baseline) if opts.baseline else None
+    if opts.seed is None:  # always a real seed, so that any run can be reproduced
+        opts = replace(opts, seed=random.SystemRandom().randrange(2**31))
     generated, semantics = _selection(opts.only)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     run_dir = opts.out / run_id
@@ -121,7 +124,8 @@ def execute(opts: RunOptions) -> int:
         broker.start()
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
-                  f"{opts.profile}, clients: {escape(', '.join(s.label for s in opts.clients))}")
+                  f"{opts.profile}, seed {opts.seed} (--seed {opts.seed} reproduces it), "
+                  f"clients: {escape(', '.join(s.label for s in opts.clients))}")
     try:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "

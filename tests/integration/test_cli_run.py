@@ -34,6 +34,8 @@ def test_passing_run_writes_reports_and_exits_0(kafka_broker, tmp_path):
     run_dir = only_run(tmp_path)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["exit_code"] == 0 and results["broker"]["provider"] == "external"
+    seed = results["seed"]  # chosen at random, recorded, and told: the run can be reproduced
+    assert isinstance(seed, int) and f"--seed {seed}" in proc.stdout + proc.stderr
     [client] = results["clients"]
     assert client["name"] == "kafka-python" and client["client_version"]
     assert {c["check"] for c in client["checks"]} == {
