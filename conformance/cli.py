@@ -257,7 +257,8 @@ def worker_check(command: tuple[str, ...], adapter: str, bootstrap_servers: str 
                          proxied=False)
 
     def progress(outcome: Any) -> None:
-        click.echo(f"{outcome.name}: {outcome.verdict} ({outcome.seconds:.1f} s)", err=True)
+        click.echo(f"{outcome.name}: {outcome.verdict} ({outcome.seconds:.1f} s)"
+                   + ("" if outcome.verdict == "pass" else f": {outcome.reason}"), err=True)
 
     with broker:
         outcomes = run_checks(broker, command, adapter, checks, progress, jobs)

@@ -364,7 +364,7 @@ def print_summary(result: RunResult) -> None:
                           *[cell(by.get(check)) for check in CHECKS])
         out.print(table)
     if fixed:
-        table = Table(title="fixed scenarios per SEMANTICS.md section")
+        table = Table(title="fixed scenarios per docs/semantics.md section")
         table.add_column("check")
         for cl in fixed:
             table.add_column(escape(f"{cl.spec or cl.name}\n{cl.label.split()[0]}"))

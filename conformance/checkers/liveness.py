@@ -1,6 +1,6 @@
 """``member-assigned`` (S8, liveness): a live group settles, and every live member gets work.
 
-SEMANTICS.md has no liveness section; the rule checked here: when the harness waits for the
+docs/semantics.md has no liveness section; the rule checked here: when the harness waits for the
 group to settle, every partition ends up owned by exactly one live member, and when the topic
 has at least as many partitions as live members, each of them owns at least one (every assignor
 of both group protocols spreads a topic's partitions over all members). A member that stays in

@@ -2,10 +2,11 @@
 
 Checkers report every anomaly they detect; ``judge`` decides, one violation at a time, what the
 scenario's configuration and the history make of it. A violation is a *hazard* only when
-SEMANTICS.md explains that loss, reordering or early commit as Kafka's documented behaviour under
-the scenario's configuration AND the history shows that it lies within that explanation
-(measured on the events); anything beyond it fails. Under auto commit, a client that silently
-drops records therefore fails: a dropped record was never polled by a member that crashed.
+docs/semantics.md explains that loss, reordering or early commit as Kafka's documented
+behaviour under the scenario's configuration AND the history shows that it lies within that
+explanation (measured on the events); anything beyond it fails. Under auto commit, a client
+that silently drops records therefore fails: a dropped record was never polled by a member
+that crashed.
 
     anomaly                        setting                    within the explanation when
     key-order-across-growth        always: allowed (S9)       -

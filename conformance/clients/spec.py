@@ -29,7 +29,7 @@ DISTRIBUTIONS: dict[str, str] = {
     "kafka-python": "kafka-python",
 }
 
-_VERSION_RE = re.compile(r"^[0-9][0-9A-Za-z.+!-]*$")
+_VERSION_RE = re.compile(r"^v?[0-9][0-9A-Za-z.+!-]*$")  # Go modules write v1.22.3
 
 
 @dataclass(frozen=True)

@@ -367,7 +367,7 @@ def _matrices(result: RunResult, columns: list[dict[str, Any]],
     each with the clients that ran any of its checks."""
     out = []
     for title, semantics in (("Invariants over generated scenarios", False),
-                             ("Fixed scenarios per SEMANTICS.md section", True)):
+                             ("Fixed scenarios per docs/semantics.md section", True)):
         keep = [j for j, col in enumerate(columns) if _is_semantics(col["check"]) == semantics]
         members = [i for i, client in enumerate(result.clients)
                    if any(_is_semantics(c.check) == semantics for c in client.checks)]

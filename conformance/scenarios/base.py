@@ -1,4 +1,4 @@
-"""Fixed scenarios for the behaviours of SEMANTICS.md that generation reaches too slowly.
+"""Fixed scenarios for the behaviours of docs/semantics.md that generation reaches too slowly.
 
 A semantics check is a function ``(ctx: Context) -> CheckResult`` registered with
 :func:`semantics_check` under a stable id and its SEMANTICS section. It drives workers through a

@@ -49,8 +49,12 @@ def run_semantics(broker: Broker, client: Client, protocol: str,
         try:
             res = spec.fn(ctx)
         except ConformanceError as exc:
-            res = CheckResult(check_id, spec.section, Verdict.UNKNOWN,
-                              note=f"infrastructure: {str(exc).splitlines()[0]}")
+            line = str(exc).splitlines()[0]
+            if getattr(exc, "code", None) == "unsupported":  # the worker refused a command
+                res = CheckResult(check_id, spec.section, Verdict.UNSUPPORTED, note=line)
+            else:
+                res = CheckResult(check_id, spec.section, Verdict.UNKNOWN,
+                                  note=f"infrastructure: {line}")
         except Exception as exc:  # a scenario bug must not end the run
             traceback.print_exc()
             res = CheckResult(check_id, spec.section, Verdict.UNKNOWN,

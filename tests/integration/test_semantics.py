@@ -1,4 +1,4 @@
-"""Every SEMANTICS.md check (S1-S9) against the real broker for confluent-kafka (classic), and
+"""Every docs/semantics.md check (S1-S9) against the real broker for confluent-kafka (classic), and
 the checks whose outcome differs by client or protocol for the others."""
 
 from __future__ import annotations
