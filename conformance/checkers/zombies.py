@@ -13,8 +13,9 @@ Analysis
 
     Only what Z did after the isolation ended counts. A ``polled`` event returned after the
     end; records in hand (or polled while isolated) may legitimately be processed. A
-    ``committed`` acknowledgement whose request (Z's latest ``commit_requested`` of the same
-    mode before it) was made before the end is a late answer to an old commit; an
+    ``committed`` acknowledgement whose request (Z's pending ``commit_requested`` with the same
+    offsets, ``spans.commit_pairs``; else its latest one of the same mode before it) was made
+    before the end is a late answer to an old commit; an
     acknowledgement without a request (auto commit) whose offset does not exceed Z's position
     before the end (the highest offset it had polled of P + 1) may be one too, and is not
     counted.
@@ -47,6 +48,7 @@ from conformance.checkers.spans import (
     Isolation,
     Span,
     Spans,
+    commit_pairs,
     condense,
     isolations,
     tp_name,
@@ -93,6 +95,12 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
             for r in e.records():
                 position[r.tp] = max(position.get(r.tp, 0), r.offset + 1)
     requests = [e for e in mine if e.type == "commit_requested"]
+    # an answer with the offsets of a request answers that one (a client that sends async
+    # commits one at a time answers an old one after later requests)
+    exact = {outcome.index: history.events[index]
+             for index, outcome in commit_pairs(history) if outcome.source == iso.member
+             and history.events[index].data.get("offsets") is not None
+             and history.events[index].offsets() == outcome.offsets()}
     assigned: dict[tuple[str, TP], list[int]] = defaultdict(list)
     for e in history.of_type("assigned"):
         for tp in e.partitions():
@@ -145,7 +153,7 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
                 if owner is not None:
                     note("zombie-read", tp, owner, e, offsets)
         elif e.type == "committed" and e.data.get("ok") is True:
-            request = _request(requests, e)
+            request = exact.get(e.index) or _request(requests, e)
             if request is not None and not iso.after(request):
                 continue  # the answer to a commit made before the isolation ended
             for tp, off in sorted(e.offsets().items()):

@@ -226,3 +226,26 @@ def test_a_read_of_a_partition_handed_away_is_a_zombie_read_even_mid_rebalance()
          .polled("m1", 0, range(5, 10)))
     [v] = check_zombie_fencing(h.build())
     assert v.anomaly == "zombie-read" and v.details["owner"] == "m2"
+
+
+def test_an_async_commit_requested_before_the_freeze_and_answered_late_is_not_a_zombie_commit(
+) -> None:
+    """franz-go sends async commits one at a time: the answer to a commit requested before the
+    freeze arrives after the thaw, after the zombie's next request (whose commit fails)."""
+    h = (H().scenario(reset="earliest").produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).consumed("m1", 0, range(3))
+         .commit_requested("m1", {0: 3}, "async").frozen("m1")
+         .assigned("m2", 0).consumed("m2", 0, range(3, 6)).committed("m2", {0: 6})
+         .thawed("m1").processed("m1", 0, 3).commit_requested("m1", {0: 4}, "async")
+         .committed("m1", {0: 3}, mode="async")
+         .committed("m1", {0: 4}, mode="async", ok=False, error="commit-failed")
+         .lost("m1", 0))
+    assert check_zombie_fencing(h.build()) == []
+    # the same answer to the request made after the thaw is a zombie commit
+    late = (H().scenario(reset="earliest").produce(0, range(10))
+            .started("m1").started("m2").assigned("m1", 0).consumed("m1", 0, range(3))
+            .frozen("m1").assigned("m2", 0).consumed("m2", 0, range(3, 6))
+            .committed("m2", {0: 6}).thawed("m1").processed("m1", 0, 3)
+            .commit_requested("m1", {0: 4}, "async").committed("m1", {0: 4}, mode="async"))
+    [v] = check_zombie_fencing(late.build())
+    assert v.anomaly == "zombie-commit-accepted"
