@@ -235,6 +235,7 @@ def worker_check(command: tuple[str, ...], adapter: str, bootstrap_servers: str 
     """Check that the worker started by COMMAND (``--id MEMBER`` is appended) speaks the worker
     protocol: kafka-conformance worker-check --adapter NAME -- CMD ARGS...  Exit 0 every check
     passes, 1 a check failed (a protocol violation), 2 usage, 3 infrastructure."""
+    import contextlib
     import json
     import shutil
     from pathlib import Path
@@ -260,8 +261,12 @@ def worker_check(command: tuple[str, ...], adapter: str, bootstrap_servers: str 
         click.echo(f"{outcome.name}: {outcome.verdict} ({outcome.seconds:.1f} s)"
                    + ("" if outcome.verdict == "pass" else f": {outcome.reason}"), err=True)
 
-    with broker:
+    try:
+        broker.start()
         outcomes = run_checks(broker, command, adapter, checks, progress, jobs)
+    finally:  # a failed stop (e.g. of a broker that never answered) must not hide the cause
+        with contextlib.suppress(Exception):
+            broker.stop()
     table = Table(title=f"worker-check: {' '.join(command)}")
     for column in ("check", "verdict", "reason", "rule"):
         table.add_column(column, overflow="fold")

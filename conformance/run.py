@@ -72,6 +72,7 @@ def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str,
     """The generated-scenario configurations of one client (an adapter name: the client
     installed beside the suite), drawing the ``faults`` families beside the core steps."""
     specs = []
+    per_spec = PROFILES[profile].max_examples if profile in PROFILES else 0
     for protocol in protocols:
         entries = MATRIX[protocol] if profile not in ("smoke", "ci") else MATRIX[protocol][:1]
         for e in entries:
@@ -79,7 +80,9 @@ def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str,
                       "assignment_strategy": e.assignment}
             strategy = Strategy.parse(e.strategy)
             strategy.process_ms = PROCESS_MS
-            specs.append(ScenarioSpec(client, config, strategy, faults=faults))
+            # each configuration's examples continue where the previous one's stopped
+            specs.append(ScenarioSpec(client, config, strategy, faults=faults,
+                                      spread=len(specs) * max(0, per_spec - 1)))
     return specs
 
 

@@ -780,6 +780,8 @@ def run_check(chk: Check, broker: Broker, command: tuple[str, ...], adapter: str
         verdict, reason = "error", f"infrastructure: {exc}"
     except OSError as exc:
         verdict, reason = "error", f"cannot start the worker: {exc}"
+    except Exception as exc:  # a bug of the kit (or output it did not foresee): not a verdict
+        verdict, reason = "error", f"internal error: {type(exc).__name__}: {exc}"
     finally:
         session.close()
     return Outcome(chk.name, chk.rule, verdict, reason.splitlines()[0] if reason else "",

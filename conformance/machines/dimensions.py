@@ -6,9 +6,9 @@ printed program and the report) standing for consumer config and commit-strategy
 Hypothesis shrinks a dimension towards its first value, the configuration's own.
 
 How the ci profile covers them: example N (the canonical example is 1) takes value
-``(N - 1) % len(values)`` of each dimension unless Hypothesis drew another one, so six
-examples reach every value of every dimension below at least once; dev and thorough draw
-freely over more examples.
+``(choice + N - 1) % len(values)`` of each dimension unless Hypothesis drew another one; a
+client's configurations continue the count (``ScenarioSpec.spread``), so its 2 x 6 ci examples
+reach every value of every dimension; dev and thorough draw freely over more examples.
 """
 
 from __future__ import annotations

@@ -128,6 +128,11 @@ class GroupMachine(RuleBasedStateMachine):
                 and steps.STEPS[name].enabled(self.scenario))
 
     @initialize(dims=dimensions.drawn())
+    def spread_number(self) -> int:
+        """The example number dimension values and paths spread by: the canonical example
+        (1) keeps the configuration's own; later ones are shifted by the spec's ``spread``."""
+        return self.number if self.number == 1 else self.number + self.spec.spread
+
     def first_member(self, dims: dict[str, int] | None = None) -> None:
         """Every example draws its configuration dimensions (:mod:`dimensions`), then starts
         with a member that has consumed a first batch; example N's first member takes the
@@ -138,7 +143,7 @@ class GroupMachine(RuleBasedStateMachine):
         h = self.harness
         try:
             config, strategy, self.drawn = dimensions.apply(
-                self.spec.config, self.spec.strategy, dims or {}, self.number,
+                self.spec.config, self.spec.strategy, dims or {}, self.spread_number(),
                 supported=lambda cfg: self.spec.client.unsupported(cfg) is None)
         except ConformanceError as exc:  # the client could not say what it supports
             self.broken = True
@@ -157,7 +162,7 @@ class GroupMachine(RuleBasedStateMachine):
             self.broken = True
             h.infra_errors.append(f"setup: {exc}")
             return
-        self.step("start_member", path=self.number - 1)
+        self.step("start_member", path=self.spread_number() - 1)
         self.step("produce", count=20, keys=3)
         self.step("consume")
 

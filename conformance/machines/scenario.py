@@ -44,6 +44,9 @@ class ScenarioSpec:
     growth: bool = True
     #: fault families drawn beside ``core`` (see :mod:`conformance.machines.steps`)
     faults: tuple[str, ...] = ()
+    #: added to the example number where examples spread over dimension values and consume
+    #: paths: a client's configurations run spread apart, so together they reach more values
+    spread: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.client, str):
