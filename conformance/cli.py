@@ -263,10 +263,15 @@ def worker_check(command: tuple[str, ...], adapter: str, bootstrap_servers: str 
 
     try:
         broker.start()
+    except BaseException:
+        if broker.owned:  # what it started; an external cluster that never answered: nothing
+            with contextlib.suppress(Exception):
+                broker.stop()
+        raise
+    try:
         outcomes = run_checks(broker, command, adapter, checks, progress, jobs)
-    finally:  # a failed stop (e.g. of a broker that never answered) must not hide the cause
-        with contextlib.suppress(Exception):
-            broker.stop()
+    finally:
+        broker.stop()
     table = Table(title=f"worker-check: {' '.join(command)}")
     for column in ("check", "verdict", "reason", "rule"):
         table.add_column(column, overflow="fold")
