@@ -17,7 +17,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -821,7 +821,3 @@ def summary_json(command: tuple[str, ...], adapter: str,
     return {"command": list(command), "adapter": adapter, "exit_code": exit_code(outcomes),
             "checks": [o.to_json() for o in outcomes]}
 
-
-def iter_rules() -> Iterator[tuple[str, str]]:
-    """(name, rule) of every check, in the order they run."""
-    return ((c.name, c.rule) for c in CHECKS)
