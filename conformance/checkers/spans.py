@@ -442,10 +442,13 @@ class GroupOffsets:
         failed ones (requested before it)."""
         settled = self.at(tp, index)
         since = settled[0] if settled else -1
+        # a commit sent after the settled one's request may have been applied after it, even
+        # if its answer (or failure) came first: the broker applies them in the order sent
+        sent = self._sent.get(since, since) if settled else -1
         return ([settled] if settled else []) + [
             (i, off) for i, off in self._maybe.get(tp, []) if since < i < index] + [
             (req, off) for req, outcome, off in self._flight.get(tp, [])
-            if since < req < index < outcome]
+            if sent < req < index < outcome]
 
     def acks(self, tp: TP, after: int = -1, before: float = float("inf"),
              member: str | None = None) -> list[tuple[int, int]]:

@@ -264,9 +264,6 @@ def test_generated_run_holds_every_invariant(kafka_broker, tmp_path, spring):
     assert len(outcome.examples) >= 2 and all(ex.steps for ex in outcome.examples)
     failing = {r.check: (r.verdict, [v.message for v in r.violations[:3]], r.note)
                for r in outcome.results if r.verdict not in (Verdict.PASS, Verdict.UNSUPPORTED)}
-    if set(failing) == {"start-position"}:
-        # diagnosed (docs/spring-kafka-worker.md): after a SIGSTOP past the session timeout an
-        # async commit the client reported failed (RetriableCommitFailedException) had landed
-        # on the broker; the checker takes a failed commit as not applied
-        pytest.xfail(f"an async commit reported failed had landed: {failing}")
+    # an async commit reported failed (RetriableCommitFailedException) after a freeze may
+    # have landed after the last one that succeeded: GroupOffsets.possible accepts it
     assert failing == {}

@@ -176,6 +176,29 @@ def test_a_failed_commit_may_have_landed_until_a_later_commit_succeeds() -> None
     assert v.anomaly == "start-after-committed" and v.details["expected"] == 5
 
 
+def test_a_failed_commit_sent_after_the_last_ok_one_may_have_landed_after_it() -> None:
+    """kafka-clients after a freeze (java, spring-kafka): async commits of 2 and then 3 are in
+    flight; 2 is answered ok, 3 fails with RetriableCommitFailedException, yet the broker
+    applied 3 after 2 (it applies one member's commits in the order sent)."""
+    def run(first: int, failed_sent_first: bool = False) -> H:
+        h = (H().scenario().produce(0, range(10))
+             .assigned("m1", 0).consumed("m1", 0, range(5)))
+        if failed_sent_first:
+            h.commit_requested("m1", {0: 3}, "async").commit_requested("m1", {0: 2}, "async")
+        else:
+            h.commit_requested("m1", {0: 2}, "async").commit_requested("m1", {0: 3}, "async")
+        h.committed("m1", {0: 2}, mode="async").committed(
+            "m1", {0: 3}, mode="async", ok=False, error="commit-failed: retriable")
+        return (h.killed("m1").assigned("m2", 0).polled("m2", 0, range(first, 10))
+                .processed("m2", 0, range(first, 10)))
+
+    assert check_start_position(run(3).build()) == []
+    assert check_start_position(run(2).build()) == []
+    # sent before the commit that succeeded: that one came after it, so 2 is the offset
+    [v] = check_start_position(run(3, failed_sent_first=True).build())
+    assert v.anomaly == "start-after-committed" and v.details["expected"] == 2
+
+
 def test_the_brokers_reported_group_offset_counts_as_committed() -> None:
     h = (H().scenario().produce(0, range(10))
          .assigned("m1", 0).consumed("m1", 0, range(6)).commit_requested("m1", {0: 6})
