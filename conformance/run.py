@@ -382,7 +382,7 @@ def print_summary(result: RunResult) -> None:
     judged = sum(v not in (Verdict.UNSUPPORTED, Verdict.UNKNOWN) for v in verdicts)
     meaning = {0: "every check passed", 1: "a check failed",
                3: "infrastructure error or undecided check"}[code]
-    if code == 3 and not result.errors and judged == 0 and verdicts:
+    if verdicts and all(v == Verdict.UNSUPPORTED for v in verdicts):
         meaning = "nothing was judged: every cell is unsupported"
     console.print(f"exit code {code}: {meaning} ({judged} of {len(verdicts)} cells judged, "
                   f"{sum(v == Verdict.UNSUPPORTED for v in verdicts)} unsupported)")

@@ -127,12 +127,12 @@ class GroupMachine(RuleBasedStateMachine):
         return (not self.broken and not self.scenario.ended
                 and steps.STEPS[name].enabled(self.scenario))
 
-    @initialize(dims=dimensions.drawn())
     def spread_number(self) -> int:
         """The example number dimension values and paths spread by: the canonical example
         (1) keeps the configuration's own; later ones are shifted by the spec's ``spread``."""
         return self.number if self.number == 1 else self.number + self.spec.spread
 
+    @initialize(dims=dimensions.drawn())
     def first_member(self, dims: dict[str, int] | None = None) -> None:
         """Every example draws its configuration dimensions (:mod:`dimensions`), then starts
         with a member that has consumed a first batch; example N's first member takes the
