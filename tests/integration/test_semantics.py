@@ -80,6 +80,12 @@ def test_other_clients_and_protocols(kafka_broker, tmp_path, client, protocol, c
                                                 key=lambda c: SEMANTICS_CHECKS[c].section)
     for res in results:
         allowed = expected(res.check) | ({Verdict.PASS} if res.check in HAZARDS else set())
+        if (client == "kafka-python" and res.verdict == Verdict.FAIL
+                and "never assigned" in res.note):
+            # kafka-python 3.x's rejoin stall (a strict xfail of the contract tests,
+            # test_assignment_arrives_when_polls_are_short_and_far_apart): a member that joins
+            # never gets its partitions; this scenario is about something else
+            pytest.xfail(f"kafka-python's known rejoin stall hit {res.check}: {res.note}")
         assert res.verdict in allowed, (res.check, res.verdict, res.note, res.figures)
 
 
