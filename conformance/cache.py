@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -10,3 +13,16 @@ def cache_root() -> Path:
     """``$KAFKA_CONFORMANCE_CACHE`` or ``~/.cache/kafka-conformance`` (outside any repository)."""
     env = os.environ.get("KAFKA_CONFORMANCE_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "kafka-conformance"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created with its folder): one build of a client
+    environment or worker at a time, also across processes (pytest-xdist workers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

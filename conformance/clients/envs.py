@@ -14,8 +14,6 @@ producer) never reach a client environment.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -24,10 +22,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from conformance.cache import cache_root
+from conformance.cache import cache_root, file_lock
 from conformance.errors import ConformanceError, UsageError
 
 #: ``KAFKA_CONFORMANCE_INSTALLER=pip`` forces ``python -m venv`` + pip even where uv exists.
@@ -91,17 +89,6 @@ def pip_settings_for_uv() -> dict[str, str]:
     return {uv: found[pip] for pip, uv in mapping.items() if found.get(pip)}
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _run(cmd: list[str], requirement: str, env: dict[str, str] | None = None) -> None:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
@@ -133,7 +120,7 @@ def ensure_env(distribution: str, version: str,
     ready = folder / "ready.json"
     if _finished(ready):
         return env_python(folder)
-    with _locked(folder.with_name(folder.name + ".lock")):
+    with file_lock(folder.with_name(folder.name + ".lock")):
         if _finished(ready):  # built by a concurrent run meanwhile
             return env_python(folder)
         shutil.rmtree(folder, ignore_errors=True)  # an interrupted build

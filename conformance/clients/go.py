@@ -16,8 +16,6 @@ module's source and selects the ``franzssb`` build tag (see ssb.go / nossb.go).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -25,10 +23,10 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from conformance.cache import cache_root
+from conformance.cache import cache_root, file_lock
 from conformance.clients.envs import ClientEnvError
 from conformance.clients.native import NativeBuild
 from conformance.errors import UsageError
@@ -107,17 +105,6 @@ def _check_release(go: str, version: str, src: Path, label: str) -> None:
         raise UsageError(f"{label}: no such release of {MODULE} (latest: {known[-1]})")
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def build_dir(version: str, runtime: str) -> Path:
     """Where the worker of franz-go ``version`` is built (sources and Go release hashed)."""
     digest = hashlib.sha256(runtime.encode())
@@ -154,7 +141,7 @@ def build(version: str | None, progress: Callable[[str], None] | None = None) ->
     command = (str(folder / "worker"),)
     if _finished(folder):
         return NativeBuild(command, version, runtime)
-    with _locked(folder.with_name(folder.name + ".lock")):
+    with file_lock(folder.with_name(folder.name + ".lock")):
         if not _finished(folder):  # not built by a concurrent run meanwhile
             _build(go, version, pinned, folder, label, runtime, progress)
     return NativeBuild(command, version, runtime)

@@ -11,8 +11,6 @@ rebuilt. Builds go to a temporary folder renamed into place when complete, under
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -20,11 +18,11 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from conformance.broker.jars import DEFAULT_KAFKA_VERSION
-from conformance.cache import cache_root
+from conformance.cache import cache_root, file_lock
 from conformance.clients.envs import ClientEnvError
 from conformance.clients.native import NativeBuild
 from conformance.errors import UsageError
@@ -99,17 +97,6 @@ def _runtime(java: str) -> str:
     return f"java {match.group(1)}" if match else "java"
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _finished(folder: Path) -> dict[str, object] | None:
     try:
         info = json.loads((folder / "ready.json").read_text())
@@ -145,7 +132,7 @@ def build(version: str | None, progress: Callable[[str], None] | None = None) ->
     folder = build_dir(version)
     info = _finished(folder)
     if info is None:
-        with _locked(folder.with_name(folder.name + ".lock")):
+        with file_lock(folder.with_name(folder.name + ".lock")):
             info = _finished(folder)  # built by a concurrent process meanwhile
             if info is None:
                 info = _build(version, folder, java, progress)

@@ -10,8 +10,6 @@ docs/kafkajs-worker.md.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -19,10 +17,10 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from conformance.cache import cache_root
+from conformance.cache import cache_root, file_lock
 from conformance.clients.envs import ClientEnvError
 from conformance.clients.native import NativeBuild
 from conformance.errors import UsageError
@@ -51,17 +49,6 @@ def sources_hash() -> str:
 
 def build_dir(version: str) -> Path:
     return cache_root() / "workers" / "kafkajs" / f"{version}-{sources_hash()}"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _tool(name: str) -> str:
@@ -119,7 +106,7 @@ def build(version: str | None, progress: Callable[[str], None] | None = None) ->
     if info is not None:
         return _result(node, folder, info)
     npm = _tool("npm")
-    with _locked(folder.with_name(folder.name + ".lock")):
+    with file_lock(folder.with_name(folder.name + ".lock")):
         info = _finished(folder)
         if info is not None:  # built by a concurrent run meanwhile
             return _result(node, folder, info)

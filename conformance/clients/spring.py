@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conformance.broker.jars import DEFAULT_KAFKA_VERSION
-from conformance.cache import cache_root
+from conformance.cache import cache_root, file_lock
 from conformance.clients import java
 from conformance.clients.envs import ClientEnvError
 from conformance.clients.native import NativeBuild
@@ -121,7 +121,7 @@ def build(version: str | None, progress: Callable[[str], None] | None = None) ->
     folder = build_dir(version)
     info = _finished(folder)
     if info is None:
-        with java._locked(folder.with_name(folder.name + ".lock")):
+        with file_lock(folder.with_name(folder.name + ".lock")):
             info = _finished(folder)  # built by a concurrent process meanwhile
             if info is None:
                 info = _build(version, folder, java_bin, progress)
