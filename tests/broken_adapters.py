@@ -338,8 +338,8 @@ class CannotSubscribe(Delegating):
 
 class ResumeRewinds(Delegating):
     """resume() of a partition that was not paused fetches it again from a stale fetch start,
-    the first offset it ever delivered of it (how librdkafka went wrong,
-    confluentinc/librdkafka#4637): records come again in one ownership without a seek. Only a
+    the first offset it ever delivered of it (how librdkafka went wrong before 2.4.0,
+    confluentinc/librdkafka#4686): records come again in one ownership without a seek. Only a
     redundant resume exposes it."""
 
     name = "broken:resume-rewinds"

@@ -107,6 +107,19 @@ DEVIATIONS = (
         "last auto commit and LeaveGroup only): raw aiokafka, subscribe, getmany until "
         "assigned, stop(): the listener heard revoked([]) and assigned(all), nothing after; "
         "a commit meant for on_revoked is never made on close (duplicates for the next owner)"),
+    Deviation(
+        "test_transaction_markers_and_aborted_records_are_not_records", "kafka-python",
+        "2.0.2", "2.0.3",
+        "kafka-python 2.0.2 hands a transaction's control marker to the application as a "
+        "record (offset 2, the abort marker after two aborted records, comes out of poll()); "
+        "3.0.12 skips it"),
+    Deviation(
+        "test_resuming_what_was_never_paused_changes_nothing", "confluent-kafka", "2.0.2",
+        "2.4.0",
+        "librdkafka before 2.4.0 (seen on 2.0.2; librdkafka issue 4686, fixed by PR 4636): "
+        "resume() bumps the fetch version even for a partition that is not paused, and the "
+        "fetcher restarts from a stale position: records 0-3 of the never-paused partition "
+        "are delivered again"),
 )
 
 
@@ -398,6 +411,57 @@ def _parks_paused_batches(target: Target) -> bool:
     """kafka-python 3.x has the fetcher's parking of paused batches (2.x has not)."""
     major = target.client_version.split(".", 1)[0]
     return target.adapter == "kafka-python" and major.isdigit() and int(major) >= 3
+
+
+def test_transaction_markers_and_aborted_records_are_not_records(make, kafka_broker,
+                                                                  kafka_names) -> None:
+    """KIP-98: a transaction's control marker takes an offset but is no record, under either
+    isolation level; read_committed hides an aborted transaction's records."""
+    from confluent_kafka import Producer
+
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers,
+                         "transactional.id": f"{group}-tx"})
+    producer.init_transactions(30)
+    for commit, values in ((False, (b"a0", b"a1")), (True, (b"c0", b"c1"))):
+        producer.begin_transaction()
+        for value in values:
+            producer.produce(topic, value=value, partition=0)
+        producer.flush(30)
+        (producer.commit_transaction if commit else producer.abort_transaction)(30)
+    produce(kafka_broker.bootstrap_servers, topic, 1, partition=0)  # offset 6, after 2 markers
+    # offsets: 0-1 aborted, 2 abort marker, 3-4 committed, 5 commit marker, 6 plain
+    uncommitted = make(f"{group}-u", isolation_level="read_uncommitted")
+    uncommitted.subscribe([topic], Recorder())
+    assert [r.offset for r in poll_records(uncommitted, 5)] == [0, 1, 3, 4, 6]
+    try:
+        committed = make(f"{group}-c", isolation_level="read_committed")
+    except Unsupported:
+        return  # the release reads uncommitted only
+    committed.subscribe([topic], Recorder())
+    assert [r.offset for r in poll_records(committed, 3)] == [3, 4, 6]
+
+
+def test_resuming_what_was_never_paused_changes_nothing(make, kafka_broker,
+                                                       kafka_names) -> None:
+    """Applications resume their whole assignment, paused or not: resume() of a partition that
+    is not paused leaves its position alone, nothing is delivered twice."""
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 2)
+    produce(kafka_broker.bootstrap_servers, topic, 20, partitions=2)
+    consumer = make(group)
+    consumer.subscribe([topic], Recorder())
+    first = poll_records(consumer, 20)
+    p0, p1 = _tps(topic, 2)
+    consumer.pause([p0])
+    consumer.pause([p0])  # twice: a redundant call too
+    consumer.resume([p0, p1])  # p1 was never paused
+    produce(kafka_broker.bootstrap_servers, topic, 4, partitions=2, start=20)
+    rest = poll_records(consumer, 4)
+    again = sorted(set(_offsets(first)) & set(_offsets(rest)))
+    assert not again, f"delivered again after resume(): {again}"
+    assert _offsets(rest) == [(0, 10), (0, 11), (1, 10), (1, 11)]
 
 
 def test_pause_stops_delivery_and_resume_continues(make, combo, kafka_broker,
