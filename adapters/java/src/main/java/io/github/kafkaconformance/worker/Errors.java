@@ -109,4 +109,12 @@ final class Errors {
         String name = e.getClass().getSimpleName();
         return name.equals("UnknownMemberIdException") || name.equals("FencedMemberEpochException");
     }
+
+    /** A failed commit as the protocol reports it: mapped by commit(), else commit-failed. */
+    static ConsumerError commitError(Exception e) {
+        ConsumerError mapped = e instanceof RuntimeException
+            ? commit((RuntimeException) e) : null;
+        return mapped != null ? mapped : new ConsumerError("commit-failed",
+            "commit failed: " + e.getClass().getSimpleName() + ": " + e.getMessage(), false);
+    }
 }

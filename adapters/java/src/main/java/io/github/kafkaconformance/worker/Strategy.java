@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.locks.LockSupport;
 
 /** A commit strategy and processing model (conformance/strategies.py) and its commit clock. */
 final class Strategy {
@@ -112,6 +113,15 @@ final class Strategy {
         /** Called before each poll: commit what was acknowledged (MANUAL)? */
         boolean beforePoll() {
             return s.name.equals("MANUAL") && ackedPending;
+        }
+    }
+
+    /** Simulated work of ``ms`` milliseconds (the strategy's process_ms), parked. */
+    static void sleepMs(double ms) {
+        long deadline = System.nanoTime() + (long) (ms * 1e6);
+        long left;
+        while ((left = deadline - System.nanoTime()) > 0) {
+            LockSupport.parkNanos(left);
         }
     }
 }

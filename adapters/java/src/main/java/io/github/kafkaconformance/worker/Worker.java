@@ -1,17 +1,21 @@
 package io.github.kafkaconformance.worker;
 
+import static io.github.kafkaconformance.worker.Wire.TP_ORDER;
+import static io.github.kafkaconformance.worker.Wire.field;
+import static io.github.kafkaconformance.worker.Wire.offsetsJson;
+import static io.github.kafkaconformance.worker.Wire.partitions;
+import static io.github.kafkaconformance.worker.Wire.rec;
+import static io.github.kafkaconformance.worker.Wire.recs;
+import static io.github.kafkaconformance.worker.Wire.tp;
+import static io.github.kafkaconformance.worker.Wire.tps;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -24,7 +28,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -40,8 +43,6 @@ import org.apache.kafka.common.TopicPartition;
 final class Worker {
     static final String ADAPTER = "java";
     static final String CLIENT = "kafka-clients";
-    private static final Comparator<TopicPartition> TP_ORDER =
-        Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(20);
 
     private final String member;
@@ -86,62 +87,6 @@ final class Worker {
     // -- output --------------------------------------------------------------------------------
     private void emit(ObjectNode event) {
         out.write(event);
-    }
-
-    private static ArrayNode tps(Collection<TopicPartition> items) {
-        List<TopicPartition> sorted = new ArrayList<>(items);
-        sorted.sort(TP_ORDER);
-        ArrayNode arr = Out.JSON.createArrayNode();
-        for (TopicPartition tp : sorted) {
-            arr.addArray().add(tp.topic()).add(tp.partition());
-        }
-        return arr;
-    }
-
-    private static ArrayNode offsetsJson(Map<TopicPartition, Long> offsets) {
-        TreeMap<TopicPartition, Long> sorted = new TreeMap<>(TP_ORDER);
-        sorted.putAll(offsets);
-        ArrayNode arr = Out.JSON.createArrayNode();
-        sorted.forEach((tp, o) -> arr.addArray().add(tp.topic()).add(tp.partition()).add(o));
-        return arr;
-    }
-
-    private static String key(byte[] key) {
-        if (key == null) {
-            return null;
-        }
-        try {
-            return StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT)
-                .decode(ByteBuffer.wrap(key)).toString();
-        } catch (CharacterCodingException e) {
-            StringBuilder hex = new StringBuilder();
-            for (byte b : key) {
-                hex.append(String.format("%02x", b));
-            }
-            return hex.toString();
-        }
-    }
-
-    private static ArrayNode rec(ConsumerRecord<byte[], byte[]> r) {
-        ArrayNode arr = Out.JSON.createArrayNode();
-        arr.add(r.topic()).add(r.partition()).add(r.offset());
-        String k = key(r.key());
-        if (k == null) {
-            arr.addNull();
-        } else {
-            arr.add(k);
-        }
-        return arr;
-    }
-
-    private static ArrayNode recs(List<ConsumerRecord<byte[], byte[]>> records) {
-        ArrayNode arr = Out.JSON.createArrayNode();
-        for (ConsumerRecord<byte[], byte[]> r : records) {
-            arr.add(rec(r));
-        }
-        return arr;
     }
 
     // -- listener (inside poll/close/commit, on the consumer's thread) -------------------------
@@ -243,13 +188,6 @@ final class Worker {
         emit(e);
     }
 
-    private static Errors.ConsumerError commitError(Exception e) {
-        Errors.ConsumerError mapped = e instanceof RuntimeException
-            ? Errors.commit((RuntimeException) e) : null;
-        return mapped != null ? mapped : new Errors.ConsumerError("commit-failed",
-            "commit failed: " + e.getClass().getSimpleName() + ": " + e.getMessage(), false);
-    }
-
     /** Commit ``offsets`` (null: the consumed positions) as _commit in conformance/worker.py:
      *  commit_requested first, then committed once the outcome is known. */
     private Map<TopicPartition, Long> commit(Map<TopicPartition, Long> offsets, String mode,
@@ -266,7 +204,7 @@ final class Worker {
         try {
             wanted = offsets != null ? offsets : consumedPositions();
         } catch (RuntimeException e) {
-            Errors.ConsumerError err = commitError(e);
+            Errors.ConsumerError err = Errors.commitError(e);
             reportCommit(mode, Map.of(), err);
             if (reraise) {
                 throw err;
@@ -291,13 +229,13 @@ final class Worker {
                             pending.reported = true;
                         }
                         reportCommit(mode, exc == null && result != null ? fromClient(result)
-                            : wanted, exc == null ? null : commitError(exc));
+                            : wanted, exc == null ? null : Errors.commitError(exc));
                     });
                 } catch (RuntimeException e) {
                     synchronized (pendingAsync) {
                         pendingAsync.remove(pending);
                     }
-                    Errors.ConsumerError err = commitError(e);
+                    Errors.ConsumerError err = Errors.commitError(e);
                     reportCommit(mode, wanted, err);
                     if (reraise) {
                         throw err;
@@ -312,7 +250,7 @@ final class Worker {
             try {
                 consumer.commitSync(toClient(wanted));
             } catch (RuntimeException e) {
-                Errors.ConsumerError err = commitError(e);
+                Errors.ConsumerError err = Errors.commitError(e);
                 reportCommit(mode, wanted, err);
                 if (reraise) {
                     throw err;
@@ -412,14 +350,6 @@ final class Worker {
         return records;
     }
 
-    private static void sleepMs(double ms) {
-        long deadline = System.nanoTime() + (long) (ms * 1e6);
-        long left;
-        while ((left = deadline - System.nanoTime()) > 0) {
-            LockSupport.parkNanos(left);
-        }
-    }
-
     /** Process records one by one; each is reported as ``processed`` as soon as its work is
      *  done (with simulated work), so a crash mid-batch leaves an exact trace. */
     private void processInLoop(List<ConsumerRecord<byte[], byte[]>> records, ArrayNode polled) {
@@ -432,7 +362,7 @@ final class Worker {
                 continue;  // revoked while this batch was in hand: not ours to process
             }
             if (work) {
-                sleepMs(strategy.processMs);
+                Strategy.sleepMs(strategy.processMs);
             }
             doneRecs.add(polled.get(i));
             processedNext.put(tp, r.offset() + 1);
@@ -473,7 +403,7 @@ final class Worker {
         for (ConsumerRecord<byte[], byte[]> r : records) {
             ArrayNode one = Out.JSON.createArrayNode().add(rec(r));
             pool.submit(() -> {
-                sleepMs(ThreadLocalRandom.current().nextDouble(0, span));
+                Strategy.sleepMs(ThreadLocalRandom.current().nextDouble(0, span));
                 ObjectNode e = out.event("processed");
                 e.set("records", one);
                 emit(e);
@@ -491,29 +421,6 @@ final class Worker {
     }
 
     // -- commands ------------------------------------------------------------------------------
-    private static JsonNode field(JsonNode msg, String name) {
-        JsonNode v = msg.get(name);
-        if (v == null || v.isNull()) {
-            throw new Errors.ProtocolError("missing field '" + name + "'");
-        }
-        return v;
-    }
-
-    private static TopicPartition tp(JsonNode pair) {
-        if (!pair.isArray() || pair.size() < 2) {
-            throw new Errors.ProtocolError("a partition is [topic, partition], not " + pair);
-        }
-        return new TopicPartition(pair.get(0).asText(), pair.get(1).asInt());
-    }
-
-    private static List<TopicPartition> partitions(JsonNode msg) {
-        List<TopicPartition> out = new ArrayList<>();
-        for (JsonNode pair : field(msg, "partitions")) {
-            out.add(tp(pair));
-        }
-        return out;
-    }
-
     private static void checkAdapter(JsonNode msg) {
         String name = msg.path("adapter").asText("");
         if (!name.equals(ADAPTER)) {

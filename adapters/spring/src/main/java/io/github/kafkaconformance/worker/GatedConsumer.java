@@ -175,7 +175,7 @@ final class GatedConsumer implements InvocationHandler {
             worker.reportCommit(pending.mode, pending.offsets, null);
             return result;
         } catch (RuntimeException e) {
-            worker.reportCommit(pending.mode, pending.offsets, SpringWorker.commitError(e));
+            worker.reportCommit(pending.mode, pending.offsets, Errors.commitError(e));
             throw e;
         } finally {
             SpringWorker.SYNC_IN_FLIGHT.remove();

@@ -1,15 +1,19 @@
 package io.github.kafkaconformance.worker;
 
+import static io.github.kafkaconformance.worker.Wire.TP_ORDER;
+import static io.github.kafkaconformance.worker.Wire.field;
+import static io.github.kafkaconformance.worker.Wire.offsetsJson;
+import static io.github.kafkaconformance.worker.Wire.partitions;
+import static io.github.kafkaconformance.worker.Wire.rec;
+import static io.github.kafkaconformance.worker.Wire.recs;
+import static io.github.kafkaconformance.worker.Wire.tp;
+import static io.github.kafkaconformance.worker.Wire.tps;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -17,14 +21,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -41,7 +43,6 @@ import org.springframework.kafka.listener.ConcurrentMessageListenerContainer;
 import org.springframework.kafka.listener.ConsumerAwareRebalanceListener;
 import org.springframework.kafka.listener.ContainerProperties;
 import org.springframework.kafka.listener.KafkaMessageListenerContainer;
-import org.springframework.kafka.support.Acknowledgment;
 
 /**
  * The worker protocol on Spring for Apache Kafka: a real ConcurrentMessageListenerContainer
@@ -56,8 +57,6 @@ final class SpringWorker {
     static final String CLIENT = "spring-kafka";
     static final String VERSION = String.valueOf(
         KafkaMessageListenerContainer.class.getPackage().getImplementationVersion());
-    private static final Comparator<TopicPartition> TP_ORDER =
-        Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition);
     private static final double TASK_TIMEOUT = 25.0;
     /** Set on the consumer thread while the interceptor must not report a commit as auto. */
     static final ThreadLocal<Boolean> SYNC_IN_FLIGHT = new ThreadLocal<>();
@@ -118,60 +117,6 @@ final class SpringWorker {
     }
 
     // -- JSON ------------------------------------------------------------------------------------
-    static ArrayNode tps(Collection<TopicPartition> items) {
-        List<TopicPartition> sorted = new ArrayList<>(items);
-        sorted.sort(TP_ORDER);
-        ArrayNode arr = Out.JSON.createArrayNode();
-        for (TopicPartition tp : sorted) {
-            arr.addArray().add(tp.topic()).add(tp.partition());
-        }
-        return arr;
-    }
-
-    static ArrayNode offsetsJson(Map<TopicPartition, Long> offsets) {
-        TreeMap<TopicPartition, Long> sorted = new TreeMap<>(TP_ORDER);
-        sorted.putAll(offsets);
-        ArrayNode arr = Out.JSON.createArrayNode();
-        sorted.forEach((tp, o) -> arr.addArray().add(tp.topic()).add(tp.partition()).add(o));
-        return arr;
-    }
-
-    private static String key(byte[] key) {
-        if (key == null) {
-            return null;
-        }
-        try {
-            return StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT)
-                .decode(ByteBuffer.wrap(key)).toString();
-        } catch (CharacterCodingException e) {
-            StringBuilder hex = new StringBuilder();
-            for (byte b : key) {
-                hex.append(String.format("%02x", b));
-            }
-            return hex.toString();
-        }
-    }
-
-    static ArrayNode rec(ConsumerRecord<byte[], byte[]> r) {
-        ArrayNode arr = Out.JSON.createArrayNode();
-        arr.add(r.topic()).add(r.partition()).add(r.offset());
-        String k = key(r.key());
-        if (k == null) {
-            arr.addNull();
-        } else {
-            arr.add(k);
-        }
-        return arr;
-    }
-
-    static ArrayNode recs(List<ConsumerRecord<byte[], byte[]>> records) {
-        ArrayNode arr = Out.JSON.createArrayNode();
-        records.forEach(r -> arr.add(rec(r)));
-        return arr;
-    }
-
     private static TopicPartition tpOf(ConsumerRecord<?, ?> r) {
         return new TopicPartition(r.topic(), r.partition());
     }
@@ -211,7 +156,7 @@ final class SpringWorker {
         synchronized (pendingAsync) {
             pendingAsync.remove(p);
         }
-        reportCommit(p.mode, p.offsets, commitError(e));
+        reportCommit(p.mode, p.offsets, Errors.commitError(e));
     }
 
     void reportCommit(String mode, Map<TopicPartition, Long> offsets, Errors.ConsumerError err) {
@@ -225,13 +170,6 @@ final class SpringWorker {
             e.put("error", err.reported());
         }
         out.write(e);
-    }
-
-    static Errors.ConsumerError commitError(Exception e) {
-        Errors.ConsumerError mapped = e instanceof RuntimeException
-            ? Errors.commit((RuntimeException) e) : null;
-        return mapped != null ? mapped : new Errors.ConsumerError("commit-failed",
-            "commit failed: " + e.getClass().getSimpleName() + ": " + e.getMessage(), false);
     }
 
     /** Spring's commit callback (ContainerProperties.setCommitCallback): async outcomes. */
@@ -259,7 +197,7 @@ final class SpringWorker {
         }
         String mode = match != null ? match.mode : ackModeName();
         reportCommit(mode, match != null && got.isEmpty() ? match.offsets : got,
-            exc == null ? null : commitError(exc));
+            exc == null ? null : Errors.commitError(exc));
     }
 
     /** The interceptor saw a successful commit: ``auto`` unless it is one the worker saw. */
@@ -369,17 +307,9 @@ final class SpringWorker {
     }
 
     // -- the listeners -------------------------------------------------------------------------
-    private static void sleepMs(double ms) {
-        long deadline = System.nanoTime() + (long) (ms * 1e6);
-        long left;
-        while ((left = deadline - System.nanoTime()) > 0) {
-            LockSupport.parkNanos(left);
-        }
-    }
-
     private void process(ConsumerRecord<byte[], byte[]> r) {
         if (strategy.processMs > 0) {
-            sleepMs(strategy.processMs);
+            Strategy.sleepMs(strategy.processMs);
         }
         ObjectNode e = out.event("processed");
         e.set("records", Out.JSON.createArrayNode().add(rec(r)));
@@ -402,7 +332,7 @@ final class SpringWorker {
         double span = Math.max(strategy.processMs, 1.0) * 4;
         ArrayNode one = Out.JSON.createArrayNode().add(rec(r));
         pool.submit(() -> {
-            sleepMs(ThreadLocalRandom.current().nextDouble(0, span));
+            Strategy.sleepMs(ThreadLocalRandom.current().nextDouble(0, span));
             ObjectNode e = out.event("processed");
             e.set("records", one);
             out.write(e);
@@ -439,29 +369,6 @@ final class SpringWorker {
     }
 
     // -- commands ------------------------------------------------------------------------------
-    private static JsonNode field(JsonNode msg, String name) {
-        JsonNode v = msg.get(name);
-        if (v == null || v.isNull()) {
-            throw new Errors.ProtocolError("missing field '" + name + "'");
-        }
-        return v;
-    }
-
-    private static TopicPartition tp(JsonNode pair) {
-        if (!pair.isArray() || pair.size() < 2) {
-            throw new Errors.ProtocolError("a partition is [topic, partition], not " + pair);
-        }
-        return new TopicPartition(pair.get(0).asText(), pair.get(1).asInt());
-    }
-
-    private static List<TopicPartition> partitions(JsonNode msg) {
-        List<TopicPartition> res = new ArrayList<>();
-        for (JsonNode pair : field(msg, "partitions")) {
-            res.add(tp(pair));
-        }
-        return res;
-    }
-
     private static String checkAdapter(JsonNode msg) {
         String name = msg.path("adapter").asText("");
         if (!name.equals(ADAPTER) && !name.equals(BATCH_VARIANT)) {
@@ -662,7 +569,7 @@ final class SpringWorker {
         }
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (gates.isEmpty() && System.nanoTime() < deadline) {
-            sleepMs(10);
+            Strategy.sleepMs(10);
         }
         if (gates.isEmpty()) {
             throw new Errors.ConsumerError("illegal-state", "the container has no running "
@@ -731,7 +638,7 @@ final class SpringWorker {
         running = false;
         long deadline = System.nanoTime() + 20_000_000_000L;
         while (System.nanoTime() < deadline && gates.stream().anyMatch(g -> !g.parked)) {
-            sleepMs(5);
+            Strategy.sleepMs(5);
         }
         out.write(out.reply(msg));
     }
@@ -811,7 +718,7 @@ final class SpringWorker {
                             return;
                         }
                     }
-                    reportCommit(mode, wanted, exc == null ? null : commitError(exc));
+                    reportCommit(mode, wanted, exc == null ? null : Errors.commitError(exc));
                 };
                 try {
                     c.commitAsync(client, cb);
@@ -848,7 +755,7 @@ final class SpringWorker {
 
     /** An explicit commit that failed: its ``committed`` event, then the error reply. */
     void commitFailed(JsonNode msg, RuntimeException e) {
-        Errors.ConsumerError err = commitError(e);
+        Errors.ConsumerError err = Errors.commitError(e);
         reportCommit(msg.path("asynchronous").asBoolean(false) ? "async" : "sync", Map.of(), err);
         throw err;
     }
