@@ -111,6 +111,7 @@ def execute(opts: RunOptions) -> int:
     """Run the suite; returns the exit code."""
     from conformance.report import write_reports
     from conformance.report.baseline import Baseline
+    from conformance.report.environment import command_line, run_environment
 
     base = Baseline.load(opts.baseline) if opts.baseline else None
     if opts.seed is None:  # always a real seed, so that any run can be reproduced
@@ -121,6 +122,8 @@ def execute(opts: RunOptions) -> int:
     result = RunResult(run_id, _now(), tool_version=__version__, profile=opts.profile,
                        seed=opts.seed)
     clients = resolve_clients(opts.clients, result)  # unknown client / release: exit 2
+    result.command_line = command_line()
+    result.environment = run_environment(p.client for p in clients)
     broker = make_broker(bootstrap_servers=opts.bootstrap_servers, nodes=opts.nodes,
                          kafka_version=opts.kafka_version, client_config=opts.client_properties)
     with console.status("starting the broker"):

@@ -119,6 +119,10 @@ class RunResult:
     broker: dict[str, Any] = field(default_factory=dict)
     clients: list[ClientResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: the command that started the run, shell-quoted (reports show it)
+    command_line: str = ""
+    #: {"python": the suite's, "clients": {spec: {"runtime", "librdkafka"}}} (report header)
+    environment: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -146,5 +150,7 @@ class RunResult:
             "broker": self.broker,
             "clients": [c.to_json() for c in self.clients],
             "errors": self.errors,
+            "command_line": self.command_line,
+            "environment": self.environment,
             "exit_code": self.exit_code,
         }

@@ -100,6 +100,8 @@ def run_result_from_json(data: dict[str, Any]) -> RunResult:
         broker=dict(data.get("broker") or {}),
         clients=[_client(c) for c in data["clients"]],
         errors=list(data.get("errors") or []),
+        command_line=str(data.get("command_line") or ""),
+        environment=dict(data.get("environment") or {}),
     )
 
 
