@@ -1,4 +1,4 @@
-"""Helpers for the adapter contract suite (test_adapter_contract.py): producing, waiting, and a
+"""Helpers for the adapter contract suite (conformance/contract/suite.py): producing, waiting, and a
 listener that records what an adapter reports."""
 
 from __future__ import annotations

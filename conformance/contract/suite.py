@@ -7,6 +7,8 @@ Besides the built-ins (in this process), the tests run against client specs (ini
 release in its own environment behind an adapter host (conformance.clients.remote); its
 capabilities come from its own description. Test ids name the spec:
 ``kafka-python==2.0.2|classic``. Known deviations of a release are strict xfails (DEVIATIONS).
+Our CI collects it through tests/integration/test_adapter_contract.py; a user's suite through
+the pytest plugin (``--kafka-conformance-adapter``), against the user's own adapter only.
 
 What the clients do where the contract leaves them room (measured here, Kafka 4.3):
 
@@ -30,7 +32,21 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from contract_helpers import (
+
+from adapters.base import (
+    Adapter,
+    CommitFailed,
+    ConsumerConfig,
+    ConsumerError,
+    IllegalState,
+    NoOffsetForPartition,
+    Record,
+    TopicPartition,
+    Unsupported,
+)
+from conformance.broker.admin import Admin
+from conformance.clients.remote import RemoteAdapter
+from conformance.contract.helpers import (
     CommitResults,
     Deviation,
     Recorder,
@@ -45,21 +61,6 @@ from contract_helpers import (
     unsupported_combos,
     wait_for,
 )
-
-from adapters.base import (
-    Adapter,
-    CommitFailed,
-    ConsumerConfig,
-    ConsumerError,
-    IllegalState,
-    NoOffsetForPartition,
-    Record,
-    TopicPartition,
-    Unsupported,
-)
-from adapters.registry import load
-from conformance.broker.admin import Admin
-from conformance.clients.remote import RemoteAdapter
 
 pytestmark = pytest.mark.broker
 
@@ -215,17 +216,6 @@ def test_unsupported_group_protocol_is_refused(kafka_broker, unsupported: Combo)
         cls.check_config(config)
     with pytest.raises(Unsupported):
         cls(config)
-
-
-def test_every_builtin_is_covered(pytestconfig: pytest.Config) -> None:
-    from adapters.registry import BUILTIN
-
-    local = {t.adapter for t in targets(pytestconfig) if not t.remote}
-    assert local == set(BUILTIN)
-    for name in BUILTIN:
-        cls = load(name)
-        assert cls.name == name
-        assert cls.client_version(), f"{name}: client {cls.client!r} not installed"
 
 
 def test_a_release_runs_in_its_own_environment(remote: Target) -> None:
@@ -731,3 +721,8 @@ def test_errors_are_normalized(make, kafka_broker, kafka_names) -> None:
         make(None).subscribe([topic], Recorder())  # group management needs a group id
     with pytest.raises(IllegalState):
         consumer.commit({TopicPartition(topic, 0): 0})
+
+
+#: What a test module re-exports to collect the suite (tests/integration/test_adapter_contract.py)
+__all__ = ["DEVIATIONS", "make", "pytest_generate_tests", "pytestmark",
+           *sorted(name for name in dir() if name.startswith("test_"))]
