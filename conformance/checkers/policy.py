@@ -34,6 +34,10 @@ that crashed.
                                                               polled by the member before
     nonmonotonic                   pool (S6)                  the record had been polled by the
                                                               member before
+    zombie-read                    always (S8)                one poll of the zombie returned the
+                                                              partition, and the zombie then
+                                                              reported it lost or revoked (not
+                                                              the revoke of its own close)
 
 Everything else fails. Verdict: FAIL if any violation fails, else HAZARD if any is a hazard, else
 PASS (allowed anomalies included, named in the note). Without the history (``judge`` called
@@ -72,6 +76,9 @@ S4_STORED = ("with enable_auto_commit the client may commit offsets stored when 
              "returned records, before processing (librdkafka, S4)")
 S4_CRASH = ("with enable_auto_commit a member killed after an auto commit covered records it "
             "had polled but not processed loses them (librdkafka stores offsets on poll, S4)")
+S8_STALE_BATCH = ("a member removed from the group while stalled learns it at its next "
+                  "poll (fetches are not fenced by the group): the one batch its first poll "
+                  "returned before that is Kafka's behaviour, also the Java client's (S8)")
 S6_POOL = ("a worker pool lets poll() run and commit before workers finish, losing and "
            "reordering records (S6)")
 
@@ -216,6 +223,15 @@ def _reorder_beyond(v: Violation, facts: Facts) -> str:
     return "the record was not polled by the member before"
 
 
+def _zombie_read_beyond(v: Violation, facts: Facts) -> str:
+    d = v.details
+    if d.get("heard") is None:
+        return "the member never heard that it had lost the partition"
+    if int(d.get("polls", 0)) > 1:
+        return f"{d.get('polls')} polls returned the partition before the member heard of it"
+    return ""
+
+
 @dataclass(frozen=True)
 class Hazard:
     """Documented behaviour: its anomalies, the setting it needs, why it is documented, and how
@@ -245,6 +261,7 @@ HAZARDS: tuple[Hazard, ...] = (
     Hazard(("lost",), _pool, S6_POOL, _lost_beyond(auto_only=False)),
     Hazard(("commit-beyond-processed",), _pool, S6_POOL, _commit_beyond),
     Hazard(("group-offset-beyond-processed",), _pool, S6_POOL, _observed_beyond),
+    Hazard(("zombie-read",), lambda s: True, S8_STALE_BATCH, _zombie_read_beyond),
     Hazard(("skip",), _pool, S6_POOL, _skip_beyond),
     Hazard(("nonmonotonic",), _pool, S6_POOL, _reorder_beyond),
 )

@@ -30,11 +30,16 @@ Anomalies (one per isolation, partition and anomaly; event indices condensed to 
                                 before Z saw it revoked or lost (S8: the zombie keeps reading
                                 what another member was given)
 
+A ``zombie-read`` also says how many of Z's polls returned the partition (``polls``) and the
+index of the ``lost``/``revoked`` event by which Z heard of the loss (``heard``; the revoke of
+its own close does not count), so that the policy can tell Kafka's one stale batch from a
+zombie that reads on.
+
 Evidence: the start and the end of the isolation, the other member's ``assigned`` event, the
-first offending event. Details: member, owner, topic, partition, ``fault`` (``"frozen"``,
-``"cut"``, ``"drop"`` or ``"delay"``, with ``delay_ms`` for a delay), ``isolated_seconds``, the
-offending ``events``, ``offsets`` (committed or read), count, and ``seconds_after_end`` from the
-end of the isolation to the first offence.
+first offending event (and the event by which Z heard, if any). Details: member, owner, topic,
+partition, ``fault`` (``"frozen"``, ``"cut"``, ``"drop"`` or ``"delay"``, with ``delay_ms``
+for a delay), ``isolated_seconds``, the offending ``events``, ``offsets`` (committed or read),
+count, and ``seconds_after_end`` from the end of the isolation to the first offence.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ class _Offence:
     assigned: int
     events: list[Event] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
+    heard: int | None = None  # zombie-read: when the zombie heard it had lost the partition
 
 
 def check_zombie_fencing(history: History) -> list[Violation]:
@@ -162,8 +168,26 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
                 owner = taken(tp, e.index) if off >= 0 else None
                 if owner is not None:
                     note("zombie-commit-accepted", tp, owner, e, [off])
+    for (anomaly, tp), offence in found.items():
+        if anomaly == "zombie-read":
+            offence.heard = _heard(after, tp, offence.events[0].index)
     return [_violation(iso, anomaly, tp, offence)
             for (anomaly, tp), offence in sorted(found.items())]
+
+
+def _heard(after: list[Event], tp: TP, since: int) -> int | None:
+    """The index of the zombie's first ``lost``/``revoked`` of ``tp`` after event ``since``,
+    unless it is the revoke of its own close (followed by ``closed`` before it polls or is
+    assigned again): how it learned that the group had moved on."""
+    for n, e in enumerate(after):
+        if e.index <= since or e.type not in ("revoked", "lost") or tp not in e.partitions():
+            continue
+        following = next((f for f in after[n + 1:]
+                          if f.type in ("closed", "assigned", "polled")), None)
+        if e.type == "revoked" and following is not None and following.type == "closed":
+            return None
+        return e.index
+    return None
 
 
 def _request(requests: list[Event], ack: Event) -> Event | None:
@@ -194,10 +218,14 @@ def _violation(iso: Isolation, anomaly: str, tp: TP, offence: _Offence) -> Viola
                "events": condense(e.index for e in offence.events),
                "offsets": condense(offence.offsets), "count": len(offence.offsets),
                "seconds_after_end": round(max(0.0, first.ts - iso.ended.ts), 3)}
+    if anomaly == "zombie-read":
+        details["polls"] = len(offence.events)
+        details["heard"] = offence.heard
     if iso.kind == "delay":
         details["delay_ms"] = iso.began.data.get("delay_ms")
     return Violation(
         check=CHECK, anomaly=anomaly, section=section, message=message,
-        evidence=sorted({iso.began.index, iso.ended.index, offence.assigned, first.index}),
+        evidence=sorted({iso.began.index, iso.ended.index, offence.assigned, first.index}
+                        | ({offence.heard} if offence.heard is not None else set())),
         details=details,
     )

@@ -249,3 +249,35 @@ def test_an_async_commit_requested_before_the_freeze_and_answered_late_is_not_a_
             .commit_requested("m1", {0: 4}, "async").committed("m1", {0: 4}, mode="async"))
     [v] = check_zombie_fencing(late.build())
     assert v.anomaly == "zombie-commit-accepted"
+
+
+def test_one_stale_batch_then_the_loss_heard_at_the_next_poll_is_a_hazard() -> None:
+    """The Java client's way: the first poll after the thaw returns records fetched before it
+    knows it was removed; its commits fail and the next poll reports the partition lost."""
+    h = (frozen_m1().polled("m1", 0, range(6, 8)).as_("read").processed("m1", 0, 6, 7)
+         .committed("m1", {0: 8}, mode="record", ok=False, error="commit-failed")
+         .lost("m1", 0).as_("heard"))
+    [v] = check_zombie_fencing(h.build())
+    assert v.anomaly == "zombie-read"
+    assert (v.details["polls"], v.details["heard"]) == (1, h.at["heard"])
+    assert h.at["heard"] in v.evidence
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.HAZARD, result.note
+
+
+def test_a_zombie_that_polls_the_partition_twice_before_hearing_of_the_loss_fails() -> None:
+    h = (frozen_m1().polled("m1", 0, range(6, 8)).polled("m1", 0, range(8, 10))
+         .lost("m1", 0))
+    [v] = check_zombie_fencing(h.build())
+    assert v.details["polls"] == 2
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.FAIL and "2 polls" in result.note
+
+
+def test_a_zombie_that_hears_of_the_loss_only_when_it_closes_fails() -> None:
+    """The revoke of its own close is not hearing that the group moved on."""
+    h = frozen_m1().polled("m1", 0, range(6, 8)).revoked("m1", 0).closed("m1")
+    [v] = check_zombie_fencing(h.build())
+    assert v.details["heard"] is None
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.FAIL and "never heard" in result.note
