@@ -92,6 +92,9 @@ class ClientResult:
     spec: str = ""
     #: generated scenarios: examples, median_example and the seconds spent per step kind
     timings: dict[str, float] = field(default_factory=dict)
+    #: the adapter reference as given (``path/to/file.py:Class``, ``module:Class``) when the
+    #: entry is labelled by the adapter's declared ``name`` instead
+    adapter: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +106,7 @@ class ClientResult:
             "capabilities": self.capabilities,
             "checks": [c.to_json() for c in self.checks],
             "timings": self.timings,
+            **({"adapter": self.adapter} if self.adapter else {}),
         }
 
 
@@ -123,12 +127,17 @@ class RunResult:
     command_line: str = ""
     #: {"python": the suite's, "clients": {spec: {"runtime", "librdkafka"}}} (report header)
     environment: dict[str, Any] = field(default_factory=dict)
+    #: the run stopped early (Ctrl-C, a crash): the results are those of what had finished
+    incomplete: bool = False
 
     @property
     def exit_code(self) -> int:
         """0 every check passes (hazard/unsupported/expected included), 1 any failure,
         3 an infrastructure error, an undecided check, or no check judged at all (every cell
-        unsupported)."""
+        unsupported). An incomplete run: 130 (interrupted), or 3 when it stopped on an
+        error (``errors``)."""
+        if self.incomplete:
+            return 3 if self.errors else 130
         verdicts = [c.verdict for cl in self.clients for c in cl.checks]
         if Verdict.FAIL in verdicts:
             return 1
@@ -150,6 +159,7 @@ class RunResult:
             "broker": self.broker,
             "clients": [c.to_json() for c in self.clients],
             "errors": self.errors,
+            "incomplete": self.incomplete,
             "command_line": self.command_line,
             "environment": self.environment,
             "exit_code": self.exit_code,
