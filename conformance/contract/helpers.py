@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import Producer
 
 from adapters.base import Adapter, Capabilities, ConsumerError, Record, TopicPartition
-from adapters.registry import BUILTIN, load
+from adapters.registry import available, load
 from conformance.clients import ClientSpec, resolve
 from conformance.clients.remote import RemoteAdapter
 from conformance.errors import ConformanceError
@@ -99,6 +99,9 @@ class Deviation:
 
 _TARGETS = pytest.StashKey[list[Target]]()
 
+#: The pytest plugin's option (conformance/pytest_plugin.py): the user's own adapters only.
+ADAPTER_OPTION = "kafka_conformance_adapters"
+
 
 def contract_specs(config: pytest.Config) -> list[str]:
     """The client specs given with --contract-client, else the ini list contract_clients."""
@@ -106,11 +109,22 @@ def contract_specs(config: pytest.Config) -> list[str]:
     return list(given if given is not None else config.getini("contract_clients"))
 
 
-def _remote(text: str) -> Target:
+def target(text: str, option: str = "--contract-client", here: bool = False) -> Target:
+    """How a client spec becomes a Target. ``here``: an adapter name or ``module:Class`` /
+    ``file.py:Class`` reference runs in this process (an unknown one is a usage error); else,
+    and for ``NAME==VERSION`` / ``NAME@/path/to/python``, an adapter host serves it in its own
+    environment (resolved here: its environment is built the first time; a spec that cannot
+    be resolved is a Target whose tests fail with the reason)."""
     try:
         spec = ClientSpec.parse(text)
     except ConformanceError as exc:
-        raise pytest.UsageError(f"--contract-client: {exc}") from None
+        raise pytest.UsageError(f"{option}: {exc}") from None
+    if here and spec.beside:
+        try:
+            cls = load(spec.adapter)
+        except ConformanceError as exc:
+            raise pytest.UsageError(f"{option}: {exc}") from None
+        return Target(spec.label, cls.name or spec.adapter, cls)
     label = spec.label if not spec.beside else f"remote:{spec.label}"
     try:
         client = resolve(spec)
@@ -119,12 +133,27 @@ def _remote(text: str) -> Target:
     return Target(label, spec.adapter, RemoteAdapter.bind(client))
 
 
+def registered(name: str) -> Target:
+    """A built-in or entry-point adapter in this process (one that fails to load: a Target
+    whose tests fail with the reason)."""
+    try:
+        return Target(name, name, load(name))
+    except ConformanceError as exc:
+        return Target(name, name, error=str(exc))
+
+
 def targets(config: pytest.Config) -> list[Target]:
-    """Every built-in adapter in this process, then every contract client spec (resolved
-    once per session: its environment is built the first time)."""
+    """What the suite runs against, resolved once per session: the adapters given to the
+    plugin's ``--kafka-conformance-adapter`` alone when there are any; else every registered
+    adapter (built-in, entry point) in this process, then every contract client spec."""
     if _TARGETS not in config.stash:
-        found = [Target(name, name, load(name)) for name in BUILTIN]
-        found += [_remote(text) for text in dict.fromkeys(contract_specs(config))]
+        given = config.getoption(ADAPTER_OPTION, None)
+        if given:
+            found = [target(text, "--kafka-conformance-adapter", here=True)
+                     for text in dict.fromkeys(given)]
+        else:
+            found = [registered(name) for name in available()]
+            found += [target(text) for text in dict.fromkeys(contract_specs(config))]
         config.stash[_TARGETS] = found
     return config.stash[_TARGETS]
 
