@@ -15,7 +15,9 @@ from confluent_kafka import Producer
 from adapters.base import Adapter, Capabilities, ConsumerError, Record, TopicPartition
 from adapters.registry import available, load
 from conformance.clients import ClientSpec, resolve
+from conformance.clients.native import is_native
 from conformance.clients.remote import RemoteAdapter
+from conformance.clients.worker_adapter import WorkerAdapter
 from conformance.errors import ConformanceError
 
 PROTOCOLS = ("classic", "consumer")
@@ -34,7 +36,14 @@ class Target:
 
     @property
     def remote(self) -> bool:
-        return self.cls is None or issubclass(self.cls, RemoteAdapter)
+        """Not in this process: an adapter host, or a native worker (``worker``)."""
+        return self.cls is None or issubclass(self.cls, (RemoteAdapter, WorkerAdapter))
+
+    @property
+    def worker(self) -> bool:
+        """A native client driven through the worker protocol (conformance.clients.
+        worker_adapter): what the protocol cannot express raises Unsupported."""
+        return self.cls is not None and issubclass(self.cls, WorkerAdapter)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -119,7 +128,7 @@ def target(text: str, option: str = "--contract-client", here: bool = False) -> 
         spec = ClientSpec.parse(text)
     except ConformanceError as exc:
         raise pytest.UsageError(f"{option}: {exc}") from None
-    if here and spec.beside:
+    if here and spec.beside and not is_native(spec.adapter):
         try:
             cls = load(spec.adapter)
         except ConformanceError as exc:
@@ -130,6 +139,8 @@ def target(text: str, option: str = "--contract-client", here: bool = False) -> 
         client = resolve(spec)
     except ConformanceError as exc:
         return Target(label, spec.adapter, error=str(exc))
+    if is_native(spec.adapter):  # java, franz-go, kafkajs: through the worker protocol
+        return Target(label, spec.adapter, WorkerAdapter.bind(client))
     return Target(label, spec.adapter, RemoteAdapter.bind(client))
 
 
