@@ -35,6 +35,14 @@ def column_ids(clients: list[ClientResult]) -> list[str]:
     return out
 
 
+def cell_anchor(entry: int, check: int) -> str:
+    """The id of a cell's section in ``index.html`` (its evidence): ``c<entry>-k<check>``, by the
+    entry's index in ``RunResult.clients`` and the check's index in that entry's ``checks``.
+    Other reports (junit.xml) link to ``index.html#<id>``; every cell that is not ``pass`` has
+    such a section."""
+    return f"c{entry}-k{check}"
+
+
 def specs_by_client(clients: list[ClientResult]) -> dict[str, list[str]]:
     """Adapter name -> its distinct specs in first-seen order (several: a version matrix)."""
     out: dict[str, list[str]] = defaultdict(list)

@@ -67,6 +67,8 @@ def validate(data: Any) -> str | None:
     for key, kind in (("run_id", str), ("clients", list), ("exit_code", int)):
         if not isinstance(data.get(key), kind):
             return f"'{key}' missing or not {_kind(kind)}"
+    if not isinstance(data.get("incomplete", False), bool):
+        return "'incomplete' is not true or false"
     for i, client in enumerate(data["clients"]):
         where = f"clients[{i}]"
         if not isinstance(client, dict) or not isinstance(client.get("name"), str):
@@ -102,6 +104,7 @@ def run_result_from_json(data: dict[str, Any]) -> RunResult:
         errors=list(data.get("errors") or []),
         command_line=str(data.get("command_line") or ""),
         environment=dict(data.get("environment") or {}),
+        incomplete=bool(data.get("incomplete", False)),
     )
 
 
@@ -113,6 +116,7 @@ def _client(d: dict[str, Any]) -> ClientResult:
         label=d.get("label", ""),
         spec=d.get("spec") or d["name"],
         timings=dict(d.get("timings") or {}),
+        adapter=str(d.get("adapter") or ""),
         capabilities=dict(d.get("capabilities") or {}),
         checks=[_check(c) for c in d["checks"]],
     )

@@ -5,13 +5,20 @@ unique within a run (``columns.column_ids``); test cases carry that name as ``cl
 Mapping of verdicts (docs/results-schema.md):
 
     pass         passed testcase
-    fail         ``<failure>``: message = count + first violation, text = every violation
+    fail         ``<failure>``: message = what failed (the first violation, else the note),
+                 text = every violation
     hazard       passed testcase with ``<system-out>`` explaining the measured hazard
     expected     passed testcase with ``<system-out>`` naming the baseline reason
     unsupported  ``<skipped>`` with the reason (the check's note)
     unknown      ``<error>`` with the note
 
-Run-level errors (``RunResult.errors``) become ``<error>`` testcases of an extra suite ``run``.
+Run-level errors (``RunResult.errors``) become ``<error>`` testcases of an extra suite ``run``;
+an incomplete run (Ctrl-C, a crash) adds an ``<error>`` testcase ``incomplete`` there, and every
+suite carries the property ``incomplete`` (``true``/``false``).
+
+Every testcase that is not a pass links to its cell's section in the HTML report
+(``index.html#<anchor>``, see ``columns.cell_anchor``): in its messages and as the testcase
+property ``html``.
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from conformance.report.columns import column_ids, spec_of
+from conformance.report.columns import cell_anchor, column_ids, spec_of
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 JUNIT_FILE = "junit.xml"
+HTML_PAGE = "index.html"  # html.HTML_FILE, the page junit.xml links to
 ROOT_NAME = "kafka-conformance"
+INCOMPLETE = ("the run was interrupted before every configuration finished: only the "
+              "configurations that finished are reported")
 _INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -39,9 +49,9 @@ def xml_text(value: Any) -> str:
 def build_junit(result: RunResult) -> ET.Element:
     """The ``<testsuites>`` element of ``result``."""
     root = ET.Element("testsuites", name=ROOT_NAME)
-    suites = [_suite(result, client, suite_id)
-              for client, suite_id in zip(result.clients, column_ids(result.clients), strict=True)]
-    if result.errors:
+    suites = [_suite(result, client, suite_id, n) for n, (client, suite_id)
+              in enumerate(zip(result.clients, column_ids(result.clients), strict=True))]
+    if result.errors or result.incomplete:
         suites.append(_errors_suite(result))
     for suite in suites:
         root.append(suite)
@@ -63,55 +73,83 @@ def write_junit(result: RunResult, path: str | Path) -> Path:
     return path
 
 
-def _suite(result: RunResult, client: ClientResult, suite_id: str) -> ET.Element:
+def _suite(result: RunResult, client: ClientResult, suite_id: str, entry: int) -> ET.Element:
     suite = ET.Element("testsuite", name=xml_text(suite_id))
     counts = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     props = ET.SubElement(suite, "properties")
     for name, value in _properties(result, client):
         ET.SubElement(props, "property", name=xml_text(name), value=xml_text(value))
-    for check in client.checks:
-        suite.append(_case(suite_id, check, counts))
+    for k, check in enumerate(client.checks):
+        suite.append(_case(suite_id, check, counts, f"{HTML_PAGE}#{cell_anchor(entry, k)}"))
     _set_counts(suite, counts, sum(c.seconds for c in client.checks), result, suite_id)
     return suite
 
 
-def _case(suite_id: str, check: CheckResult, counts: dict[str, int]) -> ET.Element:
+def _case(suite_id: str, check: CheckResult, counts: dict[str, int], link: str) -> ET.Element:
     case = ET.Element("testcase", name=xml_text(check.check), classname=xml_text(suite_id),
                       time=f"{check.seconds:.3f}")
     counts["tests"] += 1
     verdict = check.verdict
+    if verdict != Verdict.PASS:
+        props = ET.SubElement(case, "properties")
+        ET.SubElement(props, "property", name="html", value=xml_text(link))
+    see = f"report: {link}"
     if verdict == Verdict.FAIL:
         counts["failures"] += 1
-        first = check.violations[0].message if check.violations else check.note
-        n = len(check.violations)
         el = ET.SubElement(case, "failure", type=xml_text(_anomalies(check) or "fail"),
-                           message=xml_text(f"{n} violation(s) of {_section(check)}: {first}"))
-        el.text = xml_text(_failure_text(check))
+                           message=xml_text(f"{failure_message(check)} ({see})"))
+        el.text = xml_text(f"{see}\n{_failure_text(check)}")
     elif verdict == Verdict.UNKNOWN:
         counts["errors"] += 1
+        cause = _first_line(check.note) or "the check could not decide"
         el = ET.SubElement(case, "error", type="unknown",
-                           message=xml_text(check.note or "the check could not decide"))
-        el.text = xml_text(_failure_text(check))
+                           message=xml_text(f"{_section(check)} undecided: {cause} ({see})"))
+        el.text = xml_text(f"{see}\n{_failure_text(check)}")
     elif verdict == Verdict.UNSUPPORTED:
         counts["skipped"] += 1
         ET.SubElement(case, "skipped",
                       message=xml_text(check.note or "unsupported by this client/adapter"))
     elif verdict in (Verdict.HAZARD, Verdict.EXPECTED):
         out = ET.SubElement(case, "system-out")
-        out.text = xml_text(_explanation(check))
+        out.text = xml_text(f"{_explanation(check)}\n{see}")
     return case
+
+
+def failure_message(check: CheckResult) -> str:
+    """What failed, in one line: ``no-loss (S1) failed: <first violation>
+    (+N more violations)``; the note when there are no violations (a fixed scenario's
+    summary), never a count of zero."""
+    if check.violations:
+        first = _first_line(check.violations[0].message) or check.violations[0].anomaly
+        more = len(check.violations) - 1
+        what = first + (f" (+{more} more violation{'s' if more > 1 else ''})" if more else "")
+    else:
+        what = _first_line(check.note) or "no violation recorded"
+    return f"{_section(check)} failed: {what}"
+
+
+def _first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0].strip() if lines else ""
 
 
 def _errors_suite(result: RunResult) -> ET.Element:
     suite = ET.Element("testsuite", name="run")
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="incomplete", value=str(result.incomplete).lower())
     for n, message in enumerate(result.errors, 1):
         case = ET.SubElement(suite, "testcase", name=f"infrastructure-{n}", classname="run",
                              time="0.000")
         ET.SubElement(case, "error", type="infrastructure",
                       message=xml_text(message.splitlines()[0] if message else "error")
                       ).text = xml_text(message)
-    counts = {"tests": len(result.errors), "failures": 0, "errors": len(result.errors),
-              "skipped": 0}
+    if result.incomplete:
+        case = ET.SubElement(suite, "testcase", name="incomplete", classname="run",
+                             time="0.000")
+        ET.SubElement(case, "error", type="incomplete", message=INCOMPLETE).text = \
+            f"{INCOMPLETE}; {len(result.clients)} entries reported"
+    tests = len(result.errors) + int(result.incomplete)
+    counts = {"tests": tests, "failures": 0, "errors": tests, "skipped": 0}
     _set_counts(suite, counts, 0.0, result, "run")
     return suite
 
@@ -133,7 +171,10 @@ def _properties(result: RunResult, client: ClientResult) -> list[tuple[str, Any]
         ("profile", result.profile), ("seed", "" if result.seed is None else result.seed),
         ("adapter", client.name), ("spec", spec_of(client)), ("client", client.client),
         ("client_version", client.client_version), ("label", client.label),
+        ("incomplete", str(result.incomplete).lower()),
     ]
+    if client.adapter:
+        props.append(("adapter_ref", client.adapter))
     props += [(f"broker.{k}", _scalar(v)) for k, v in result.broker.items()]
     props += [(f"capability.{k}", str(v).lower()) for k, v in client.capabilities.items()]
     return props

@@ -93,3 +93,40 @@ def test_a_run_where_every_cell_is_unsupported_is_not_a_pass() -> None:
     assert run.exit_code == 3
     run.clients[0].checks.append(CheckResult("order", "S9", Verdict.PASS))
     assert run.exit_code == 0
+
+
+def test_an_incomplete_run_says_so_and_round_trips(tmp_path: Path) -> None:
+    result = sample_run(tmp_path)
+    result.incomplete = True
+    result.errors = []
+    data = load_results(write_results(result, tmp_path / "results.json"))
+    assert data["incomplete"] is True
+    assert data["exit_code"] == 130  # interrupted, whatever the finished cells say
+    again = run_result_from_json(data)
+    assert again.incomplete and again.to_json() == data
+    result.errors = ["internal error: ValueError: boom"]  # stopped by a crash
+    assert result.exit_code == 3
+
+
+def test_a_complete_run_is_not_incomplete_and_old_files_read_as_complete(tmp_path: Path) -> None:
+    data = load_results(write_results(sample_run(tmp_path), tmp_path / "results.json"))
+    assert data["incomplete"] is False
+    del data["incomplete"]
+    assert run_result_from_json(data).incomplete is False
+
+
+def test_an_adapter_reference_stays_in_the_json(tmp_path: Path) -> None:
+    result = sample_run(tmp_path)
+    result.clients[0].adapter = "/home/u/my_adapter.py:MyAdapter"
+    data = load_results(write_results(result, tmp_path / "results.json"))
+    assert data["clients"][0]["adapter"] == "/home/u/my_adapter.py:MyAdapter"
+    assert "adapter" not in data["clients"][1]  # an adapter given by name: no reference
+    assert run_result_from_json(data).clients[0].adapter == "/home/u/my_adapter.py:MyAdapter"
+
+
+def test_incomplete_must_be_a_boolean(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema": SCHEMA, "run_id": "r", "exit_code": 0, "clients": [],
+                                "incomplete": "yes"}), encoding="utf-8")
+    with pytest.raises(ResultsError, match="'incomplete'"):
+        load_results(path)
