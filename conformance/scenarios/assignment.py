@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from conformance.harness import Harness
+from conformance.history import History
+from conformance.scenarios import evidence
 from conformance.scenarios.base import (
     Context,
     duplicates,
@@ -12,8 +17,37 @@ from conformance.scenarios.base import (
     result,
     semantics_check,
 )
+from conformance.scenarios.evidence import last_commit, note_of
 from conformance.strategies import Strategy
-from conformance.verdicts import CheckResult, Verdict
+from conformance.verdicts import CheckResult, Verdict, Violation
+
+
+def judge_assign_seek(history: History, committed: list[list[Any]] | None,
+                      seek_to: int = 7, end: int = 20, commit_to: int = 15) -> list[Violation]:
+    """S7: m1 (assigned partition 0, sought to ``seek_to``) must read seek_to..end-1, see no
+    group callbacks, and committed() must return the offset it committed."""
+    check, section = "S7-assign-seek", "S7"
+    topic = history.scenario().get("topic", "")
+    seek = next((e.index for e in history.by_source("m1") if e.type == "seeked"), -1)
+    out = evidence.compare(history, check, section, topic=topic, partition=0,
+                           expected=range(seek_to, end), member="m1", since=seek,
+                           context=[seek] if seek >= 0 else [])
+    group = [e for e in history.by_source("m1") if e.type in ("revoked", "lost")
+             or (e.type == "assigned" and not e.data.get("manual"))]
+    if group:
+        out.append(evidence.violation(
+            check, section, "callback-without-group",
+            f"rebalance callbacks fired without group management: "
+            f"{[e.type for e in group]}", topic=topic, partition=0, member="m1",
+            evidence=[e.index for e in group], callbacks=[e.type for e in group]))
+    if committed != [[topic, 0, commit_to]]:
+        commit = last_commit(history, "m1", topic, 0)
+        out.append(evidence.violation(
+            check, section, "committed-mismatch",
+            f"committed() returned {committed} after committing {commit_to}", topic=topic,
+            partition=0, member="m1", evidence=[commit.index] if commit else [],
+            offsets=[commit_to], committed=committed))
+    return out
 
 
 @semantics_check("S7-assign-seek", "S7")
@@ -33,19 +67,11 @@ def assign_and_seek(ctx: Context) -> CheckResult:
     committed = m.request({"type": "committed", "partitions": [[h.topic, 0]]})["offsets"]
     h.stop_member("m1")
     offsets = [r[2] for r in got]
-    group_events = [e.type for e in h.history.by_source("m1")
-                    if e.type in ("revoked", "lost") or (e.type == "assigned"
-                                                          and not e.data.get("manual"))]
-    problems = []
-    if offsets != list(range(7, 20)):
-        problems.append(f"read {offsets[:5]}... instead of 7..19")
-    if group_events:
-        problems.append(f"rebalance callbacks fired without group management: {group_events}")
-    if committed != [[h.topic, 0, 15]]:
-        problems.append(f"committed() returned {committed} after committing 15")
+    violations = judge_assign_seek(h.history, committed)
     figures = {"first_offset": offsets[0] if offsets else None, "read": len(offsets)}
-    if problems:
-        return result(check, section, Verdict.FAIL, history=h, note="; ".join(problems),
+    if violations:
+        return result(check, section, Verdict.FAIL, history=h, violations=violations,
+                      note="after seek(7), m1 had to read 7..19: " + note_of(violations),
                       **figures)
     return result(check, section, Verdict.PASS, history=h, **figures)
 
@@ -63,6 +89,7 @@ def revoke_commit(ctx: Context) -> CheckResult:
     check, section = "S8-revoke-commit-no-duplicates", "S8"
     figures: dict[str, int] = {}
     problems = []
+    parts: list[tuple[Harness, list[Violation]]] = []
     for assignment in _assignments(ctx):
         config = {} if assignment == "consumer-protocol" else {"assignment_strategy": assignment}
         h = ctx.harness(f"s8-{assignment}", Strategy.parse("BATCH+revoke"), partitions=3,
@@ -78,12 +105,29 @@ def revoke_commit(ctx: Context) -> CheckResult:
         dups, gone = duplicates(h.history), len(lost(h.history))
         figures[f"{assignment}_duplicates"] = dups
         figures[f"{assignment}_lost"] = gone
-        h.history.to_jsonl(h.workdir / "history.jsonl")
+        parts.append((h, judge_revoke_commit(h.history)))
         if dups or gone:
             problems.append(f"{assignment}: {dups} duplicate(s), {gone} lost")
+    path, starts = evidence.write_combined(ctx.workdir / "history.jsonl",
+                                           [h.history for h, _v in parts])
+    violations = [v for (h, found), at in zip(parts, starts, strict=True)
+                  for v in evidence.shifted(found, at, part=h.workdir.name)]
     if problems:
-        return result(check, section, Verdict.FAIL, note="; ".join(problems), **figures)
-    return result(check, section, Verdict.PASS, **figures)
+        return result(check, section, Verdict.FAIL, history=path, violations=violations,
+                      note="; ".join(problems) + ": " + note_of(violations), **figures)
+    return result(check, section, Verdict.PASS, history=path, **figures)
+
+
+def judge_revoke_commit(history: History) -> list[Violation]:
+    """S8 with a commit in on_revoked: every produced record processed exactly once, by any
+    member, on every partition of the scenario."""
+    scenario = history.scenario()
+    topic = scenario.get("topic", "")
+    return [v for p in range(int(scenario.get("partitions", 1)))
+            for v in evidence.compare(history, "S8-revoke-commit-no-duplicates", "S8",
+                                      topic=topic, partition=p,
+                                      expected=evidence.produced_offsets(history, topic, p),
+                                      start=False)]
 
 
 @semantics_check("S8-killed-member-redelivery", "S8")
@@ -109,5 +153,6 @@ def killed_member(ctx: Context) -> CheckResult:
     bad = [r for r in results.values() if r.verdict == Verdict.FAIL]
     if bad:
         return result(check, section, Verdict.FAIL, history=h,
-                      note="; ".join(f"{r.check}: {r.note}" for r in bad), **figures)
+                      violations=evidence.from_results(*bad),
+                      note=evidence.results_note(bad), **figures)
     return result(check, section, Verdict.PASS, history=h, **figures)

@@ -26,7 +26,7 @@ from conformance.errors import ConformanceError, WorkerError
 from conformance.harness import SCENARIO_CONFIG, Harness, WorkerHandle
 from conformance.history import History
 from conformance.strategies import Strategy
-from conformance.verdicts import CheckResult, Verdict
+from conformance.verdicts import CheckResult, Verdict, Violation
 
 
 @dataclass
@@ -96,9 +96,15 @@ def semantics_check(check: str, section: str, *, needs: tuple[str, ...] = (),
 
 
 def result(check: str, section: str, verdict: Verdict, note: str = "",
-           history: Harness | None = None, **figures: Any) -> CheckResult:
-    res = CheckResult(check, section, verdict, examples=1, note=note, figures=figures)
-    if history is not None:
+           history: Harness | Path | None = None, violations: list[Violation] | None = None,
+           **figures: Any) -> CheckResult:
+    """A scenario's result; ``history``: the harness (or combined history file) that its
+    ``violations``' evidence indices point into."""
+    res = CheckResult(check, section, verdict, examples=1, note=note, figures=figures,
+                      violations=list(violations or []))
+    if isinstance(history, Path):
+        res.history_file = str(history)
+    elif history is not None:
         res.history_file = str(history.workdir / "history.jsonl")
     return res
 

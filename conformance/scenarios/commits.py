@@ -8,6 +8,7 @@ from conformance.checkers import run_checks
 from conformance.errors import WorkerError
 from conformance.harness import Harness
 from conformance.history import Event, History
+from conformance.scenarios import evidence
 from conformance.scenarios.base import (
     Context,
     duplicates,
@@ -21,7 +22,7 @@ from conformance.scenarios.base import (
     wait_assigned,
 )
 from conformance.strategies import Strategy
-from conformance.verdicts import CheckResult, Verdict
+from conformance.verdicts import CheckResult, Verdict, Violation
 
 BATCH = 30
 
@@ -63,7 +64,20 @@ def auto_commit_crash(ctx: Context) -> CheckResult:
 
     landed = _crash_and_take_over(h, when=committed_beyond_processed)
     verdict, note, figures = judge_auto_commit_crash(h.history, landed)
-    return result(check, section, verdict, history=h, note=note, **figures)
+    return result(check, section, verdict, history=h, note=note,
+                  violations=auto_commit_violations(h.history, verdict), **figures)
+
+
+def auto_commit_violations(history: History, verdict: Verdict) -> list[Violation]:
+    """The evidence of S4's verdict: the failing checks' violations on a fail; on a hazard
+    the lost records and the commits beyond what was processed."""
+    results = run_checks(history, only=["no-loss", "duplicates-bounded", "commit-validity"])
+    if verdict == Verdict.FAIL:
+        return evidence.from_results(*results)
+    if verdict == Verdict.HAZARD:
+        return evidence.from_results(*(r for r in results if r.check != "duplicates-bounded"),
+                                     bad_only=False)
+    return []
 
 
 def judge_auto_commit_crash(history: History, landed: bool
@@ -117,7 +131,8 @@ def _strategy_check(spec: str):
         bad = [r for r in results.values() if r.verdict == Verdict.FAIL]
         if bad:
             return result(check, "S5", Verdict.FAIL, history=h,
-                          note="; ".join(f"{r.check}: {r.note}" for r in bad), **figures)
+                          violations=evidence.from_results(*bad),
+                          note=evidence.results_note(bad), **figures)
         return result(check, "S5", Verdict.PASS, history=h, **figures)
 
     run.__doc__ = f"Commit strategy {spec}: duplicates after a SIGKILL stay within its bound."
@@ -159,6 +174,35 @@ def commit_after_removal(ctx: Context) -> CheckResult:
     sync_ok = outcomes.get("sync", "").startswith("error commit-failed")
     async_ok = outcomes.get("async", "").startswith(("callback error", "error"))
     verdict = Verdict.PASS if sync_ok and async_ok else Verdict.FAIL
-    note = "" if verdict == Verdict.PASS else \
-        "a removed member's commit must fail (sync: CommitFailed; async: error in the callback)"
-    return result(check, section, verdict, history=h, note=note, **outcomes)
+    if verdict == Verdict.PASS:
+        return result(check, section, verdict, history=h, **outcomes)
+    violations = removal_violations(h.history, {"sync": sync_ok, "async": async_ok}, outcomes)
+    note = ("a removed member's commit must fail (sync: CommitFailed; async: error in the "
+            "callback): " + "; ".join(f"{mode} {outcomes.get(mode, 'not tried')}"
+                                      for mode, ok in (("sync", sync_ok), ("async", async_ok))
+                                      if not ok))
+    return result(check, section, verdict, history=h, note=note, violations=violations,
+                  **outcomes)
+
+
+def removal_violations(history: History, ok: dict[str, bool], outcomes: dict[str, str]
+                       ) -> list[Violation]:
+    """One violation per commit mode m1 got through after m2 took its partition over:
+    evidence m2's assignment and m1's commit events of that mode after it."""
+    topic = history.scenario().get("topic", "")
+    taken = next((e.index for e in history.by_source("m2") if e.type == "assigned"
+                  and (topic, 0) in e.partitions()), -1)
+    out = []
+    for mode, good in ok.items():
+        if good:
+            continue
+        events = [e for e in history.by_source("m1") if e.index > taken
+                  and e.type in ("commit_requested", "committed") and e.data.get("mode") == mode]
+        offsets = sorted({o for e in events for o in e.offsets().values()})
+        out.append(evidence.violation(
+            "S5-commit-after-removal", "S5", "commit-after-removal",
+            f"m1's {mode} commit after m2 took partition 0 over: {outcomes.get(mode)} "
+            f"(expected CommitFailed)", topic=topic, partition=0, member="m1",
+            evidence=[i for i in (taken, *(e.index for e in events)) if i >= 0],
+            offsets=offsets or [5], mode=mode, outcome=outcomes.get(mode)))
+    return out
