@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from conformance.jobs import JOB_THREAD_PREFIX, Board, default_jobs, run_all
+from conformance.jobs import JOB_THREAD_PREFIX, Board, default_jobs, duration, run_all
 
 
 def test_results_come_back_in_task_order_whatever_finishes_first():
@@ -80,3 +80,76 @@ def test_board_line_counts_and_names_what_runs():
 
 def test_default_jobs_within_bounds():
     assert 2 <= default_jobs() <= 4
+
+
+def test_board_counts_units_and_estimates_time_left_from_finished_tasks():
+    board = Board(4, jobs=2, kinds=["generated", "generated", "fixed", "fixed"])
+    board.expect("examples", 0, 3)
+    board.expect("examples", 1, 3)
+    board.expect("scenarios", 2, 1)
+    board.expect("scenarios", 3, 1)
+    assert board.seconds_left() is None and "estimating time left" in board.line()
+    t0 = board.started
+    board.began = {0: t0, 1: t0}
+    board.count("examples", 0, 2)
+    board.took[0] = 100.0  # a generated configuration took 100 s
+    board.done = 1
+    board.count("examples", 0, 2, 2)  # it ran 2 examples, not the 3 expected
+    assert board.counts() == {"configurations": (1, 4), "examples": (2, 5),
+                              "scenarios": (0, 2)}
+    # task 1 has run 40 s of its 100; tasks 2 and 3 count as 100 s each (no fixed one
+    # finished yet): 60 + 100 + 100 s of work on 2 jobs
+    assert board.seconds_left(now=t0 + 40) == 130.0
+    board.took[2] = 10.0
+    board.done = 2
+    assert board.seconds_left(now=t0 + 40) == (60 + 10) / 2
+    line = board.line()
+    assert line.startswith("2/4 configurations, 2/5 examples, 0/2 scenarios done")
+    assert "left" in line
+
+
+def test_board_counts_never_show_more_done_than_expected():
+    board = Board(1)
+    board.expect("examples", 0, 3)
+    board.count("examples", 0, 5)  # more examples than expected (shrinking): total grows
+    assert board.counts()["examples"] == (3, 5)
+
+
+def test_duration_reads_well():
+    assert [duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
+
+
+def test_an_interrupted_run_hands_over_what_finished_and_starts_nothing_more():
+    release = threading.Event()
+    started: list[int] = []
+
+    def quick(board: Board, index: int) -> str:
+        started.append(index)
+        return f"done {index}"
+
+    def slow(board: Board, index: int) -> str:
+        started.append(index)
+        release.wait(10)
+        return "late"
+
+    finished: dict[int, str] = {}
+
+    def tick() -> None:  # Ctrl-C arrives in the calling thread once task 0 finished
+        if 0 in finished:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_all([quick, slow, quick, quick], 1, Board(4), tick=tick, interval=0.01,
+                finished=finished)
+    release.set()  # the running task ends after the interruption
+    for thread in threading.enumerate():
+        if thread.name.startswith(JOB_THREAD_PREFIX):
+            thread.join(10)
+    assert finished == {0: "done 0"}  # task 1 finished too late to be handed over
+    assert started in ([0], [0, 1])  # tasks 2 and 3 never started
+
+
+def test_finished_receives_every_result_of_a_complete_run():
+    finished: dict[int, int] = {}
+    assert run_all([lambda b, i: i * 2] * 3, 2, Board(3), finished=finished) == [0, 2, 4]
+    assert finished == {0: 0, 1: 2, 2: 4}
