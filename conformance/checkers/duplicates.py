@@ -22,7 +22,9 @@ Anomalies
                                   offset A tried to commit in its span but the broker refused
                                   (A had been fenced: S8's re-delivery from the last commit)
                                   do not count, nor records A processed and then sought back
-                                  over (its rewind left them uncommitted, S7).
+                                  over (its rewind left them uncommitted, S7). Pairs whose
+                                  B span began before A's are a stale owner's reads, judged
+                                  by ``zombie-fencing`` and ``exclusive-ownership``.
 
 ``duplicate_figures`` measures what a report shows next to the verdict: total and distinct
 processings, hand-overs with duplicates, the largest duplicate count of one hand-over.
@@ -111,6 +113,10 @@ def check_duplicates(history: History) -> list[Violation]:
     if settings.bound is not None:
         failed = _failed_commits(history)
         for (a, b), rs in handovers(found).items():
+            if not b.orphan and b.start < a.start:
+                # B processed in an ownership older than A's: a stale owner (a zombie) reading
+                # on, which zombie-fencing and exclusive-ownership judge; not a hand-over
+                continue
             covered = max((off for i, off in failed.get((a.member, a.tp), [])
                            if a.contains(i)), default=-1)
             # records a commit of A covered but the broker refused (A was fenced): re-reading

@@ -150,3 +150,24 @@ def test_records_the_member_sought_back_over_do_not_count_against_the_bound() ->
          .lost("m1", 0).assigned("m2", 0).polled("m2", 0, range(4, 8))
          .processed("m2", 0, range(4, 8)))
     assert [v.anomaly for v in check_duplicates(h.build())] == []
+
+
+def test_a_zombies_stale_batch_is_not_a_hand_over_over_the_bound() -> None:
+    """m1, frozen past its session, comes back and processes a batch of the partition m2 now
+    owns (zombie-fencing judges that), then hears of the loss: not m2 handing over to m1."""
+    h = (H().scenario(bound=1).produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).consumed("m1", 0, range(2))
+         .committed("m1", {0: 2}).frozen("m1").assigned("m2", 0)
+         .consumed("m2", 0, range(2, 8)).committed("m2", {0: 8}).thawed("m1")
+         .polled("m1", 0, range(2, 8)).processed("m1", 0, *range(2, 8))
+         .committed("m1", {0: 8}, mode="record", ok=False, error="commit-failed")
+         .lost("m1", 0))
+    assert [v for v in check_duplicates(h.build()) if v.anomaly == "duplicates-over-bound"] == []
+
+
+def test_a_real_hand_over_over_the_bound_still_fails() -> None:
+    h = (H().scenario(bound=1).produce(0, range(10))
+         .started("m1").started("m2").assigned("m1", 0).consumed("m1", 0, range(6))
+         .committed("m1", {0: 2}).revoked("m1", 0).assigned("m2", 0)
+         .consumed("m2", 0, range(2, 10)))
+    assert [v.anomaly for v in check_duplicates(h.build())] == ["duplicates-over-bound"]
