@@ -4,12 +4,19 @@ Options (also ini settings ``kafka_bootstrap_servers``, ``kafka_nodes``, ``kafka
 ``kafka_clients``): ``--kafka-bootstrap-servers`` uses an existing cluster instead of the embedded
 one; ``--kafka-client SPEC`` (repeatable: ``NAME``, ``NAME==VERSION``, ``NAME@/path/to/python``)
 chooses the clients a test that asks for the ``kafka_client`` fixture runs with, once per spec.
+
+``--kafka-conformance-adapter REF`` (repeatable: ``module:Class``, ``path/to/file.py:Class``, an
+adapter name or a client spec) adds the adapter contract suite (conformance/contract/suite.py)
+to the session, run against those adapters only; ``--kafka-conformance-checks`` adds one test
+per adapter that runs the generated-scenario checks (``--kafka-conformance-profile``, default
+ci) and fails with the violations (conformance/contract/checks.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +28,7 @@ from conformance.errors import ConformanceError
 from conformance.options import DEFAULT_CLIENTS
 
 _RESOLVED = pytest.StashKey[dict[str, Client]]()
+_PACKAGED = pytest.StashKey[dict[Path, str]]()  # packaged test module -> its node id
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,11 +41,57 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="client spec for the kafka_client fixture (repeatable): NAME, "
                          "NAME==VERSION (a cached environment for that release) or "
                          "NAME@/path/to/python")
+    group.addoption("--kafka-conformance-adapter", action="append", default=None,
+                    metavar="REF", dest="kafka_conformance_adapters",
+                    help="run the adapter contract suite against this adapter (repeatable): "
+                         "module:Class, path/to/file.py:Class, an adapter name or a client spec")
+    group.addoption("--kafka-conformance-checks", action="store_true", default=False,
+                    help="also run the generated-scenario checks against each such adapter")
+    group.addoption("--kafka-conformance-profile", default="ci", metavar="PROFILE",
+                    help="profile of those checks: smoke|ci|dev|thorough (default ci)")
+    group.addoption("--kafka-conformance-seed", type=int, default=None, metavar="N",
+                    help="seed of those checks (default: random, printed on failure)")
     parser.addini("kafka_clients", "client specs for the kafka_client fixture", type="linelist",
                   default=list(DEFAULT_CLIENTS))
     parser.addini("kafka_bootstrap_servers", "existing cluster to use", default="")
     parser.addini("kafka_nodes", "embedded broker nodes (1|3)", default="1")
     parser.addini("kafka_version", "embedded broker Kafka version", default=DEFAULT_KAFKA_VERSION)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``--kafka-conformance-adapter``: its references are checked now (a bad one is a
+    usage error) and the packaged contract suite (and checks) join the session's arguments."""
+    config.addinivalue_line("markers", "broker: needs a real Kafka broker")
+    if not config.getoption("kafka_conformance_adapters"):
+        if config.getoption("kafka_conformance_checks"):
+            raise pytest.UsageError("--kafka-conformance-checks needs "
+                                    "--kafka-conformance-adapter REF")
+        return
+    from conformance.contract import checks, helpers, suite
+    from conformance.machines.runner import PROFILES
+
+    profile = config.getoption("kafka_conformance_profile")
+    if profile not in PROFILES:
+        raise pytest.UsageError(f"--kafka-conformance-profile {profile!r}: choose one of "
+                                f"{', '.join(PROFILES)}")
+    helpers.targets(config)
+    modules = [suite] + ([checks] if config.getoption("kafka_conformance_checks") else [])
+    for module in modules:
+        if module.__file__ and module.__file__ not in config.args:
+            config.args.append(module.__file__)
+            config.stash.setdefault(_PACKAGED, {})[Path(module.__file__)] = \
+                module.__name__.replace(".", "/") + ".py"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path,
+                                parent: pytest.Collector) -> pytest.Module | None:
+    """A packaged test module keeps its package path as node id (``conformance/contract/
+    suite.py::test_...``) wherever the package is installed."""
+    nodeid = parent.config.stash.get(_PACKAGED, {}).get(module_path)
+    if nodeid is None:
+        return None
+    return pytest.Module.from_parent(parent, path=module_path, nodeid=nodeid)
 
 
 def _opt(config: pytest.Config, name: str) -> str | None:
