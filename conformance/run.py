@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -124,6 +126,10 @@ def execute(opts: RunOptions) -> int:
     clients = resolve_clients(opts.clients, result)  # unknown client / release: exit 2
     result.command_line = command_line()
     result.environment = run_environment(p.client for p in clients)
+    runtimes = result.environment.get("clients", {})
+    for prep in clients:  # keyed by column: an adapter given by reference, by its name
+        if prep.reference and prep.spec.label in runtimes:
+            runtimes[prep.label] = runtimes.pop(prep.spec.label)
     broker = make_broker(bootstrap_servers=opts.bootstrap_servers, nodes=opts.nodes,
                          kafka_version=opts.kafka_version, client_config=opts.client_properties)
     with console.status("starting the broker"):
@@ -132,39 +138,118 @@ def execute(opts: RunOptions) -> int:
     console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
                   f"{opts.profile}, seed {opts.seed} (--seed {opts.seed} reproduces it), "
                   f"clients: {escape(', '.join(s.label for s in opts.clients))}")
+    jobs: list[Job] = []
+    finished: dict[int, ClientResult] = {}
+    stopped: BaseException | None = None
     try:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "
                       f"{broker.bootstrap_servers}; {opts.jobs} configuration(s) at a time")
         describe_clients(clients)
-        tasks = plan(broker, clients, opts, generated, semantics, run_dir)
-        board = Board(len(tasks))
+        jobs = plan(broker, clients, opts, generated, semantics, run_dir)
+        board = progress_board(jobs, opts)
+        shown = [0]  # configurations done when progress was last printed
+
         with console.status(escape(board.line())) as status:
-            entries = run_all(tasks, opts.jobs, board,
-                              tick=lambda: status.update(escape(board.line())))
+            def tick() -> None:
+                watch_examples(board, jobs)
+                status.update(escape(board.line()))
+                if board.done != shown[0] and not console.is_terminal:
+                    shown[0] = board.done  # no status line in a log: one line per finish
+                    console.print(escape(f"progress: {board.progress()}"))
+
+            entries = run_all([j.run for j in jobs], opts.jobs, board, tick=tick,
+                              finished=finished)
         result.clients.extend(canonical_order(entries))
     except ConformanceError as exc:
         result.errors.append(_one_line(exc))
         console.print(f"[red]error:[/red] {exc}")
+    except BaseException as exc:  # Ctrl-C, SIGTERM or a bug: report what had finished
+        stopped = exc
+        result.incomplete = True
+        result.clients.extend(canonical_order([finished[i] for i in sorted(finished)]))
+        if not isinstance(exc, KeyboardInterrupt | SystemExit):
+            result.errors.append(f"internal error: {_one_line(exc)}")
     finally:
         with console.status("stopping the broker"):
+            if stopped is not None:
+                stop_children(keep=_broker_pids(broker))  # the workers of unfinished tasks
             broker.stop()
+            if stopped is not None:
+                stop_children()  # whatever a task still running started meanwhile
     result.finished_at = _now()
     if base is not None:
         result = base.apply(result)
     paths = write_reports(result, run_dir)
     print_summary(result)
     console.print(f"reports: {', '.join(str(p) for p in paths.values())}")
+    if stopped is not None:
+        console.print(f"[yellow]incomplete run[/yellow] ({_cause(stopped)}): {len(finished)} of "
+                      f"{len(jobs)} configurations finished; partial report: {paths['html']} "
+                      f"(results: {paths['json']})")
+        raise stopped
     return result.exit_code
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, SystemExit):
+        return f"stopped (exit {exc.code})"
+    return f"internal error: {_one_line(exc)}"
+
+
+def _broker_pids(broker: Broker) -> set[int]:
+    """The processes of an embedded broker's nodes (none for an external cluster)."""
+    nodes = getattr(broker, "node_processes", None)
+    if nodes is None:
+        return set()
+    with contextlib.suppress(Exception):
+        return {p.pid for p in nodes()}
+    return set()
+
+
+def stop_children(keep: Collection[int] = (), grace: float = 5.0) -> None:
+    """Terminate every process this one started (and theirs), but ``keep`` (and theirs):
+    SIGTERM, SIGKILL after ``grace`` seconds."""
+    me = psutil.Process()
+    try:
+        kept = {pid for k in keep for pid in [k, *(c.pid for c in _descendants(k))]}
+        procs = [p for p in me.children(recursive=True) if p.pid not in kept]
+    except psutil.Error:
+        return
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A client spec bound to its environment, or why that failed (its cells: unknown)."""
+    """A client spec bound to its environment, or why that failed (its cells: unknown).
+    ``label`` names its column: the spec as written, but an adapter given by reference
+    (``path/to/file.py:Class``, ``module:Class``) by its declared ``name``."""
 
     spec: ClientSpec
     client: Client | None
     cause: str = ""
+    label: str = ""
+
+    @property
+    def reference(self) -> str:
+        """The adapter reference, when the column is labelled by the declared name."""
+        return self.spec.adapter if self.label != self.spec.label else ""
 
 
 def resolve_clients(specs: tuple[ClientSpec, ...], result: RunResult) -> list[Prepared]:
@@ -180,10 +265,28 @@ def resolve_clients(specs: tuple[ClientSpec, ...], result: RunResult) -> list[Pr
             raise
         except ConformanceError as exc:
             result.errors.append(_one_line(exc))
-            out.append(Prepared(spec, None, _one_line(exc)))
+            out.append(Prepared(spec, None, _one_line(exc), spec.label))
             continue
-        out.append(Prepared(spec, client))
-    return out
+        out.append(Prepared(spec, client, label=spec.label))
+    return declared_labels(out)
+
+
+def declared_labels(prepared: list[Prepared]) -> list[Prepared]:
+    """Each adapter given by reference labelled by its declared ``name`` (``my-client``,
+    ``my-client==1.2``), unless that name is a registered adapter's or another column's."""
+    from adapters.registry import available
+
+    known = available()
+    labels = []
+    for prep in prepared:
+        name = prep.client.name if prep.client is not None else ""
+        own = (name and prep.spec.adapter not in known and name != prep.spec.adapter
+               and name not in known)
+        labels.append(replace(prep.spec, adapter=name).label if own else prep.spec.label)
+    taken = [prep.spec.label for prep in prepared]
+    return [replace(prep, label=label if labels.count(label) == 1 and
+                    (label == prep.spec.label or label not in taken) else prep.spec.label)
+            for prep, label in zip(prepared, labels, strict=True)]
 
 
 def describe_clients(clients: list[Prepared]) -> None:
@@ -194,7 +297,8 @@ def describe_clients(clients: list[Prepared]) -> None:
             console.print(f"[red]client {escape(prep.spec.label)}: {escape(prep.cause)}[/red]")
         else:
             python = client.info.get("python")
-            console.print(escape(f"client {prep.spec.label}: {client.client} "
+            named = f" ({prep.label})" if prep.reference else ""
+            console.print(escape(f"client {prep.spec.label}{named}: {client.client} "
                                  f"{client.client_version}"
                                  + (f" (python {python})" if python else "")))
 
@@ -202,36 +306,70 @@ def describe_clients(clients: list[Prepared]) -> None:
 Task = Callable[[Board, int], ClientResult]
 
 
+@dataclass(frozen=True)
+class Job:
+    """One configuration to run: ``generated`` scenarios (written to ``workdir``, one
+    ``example-N`` folder per example) or one ``fixed`` scenario."""
+
+    run: Task
+    kind: str
+    workdir: Path | None = None
+    scenarios: int = 0
+
+
 def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: bool,
-         semantics: list[str], run_dir: Path) -> list[Task]:
-    """One task per configuration, in report order: each client's generated-scenario
+         semantics: list[str], run_dir: Path) -> list[Job]:
+    """One job per configuration, in report order: each client's generated-scenario
     configurations, then each fixed scenario per group protocol (put back into one entry per
     client and protocol by :func:`~conformance.merge.canonical_order`); with ``--shard K/N``
-    only the tasks of that shard."""
+    only the jobs of that shard."""
     from conformance.scenarios import SEMANTICS_CHECKS
 
-    tasks: list[Task] = []
+    jobs: list[Job] = []
     for prep in clients:
         if generated:
             for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
                                       opts.profile, fault_families(broker)):
-                tasks.append(lambda board, i, p=prep, sc=scenario: _guarded_spec(
-                    broker, p, sc, opts, run_dir, lambda text: board.set(i, text)))
+                workdir = run_dir / _slug(f"{prep.label}-{scenario.label}")
+                jobs.append(Job(lambda board, i, p=prep, sc=scenario, w=workdir: _guarded_spec(
+                    broker, p, sc, opts, w, run_dir, board, i), "generated", workdir))
         for protocol in opts.protocols:
             for check in semantics:
                 if protocol in SEMANTICS_CHECKS[check].protocols:
-                    tasks.append(lambda board, i, p=prep, proto=protocol, c=check:
-                                 _guarded_semantics(broker, p, proto, [c], run_dir,
-                                                    lambda text: board.set(i, text)))
-    return [task for n, task in enumerate(tasks) if in_shard(n, opts.shard)]
+                    jobs.append(Job(lambda board, i, p=prep, proto=protocol, c=check:
+                                    _guarded_semantics(broker, p, proto, [c], run_dir,
+                                                       lambda text: board.set(i, text)),
+                                    "fixed", scenarios=1))
+    return [job for n, job in enumerate(jobs) if in_shard(n, opts.shard)]
+
+
+def progress_board(jobs: list[Job], opts: RunOptions) -> Board:
+    """The board of a run's jobs: configurations, examples (the canonical one and the
+    profile's per generated configuration) and fixed scenarios, by kind for time left."""
+    board = Board(len(jobs), jobs=opts.jobs, kinds=[j.kind for j in jobs])
+    per_spec = 1 + (PROFILES[opts.profile].max_examples if opts.profile in PROFILES else 0)
+    for i, job in enumerate(jobs):
+        if job.kind == "generated":
+            board.expect("examples", i, per_spec)
+        if job.scenarios:
+            board.expect("scenarios", i, job.scenarios)
+    return board
+
+
+def watch_examples(board: Board, jobs: list[Job]) -> None:
+    """The examples each running generated configuration has finished (on disk so far)."""
+    for i in list(board.running):
+        workdir = jobs[i].workdir
+        if workdir is not None and workdir.is_dir():
+            board.count("examples", i, len(list(workdir.glob("example-*/history.jsonl"))))
 
 
 def _client_result(prep: Prepared, label: str) -> ClientResult:
     client = prep.client
     if client is None:
-        return ClientResult(prep.spec.adapter, label=label, spec=prep.spec.label)
+        return ClientResult(prep.spec.adapter, label=label, spec=prep.label or prep.spec.label)
     return ClientResult(client.name, client.client, client.client_version, label,
-                        client.capabilities, spec=prep.spec.label)
+                        client.capabilities, spec=prep.label, adapter=prep.reference)
 
 
 def _guarded(prep: Prepared, label: str, checks: dict[str, str],
@@ -249,30 +387,33 @@ def _guarded(prep: Prepared, label: str, checks: dict[str, str],
     except Exception as exc:
         cause = _one_line(exc)
         entry.checks = unknown_results(checks, f"error: {cause}")
-        console.print(escape(f"  {prep.spec.label} [{label}]: unknown ({cause})"))
+        console.print(escape(f"  {prep.label} [{label}]: unknown ({cause})"))
     return entry
 
 
 def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: RunOptions,
-                  run_dir: Path, note: Callable[[str], None]) -> ClientResult:
-    """One generated-scenario configuration."""
+                  workdir: Path, run_dir: Path, board: Board, index: int) -> ClientResult:
+    """One generated-scenario configuration, written to ``workdir`` (inside ``run_dir``)."""
     def body(client: Client, entry: ClientResult) -> None:
-        entry.checks, entry.timings = _run_spec(broker, client, scenario, opts, run_dir, note)
+        entry.checks, entry.timings = _run_spec(broker, client, prep.label, scenario, opts,
+                                                workdir, run_dir,
+                                                lambda text: board.set(index, text))
+        examples = int(entry.timings.get("examples", 0))
+        board.count("examples", index, examples, examples)
 
     checks = {check: section for check, (section, _fn) in CHECKS.items()}
     return _guarded(prep, scenario.label, checks, body)
 
 
-def _run_spec(broker: Broker, client: Client, spec: ScenarioSpec, opts: RunOptions,
-              run_dir: Path, note: Callable[[str], None]
+def _run_spec(broker: Broker, client: Client, title: str, spec: ScenarioSpec,
+              opts: RunOptions, workdir: Path, run_dir: Path, note: Callable[[str], None]
               ) -> tuple[list[CheckResult], dict[str, float]]:
     reason = client.unsupported(spec.config)
     if reason:
-        console.print(escape(f"  {client.label} [{spec.label}]: unsupported ({reason})"))
+        console.print(escape(f"  {title} [{spec.label}]: unsupported ({reason})"))
         return unsupported_results(reason), {}
-    note(f"{client.label} [{spec.label}]: generated scenarios")
-    outcome = run_machine(broker, spec, PROFILES[opts.profile], run_dir / _slug(
-        f"{client.label}-{spec.label}"), opts.seed)
+    note(f"{title} [{spec.label}]: generated scenarios")
+    outcome = run_machine(broker, spec, PROFILES[opts.profile], workdir, opts.seed)
     for check in outcome.results:
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
@@ -283,7 +424,7 @@ def _run_spec(broker: Broker, client: Client, spec: ScenarioSpec, opts: RunOptio
     top = [(k.removeprefix("phase:"), v) for k, v in timings.items() if k.startswith("phase:")]
     total = sum(v for _k, v in top) or 1.0
     where = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in top[:3])
-    console.print(escape(f"  {client.label} [{spec.label}]: {len(outcome.examples)} examples "
+    console.print(escape(f"  {title} [{spec.label}]: {len(outcome.examples)} examples "
                          f"in {outcome.seconds:.0f} s, median example "
                          f"{timings['median_example']:.1f} s ({where})")
                   + (f", [red]failing: {escape(', '.join(bad))}[/red]" if bad else ""))
@@ -318,28 +459,30 @@ def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: li
     from conformance.scenarios import SEMANTICS_CHECKS
 
     def body(client: Client, entry: ClientResult) -> None:
-        entry.checks = _run_semantics(broker, client, protocol, checks, run_dir, note)
+        entry.checks = _run_semantics(broker, client, prep.label, protocol, checks, run_dir,
+                                      note)
 
     wanted = {c: SEMANTICS_CHECKS[c].section for c in checks
               if protocol in SEMANTICS_CHECKS[c].protocols}
     return _guarded(prep, f"{protocol} fixed scenarios", wanted, body)
 
 
-def _run_semantics(broker: Broker, client: Client, protocol: str, checks: list[str],
-                   run_dir: Path, note: Callable[[str], None]) -> list[CheckResult]:
+def _run_semantics(broker: Broker, client: Client, label: str, protocol: str,
+                   checks: list[str], run_dir: Path, note: Callable[[str], None]
+                   ) -> list[CheckResult]:
     from conformance.scenarios.runner import run_semantics
 
-    title = f"{client.label} [{protocol}]"
+    title = f"{label} [{protocol}]"
     note(f"{title}: fixed scenarios")
     results = run_semantics(
-        broker, client, protocol, run_dir / _slug(f"{client.label}-{protocol}-semantics"),
+        broker, client, protocol, run_dir / _slug(f"{label}-{protocol}-semantics"),
         only=checks, progress=lambda c: note(f"{title}: {c}"))
     for check in results:
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
     for check in results:
         style = _STYLE.get(str(check.verdict), "")
-        console.print(escape(f"  {client.label} [{protocol}] {check.check}: ")
+        console.print(escape(f"  {title} {check.check}: ")
                       + f"[{style}]{check.verdict}[/] ({check.seconds:.0f} s)")
     return results
 
