@@ -5,8 +5,10 @@ that resumes; S7: 7..19 after a seek to 7; S8: every produced offset, by any mem
 turns the difference into violations of the generic checkers' shape (details ``topic``,
 ``partition``, ``member`` and the offsets; evidence = indices of the events that prove it):
 
-    wrong-start  the first offset processed is not the expected first one; evidence: the first
-                 ``processed`` event and the caller's context (e.g. the commit resumed from)
+    wrong-start  the first offset processed is not the expected first one (details ``first``,
+                 ``expected_start``, ``missing``: produced offsets jumped over); evidence: the
+                 first ``processed`` event, the ``produced`` events of the offsets jumped
+                 over and the caller's context (e.g. the commit resumed from)
     missing      expected offsets never processed; evidence: their ``produced`` events and the
                  ``processed`` events either side of each gap
     duplicated   offsets processed more than once; evidence: the ``processed`` events
@@ -124,12 +126,19 @@ def wrong_start(history: History, check: str, section: str, *, topic: str, parti
     if not got or got[0][0] == expected_start:
         return None
     first, index = got[0]
+    details: dict[str, Any] = {"topic": topic, "partition": partition, "member": member,
+                               "expected_start": expected_start, "first": first,
+                               "offsets": [first]}
+    proof = {index, *context}
+    if first > expected_start:  # the offsets jumped over, as far as they were produced
+        skipped = [o for o in produced_offsets(history, topic, partition, until=until)
+                   if expected_start <= o < first]
+        details["missing"] = condense(sorted(set(skipped)))
+        proof |= _produced_events(history, topic, partition, skipped, since, until)
     return Violation(
         check, "wrong-start", section,
         f"{member or 'the group'} started reading partition {partition} at offset {first} "
-        f"instead of {expected_start}", sorted({index, *context}),
-        {"topic": topic, "partition": partition, "member": member,
-         "expected_start": expected_start, "first": first, "offsets": [first]})
+        f"instead of {expected_start}", sorted(proof), details)
 
 
 def violation(check: str, section: str, anomaly: str, message: str, *, topic: str,

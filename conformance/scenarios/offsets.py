@@ -165,6 +165,9 @@ def reset_violation(history: History, cell: str, outcome: str, expected: str
                                      expected_start=int(expected.split()[-1]), member="m1",
                                      since=since, context=context)
         if wrong:
+            skipped = wrong.details.get("missing")
+            if skipped:
+                message += f", offset(s) {evidence.offsets_text(skipped)} never read"
             return dataclasses.replace(wrong, message=message,
                                        details={**wrong.details, "cell": cell})
     got = evidence.reads(history, topic, 0, "m1", since)
@@ -202,6 +205,8 @@ def reset_matrix(ctx: Context) -> CheckResult:
     violations = [v for (h, found), at in zip(parts, starts, strict=True) if found
                   for v in evidence.shifted([found], at, part=h.workdir.name)]
     if wrong:
-        return result(check, section, Verdict.FAIL, note="; ".join(wrong), history=path,
+        note = "; ".join(v.message for v in violations) if len(violations) == len(wrong) \
+            else "; ".join(wrong)
+        return result(check, section, Verdict.FAIL, note=note, history=path,
                       violations=violations, **cells)
     return result(check, section, Verdict.PASS, history=path, **cells)

@@ -45,7 +45,8 @@ def test_a_skipped_offset_is_missing_with_its_produced_event_and_the_reads_aroun
 
 
 def test_a_wrong_start_names_the_first_offset_and_the_commit_it_should_resume_from():
-    b = (H().scenario().produce(0, range(30)).committed("m1", {0: 20}).as_("commit")
+    b = (H().scenario().produce(0, range(30)).as_("produced").committed("m1", {0: 20})
+         .as_("commit")
          .started("m2").as_("start").processed("m2", 0, range(25, 30)).as_("read"))
     h = b.build()
     found = by_anomaly(compare(h, "c", "S1", topic="t", partition=0, expected=range(20, 30),
@@ -53,7 +54,8 @@ def test_a_wrong_start_names_the_first_offset_and_the_commit_it_should_resume_fr
     assert set(found) == {"wrong-start", "missing"}
     start = found["wrong-start"]
     assert start.details["first"] == 25 and start.details["expected_start"] == 20
-    assert start.evidence == [b.at["commit"], b.at["read"]]
+    assert start.details["missing"] == [20, 21, 22, 23, 24]
+    assert start.evidence == [b.at["produced"], b.at["commit"], b.at["read"]]
     assert found["missing"].details["missing"] == [20, 21, 22, 23, 24]
     assert "20..24" in found["missing"].message
 
@@ -196,14 +198,15 @@ def test_s8_revoke_commit_judges_every_partition():
 
 
 def test_s2_cell_that_starts_at_the_wrong_offset():
-    b = (H().scenario(reset="earliest").produce(0, range(5)).started("m1").as_("start")
+    b = (H().scenario(reset="earliest").produce(0, range(5)).as_("produced").started("m1")
          .assigned("m1", 0).produce(0, range(5, 8)).processed("m1", 0, range(5, 8)).as_("read"))
     h = b.build()
     v = reset_violation(h, "earliest/no-commit", "starts at 5", "starts at 0")
     assert v is not None and v.anomaly == "wrong-start"
     assert v.details["first"] == 5 and v.details["expected_start"] == 0
     assert v.details["cell"] == "earliest/no-commit" and v.details["partition"] == 0
-    assert b.at["read"] in v.evidence
+    assert v.details["missing"] == [0, 1, 2, 3, 4] and "0..4 never read" in v.message
+    assert b.at["read"] in v.evidence and b.at["produced"] in v.evidence
     assert reset_violation(h, "latest/no-commit", "starts at 5", "starts at 5") is None
 
 
