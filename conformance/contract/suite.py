@@ -46,6 +46,7 @@ from adapters.base import (
 )
 from conformance.broker.admin import Admin
 from conformance.clients.remote import RemoteAdapter
+from conformance.clients.worker_adapter import WorkerAdapter
 from conformance.contract.helpers import (
     CommitResults,
     Deviation,
@@ -121,7 +122,24 @@ DEVIATIONS = (
         "resume() bumps the fetch version even for a partition that is not paused, and the "
         "fetcher restarts from a stale position: records 0-3 of the never-paused partition "
         "are delivered again"),
+    Deviation(
+        "test_async_commit_reports_success_and_failure", "java", "4.3", None,
+        "kafka-clients 4.3.1 with the classic protocol (the reference client, through its "
+        "worker): close() never runs the callback of an async commit made just before it; the "
+        "commit lands (the group's offset is the one committed) but the worker's callback is "
+        "still pending when close() returns, so the worker reports it as failed ('the consumer "
+        "closed before the commit was acknowledged'): 8 of 8 runs, also with 0.3 s between "
+        "commitAsync and close. The consumer protocol (AsyncKafkaConsumer) runs it",
+        protocol="classic"),
 )
+
+
+#: What a native worker (a WorkerAdapter target) cannot do in the contract tests.
+NESTED_CALL = (
+    "a commit inside on_revoked cannot be expressed in the worker protocol: the worker's "
+    "callback has returned by the time its revoked event arrives, so the WorkerAdapter raises "
+    "Unsupported (native workers commit in on_revoked through the commit_on_revoke strategy, "
+    "which the S8 scenarios judge)")
 
 
 #: The known bug any test that joins a group can run into, not only the one that pins it down.
@@ -222,9 +240,14 @@ def test_a_release_runs_in_its_own_environment(remote: Target) -> None:
     if remote.error:
         pytest.fail(f"{remote.label}: {remote.error}", pytrace=False)
     cls = remote.cls
-    assert cls is not None and issubclass(cls, RemoteAdapter)
-    client = cls.remote_client
-    assert client is not None and client.python != sys.executable
+    if remote.worker:  # a native worker: its own runtime, driven through the worker protocol
+        assert cls is not None and issubclass(cls, WorkerAdapter)
+        client = cls.worker_client
+        assert client is not None and client.command
+    else:
+        assert cls is not None and issubclass(cls, RemoteAdapter)
+        client = cls.remote_client
+        assert client is not None and client.python != sys.executable
     if client.spec.version:
         assert cls.client_version() == client.spec.version
     described = cls.describe()  # asked of an adapter host, not of the worker
@@ -498,7 +521,8 @@ def test_pause_stops_delivery_and_resume_continues(make, combo, kafka_broker,
 
 
 # -- S8: rebalance listener --------------------------------------------------------------------
-def test_listener_on_join_and_on_close(make, kafka_broker, kafka_names) -> None:
+def test_listener_on_join_and_on_close(make, combo, kafka_broker, kafka_names) -> None:
+    target, _protocol = combo
     topic, group = kafka_names
     kafka_broker.admin.create_topic(topic, 2)
     produce(kafka_broker.bootstrap_servers, topic, 6, partitions=2)
@@ -519,6 +543,12 @@ def test_listener_on_join_and_on_close(make, kafka_broker, kafka_names) -> None:
     assert rec.kinds()[-1] == "revoked", rec.events
     assert rec.partitions("revoked") == everything
     assert "lost" not in rec.kinds()
+    if target.worker:  # the commit inside on_revoked raised Unsupported: see NESTED_CALL
+        with pytest.raises(IllegalState):
+            consumer.poll(0.1)
+        assert rec.revoke_commits and all(isinstance(c, Unsupported)
+                                          for c in rec.revoke_commits), rec.revoke_commits
+        pytest.skip(f"{target}: the listener part passed; {NESTED_CALL}")
     assert rec.revoke_commits and all(isinstance(c, dict) for c in rec.revoke_commits), \
         rec.revoke_commits
     assert kafka_broker.admin.committed(group, topic) == {(topic, 0): 3, (topic, 1): 3}
@@ -662,7 +692,7 @@ def test_commit_after_removal_from_the_group_fails(make, combo, kafka_broker,
     gone = {kind for kind, _ in first_gone[:2]}
     if not target.capabilities.on_lost:  # the client cannot tell lost from revoked
         assert first_gone[0] == ("revoked", sorted(everything)), r1.events
-    elif target.adapter.startswith("kafka-python"):
+    elif target.adapter.startswith("kafka-python") or target.adapter == "java":
         assert first_gone[0] == ("lost", sorted(everything)), r1.events
     elif protocol == "classic":  # librdkafka does not flag them lost after max.poll.interval
         assert first_gone[0] == ("revoked", sorted(everything)), r1.events
