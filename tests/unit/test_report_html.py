@@ -18,7 +18,7 @@ def _page(tmp_path: Path) -> str:
 
 
 def _matrix(html: str) -> str:
-    return html.split('<table class="matrix">', 1)[1].split("</table>", 1)[0]
+    return html.split('<table class="matrix generated">', 1)[1].split("</table>", 1)[0]
 
 
 def test_matrix_has_every_client_and_check(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_matrix_has_every_client_and_check(tmp_path: Path) -> None:
     for verdict in Verdict:
         assert f'class="cell v-{verdict}"' in matrix
         assert f"{verdict}</span>" in matrix
-    assert "37 examples" in matrix and "12.5 s" in matrix
+    assert "37 ex" in matrix and "12.5 s" in matrix
     assert "not run" in matrix, "a check the second client did not run"
     assert 'href="#c0-k1"' in matrix, "a failing cell links to its section"
 
@@ -48,7 +48,8 @@ def test_hostile_strings_are_escaped(tmp_path: Path) -> None:
     assert "<script" not in html.lower(), "no raw script and no JavaScript at all"
     escaped = str(escape(HOSTILE))
     assert escaped == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
-    assert html.count(escaped) == 2, "the client name in the matrix, the violation message"
+    # the client name (clients table, matrix row) and the violation message; never raw
+    assert html.count(escaped) == 3
 
 
 def test_hostile_strings_everywhere_are_escaped(tmp_path: Path) -> None:
@@ -76,9 +77,12 @@ def test_self_contained(tmp_path: Path) -> None:
 
 def test_sections_for_non_pass_cells_only(tmp_path: Path) -> None:
     html = _page(tmp_path)
-    sections = re.findall(r'<section class="finding" id="([^"]+)"', html)
-    assert sections == ["c0-k1", "c0-k2", "c0-k3", "c0-k4", "c0-k5"]
-    assert "S5 Manual commit" in html
+    sections = re.findall(r'<section class="finding f-\w+" id="([^"]+)"', html)
+    assert sections == ["c0-k1", "c0-k4", "c0-k5", "c0-k2"], "failures first, then unknown, " \
+        "expected, hazard; the unsupported cell is a line of the unsupported list"
+    unsupported = html.split('<section id="unsupported">', 1)[1].split("</section>", 1)[0]
+    assert '<span id="c0-k3"></span>' in unsupported
+    assert re.search(r">S5(</a>)? Manual commit", html), "the section and its title"
     assert "adapter lacks the &#39;assign&#39; capability" in html
     assert "baseline: librdkafka stores offsets before processing" in html
 
@@ -104,8 +108,8 @@ def test_timeline_rows_and_highlighted_evidence(tmp_path: Path) -> None:
         ("processed", " hl", "m2 processed 3\u20139"), ("committed", "", "m2 committed 10 (sync)"),
     ]
     assert "#4\u2013#8" in row0, "collapsed events keep their index range"
-    assert "evidence: events 12" in section
-    assert '<td class="mono">12</td>' in section, "the evidence event itself is listed"
+    assert '<a href="#c0-k1-e12">#12</a>' in section, "the violation links its evidence"
+    assert 'id="c0-k1-e12"><td class="mono">12</td>' in section, "the event itself is listed"
 
 
 def test_missing_history_file_is_reported(tmp_path: Path) -> None:
@@ -241,7 +245,7 @@ def test_two_specs_of_one_client_are_separate_rows_named_by_spec() -> None:
     assert matrix.count("<th scope=\"row\">kafka-python==2.0.2<") == 1
     assert matrix.count("<th scope=\"row\">kafka-python==3.0.12<") == 1
     assert "<th scope=\"row\">confluent-kafka<" in matrix, "no spec: the adapter name"
-    assert re.search(r'<section class="finding" id="c2-k1">.*?kafka-python==3\.0\.12', html,
+    assert re.search(r'<section class="finding f-fail" id="c2-k1">.*?kafka-python==3\.0\.12', html,
                      re.S), "the finding names the spec"
 
 

@@ -1,0 +1,643 @@
+"""The timeline of one history as an inline SVG picture (no scripts, no external resources).
+
+The picture (a ``viewBox`` 1000 units wide, scaled to the page) shows, left to right in time:
+
+    axis        seconds since the first event; idle stretches are cut out and marked ``// +N s``
+    partitions  one row each: the owner (a band in the member's colour), records produced (grey
+                ticks above the line), records processed (bars in the member's colour, labelled
+                with their offsets where there is room; processed again: orange, below), commits
+                (filled diamonds; failed: red, hollow), the group's committed offsets as the
+                broker reports them (hollow diamonds), seeks (arrows) and records never
+                processed (red crosses at the moment they were produced, with their offsets)
+    members     one lane each, also for a member that never got a partition: its life from start
+                to kill (black cross), stop (square) or death; rebalances (assigned up, revoked
+                down, lost red), pauses, freezes and network faults (spans), errors, fault steps
+    vertical    partition growth (orange), broker faults and the teardown, across every row
+
+Events named in a violation's evidence are circled in red; the first ones carry their index.
+Every element has a ``<title>`` (a tooltip) with the event indices and offsets it stands for.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from conformance.history import HARNESS, Event, History
+from conformance.verdicts import Violation
+
+TP = tuple[str, int]
+WIDTH, LEFT, RIGHT = 1000.0, 92.0, 992.0
+AXIS_H, ROW_H, LANE_H, GAP_H = 32.0, 28.0, 24.0, 18.0
+BREAK_W = 14.0
+MAX_BREAKS = 12
+MAX_LABELS = 16
+DASH = "\u2013"
+COLOURS = ("#0969da", "#1a7f37", "#8250df", "#0e7490", "#bf3989", "#953800", "#4d2d00",
+           "#0a3069", "#6e7781", "#116329")
+MEMBER_END = {"member_killed": "killed", "member_stopped": "stopped", "member_died": "died"}
+SPANS = {"paused": ("resumed", "paused"), "member_frozen": ("member_thawed", "frozen"),
+         "network_fault": ("network_healed", "network fault")}
+MISSING = ("lost", "missing", "skip")
+VERTICAL = {"partitions_added", "broker_stopped", "broker_started", "leader_moved",
+            "coordinator_moved", "teardown"}
+
+
+# -- the time scale ------------------------------------------------------------------------------
+@dataclass
+class Scale:
+    """Time -> x, piecewise linear: busy stretches side by side, idle gaps cut to a break."""
+
+    t0: float
+    pieces: list[tuple[float, float, float, float]]  # t_from, t_to, x_from, x_to
+
+    def x(self, t: float) -> float:
+        starts = [p[0] for p in self.pieces]
+        i = bisect.bisect_right(starts, t) - 1
+        if i < 0:
+            return self.pieces[0][2]
+        ta, tb, xa, xb = self.pieces[i]
+        if t > tb:  # inside the break after piece i
+            return xb + BREAK_W / 2 if i + 1 < len(self.pieces) else xb
+        return (xa + xb) / 2 if tb <= ta else xa + (t - ta) / (tb - ta) * (xb - xa)
+
+    def breaks(self) -> list[tuple[float, float]]:
+        """(x of the break's middle, seconds cut out) between consecutive pieces."""
+        return [(a[3] + BREAK_W / 2, b[0] - a[1]) for a, b in pairwise(self.pieces)]
+
+
+def build_scale(times: list[float], x0: float = LEFT, x1: float = RIGHT) -> Scale:
+    """The scale of ``times`` (sorted): gaps longer than a tenth of the whole (and 1 s) are
+    cut, at most ``MAX_BREAKS`` of them (the longest)."""
+    if not times:
+        return Scale(0.0, [(0.0, 1.0, x0, x1)])
+    total = times[-1] - times[0]
+    gaps = sorted((b - a for a, b in pairwise(times)), reverse=True)
+    threshold = max(1.0, 0.1 * total)
+    if len(gaps) > MAX_BREAKS:
+        threshold = max(threshold, gaps[MAX_BREAKS])
+    groups = [[times[0], times[0]]]
+    for t in times[1:]:
+        if t - groups[-1][1] > threshold:
+            groups.append([t, t])
+        else:
+            groups[-1][1] = t
+    eps = max(0.03 * total, 0.05)
+    weights = [max(b - a, eps) for a, b in groups]
+    room = (x1 - x0) - BREAK_W * (len(groups) - 1)
+    pieces, x = [], x0
+    for (a, b), w in zip(groups, weights, strict=True):
+        width = room * w / sum(weights)
+        pad = 0.5 * (eps if b - a < eps else 0.0)
+        pieces.append((a - pad, b + pad, x, x + width))
+        x += width + BREAK_W
+    return Scale(times[0], pieces)
+
+
+def ticks(scale: Scale, spacing: float = 90.0) -> list[tuple[float, str]]:
+    """Axis ticks: (x, "+1.5s") at round steps within each piece, none closer than 40 units."""
+    out: list[tuple[float, str]] = []
+    for ta, tb, xa, xb in scale.pieces:
+        span = max(tb - ta, 1e-6)
+        step = _nice(span / max(1.0, (xb - xa) / spacing))
+        t = math.ceil((ta - scale.t0) / step) * step + scale.t0
+        while t <= tb + 1e-9:
+            x = scale.x(t)
+            if not out or x - out[-1][0] >= 40:
+                out.append((x, _seconds(t - scale.t0, step)))
+            t += step
+    return out
+
+
+def _nice(raw: float) -> float:
+    exp = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    return next((m * exp for m in (1, 2, 5, 10) if m * exp >= raw), 10 * exp)
+
+
+def _seconds(t: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"+{t:.{decimals}f}s"
+
+
+# -- what the picture holds ----------------------------------------------------------------------
+@dataclass
+class Mark:
+    """One drawn thing: on a partition row (``tp``), a member lane (``member``) or across all."""
+
+    kind: str
+    t: float
+    t2: float | None = None
+    tp: TP | None = None
+    member: str = ""
+    text: str = ""
+    title: str = ""
+    events: list[int] = field(default_factory=list)
+    highlight: bool = False
+
+
+@dataclass
+class Picture:
+    """The rows, lanes and marks of one history, before drawing."""
+
+    tps: list[TP] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    hidden_rows: int = 0
+    hidden_members: int = 0
+
+
+def collect(history: History, evidence: frozenset[int] | set[int] = frozenset(),
+            focus: frozenset[TP] | set[TP] = frozenset(), max_rows: int = 24,
+            max_members: int = 16) -> Picture:
+    """The marks of ``history``; ``evidence`` events are highlighted, ``focus`` partitions
+    (and the partitions of evidence events) kept first when rows are capped."""
+    events = sorted(history, key=lambda e: (e.ts, e.index))
+    pic = Picture(times=sorted({e.ts for e in events}))
+    tmax = events[-1].ts if events else 0.0
+    tps: set[TP] = set(_scenario_tps(history))
+    members: dict[str, None] = {}
+    owners: dict[TP, tuple[str, float, int]] = {}
+    owned: dict[str, set[TP]] = defaultdict(set)
+    opened: dict[tuple[str, str], Event] = {}
+    seen: dict[TP, set[int]] = defaultdict(set)
+    born: dict[str, float] = {}
+    marks = pic.marks
+
+    def band_end(tp: TP, t: float) -> None:
+        if tp in owners:
+            member, start, index = owners.pop(tp)
+            marks.append(Mark("owner", start, t, tp, member, title=f"{member} owns it "
+                              f"(from event #{index})", events=[index]))
+
+    for e in events:
+        hit = e.index in evidence
+        member = str(e.data.get("member") or "") if e.source == HARNESS else e.source
+        if member:
+            members.setdefault(member, None)
+            born.setdefault(member, e.ts)
+        add = _adder(marks, e, hit)
+        if e.type == "produced":
+            by_tp: dict[TP, list[int]] = defaultdict(list)
+            for r in e.data.get("records", []):
+                by_tp[(str(r[0]), int(r[1]))].append(int(r[2]))
+            for tp, offs in by_tp.items():
+                tps.add(tp)
+                add("produced", tp=tp, text=_ranges(offs), title=f"produced {_ranges(offs)}")
+        elif e.type in ("assigned", "revoked", "lost"):
+            parts = e.partitions()
+            tps.update(parts)
+            add(e.type, member=e.source, title=f"{e.source} {e.type} {_tp_list(parts)}")
+            for tp in parts:
+                if e.type == "assigned":
+                    band_end(tp, e.ts)
+                    owners[tp] = (e.source, e.ts, e.index)
+                    owned[e.source].add(tp)
+                else:
+                    if owners.get(tp, ("",))[0] == e.source:
+                        band_end(tp, e.ts)
+                    owned[e.source].discard(tp)
+        elif e.type in ("processed", "polled"):
+            by_tp = defaultdict(list)
+            for r in e.records():
+                by_tp[r.tp].append(r.offset)
+            for tp, offs in by_tp.items():
+                tps.add(tp)
+                if e.type == "polled":
+                    if hit:
+                        add("polled", tp=tp, text=_ranges(offs), title=f"{e.source} polled "
+                            f"{_ranges(offs)}")
+                    continue
+                again = [o for o in offs if o in seen[tp]]
+                first = [o for o in offs if o not in seen[tp]]
+                seen[tp].update(offs)
+                if first:
+                    add("processed", tp=tp, member=e.source, text=_ranges(first),
+                        title=f"{e.source} processed {_ranges(first)}")
+                if again:
+                    add("again", tp=tp, member=e.source, text=_ranges(again),
+                        title=f"{e.source} processed again {_ranges(again)}")
+        elif e.type in ("committed", "commit_requested", "group_offsets"):
+            _commit_marks(e, hit, add, owned, tps)
+        elif e.type == "seeked":
+            tp = (str(e.data.get("topic")), int(e.data.get("partition", 0)))
+            add("seeked", tp=tp, member=e.source, text=str(e.data.get("offset")),
+                title=f"{e.source} seek to {e.data.get('offset')}")
+        elif e.type in MEMBER_END or e.type == "closed":
+            who = member or e.source
+            text = MEMBER_END.get(e.type, "closed")
+            if e.type == "member_died":
+                text += f" (rc {e.data.get('returncode')})"
+            add(e.type, member=who, text=text, title=f"{who} {text}")
+            for tp in sorted(owned.pop(who, set())):
+                if owners.get(tp, ("",))[0] == who:
+                    band_end(tp, e.ts)
+        elif e.type in SPANS:
+            tps_text = _tp_list(e.partitions()) if e.type == "paused" else ""
+            opened[(member, SPANS[e.type][0])] = e
+            add(e.type, member=member, text=SPANS[e.type][1],
+                title=f"{member} {SPANS[e.type][1]} {tps_text}".strip())
+        elif (member, e.type) in opened:
+            start = opened.pop((member, e.type))
+            for m in reversed(marks):
+                if m.kind == start.type and m.member == member and m.t2 is None:
+                    m.t2, m.events = e.ts, [*m.events, e.index]
+                    m.highlight = m.highlight or hit
+                    break
+        elif e.type in VERTICAL:
+            add(e.type, text=_vertical_text(e), title=_vertical_text(e))
+            if e.type == "partitions_added":
+                topic = str(e.data.get("topic"))
+                tps.update((topic, p) for p in range(min(int(e.data.get("count", 0)), 10_000)))
+        elif e.type == "error" and (hit or e.data.get("fatal")):
+            add("error", member=e.source, text="error",
+                title=f"error {e.data.get('code', '')}: {e.data.get('message', '')}")
+        elif e.type == "step" and e.data.get("family") not in (None, "core"):
+            target = str((e.data.get("args") or {}).get("member") or "")
+            label = str(e.data.get("label") or e.data.get("name"))
+            add("fault", member=target, text=label, title=label)
+        elif hit:  # any other evidence event: on its member's lane, else across all rows
+            add("other", member=member, text=e.type, title=f"{e.type} {_brief(e.data)}")
+    for tp in list(owners):
+        band_end(tp, tmax)
+    for m in marks:
+        if m.t2 is None and m.kind in SPANS:
+            m.t2 = tmax
+    for m in list(members):
+        marks.append(Mark("life", born[m], _death(marks, m, tmax), member=m))
+    focused = set(focus) | {m.tp for m in marks if m.highlight and m.tp}
+    pic.tps, pic.hidden_rows = _cap(sorted(tps), focused, max_rows)
+    pic.members = list(members)[:max_members]
+    pic.hidden_members = max(0, len(members) - max_members)
+    pic.marks = _merge(marks)
+    return pic
+
+
+def _adder(marks: list[Mark], e: Event, hit: bool) -> Any:
+    def add(kind: str, tp: TP | None = None, member: str = "", text: str = "",
+            title: str = "") -> None:
+        marks.append(Mark(kind, e.ts, None, tp, member, text, title, [e.index], hit))
+    return add
+
+
+def _commit_marks(e: Event, hit: bool, add: Any, owned: dict[str, set[TP]],
+                  tps: set[TP]) -> None:
+    offsets = e.offsets()
+    if e.type == "group_offsets":
+        for tp, off in sorted(offsets.items()):
+            tps.add(tp)
+            add("group_offset", tp=tp, text=str(off), title=f"the broker's committed offset {off}")
+        return
+    if e.type == "commit_requested" and not hit:
+        return
+    ok = e.type == "committed" and e.data.get("ok", True)
+    kind = "committed" if ok else ("commit_requested" if e.type == "commit_requested"
+                                   else "commit_failed")
+    mode = f" ({e.data['mode']})" if e.data.get("mode") else ""
+    why = "" if ok or kind == "commit_requested" else f": {e.data.get('error') or 'error'}"
+    targets = sorted(offsets.items()) or [(tp, None) for tp in sorted(owned[e.source])]
+    for tp, off in targets:
+        tps.add(tp)
+        what = kind.replace("_", " ")
+        add(kind, tp=tp, member=e.source, text="" if off is None else str(off),
+            title=f"{e.source} {what}{'' if off is None else f' {off}'}{mode}{why}")
+    if ok or kind == "commit_failed":
+        add(kind, member=e.source, title=f"{e.source} {kind.replace('_', ' ')}{mode}{why} "
+            f"{', '.join(f'{t}-{p}: {o}' for (t, p), o in sorted(offsets.items()))}".strip())
+
+
+def _death(marks: list[Mark], member: str, tmax: float) -> float:
+    ends = [m.t for m in marks if m.member == member and (m.kind in MEMBER_END
+                                                         or m.kind == "closed")]
+    return min(ends) if ends else tmax
+
+
+def _merge(marks: list[Mark]) -> list[Mark]:
+    """Consecutive processed bars of one member and partition with contiguous offsets become
+    one bar (highlighted marks stay on their own)."""
+    out: list[Mark] = []
+    last: dict[tuple[str, TP | None, str], Mark] = {}
+    for m in marks:
+        key = (m.kind, m.tp, m.member)
+        prev = last.get(key)
+        if (m.kind in ("processed", "again", "produced") and prev is not None
+                and not m.highlight and not prev.highlight and _continues(prev.text, m.text)
+                and m.t - (prev.t2 if prev.t2 is not None else prev.t) <= 1.0):
+            prev.t2 = m.t
+            prev.text = f"{prev.text.split(DASH)[0]}{DASH}{m.text.split(DASH)[-1]}"
+            prev.title = f"{prev.title.rsplit(' ', 1)[0]} {prev.text}"
+            prev.events.extend(m.events)
+            continue
+        out.append(m)
+        last[key] = m
+    return out
+
+
+def _continues(a: str, b: str) -> bool:
+    """Whether offset range text ``b`` starts right after ``a`` ends (single ranges only)."""
+    try:
+        return "," not in a + b and int(b.split(DASH)[0]) == int(a.split(DASH)[-1]) + 1
+    except ValueError:
+        return False
+
+
+def _cap(tps: list[TP], focus: set[TP], limit: int) -> tuple[list[TP], int]:
+    if len(tps) <= limit:
+        return tps, 0
+    keep = [tp for tp in tps if tp in focus][:limit]
+    keep += [tp for tp in tps if tp not in focus][: limit - len(keep)]
+    return sorted(keep), len(tps) - len(keep)
+
+
+def _scenario_tps(history: History) -> list[TP]:
+    sc = history.scenario()
+    topic, parts = sc.get("topic"), sc.get("partitions")
+    if isinstance(topic, str) and isinstance(parts, int) and 0 < parts <= 10_000:
+        return [(topic, p) for p in range(parts)]
+    return []
+
+
+def _ranges(offsets: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2, 5' with an en dash (in the given order)."""
+    runs: list[list[int]] = []
+    for o in offsets:
+        if runs and o == runs[-1][1] + 1:
+            runs[-1][1] = o
+        else:
+            runs.append([o, o])
+    return ", ".join(str(a) if a == b else f"{a}\u2013{b}" for a, b in runs)
+
+
+def _tp_list(parts: list[TP]) -> str:
+    return ", ".join(f"{t}-{p}" for t, p in parts) or "nothing"
+
+
+def _vertical_text(e: Event) -> str:
+    d = e.data
+    return {
+        "partitions_added": f"{d.get('count')} partitions",
+        "broker_stopped": f"broker {d.get('node')} stopped",
+        "broker_started": f"broker {d.get('node')} back",
+        "leader_moved": f"leader of p{d.get('partition')} moved",
+        "coordinator_moved": "coordinator moved",
+        "teardown": "teardown",
+    }.get(e.type, e.type)
+
+
+def _brief(data: dict[str, Any]) -> str:
+    text = ", ".join(f"{k}={v}" for k, v in data.items())
+    return text if len(text) <= 160 else text[:159] + "\u2026"
+
+
+# -- drawing -------------------------------------------------------------------------------------
+def render_svg(history: History, evidence: frozenset[int] | set[int] = frozenset(),
+               focus: frozenset[TP] | set[TP] = frozenset(),
+               missing: dict[TP, list[tuple[int, float]]] | None = None) -> Markup:
+    """The picture of ``history`` as an ``<svg>`` element. ``missing``: per partition, the
+    (offset, produced-at ts) of records never processed (crossed out in red)."""
+    pic = collect(history, evidence, focus)
+    return draw(pic, missing or {}, focus)
+
+
+def missing_records(history: History, violations: Iterable[Violation] = ()
+                    ) -> dict[TP, list[tuple[int, float]]]:
+    """Per partition, (offset, produced-at ts) of the records never processed, and of the
+    offsets a violation reports missing (anomalies ``lost*``, ``missing``, ``skip``)."""
+    from conformance.checkers.loss import lost_records
+
+    produced = {(r.topic, r.partition, r.offset): history[r.event].ts
+                for r in history.produced()}
+    out: dict[TP, dict[int, float]] = defaultdict(dict)
+    for r in lost_records(history):
+        out[r.tp][r.offset] = history[r.event].ts
+    for v in violations:
+        d = v.details or {}
+        topic, part = d.get("topic"), d.get("partition")
+        if not v.anomaly.startswith(MISSING) or not isinstance(topic, str) \
+                or not isinstance(part, int):
+            continue
+        offsets = d.get("offsets", d.get("missing", []))
+        for off in offsets if isinstance(offsets, list) else []:
+            ts = produced.get((topic, part, off)) if isinstance(off, int) else None
+            if ts is not None:
+                out[(topic, part)][off] = ts
+    return {tp: sorted(offs.items()) for tp, offs in out.items()}
+
+
+def draw(pic: Picture, missing: dict[TP, list[tuple[int, float]]],
+         focus: frozenset[TP] | set[TP] = frozenset()) -> Markup:
+    """The ``<svg>`` of ``pic``."""
+    scale = build_scale(pic.times)
+    colour = {m: COLOURS[i % len(COLOURS)] for i, m in enumerate(pic.members)}
+    row_y = {tp: AXIS_H + i * ROW_H for i, tp in enumerate(pic.tps)}
+    lanes_top = AXIS_H + len(pic.tps) * ROW_H + GAP_H
+    lane_y = {m: lanes_top + i * LANE_H for i, m in enumerate(pic.members)}
+    height = lanes_top + len(pic.members) * LANE_H + 8
+    topics = {tp[0] for tp in pic.tps}
+    out: list[str] = [
+        f'<svg class="timeline-svg" viewBox="0 0 {WIDTH:.0f} '
+        f'{height:.0f}" role="img" font-family="sans-serif" font-size="11">',
+        "<title>timeline: one row per partition, one lane per member</title>",
+    ]
+    out += _axis(scale, height)
+    failing = set(focus) | {m.tp for m in pic.marks if m.highlight and m.tp}
+    for tp, y in row_y.items():
+        name = f"p{tp[1]}" if len(topics) == 1 else f"{tp[0]}-{tp[1]}"
+        cls = "row failing" if tp in failing else "row"
+        bold = ' fill="#a40e26" font-weight="bold"' if tp in failing else ""
+        out.append(f'<g class="{cls}" data-tp="{escape(f"{tp[0]}-{tp[1]}")}">'
+                   f'<rect x="0" y="{y:.1f}" width="{WIDTH:.0f}" height="{ROW_H:.0f}" '
+                   f'fill="{"#fff5f4" if tp in failing else "none"}"/>'
+                   f'<text x="4" y="{y + 16:.1f}" font-family="monospace"{bold}>'
+                   f'<title>{escape(f"{tp[0]}-{tp[1]}")}</title>{escape(_clip(name, 14))}</text>'
+                   f'<line x1="{LEFT}" x2="{RIGHT}" y1="{y + 13:.1f}" y2="{y + 13:.1f}" '
+                   f'stroke="#d0d7de"/></g>')
+    if pic.members:
+        out.append(f'<text x="4" y="{lanes_top - 5:.1f}" fill="#656d76" font-size="9">'
+                   f'members</text>')
+    for m, y in lane_y.items():
+        out.append(f'<g class="lane" data-member="{escape(m)}"><text x="4" y="{y + 14:.1f}" '
+                   f'fill="{colour[m]}" font-weight="bold">{escape(_clip(m, 14))}</text></g>')
+    labels = [0]
+    for mark in sorted(pic.marks, key=lambda m: m.kind not in ("owner", "life")):
+        out += _mark(mark, scale, row_y, lane_y, colour, height, labels)
+    for tp, records in missing.items():
+        if tp in row_y:
+            out += _missing(records, scale, row_y[tp], tp)
+    if pic.hidden_rows or pic.hidden_members:
+        out.append(f'<text x="{RIGHT}" y="{height - 1:.0f}" text-anchor="end" fill="#656d76" '
+                   f'font-size="9">{pic.hidden_rows} more partition(s), {pic.hidden_members} '
+                   f'more member(s) not drawn</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _axis(scale: Scale, height: float) -> list[str]:
+    out = [f'<g class="axis"><line x1="{LEFT}" x2="{RIGHT}" y1="22" y2="22" stroke="#656d76"/>']
+    for x, label in ticks(scale):
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="18" y2="{height - 6:.0f}" '
+                   f'stroke="#eaeef2"/><text x="{x:.1f}" y="14" text-anchor="middle" '
+                   f'fill="#656d76" font-size="10">{label}</text>')
+    for x, cut in scale.breaks():
+        out.append(f'<rect x="{x - BREAK_W / 2 + 2:.1f}" y="18" width="{BREAK_W - 4:.1f}" '
+                   f'height="{height - 24:.0f}" fill="#f6f8fa"/><text x="{x:.1f}" y="27" '
+                   f'text-anchor="middle" fill="#656d76" font-size="8">//<title>{cut:.1f} s '
+                   f'without events cut out</title></text>')
+    out.append("</g>")
+    return out
+
+
+def _mark(m: Mark, scale: Scale, row_y: dict[TP, float], lane_y: dict[str, float],
+          colour: dict[str, str], height: float, labels: list[int]) -> list[str]:
+    x = scale.x(m.t)
+    x2 = scale.x(m.t2) if m.t2 is not None else x
+    where = f" (event {_idx(m.events)})" if m.events else ""
+    title = f"<title>{escape(m.title or m.kind)}{where}</title>"
+    c = colour.get(m.member, "#57606a")
+    out: list[str] = []
+    if m.tp is not None:
+        if m.tp not in row_y:
+            return []
+        y = row_y[m.tp] + 13
+        out.append(_row_shape(m, x, x2, y, c, title))
+    elif m.member:
+        if m.member not in lane_y:
+            return []
+        y = lane_y[m.member] + 11
+        out.append(_lane_shape(m, x, x2, y, c, title))
+    else:
+        y = 22
+        stroke = "#fb8f44" if m.kind == "partitions_added" else "#8c959f"
+        out.append(f'<g class="mark {m.kind}"><line x1="{x:.1f}" x2="{x:.1f}" y1="18" '
+                   f'y2="{height - 6:.0f}" stroke="{stroke}" stroke-width="1.5" '
+                   f'stroke-dasharray="4 3"/><text x="{x + 2:.1f}" y="{AXIS_H - 1:.0f}" '
+                   f'fill="{stroke}" font-size="8.5">{escape(_clip(m.text, 22))}</text>{title}'
+                   f'</g>')
+    if m.highlight:
+        out.append(_ring(m, x, x2, y, labels))
+    return out
+
+
+def _row_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> str:
+    k = m.kind
+    if k == "owner":
+        return (f'<rect class="mark owner" x="{x:.1f}" y="{y - 11:.1f}" '
+                f'width="{max(x2 - x, 1):.1f}" height="22" fill="{c}" fill-opacity="0.09">'
+                f'{title}</rect>')
+    if k == "produced":
+        return (f'<rect class="mark produced" x="{x - 1:.1f}" y="{y - 10:.1f}" '
+                f'width="{max(x2 - x, 0) + 2:.1f}" height="5" fill="#8c959f">{title}</rect>')
+    if k in ("processed", "again", "polled"):
+        fill = {"processed": c, "again": "#fb8f44", "polled": "#54aeff"}[k]
+        top = y + 1 if k == "again" else y - 4
+        width = max(x2 - x, 0) + 3
+        label = ""
+        if width > 6 * len(m.text) + 4:
+            label = (f'<text x="{x + 2:.1f}" y="{top + 6:.1f}" font-size="7" fill="#fff">'
+                     f'{escape(m.text)}</text>')
+        elif k == "again":
+            label = (f'<text x="{x:.1f}" y="{y + 12:.1f}" font-size="8" fill="#bc4c00">'
+                     f'{escape(_clip(m.text, 18))}</text>')
+        return (f'<g class="mark {k}"><rect x="{x - 1.5:.1f}" y="{top:.1f}" width="{width:.1f}" '
+                f'height="{7 if k == "again" else 8}" fill="{fill}" rx="1">{title}</rect>'
+                f'{label}</g>')
+    if k in ("committed", "commit_failed", "commit_requested", "group_offset"):
+        filled = k == "committed"
+        stroke = {"commit_failed": "#cf222e", "group_offset": "#24292f"}.get(k, "#8250df")
+        dy = -9 if k == "group_offset" else 0
+        return (f'<g class="mark {k}"><path d="M{x:.1f} {y + dy - 5:.1f} l4 5 l-4 5 l-4 -5 z" '
+                f'fill="{"#8250df" if filled else "#fff"}" stroke="{stroke}" stroke-width="1.3"/>'
+                f'<text x="{x + 5:.1f}" y="{y + dy - 2:.1f}" font-size="7.5" fill="{stroke}">'
+                f'{escape(m.text)}</text>{title}</g>')
+    if k == "seeked":
+        return (f'<g class="mark seeked"><path d="M{x - 6:.1f} {y - 7:.1f} h6 v4" fill="none" '
+                f'stroke="#24292f"/><text x="{x + 1:.1f}" y="{y - 5:.1f}" font-size="7.5">'
+                f'seek {escape(m.text)}</text>{title}</g>')
+    return f'<circle class="mark {escape(k)}" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#57606a">' \
+           f'{title}</circle>'
+
+
+def _lane_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> str:
+    k = m.kind
+    if k == "life":
+        return (f'<line class="mark life" x1="{x:.1f}" x2="{max(x2, x + 1):.1f}" y1="{y:.1f}" '
+                f'y2="{y:.1f}" stroke="{c}" stroke-width="2" stroke-opacity="0.5"/>')
+    if k in SPANS:
+        fill = {"paused": "#afb8c1", "member_frozen": "#0550ae", "network_fault": "#bc4c00"}[k]
+        return (f'<g class="mark {k}"><rect x="{x:.1f}" y="{y - 6:.1f}" '
+                f'width="{max(x2 - x, 2):.1f}" height="12" fill="{fill}" fill-opacity="0.35" '
+                f'stroke="{fill}"/><text x="{x + 2:.1f}" y="{y + 3:.1f}" font-size="8">'
+                f'{escape(m.text)}</text>{title}</g>')
+    if k in ("assigned", "revoked", "lost"):
+        path = f"M{x - 4:.1f} {y + 4:.1f} h8 l-4 -8 z" if k == "assigned" else \
+            f"M{x - 4:.1f} {y - 4:.1f} h8 l-4 8 z"
+        fill = {"assigned": "#2da44e", "revoked": "#d4a72c", "lost": "#cf222e"}[k]
+        return f'<path class="mark {k}" d="{path}" fill="{fill}">{title}</path>'
+    if k in ("member_killed", "member_died"):
+        colour = "#24292f" if k == "member_killed" else "#cf222e"
+        return (f'<g class="mark {k}"><path d="M{x - 5:.1f} {y - 5:.1f} l10 10 m0 -10 l-10 10" '
+                f'stroke="{colour}" stroke-width="2.5"/><text x="{x + 7:.1f}" y="{y + 3:.1f}" '
+                f'font-size="9" font-weight="bold" fill="{colour}">{escape(m.text)}</text>'
+                f'{title}</g>')
+    if k in ("member_stopped", "closed"):
+        return (f'<g class="mark {k}"><rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" '
+                f'height="8" fill="#57606a"/><text x="{x + 6:.1f}" y="{y + 3:.1f}" '
+                f'font-size="8" fill="#57606a">{escape(m.text)}</text>{title}</g>')
+    if k in ("committed", "commit_failed"):
+        ok = k == "committed"
+        return (f'<path class="mark {k}" d="M{x:.1f} {y - 4:.1f} l3 4 l-3 4 l-3 -4 z" '
+                f'fill="{"#8250df" if ok else "#fff"}" stroke="{"#8250df" if ok else "#cf222e"}"'
+                f'>{title}</path>')
+    if k == "error":
+        return (f'<g class="mark error"><circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="#cf222e"/>'
+                f'<text x="{x:.1f}" y="{y + 3.5:.1f}" text-anchor="middle" fill="#fff" '
+                f'font-size="9" font-weight="bold">!</text>{title}</g>')
+    return (f'<g class="mark {escape(k)}"><circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{c}"/>'
+            f'<text x="{x + 5:.1f}" y="{y - 3:.1f}" font-size="8" fill="#57606a">'
+            f'{escape(_clip(m.text, 40))}</text>{title}</g>')
+
+
+def _ring(m: Mark, x: float, x2: float, y: float, labels: list[int]) -> str:
+    cx = (x + x2) / 2
+    r = max(7.0, (x2 - x) / 2 + 4)
+    label = ""
+    if labels[0] < MAX_LABELS:
+        labels[0] += 1
+        label = (f'<text x="{cx + r + 1:.1f}" y="{y - 5:.1f}" font-size="8.5" font-weight="bold" '
+                 f'fill="#cf222e">#{m.events[0]}</text>')
+    return (f'<g class="ev"><ellipse cx="{cx:.1f}" cy="{y:.1f}" rx="{r:.1f}" ry="8" fill="none" '
+            f'stroke="#cf222e" stroke-width="2"/>{label}</g>')
+
+
+def _missing(records: list[tuple[int, float]], scale: Scale, top: float, tp: TP) -> list[str]:
+    """Red crosses where records never processed were produced, one per produce moment."""
+    by_time: dict[float, list[int]] = defaultdict(list)
+    for offset, ts in records:
+        by_time[round(scale.x(ts), 1)].append(offset)
+    out = []
+    for x, offsets in sorted(by_time.items()):
+        text = _ranges(sorted(offsets))
+        y = top + 19
+        out.append(f'<g class="mark missing"><path d="M{x - 3:.1f} {y - 3:.1f} l6 6 m0 -6 l-6 6" '
+                   f'stroke="#cf222e" stroke-width="2"/><text x="{x + 4:.1f}" y="{y + 4:.1f}" '
+                   f'font-size="8" font-weight="bold" fill="#cf222e">{escape(_clip(text, 24))}'
+                   f'</text><title>never processed: {escape(f"{tp[0]}-{tp[1]}")} offsets '
+                   f'{escape(text)}</title></g>')
+    return out
+
+
+def _idx(events: list[int]) -> str:
+    if len(events) == 1:
+        return f"#{events[0]}"
+    return f"#{min(events)}\u2013#{max(events)}, {len(events)} events"
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
