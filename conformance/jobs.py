@@ -90,6 +90,9 @@ class Board:
             self.done += 1
             if task in self.began:
                 self.took[task] = time.monotonic() - self.began[task]
+            for per in self.units.values():  # a finished task did all its work
+                if task in per:
+                    per[task][0] = max(per[task])
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """``{"configurations": (done, total), unit: (done, expected), ...}``."""

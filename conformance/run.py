@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
@@ -34,6 +35,15 @@ from conformance.strategies import Strategy
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 console = Console(stderr=True)
+#: set once a run is interrupted: the tasks still running print no more verdicts (theirs
+#: are not reported)
+_STOPPING = threading.Event()
+
+
+def _task_print(text: str) -> None:
+    """A line of a configuration's task, unless the run was interrupted meanwhile."""
+    if not _STOPPING.is_set():
+        console.print(text)
 
 #: Simulated work per record: a batch takes long enough for a crash to land inside it.
 PROCESS_MS = 2.0
@@ -138,6 +148,7 @@ def execute(opts: RunOptions) -> int:
     console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
                   f"{opts.profile}, seed {opts.seed} (--seed {opts.seed} reproduces it), "
                   f"clients: {escape(', '.join(s.label for s in opts.clients))}")
+    _STOPPING.clear()
     jobs: list[Job] = []
     finished: dict[int, ClientResult] = {}
     stopped: BaseException | None = None
@@ -165,6 +176,7 @@ def execute(opts: RunOptions) -> int:
         result.errors.append(_one_line(exc))
         console.print(f"[red]error:[/red] {exc}")
     except BaseException as exc:  # Ctrl-C, SIGTERM or a bug: report what had finished
+        _STOPPING.set()
         stopped = exc
         result.incomplete = True
         result.clients.extend(canonical_order([finished[i] for i in sorted(finished)]))
@@ -387,7 +399,7 @@ def _guarded(prep: Prepared, label: str, checks: dict[str, str],
     except Exception as exc:
         cause = _one_line(exc)
         entry.checks = unknown_results(checks, f"error: {cause}")
-        console.print(escape(f"  {prep.label} [{label}]: unknown ({cause})"))
+        _task_print(escape(f"  {prep.label} [{label}]: unknown ({cause})"))
     return entry
 
 
@@ -410,7 +422,7 @@ def _run_spec(broker: Broker, client: Client, title: str, spec: ScenarioSpec,
               ) -> tuple[list[CheckResult], dict[str, float]]:
     reason = client.unsupported(spec.config)
     if reason:
-        console.print(escape(f"  {title} [{spec.label}]: unsupported ({reason})"))
+        _task_print(escape(f"  {title} [{spec.label}]: unsupported ({reason})"))
         return unsupported_results(reason), {}
     note(f"{title} [{spec.label}]: generated scenarios")
     outcome = run_machine(broker, spec, PROFILES[opts.profile], workdir, opts.seed)
@@ -424,7 +436,7 @@ def _run_spec(broker: Broker, client: Client, title: str, spec: ScenarioSpec,
     top = [(k.removeprefix("phase:"), v) for k, v in timings.items() if k.startswith("phase:")]
     total = sum(v for _k, v in top) or 1.0
     where = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in top[:3])
-    console.print(escape(f"  {title} [{spec.label}]: {len(outcome.examples)} examples "
+    _task_print(escape(f"  {title} [{spec.label}]: {len(outcome.examples)} examples "
                          f"in {outcome.seconds:.0f} s, median example "
                          f"{timings['median_example']:.1f} s ({where})")
                   + (f", [red]failing: {escape(', '.join(bad))}[/red]" if bad else ""))
@@ -482,7 +494,7 @@ def _run_semantics(broker: Broker, client: Client, label: str, protocol: str,
             check.history_file = os.path.relpath(check.history_file, run_dir)
     for check in results:
         style = _STYLE.get(str(check.verdict), "")
-        console.print(escape(f"  {title} {check.check}: ")
+        _task_print(escape(f"  {title} {check.check}: ")
                       + f"[{style}]{check.verdict}[/] ({check.seconds:.0f} s)")
     return results
 
@@ -527,8 +539,9 @@ def print_summary(result: RunResult) -> None:
     verdicts = [c.verdict for cl in result.clients for c in cl.checks]
     judged = sum(v not in (Verdict.UNSUPPORTED, Verdict.UNKNOWN) for v in verdicts)
     meaning = {0: "every check passed", 1: "a check failed",
-               3: "infrastructure error or undecided check"}[code]
-    if verdicts and all(v == Verdict.UNSUPPORTED for v in verdicts):
+               3: "infrastructure error or undecided check",
+               130: "interrupted: the reports hold the configurations that finished"}[code]
+    if code != 130 and verdicts and all(v == Verdict.UNSUPPORTED for v in verdicts):
         meaning = "nothing was judged: every cell is unsupported"
     console.print(f"exit code {code}: {meaning} ({judged} of {len(verdicts)} cells judged, "
                   f"{sum(v == Verdict.UNSUPPORTED for v in verdicts)} unsupported)")

@@ -56,3 +56,24 @@ def test_the_board_of_a_plan_expects_examples_and_scenarios(tmp_path: Path) -> N
     assert board.counts() == {"configurations": (0, 4), "examples": (0, 6),
                               "scenarios": (0, 2)}  # smoke: 2 examples + the canonical one
     assert board.kinds == ["generated", "generated", "fixed", "fixed"] and board.jobs == 2
+
+
+def test_the_summary_of_an_interrupted_run_says_so(capsys) -> None:
+    from conformance.run import print_summary
+    from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
+
+    result = RunResult("r", "", incomplete=True, clients=[ClientResult(
+        "kafka-python", label="classic fixed scenarios",
+        checks=[CheckResult("S1-resume-after-empty-group", "S1", Verdict.UNSUPPORTED)])])
+    print_summary(result)
+    assert "exit code 130: interrupted" in capsys.readouterr().err
+
+
+def test_a_finished_task_counts_all_its_units_done() -> None:
+    from conformance.jobs import Board
+
+    board = Board(2)
+    board.expect("scenarios", 0, 1)
+    board.expect("scenarios", 1, 1)
+    board.finish(0)
+    assert board.counts()["scenarios"] == (1, 2)
