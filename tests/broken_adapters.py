@@ -12,6 +12,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from adapters.base import (
     Adapter,
@@ -22,6 +23,7 @@ from adapters.base import (
     Record,
     TopicPartition,
 )
+from adapters.confluent_kafka import ConfluentBatchAdapter
 from adapters.registry import load
 
 
@@ -409,3 +411,105 @@ class IgnoresIsolationLevel(Delegating):
 
     def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(dataclasses.replace(config, isolation_level="read_committed"))
+
+
+# -- faults that only one consume path, dimension or redundant call exposes (issue 11) -------
+class _Skips(Delegating):
+    """Helper: records whose offsets were marked lost (``skip``) are dropped when they come."""
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.skip: dict[TopicPartition, set[int]] = {}
+        self.next: dict[TopicPartition, int] = {}
+
+    def delivered(self, records: list[Record]) -> list[Record]:
+        out = []
+        for r in records:
+            lost = self.skip.get(r.tp)
+            if lost and r.offset in lost:
+                lost.discard(r.offset)
+                continue
+            out.append(r)
+            self.next[r.tp] = r.offset + 1
+        return out
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        return self.delivered(self.inner.poll(timeout, max_records))
+
+
+class BatchPathDropsLast(ConfluentBatchAdapter):
+    """The batch consume path (``Consumer.consume``) walks a batch of several messages one
+    short (``range(len(batch) - 1)``): the last message of every multi-message batch is lost.
+    One-message batches, and the one-at-a-time ``poll`` path, are untouched: only the
+    ``confluent-kafka:batch`` path exposes it."""
+
+    name = "broken:batch-path-drops-last"
+
+    def _fetch(self, count: int, timeout: float) -> list[Any]:
+        batch = super()._fetch(count, timeout)
+        return batch[:-1] if len(batch) > 1 else batch
+
+
+class DoublePauseSkipsOne(_Skips):
+    """Pausing a partition that is already paused purges its fetch buffer and restarts the
+    fetch one past the first purged record (an off-by-one on the purge path): after the resume
+    the record at the position is never delivered. A single pause is fine: only a redundant
+    pause exposes it."""
+
+    name = "broken:double-pause-skips-one"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.paused: set[TopicPartition] = set()
+
+    def pause(self, tps) -> None:
+        self.inner.pause(tps)
+        for tp in tps:
+            if tp in self.paused and tp in self.next:
+                self.skip.setdefault(tp, set()).add(self.next[tp])
+        self.paused |= set(tps)
+
+    def resume(self, tps) -> None:
+        self.inner.resume(tps)
+        self.paused -= set(tps)
+
+
+class SeekToPositionSkipsOne(_Skips):
+    """A seek to the offset the consumer is already at takes a shortcut that counts the record
+    there as delivered (an off-by-one: it compares the target with the last delivered offset
+    + 1 and then "moves past" it): that record never reaches the application, whenever it
+    comes. A seek anywhere else is honoured: only a seek to the current position exposes it."""
+
+    name = "broken:seek-to-position-skips-one"
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            here = self.inner.position(tp)
+        except ConsumerError:
+            here = None
+        self.inner.seek(tp, offset)
+        if offset == here:
+            self.skip.setdefault(tp, set()).add(offset)
+
+
+class ZeroTimeoutPollRepeats(Delegating):
+    """A poll with a zero timeout takes the non-blocking path, which hands back the previous
+    batch again before anything new (its buffer is cleared only on the blocking path): records
+    come twice in one ownership without a seek. Polls that wait are fine: only a zero-timeout
+    poll exposes it."""
+
+    name = "broken:zero-timeout-poll-repeats"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.last: list[Record] = []
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        if timeout <= 0:
+            stale = [r for r in self.last if r.tp in set(self.inner.assignment())]
+            self.last = records or self.last
+            return stale + records
+        if records:
+            self.last = records
+        return records

@@ -65,6 +65,11 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     ("RepeatedCommitSkipsOne", "commit-validity", "commit-beyond-processed"),
     ("LosesWithSingleRecordPolls", "no-loss", "lost"),
     ("IgnoresIsolationLevel", "isolation", "aborted-record-skipped"),
+    # one consume path, dimension or redundant call each (issue 11)
+    ("BatchPathDropsLast", "no-loss", "lost"),
+    ("DoublePauseSkipsOne", "no-loss", "lost"),
+    ("SeekToPositionSkipsOne", "no-loss", "lost"),
+    ("ZeroTimeoutPollRepeats", "duplicates-bounded", "duplicate-without-cause"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))
