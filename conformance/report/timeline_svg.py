@@ -89,7 +89,7 @@ def build_scale(times: list[float], x0: float = LEFT, x1: float = RIGHT) -> Scal
             groups.append([t, t])
         else:
             groups[-1][1] = t
-    eps = max(0.03 * total, 0.05)
+    eps = max(0.01 * total, 0.05)
     weights = [max(b - a, eps) for a, b in groups]
     room = (x1 - x0) - BREAK_W * (len(groups) - 1)
     pieces, x = [], x0
@@ -98,6 +98,8 @@ def build_scale(times: list[float], x0: float = LEFT, x1: float = RIGHT) -> Scal
         pad = 0.5 * (eps if b - a < eps else 0.0)
         pieces.append((a - pad, b + pad, x, x + width))
         x += width + BREAK_W
+    ta, tb, xa, _xb = pieces[-1]
+    pieces[-1] = (ta, tb, xa, x1)  # no rounding past the right edge
     return Scale(times[0], pieces)
 
 

@@ -275,3 +275,158 @@ def test_version_matrix_one_column_per_spec() -> None:
 
 def test_no_version_matrix_for_one_spec_per_client(tmp_path: Path) -> None:
     assert "matrix versions" not in _page(tmp_path)
+
+
+# -- issue 13: reproduce box, layout, legend, filter, evidence tables, header ---------------------
+FIXED = ["S1-resume-after-empty-group", "S5-BATCH-crash-bound", "S8-killed-member-redelivery"]
+
+
+def _fixed_entry(spec: str, protocol: str, verdicts: dict[str, Verdict],
+                 note: str = "") -> ClientResult:
+    return ClientResult(spec, spec, "2.12.0", f"{protocol} fixed scenarios", spec=spec,
+                        checks=[CheckResult(c, c[:2], verdicts.get(c, Verdict.PASS), examples=1,
+                                            note=note) for c in FIXED])
+
+
+def _rich_run(tmp_path: Path) -> RunResult:
+    """sample_run plus fixed scenarios: one failing column, one passing, one all-unsupported;
+    the failing generated cell has a replay file, worker logs and a partly finished shrink."""
+    result = sample_run(tmp_path)
+    folder = tmp_path / HISTORY_FILE.rsplit("/", 1)[0]
+    (folder / "replay.json").write_text("{}")
+    for member in ("m1", "m2"):
+        (folder / f"{member}.stderr").write_text("")
+    result.clients[0].checks[1].shrink = "partly shrunk (3 of 9 steps removed, 4 replays)"
+    result.clients += [
+        _fixed_entry("confluent-kafka", "classic", {FIXED[2]: Verdict.FAIL}),
+        _fixed_entry("confluent-kafka", "consumer", {}),
+        _fixed_entry("kafka-python", "consumer", dict.fromkeys(FIXED, Verdict.UNSUPPORTED),
+                     note="no consumer group protocol"),
+    ]
+    bad = result.clients[2].checks[2]
+    bad.history_file = HISTORY_FILE
+    bad.violations = [
+        Violation(bad.check, "duplicated", "S8", "3, 4 processed twice", [12, 4],
+                  {"topic": T, "partition": 0, "offsets": [3, 4], "member": "m2"}),
+        Violation(bad.check, "missing", "S8", "9 never processed", [12, 3],
+                  {"topic": T, "partition": 0, "offsets": [9]})]
+    result.command_line = "kafka-conformance run --client confluent-kafka --seed 1234"
+    result.environment = {"python": "3.11.7", "clients": {
+        "confluent-kafka[BATCH]": {"runtime": "python 3.11.7", "librdkafka": "2.12.1"},
+        "java": {"runtime": "java 17.0.9"}}}
+    return result
+
+
+def _rich_page(tmp_path: Path) -> str:
+    return write_html(_rich_run(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def _finding(html: str, anchor: str) -> str:
+    return html.split(f'id="{anchor}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_reproduce_box_links_files_and_gives_commands_seed_and_shrink(tmp_path: Path) -> None:
+    section = _finding(_rich_page(tmp_path), "c0-k1")
+    box = section.split('<div class="repro">', 1)[1].split("</div>\n</div>", 1)[0]
+    folder = HISTORY_FILE.rsplit("/", 1)[0]
+    links = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', box)
+    assert links == [(HISTORY_FILE, "history"), (f"{folder}/replay.json", "replay"),
+                     (f"{folder}/m1.stderr", "log m1"), (f"{folder}/m2.stderr", "log m2")]
+    assert f"kafka-conformance replay {tmp_path}/{folder}/replay.json" in box
+    assert "kafka-conformance run --client confluent-kafka --seed 1234" in box
+    assert "seed <code>1234</code>" in box
+    assert '<span class="partly">partly shrunk (3 of 9 steps removed, 4 replays)</span>' in box
+
+
+def test_a_fixed_scenario_reproduces_with_its_own_run_command(tmp_path: Path) -> None:
+    box = _finding(_rich_page(tmp_path), "c2-k2").split('<div class="repro">', 1)[1]
+    assert ("kafka-conformance run --only S8-killed-member-redelivery --client confluent-kafka "
+            "--protocol classic --profile ci --seed 1234") in box
+    assert "run this fixed scenario again" in box
+
+
+def test_fixed_scenarios_are_rows_and_all_unsupported_entries_fold(tmp_path: Path) -> None:
+    html = _rich_page(tmp_path)
+    table = html.split('<table class="matrix fixed">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr class="(\w+)">\s*<th scope="row"><span class="mono">([^<]+)', table)
+    assert rows == [("nofail", FIXED[0]), ("nofail", FIXED[1]), ("fails", FIXED[2])]
+    head = table.split("</thead>", 1)[0]
+    assert re.findall(r'<th><span class="mono">([^<]+)</span>', head) == [
+        "confluent-kafka", "confluent-kafka"], "the all-unsupported column is folded"
+    assert "classic</span>" in head and "consumer</span>" in head
+    folded = re.findall(r'<p class="folded">.*?</p>', html)
+    assert len(folded) == 1 and "kafka-python [consumer fixed scenarios]" in folded[0]
+    assert "all 3 checks" in folded[0] and "no consumer group protocol" in folded[0]
+    unsupported = html.split('<section id="unsupported">', 1)[1].split("</section>", 1)[0]
+    assert unsupported.count("<li>") == 2, "one line per reason, not one card per cell"
+    assert "no consumer group protocol" in unsupported and "(3: " in unsupported
+
+
+def test_every_in_page_link_has_a_target(tmp_path: Path) -> None:
+    html = _rich_page(tmp_path)
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    targets = set(re.findall(r'href="#([^"]+)"', html))
+    assert targets and targets <= ids, targets - ids
+    assert len(re.findall(r'\sid="([^"]+)"', html)) == len(ids), "ids are unique"
+
+
+def test_legend_describes_every_check_and_links_its_section(tmp_path: Path) -> None:
+    from conformance.report.legend import SEMANTICS_DOC
+
+    html = _rich_page(tmp_path)
+    legend = html.split('<aside id="legend">', 1)[1].split("</aside>", 1)[0]
+    for verdict in Verdict:
+        assert f'badge v-{verdict}' in legend
+    result = _rich_run(tmp_path)
+    for check in {c.check for cl in result.clients for c in cl.checks}:
+        assert f'<dt><span class="mono">{check}</span>' in legend
+    assert "every produced record is processed by some member" in legend
+    assert "A member killed without a chance to commit" in legend, "a fixed scenario's title"
+    headings = {re.sub(r"\s+", "-", re.sub(r"[^a-z0-9 _-]", "", h.lower()))
+                for h in re.findall(r"^#+ (.+)$", SEMANTICS_DOC.read_text(), re.M)}
+    links = re.findall(r'href="([^"#]+)#([^"]+)"', legend)
+    assert links and {anchor for _doc, anchor in links} <= headings
+    assert {(tmp_path / doc).resolve() for doc, _anchor in links} == {SEMANTICS_DOC}
+
+
+def test_failures_only_filter_is_css_only(tmp_path: Path) -> None:
+    html = _rich_page(tmp_path)
+    assert '<input type="checkbox" id="failures-only">' in html
+    assert '<label for="failures-only"' in html
+    assert "#failures-only:checked ~ main tr.nofail" in html
+    assert "#failures-only:checked ~ main .finding:not(.f-fail)" in html
+    assert "<script" not in html.lower()
+    generated = _matrix(html)
+    assert generated.count('<tr class="fails">') == 1 and generated.count('"nofail"') == 1
+
+
+def test_evidence_is_tables_each_event_once(tmp_path: Path) -> None:
+    section = _finding(_rich_page(tmp_path), "c2-k2")
+    assert "{&#34;" not in section and '{"' not in section, "no raw JSON"
+    events = section.split('<table class="small events">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'id="c2-k2-e(\d+)"><td class="mono">\d+</td>.*?<td>([\d, ]+)</td></tr>',
+                      events)
+    assert rows == [("3", "2"), ("4", "1"), ("12", "1, 2")], "event 12: cited by both"
+    assert f"{T}-0 3\u20139" in events, "a processed event in words"
+    violations = section.split('<table class="small violations">', 1)[1].split("</table>")[0]
+    assert f'<td class="mono">{T}-0</td>' in violations and "3\u20134" in violations
+
+
+def test_header_versions_command_line_and_incomplete_banner(tmp_path: Path) -> None:
+    result = _rich_run(tmp_path)
+    html = render_html(result, tmp_path)
+    for text in ("Python 3.11.7", "java 17.0.9", "Kafka 4.1.0",
+                 "kafka-conformance run --client confluent-kafka --seed 1234",
+                 '<td class="mono">2.12.1</td>', "python 3.11.7"):
+        assert text in html, text
+    assert 'id="incomplete"' not in html
+    result.incomplete = True  # type: ignore[attr-defined]  # RunResult.incomplete (#13 item 7)
+    assert 'id="incomplete"' in render_html(result, tmp_path)
+
+
+def test_the_timeline_is_an_inline_picture(tmp_path: Path) -> None:
+    section = _finding(_page(tmp_path), "c0-k1")
+    svg = section.split("<svg", 1)[1].split("</svg>", 1)[0]
+    assert 'class="axis"' in svg
+    assert re.findall(r'<g class="lane" data-member="(\w+)"', svg) == ["m1", "m2"]
+    assert '<g class="ev">' in svg and "#12" in svg
