@@ -288,7 +288,7 @@ def _fixed_entry(spec: str, protocol: str, verdicts: dict[str, Verdict],
                                             note=note) for c in FIXED])
 
 
-def _rich_run(tmp_path: Path) -> RunResult:
+def rich_run(tmp_path: Path) -> RunResult:
     """sample_run plus fixed scenarios: one failing column, one passing, one all-unsupported;
     the failing generated cell has a replay file, worker logs and a partly finished shrink."""
     result = sample_run(tmp_path)
@@ -318,7 +318,7 @@ def _rich_run(tmp_path: Path) -> RunResult:
 
 
 def _rich_page(tmp_path: Path) -> str:
-    return write_html(_rich_run(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
+    return write_html(rich_run(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
 
 
 def _finding(html: str, anchor: str) -> str:
@@ -377,7 +377,7 @@ def test_legend_describes_every_check_and_links_its_section(tmp_path: Path) -> N
     legend = html.split('<aside id="legend">', 1)[1].split("</aside>", 1)[0]
     for verdict in Verdict:
         assert f'badge v-{verdict}' in legend
-    result = _rich_run(tmp_path)
+    result = rich_run(tmp_path)
     for check in {c.check for cl in result.clients for c in cl.checks}:
         assert f'<dt><span class="mono">{check}</span>' in legend
     assert "every produced record is processed by some member" in legend
@@ -413,7 +413,7 @@ def test_evidence_is_tables_each_event_once(tmp_path: Path) -> None:
 
 
 def test_header_versions_command_line_and_incomplete_banner(tmp_path: Path) -> None:
-    result = _rich_run(tmp_path)
+    result = rich_run(tmp_path)
     html = render_html(result, tmp_path)
     for text in ("Python 3.11.7", "java 17.0.9", "Kafka 4.1.0",
                  "kafka-conformance run --client confluent-kafka --seed 1234",
