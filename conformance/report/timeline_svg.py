@@ -46,6 +46,8 @@ MEMBER_END = {"member_killed": "killed", "member_stopped": "stopped", "member_di
 SPANS = {"paused": ("resumed", "paused"), "member_frozen": ("member_thawed", "frozen"),
          "network_fault": ("network_healed", "network fault")}
 MISSING = ("lost", "missing", "skip")
+#: marks so many that those falling on one spot are drawn once
+DENSE = {"processed", "again", "produced", "polled", "committed", "group_offset"}
 VERTICAL = {"partitions_added", "broker_stopped", "broker_started", "leader_moved",
             "coordinator_moved", "teardown"}
 
@@ -468,7 +470,15 @@ def draw(pic: Picture, missing: dict[TP, list[tuple[int, float]]],
         out.append(f'<g class="lane" data-member="{escape(m)}"><text x="4" y="{y + 14:.1f}" '
                    f'fill="{colour[m]}" font-weight="bold">{escape(_clip(m, 14))}</text></g>')
     labels = [0]
+    drawn: set[tuple[str, TP | None, str, int, int]] = set()
     for mark in sorted(pic.marks, key=lambda m: m.kind not in ("owner", "life")):
+        if mark.kind in DENSE and not mark.highlight:  # one of a kind per 2 units is enough
+            x2 = mark.t if mark.t2 is None else mark.t2
+            key = (mark.kind, mark.tp, mark.member, int(scale.x(mark.t) / 2),
+                   int(scale.x(x2) / 2))
+            if key in drawn:
+                continue
+            drawn.add(key)
         out += _mark(mark, scale, row_y, lane_y, colour, height, labels)
     for tp, records in missing.items():
         if tp in row_y:

@@ -115,3 +115,14 @@ def test_the_fixture_history() -> None:
     svg = render_svg(history, {dup}, missing=missing_records(history))
     assert f'data-tp="{T}-0"' in svg and "<script" not in svg
     assert "http" not in svg, "no namespace or other URL: inline in HTML needs none"
+
+
+def test_a_dense_history_stays_small_and_keeps_its_evidence() -> None:
+    h = History()
+    h.append("assigned", "m1", 0.0, partitions=[["t", 0]])
+    h.append("assigned", "m2", 0.0, partitions=[["t", 0]])
+    for o in range(5000):  # alternating members: nothing merges into bars
+        h.append("processed", f"m{o % 2 + 1}", o / 1000, records=[["t", 0, o, None]])
+    svg = render_svg(h, evidence={2502})
+    assert svg.count('<g class="mark processed">') < 1000 and len(svg) < 250_000
+    assert ">#2502</text>" in svg
