@@ -157,12 +157,15 @@ const offsetsJson = map => sortTps([...map.keys()]).map(([t, p]) => [t, p, map.g
 const commitKey = list => list.map(([t, p, o]) => `${t}|${p}|${o}`).sort().join(',')
 
 const REVOKING = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION'])
+const REVOKING_TEXT = /not initialized|not running|not aware of this member|generation id is not valid|group is rebalancing/i
 function normalize(e, commit = false) {
   if (e instanceof ConsumerError) return e
-  const type = e && e.type
+  const type = e && (e.type || (e.cause && e.cause.type))
   const text = `${(e && e.name) || 'Error'}: ${(e && e.message) || e}`
   if (type === 'FENCED_INSTANCE_ID') return new ConsumerError('fenced-member', text)
-  if (commit && (REVOKING.has(type) || /not initialized|not running/i.test(text))) {
+  // kafkajs's retrier re-throws a protocol error as KafkaJSNonRetriableError without its type:
+  // the messages of REVOKING's codes (kafkajs src/protocol/error.js) identify them then
+  if (commit && (REVOKING.has(type) || REVOKING_TEXT.test(text))) {
     return new ConsumerError('commit-failed', text)
   }
   return new ConsumerError('consumer-error', text, Boolean(e && e.retriable))

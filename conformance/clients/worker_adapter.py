@@ -230,6 +230,9 @@ class WorkerAdapter(Adapter):
     # -- one instance: one worker process ------------------------------------------------
     def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config)
+        if config.group_id is None and not self.capabilities.manual_assignment:
+            raise Unsupported(f"{self._client().label} has no manual assignment, so a consumer "
+                              f"without a group id cannot run")
         self._listener: RebalanceListener | None = None
         self._auto_callback: CommitCallback | None = None
         self._async: deque[CommitCallback | None] = deque()  # pending async commits, in order
