@@ -153,6 +153,6 @@ def killed_member(ctx: Context) -> CheckResult:
     bad = [r for r in results.values() if r.verdict == Verdict.FAIL]
     if bad:
         return result(check, section, Verdict.FAIL, history=h,
-                      violations=evidence.from_results(*bad),
+                      violations=evidence.from_results(h.history, *bad),
                       note=evidence.results_note(bad), **figures)
     return result(check, section, Verdict.PASS, history=h, **figures)

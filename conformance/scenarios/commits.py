@@ -73,10 +73,10 @@ def auto_commit_violations(history: History, verdict: Verdict) -> list[Violation
     the lost records and the commits beyond what was processed."""
     results = run_checks(history, only=["no-loss", "duplicates-bounded", "commit-validity"])
     if verdict == Verdict.FAIL:
-        return evidence.from_results(*results)
+        return evidence.from_results(history, *results)
     if verdict == Verdict.HAZARD:
-        return evidence.from_results(*(r for r in results if r.check != "duplicates-bounded"),
-                                     bad_only=False)
+        measured = [r for r in results if r.check != "duplicates-bounded"]
+        return evidence.from_results(history, *measured, bad_only=False)
     return []
 
 
@@ -131,7 +131,7 @@ def _strategy_check(spec: str):
         bad = [r for r in results.values() if r.verdict == Verdict.FAIL]
         if bad:
             return result(check, "S5", Verdict.FAIL, history=h,
-                          violations=evidence.from_results(*bad),
+                          violations=evidence.from_results(h.history, *bad),
                           note=evidence.results_note(bad), **figures)
         return result(check, "S5", Verdict.PASS, history=h, **figures)
 

@@ -150,10 +150,31 @@ def violation(check: str, section: str, anomaly: str, message: str, *, topic: st
                       "offsets": list(offsets), **details})
 
 
-def from_results(*results: CheckResult, bad_only: bool = True) -> list[Violation]:
-    """The violations of generic checker results (of failing ones only, by default)."""
-    return [v for r in results if not bad_only or r.verdict == Verdict.FAIL
-            for v in r.violations]
+def from_results(history: History, *results: CheckResult, bad_only: bool = True
+                 ) -> list[Violation]:
+    """The violations of generic checker results on ``history`` (of failing ones only, by
+    default), each naming a member: where the checker names none (e.g. a lost record), the
+    partition's owners (``owners``)."""
+    return [_with_member(history, v) for r in results
+            if not bad_only or r.verdict == Verdict.FAIL for v in r.violations]
+
+
+def owners(history: History, topic: str, partition: int) -> list[str]:
+    """The members ever assigned the partition, in order of their first assignment."""
+    seen: dict[str, None] = {}
+    for e in history.of_type("assigned"):
+        if (topic, partition) in e.partitions():
+            seen.setdefault(e.source, None)
+    return list(seen)
+
+
+def _with_member(history: History, v: Violation) -> Violation:
+    topic, partition = v.details.get("topic"), v.details.get("partition")
+    if "member" in v.details or not isinstance(topic, str) or not isinstance(partition, int):
+        return v
+    names = owners(history, topic, partition)
+    return dataclasses.replace(v, details={**v.details, "member": ", ".join(names) or None,
+                                           "owners": names})
 
 
 # -- several harnesses, one file ----------------------------------------------------------------

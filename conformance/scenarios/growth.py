@@ -75,7 +75,7 @@ def latest_growth(ctx: Context) -> CheckResult:
 
 def _lost(h: Harness) -> list[Violation]:
     """no-loss's violations: every lost record, hazard or not."""
-    return evidence.from_results(generic(h, "no-loss")["no-loss"], bad_only=False)
+    return evidence.from_results(h.history, generic(h, "no-loss")["no-loss"], bad_only=False)
 
 
 @semantics_check("S9-order", "S9")
@@ -98,7 +98,7 @@ def order_across_growth(ctx: Context) -> CheckResult:
                                                  if k != "key-order-across-growth")}
     if order.verdict == Verdict.FAIL:
         return result(check, section, Verdict.FAIL, history=h,
-                      violations=evidence.from_results(order),
+                      violations=evidence.from_results(h.history, order),
                       note=evidence.results_note([order]), **figures)
     note = "per-partition order held"
     if figures["key_order_across_growth"]:

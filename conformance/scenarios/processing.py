@@ -46,13 +46,14 @@ def worker_pool(ctx: Context) -> CheckResult:
     bad = [r for r in (loss, order) if r.verdict == Verdict.FAIL]
     if bad:  # beyond what S6 explains (e.g. a record no member polled)
         return result(check, section, Verdict.FAIL, history=h,
-                      violations=evidence.from_results(*bad),
+                      violations=evidence.from_results(h.history, *bad),
                       note=evidence.results_note(bad), **figures)
     if loss.verdict == Verdict.UNKNOWN:
         return result(check, section, Verdict.UNKNOWN, history=h, note=loss.note, **figures)
     if figures["lost"] or figures["reordered"]:
         return result(check, section, Verdict.HAZARD, history=h,
-                      violations=evidence.from_results(loss, order, bad_only=False),
+                      violations=evidence.from_results(h.history, loss, order,
+                                                       bad_only=False),
                       note=f"the pool model lost {figures['lost']} record(s) after a crash and "
                            f"reordered {figures['reordered']} (S6)", **figures)
     return result(check, section, Verdict.PASS, history=h,
@@ -79,6 +80,6 @@ def consumer_per_partition(ctx: Context) -> CheckResult:
                "order": str(results["order"].verdict)}
     if bad:
         return result(check, section, Verdict.FAIL, history=h,
-                      violations=evidence.from_results(*bad),
+                      violations=evidence.from_results(h.history, *bad),
                       note=evidence.results_note(bad), **figures)
     return result(check, section, Verdict.PASS, history=h, **figures)

@@ -7,7 +7,7 @@ from conformance.scenarios import evidence
 from conformance.scenarios.assignment import judge_assign_seek, judge_revoke_commit
 from conformance.scenarios.evidence import compare, offsets_text
 from conformance.scenarios.offsets import judge_recreated, judge_resume, reset_violation
-from conformance.verdicts import Violation
+from conformance.verdicts import CheckResult, Verdict, Violation
 from tests.unit.histories import H
 
 
@@ -222,3 +222,49 @@ def test_s2_cell_that_should_have_raised():
     v = reset_violation(c.build(), "earliest/no-commit", "error adapter-error", "starts at 0")
     assert v is not None and v.anomaly == "unexpected-error"
     assert v.evidence == [c.at["start"], c.at["note"]]
+
+
+def test_generic_violations_name_the_partitions_owners():
+    from conformance.checkers import run_check
+
+    h = (H().scenario().produce(0, range(4)).assigned("m1", 0).consumed("m1", 0, [0, 1, 3])
+         .revoked("m1", 0).assigned("m2", 0).build())
+    loss = run_check(h, "no-loss")
+    [v] = evidence.from_results(h, loss)
+    assert v.anomaly == "lost" and v.details["offsets"] == [2]
+    assert v.details["member"] == "m1, m2" and v.details["owners"] == ["m1", "m2"]
+    hazard = CheckResult("no-loss", "S1", Verdict.HAZARD, violations=loss.violations)
+    assert evidence.from_results(h, hazard) == []  # failing results only, unless asked
+    assert evidence.from_results(h, hazard, bad_only=False) == [v]
+
+
+def test_s4_hazard_and_failure_carry_the_lost_records():
+    from conformance.scenarios.commits import auto_commit_violations, judge_auto_commit_crash
+    from tests.unit.test_checkers_policy import s4_run
+
+    hazard = s4_run().build()
+    verdict, _note, _figures = judge_auto_commit_crash(hazard, landed=True)
+    assert verdict == Verdict.HAZARD
+    found = auto_commit_violations(hazard, verdict)
+    lost = [v for v in found if v.check == "no-loss"]
+    assert [v.details["offsets"] for v in lost] == [[5, 6, 7, 8, 9]]
+    assert lost[0].details["member"] == "m1, m2"
+    assert_evidence_in(hazard, lost[0], "produced")
+    broken = s4_run(drop_every_7th=True).build()
+    verdict, _note, _figures = judge_auto_commit_crash(broken, landed=True)
+    failing = auto_commit_violations(broken, verdict)
+    assert verdict == Verdict.FAIL and any(6 in v.details.get("offsets", []) for v in failing)
+    assert auto_commit_violations(broken, Verdict.PASS) == []
+
+
+def test_s5_a_commit_after_removal_that_got_through():
+    from conformance.scenarios.commits import removal_violations
+
+    b = (H().scenario().produce(0, range(10)).assigned("m1", 0).consumed("m1", 0, range(5))
+         .assigned("m2", 0).as_("taken")
+         .commit_requested("m1", {0: 5}).as_("request").committed("m1", {0: 5}).as_("ok"))
+    h = b.build()
+    [v] = removal_violations(h, {"sync": False, "async": True}, {"sync": "accepted"})
+    assert v.anomaly == "commit-after-removal" and v.details["mode"] == "sync"
+    assert v.details["offsets"] == [5] and v.details["partition"] == 0
+    assert v.evidence == [b.at["taken"], b.at["request"], b.at["ok"]]
