@@ -31,7 +31,7 @@ def judge_assign_seek(history: History, committed: list[list[Any]] | None,
     seek = next((e.index for e in history.by_source("m1") if e.type == "seeked"), -1)
     out = evidence.compare(history, check, section, topic=topic, partition=0,
                            expected=range(seek_to, end), member="m1", since=seek,
-                           context=[seek] if seek >= 0 else [])
+                           ordered=True, context=[seek] if seek >= 0 else [])
     group = [e for e in history.by_source("m1") if e.type in ("revoked", "lost")
              or (e.type == "assigned" and not e.data.get("manual"))]
     if group:

@@ -6,6 +6,10 @@ A semantics check is a function ``(ctx: Context) -> CheckResult`` registered wit
 history, with the generic checkers where they apply, and reports figures (counts, windows,
 bounds) with its verdict: pass, fail, hazard (documented Kafka behaviour reproduced and
 measured) or unsupported (the adapter lacks a capability the behaviour needs).
+
+A fail or hazard carries violations like the generic checkers' (partition, offsets, member,
+evidence = event indices, see ``evidence``) into the history named by ``history_file``: the
+harness's, or for a scenario of several harnesses one combined file of them all.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ turns the difference into violations of the generic checkers' shape (details ``t
     duplicated   offsets processed more than once; evidence: the ``processed`` events
     unexpected   offsets processed that were not expected (below the start, an old topic's);
                  evidence: the ``processed`` events
+    out-of-order (``ordered``: one member's reads) an offset read after a higher one;
+                 evidence: the ``processed`` events of both
 
 Reads are the ``processed`` records of ``topic``/``partition`` after event ``since`` (e.g. a
 seek, a topic recreation) by ``member`` (or any member). A scenario of several harnesses
@@ -25,6 +27,7 @@ never a prefix that stops before them (``offsets_text``, ``note_of``).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -69,10 +72,11 @@ def last_commit(history: History, member: str, topic: str, partition: int,
 
 def compare(history: History, check: str, section: str, *, topic: str, partition: int,
             expected: Iterable[int], member: str | None = None, since: int = -1,
-            until: int | None = None, start: bool = True, context: Sequence[int] = ()
-            ) -> list[Violation]:
+            until: int | None = None, start: bool = True, ordered: bool = False,
+            context: Sequence[int] = ()) -> list[Violation]:
     """Violations between the ``expected`` offsets and those processed (see the module doc);
-    ``start``: also judge the first offset read; ``context`` joins the start's evidence."""
+    ``start``: also judge the first offset read; ``ordered``: also their order; ``context``
+    joins the start's evidence."""
     want = sorted(set(expected))
     got = reads(history, topic, partition, member, since, until)
     where: dict[int, list[int]] = defaultdict(list)
@@ -114,6 +118,16 @@ def compare(history: History, check: str, section: str, *, topic: str, partition
             condense(sorted({i for o in extra for i in where[o]}), 100),
             {**base, "unexpected": condense(extra), "offsets": condense(extra),
              "count": len(extra), "expected": span}))
+    back = [(a, b) for a, b in itertools.pairwise(got) if b[0] < a[0]]
+    if ordered and back:
+        late = [b[0] for _a, b in back]
+        out.append(Violation(
+            check, "out-of-order", section,
+            f"{who} read offset(s) {offsets_text(late)} of partition {partition} after a "
+            f"higher one (first: {back[0][1][0]} after {back[0][0][0]})",
+            condense(sorted({i for a, b in back for i in (a[1], b[1])}), 100),
+            {**base, "offsets": condense(late), "count": len(back),
+             "after": condense(a[0] for a, _b in back)}))
     return out
 
 

@@ -58,7 +58,7 @@ def latest_growth(ctx: Context) -> CheckResult:
     lost_earliest = evidence.shifted(_lost(h_earliest), starts[1], part="earliest")
     if earliest["lost"]:
         return result(check, section, Verdict.FAIL, history=path,
-                      violations=lost_earliest + lost_latest,
+                      violations=lost_earliest,
                       note=f"earliest lost {earliest['lost']} record(s) of the added partition: "
                            + evidence.note_of(lost_earliest), **figures)
     if latest["lost"]:

@@ -42,10 +42,10 @@ def judge_resume(history: History, count: int = 20, more: int = 10) -> list[Viol
     topic = history.scenario().get("topic", "")
     commit = last_commit(history, "m1", topic, 0)
     first = evidence.compare(history, check, section, topic=topic, partition=0,
-                             expected=range(count), member="m1", since=-1)
+                             expected=range(count), member="m1", ordered=True)
     second = evidence.compare(history, check, section, topic=topic, partition=0,
                               expected=range(count, count + more), member="m2",
-                              since=_started(history, "m2"),
+                              since=_started(history, "m2"), ordered=True,
                               context=[commit.index] if commit else [])
     return second + first
 
@@ -81,11 +81,12 @@ def judge_recreated(history: History, count: int = 20, more: int = 5) -> list[Vi
     commit = last_commit(history, "m1", topic, 0, before=recreated)
     context = [i for i in (recreated, commit.index if commit else -1) if i >= 0]
     first = evidence.compare(history, check, section, topic=topic, partition=0,
-                             expected=range(count), member="m1",
+                             expected=range(count), member="m1", ordered=True,
                              until=recreated if recreated >= 0 else None)
     second = evidence.compare(history, check, section, topic=topic, partition=0,
                               expected=range(more), member="m2",
-                              since=max(recreated, _started(history, "m2")), context=context)
+                              since=max(recreated, _started(history, "m2")), ordered=True,
+                              context=context)
     return second + first
 
 

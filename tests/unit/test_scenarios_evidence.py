@@ -76,6 +76,17 @@ def test_duplicated_and_unexpected_offsets_carry_the_processed_events():
     assert found["unexpected"].details["member"] is None
 
 
+def test_out_of_order_reads_of_one_member_when_order_is_judged():
+    b = (H().scenario().produce(0, range(6)).processed("m1", 0, [0, 1, 2]).as_("first")
+         .processed("m1", 0, [5, 3, 4]).as_("second"))
+    h = b.build()
+    assert compare(h, "c", "S7", topic="t", partition=0, expected=range(6), member="m1") == []
+    [v] = compare(h, "c", "S7", topic="t", partition=0, expected=range(6), member="m1",
+                  ordered=True)
+    assert v.anomaly == "out-of-order" and v.details["offsets"] == [3]
+    assert v.evidence == [b.at["second"]] and "3 after 5" in v.message
+
+
 def test_reads_outside_the_window_do_not_count():
     b = (H().scenario().produce(0, range(5)).processed("m1", 0, range(5))
          .add("topic_recreated", topic="t", partitions=1).as_("recreated")
