@@ -17,55 +17,82 @@ from conformance.verdicts import Violation
 OFFSET_KEYS = ("offsets", "offset", "expected", "read", "committed", "first", "missing")
 MEMBER_KEYS = ("member", "members", "from", "to", "owners")
 MAX_EVENTS = 40
+RECORDS = ("produced", "processed", "polled")
 MAX_TEXT = 240
 
 
 def violation_rows(violations: list[Violation], limit: int = 50) -> list[dict[str, Any]]:
-    """One row per violation (at most ``limit``): the generic columns, then other details."""
-    rows = []
-    for n, v in enumerate(violations[:limit], 1):
+    """One row per distinct violation (at most ``limit``): the generic columns, then other
+    details. Violations that differ only in their evidence (a check repeated on every poll)
+    are one row with ``times`` and the evidence of all."""
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for n, v in enumerate(violations, 1):
         d = v.details or {}
+        key = json.dumps([v.anomaly, v.section, v.message, d], sort_keys=True, default=str)
+        evidence = [i for i in v.evidence if isinstance(i, int)]
+        if key in seen:
+            row = seen[key]
+            row["times"] += 1
+            row["numbers"].append(n)
+            row["evidence"] += [i for i in evidence if i not in row["evidence"]]
+            continue
+        if len(rows) >= limit:
+            continue
         topic, part = d.get("topic"), d.get("partition")
         where = f"{topic}-{part}" if topic is not None and part is not None else \
             ("" if part is None else f"p{part}")
-        offsets = [(k, value_text(d[k])) for k in OFFSET_KEYS if k in d]
-        members = [value_text(d[k]) for k in MEMBER_KEYS if k in d]
         shown = {"topic", "partition", *OFFSET_KEYS, *MEMBER_KEYS}
-        rows.append({
-            "n": n, "anomaly": v.anomaly, "section": v.section, "message": v.message,
-            "partition": where, "offsets": offsets, "members": " \u2192 ".join(members),
+        row = {
+            "n": n, "numbers": [n], "times": 1, "anomaly": v.anomaly, "section": v.section,
+            "message": v.message, "partition": where,
+            "offsets": [(k, value_text(d[k])) for k in OFFSET_KEYS if k in d],
+            "members": " \u2192 ".join(value_text(d[k]) for k in MEMBER_KEYS if k in d),
             "details": [(k, value_text(val)) for k, val in d.items() if k not in shown],
-            "evidence": [i for i in v.evidence if isinstance(i, int)],
-        })
+            "evidence": evidence,
+        }
+        seen[key] = row
+        rows.append(row)
     return rows
 
 
 def evidence_events(history: History, violations: list[Violation],
                     limit: int = MAX_EVENTS) -> tuple[list[dict[str, Any]], int]:
     """The events cited by ``violations``, each once, in history order, with the numbers of
-    the violations citing it; and how many more were left out beyond ``limit``."""
+    the violations citing it; consecutive records events of one source cited by the same
+    violations are one row (``indices`` holds them all). Also how many rows were left out
+    beyond ``limit``."""
     cited: dict[int, list[int]] = {}
     for n, v in enumerate(violations, 1):
         for i in v.evidence:
-            if isinstance(i, int) and 0 <= i < len(history):
+            if isinstance(i, int) and 0 <= i < len(history) and n not in cited.get(i, []):
                 cited.setdefault(i, []).append(n)
     t0 = min((e.ts for e in history), default=0.0)
-    rows = []
-    for i in sorted(cited)[:limit]:
+    rows: list[dict[str, Any]] = []
+    for i in sorted(cited):
         e = history[i]
-        rows.append({"index": i, "t": f"+{e.ts - t0:.3f}s", "source": e.source,
-                     "type": e.type, "what": summary(e), "by": cited[i]})
-    return rows, max(0, len(cited) - limit)
+        prev = rows[-1] if rows else None
+        if (prev is not None and e.type in RECORDS and prev["type"] == e.type
+                and prev["source"] == e.source and prev["by"] == cited[i]
+                and prev["indices"][-1] + 1 == i):
+            prev["indices"].append(i)
+            prev["events"].append(e)
+            continue
+        rows.append({"index": i, "indices": [i], "events": [e], "t": f"+{e.ts - t0:.3f}s",
+                     "source": e.source, "type": e.type, "by": cited[i]})
+    for row in rows:
+        events = row.pop("events")
+        row["what"] = summary(events[0]) if len(events) == 1 else _records_summary(events)
+        first, last = row["indices"][0], row["indices"][-1]
+        row["label"] = str(first) if first == last else f"{first}\u2013{last}"
+    return rows[:limit], max(0, len(rows) - limit)
 
 
 def summary(e: Event) -> str:
     """What an event says, in a few words."""
     d = e.data
-    if e.type in ("produced", "processed", "polled"):
-        by: dict[str, list[int]] = {}
-        for r in d.get("records") or []:
-            by.setdefault(f"{r[0]}-{r[1]}", []).append(int(r[2]))
-        return _clip("; ".join(f"{tp} {ranges(offs)}" for tp, offs in by.items()))
+    if e.type in RECORDS:
+        return _records_summary([e])
     if e.type in ("assigned", "revoked", "lost", "paused", "resumed"):
         return _clip(", ".join(f"{t}-{p}" for t, p in e.partitions()) or "no partitions")
     if e.type in ("committed", "commit_requested", "group_offsets"):
@@ -77,6 +104,15 @@ def summary(e: Event) -> str:
             extra.append("ok" if d.get("ok", True) else f"failed: {d.get('error') or 'error'}")
         return _clip(text + (f" ({', '.join(extra)})" if extra else ""))
     return _clip(", ".join(f"{k} {value_text(v)}" for k, v in d.items()))
+
+
+def _records_summary(events: list[Event]) -> str:
+    """The records of ``events`` as offset ranges per partition."""
+    by: dict[str, list[int]] = {}
+    for e in events:
+        for r in e.data.get("records") or []:
+            by.setdefault(f"{r[0]}-{r[1]}", []).append(int(r[2]))
+    return _clip("; ".join(f"{tp} {ranges(offs)}" for tp, offs in by.items()))
 
 
 def ranges(offsets: list[int]) -> str:

@@ -444,7 +444,8 @@ def draw(pic: Picture, missing: dict[TP, list[tuple[int, float]]],
     lanes_top = AXIS_H + len(pic.tps) * ROW_H + GAP_H
     lane_y = {m: lanes_top + i * LANE_H for i, m in enumerate(pic.members)}
     height = lanes_top + len(pic.members) * LANE_H + 8
-    topics = {tp[0] for tp in pic.tps}
+    topics = sorted({tp[0] for tp in pic.tps})
+    prefix = _common_prefix(topics) if len(topics) > 1 else ""
     out: list[str] = [
         f'<svg class="timeline-svg" viewBox="0 0 {WIDTH:.0f} '
         f'{height:.0f}" role="img" font-family="sans-serif" font-size="11">',
@@ -453,14 +454,16 @@ def draw(pic: Picture, missing: dict[TP, list[tuple[int, float]]],
     out += _axis(scale, height)
     failing = set(focus) | {m.tp for m in pic.marks if m.highlight and m.tp}
     for tp, y in row_y.items():
-        name = f"p{tp[1]}" if len(topics) == 1 else f"{tp[0]}-{tp[1]}"
+        # one topic: p0, p1 ...; several: what tells them apart (the end of their names)
+        name = f"p{tp[1]}" if len(topics) == 1 else f"{tp[0][len(prefix):]}-{tp[1]}"
+        name = name if len(name) <= 14 else "\u2026" + name[-13:]
         cls = "row failing" if tp in failing else "row"
         bold = ' fill="#a40e26" font-weight="bold"' if tp in failing else ""
         out.append(f'<g class="{cls}" data-tp="{escape(f"{tp[0]}-{tp[1]}")}">'
                    f'<rect x="0" y="{y:.1f}" width="{WIDTH:.0f}" height="{ROW_H:.0f}" '
                    f'fill="{"#fff5f4" if tp in failing else "none"}"/>'
                    f'<text x="4" y="{y + 16:.1f}" font-family="monospace"{bold}>'
-                   f'<title>{escape(f"{tp[0]}-{tp[1]}")}</title>{escape(_clip(name, 14))}</text>'
+                   f'<title>{escape(f"{tp[0]}-{tp[1]}")}</title>{escape(name)}</text>'
                    f'<line x1="{LEFT}" x2="{RIGHT}" y1="{y + 13:.1f}" y2="{y + 13:.1f}" '
                    f'stroke="#d0d7de"/></g>')
     if pic.members:
@@ -643,6 +646,13 @@ def _missing(records: list[tuple[int, float]], scale: Scale, top: float, tp: TP)
                    f'</text><title>never processed: {escape(f"{tp[0]}-{tp[1]}")} offsets '
                    f'{escape(text)}</title></g>')
     return out
+
+
+def _common_prefix(names: list[str]) -> str:
+    first, last = min(names), max(names)
+    n = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b),
+             min(len(first), len(last)))
+    return first[:n]
 
 
 def _idx(events: list[int]) -> str:

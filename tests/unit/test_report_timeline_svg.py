@@ -126,3 +126,12 @@ def test_a_dense_history_stays_small_and_keeps_its_evidence() -> None:
     svg = render_svg(h, evidence={2502})
     assert svg.count('<g class="mark processed">') < 1000 and len(svg) < 250_000
     assert ">#2502</text>" in svg
+
+
+def test_rows_of_several_topics_are_named_by_what_tells_them_apart() -> None:
+    h = History()
+    for topic in ("kc-9ee3f6ce-t-5dd34bc6", "kc-9ee3f6ce-t-f10c6b1d"):
+        h.append("assigned", "m1", 0.0, partitions=[[topic, 0]])
+    names = re.findall(r'<text x="4" y="[\d.]+" font-family="monospace">'
+                       r'<title>[^<]+</title>([^<]+)</text>', render_svg(h))
+    assert names == ["5dd34bc6-0", "f10c6b1d-0"]
