@@ -1,6 +1,6 @@
 """The timeline of one history as an inline SVG picture (no scripts, no external resources).
 
-The picture (a ``viewBox`` 1000 units wide, scaled to the page) shows, left to right in time:
+The picture (a ``viewBox`` 900 units wide, scaled to the page) shows, left to right in time:
 
     axis        seconds since the first event; idle stretches are cut out and marked ``// +N s``
     partitions  one row each: the owner (a band in the member's colour), records produced (grey
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -34,11 +34,12 @@ from conformance.history import HARNESS, Event, History
 from conformance.verdicts import Violation
 
 TP = tuple[str, int]
-WIDTH, LEFT, RIGHT = 1000.0, 92.0, 992.0
+WIDTH, LEFT, RIGHT = 900.0, 92.0, 892.0
 AXIS_H, ROW_H, LANE_H, GAP_H = 32.0, 28.0, 24.0, 18.0
 BREAK_W = 14.0
 MAX_BREAKS = 12
 MAX_LABELS = 16
+SPARSE = 12  # rows with at most this many processed bars get every bar's offsets written
 DASH = "\u2013"
 COLOURS = ("#0969da", "#1a7f37", "#8250df", "#0e7490", "#bf3989", "#953800", "#4d2d00",
            "#0a3069", "#6e7781", "#116329")
@@ -144,6 +145,7 @@ class Mark:
     title: str = ""
     events: list[int] = field(default_factory=list)
     highlight: bool = False
+    labelled: bool = False  # a short bar that still gets its offsets written beside it
 
 
 @dataclass
@@ -173,6 +175,7 @@ def collect(history: History, evidence: frozenset[int] | set[int] = frozenset(),
     opened: dict[tuple[str, str], Event] = {}
     seen: dict[TP, set[int]] = defaultdict(set)
     born: dict[str, float] = {}
+    broker: dict[TP, int] = {}
     marks = pic.marks
 
     def band_end(tp: TP, t: float) -> None:
@@ -229,7 +232,7 @@ def collect(history: History, evidence: frozenset[int] | set[int] = frozenset(),
                     add("again", tp=tp, member=e.source, text=_ranges(again),
                         title=f"{e.source} processed again {_ranges(again)}")
         elif e.type in ("committed", "commit_requested", "group_offsets"):
-            _commit_marks(e, hit, add, owned, tps)
+            _commit_marks(e, hit, add, owned, tps, broker)
         elif e.type == "seeked":
             tp = (str(e.data.get("topic")), int(e.data.get("partition", 0)))
             add("seeked", tp=tp, member=e.source, text=str(e.data.get("offset")),
@@ -292,11 +295,14 @@ def _adder(marks: list[Mark], e: Event, hit: bool) -> Any:
 
 
 def _commit_marks(e: Event, hit: bool, add: Any, owned: dict[str, set[TP]],
-                  tps: set[TP]) -> None:
+                  tps: set[TP], broker: dict[TP, int]) -> None:
     offsets = e.offsets()
-    if e.type == "group_offsets":
+    if e.type == "group_offsets":  # drawn when the broker's offset moved (or as evidence)
         for tp, off in sorted(offsets.items()):
             tps.add(tp)
+            if broker.get(tp) == off and not hit:
+                continue
+            broker[tp] = off
             add("group_offset", tp=tp, text=str(off), title=f"the broker's committed offset {off}")
         return
     if e.type == "commit_requested" and not hit:
@@ -472,6 +478,9 @@ def draw(pic: Picture, missing: dict[TP, list[tuple[int, float]]],
     for m, y in lane_y.items():
         out.append(f'<g class="lane" data-member="{escape(m)}"><text x="4" y="{y + 14:.1f}" '
                    f'fill="{colour[m]}" font-weight="bold">{escape(_clip(m, 14))}</text></g>')
+    bars = Counter(m.tp for m in pic.marks if m.kind == "processed")
+    for m in pic.marks:
+        m.labelled = m.kind == "processed" and bars[m.tp] <= SPARSE
     labels = [0]
     drawn: set[tuple[str, TP | None, str, int, int]] = set()
     for mark in sorted(pic.marks, key=lambda m: m.kind not in ("owner", "life")):
@@ -557,6 +566,9 @@ def _row_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> st
         if width > 6 * len(m.text) + 4:
             label = (f'<text x="{x + 2:.1f}" y="{top + 6:.1f}" font-size="7" fill="#fff">'
                      f'{escape(m.text)}</text>')
+        elif m.labelled:
+            label = (f'<text x="{x - 1:.1f}" y="{top - 2:.1f}" font-size="7.5" fill="{c}">'
+                     f'{escape(_clip(m.text, 18))}</text>')
         elif k == "again":
             label = (f'<text x="{x:.1f}" y="{y + 12:.1f}" font-size="8" fill="#bc4c00">'
                      f'{escape(_clip(m.text, 18))}</text>')

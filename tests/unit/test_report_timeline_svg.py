@@ -135,3 +135,19 @@ def test_rows_of_several_topics_are_named_by_what_tells_them_apart() -> None:
     names = re.findall(r'<text x="4" y="[\d.]+" font-family="monospace">'
                        r'<title>[^<]+</title>([^<]+)</text>', render_svg(h))
     assert names == ["5dd34bc6-0", "f10c6b1d-0"]
+
+
+def test_the_brokers_offsets_are_drawn_when_they_move_or_are_evidence() -> None:
+    h = History()
+    h.append("assigned", "m1", 0.0, partitions=[["t", 0]])
+    for i, off in enumerate((5, 5, 5, 9, 9)):
+        h.append("group_offsets", HARNESS, 0.1 * (i + 1), offsets=[["t", 0, off]])
+    marks = [(m.text, m.events) for m in collect(h, evidence={5}).marks
+             if m.kind == "group_offset"]
+    assert marks == [("5", [1]), ("9", [4]), ("9", [5])]
+
+
+def test_a_sparse_row_writes_every_bars_offsets() -> None:
+    svg = render_svg(_history())
+    assert re.search(r'<g class="mark processed"><rect [^>]+><title>m1 processed 0\u20134'
+                     r'[^<]*</title></rect><text [^>]+>0\u20134</text>', svg)
