@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from confluent_kafka import KafkaError
+
 from adapters.base import (
     Adapter,
     CommitCallback,
@@ -23,7 +25,7 @@ from adapters.base import (
     Record,
     TopicPartition,
 )
-from adapters.confluent_kafka import ConfluentBatchAdapter
+from adapters.confluent_kafka import ConfluentAdapter, ConfluentBatchAdapter
 from adapters.registry import load
 
 
@@ -513,3 +515,104 @@ class ZeroTimeoutPollRepeats(Delegating):
         if records:
             self.last = records
         return records
+
+
+class EofRepeatsLast(ConfluentAdapter):
+    """With end-of-partition events on (``enable.partition.eof``), the event is handed to the
+    application as the partition's last message again (the wrapper reuses its last-message
+    slot for the event): the last record of a partition comes twice in one ownership. Without
+    EOF events nothing changes: only the ``eof`` dimension exposes it."""
+
+    name = "broken:eof-repeats-last"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.last: dict[TopicPartition, Record] = {}
+        self.again: list[Record] = []
+
+    def _message_error(self, err: KafkaError, msg: Any) -> ConsumerError | None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            rec = self.last.get(TopicPartition(msg.topic(), msg.partition()))
+            if rec is not None:
+                self.again.append(rec)
+        return super()._message_error(err, msg)
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = super().poll(timeout, max_records)
+        for r in records:
+            self.last[r.tp] = r
+        owned = set(self.assignment()) if self.again else set()
+        out, self.again = [r for r in self.again if r.tp in owned] + records, []
+        return out
+
+
+class TinyFetchDropsOversized(_Skips):
+    """With a fetch size below one record (``max.partition.fetch.bytes``), the first fetch of
+    each partition returns a partial record, which the client drops and steps over instead of
+    fetching it whole (how clients handled partial messages before KIP-74): the first record
+    this consumer reads of each partition is lost. Ordinary fetch sizes never truncate: only
+    the ``fetch`` dimension exposes it."""
+
+    name = "broken:tiny-fetch-drops-oversized"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.seen: set[TopicPartition] = set()
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        limit = self.config.max_partition_fetch_bytes or 0
+        records = self.inner.poll(timeout, max_records)
+        for r in records:
+            size = len(r.key or b"") + len(r.value or b"")
+            if limit and size > limit and r.tp not in self.seen:
+                self.skip.setdefault(r.tp, set()).add(r.offset)
+            self.seen.add(r.tp)
+        return self.delivered(records)
+
+
+class _Assigned:
+    """A rebalance listener that tells the broken adapter about an assignment first."""
+
+    def __init__(self, adapter: NonRangeStartsOnePast, listener: RebalanceListener) -> None:
+        self.adapter, self.listener = adapter, listener
+
+    def on_assigned(self, partitions: list[TopicPartition]) -> None:
+        self.adapter.fresh |= set(partitions)
+        self.listener.on_assigned(partitions)
+
+    def on_revoked(self, partitions: list[TopicPartition]) -> None:
+        self.adapter.fresh -= set(partitions)
+        self.listener.on_revoked(partitions)
+
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
+        self.adapter.fresh -= set(partitions)
+        self.listener.on_lost(partitions)
+
+
+class NonRangeStartsOnePast(_Skips):
+    """With a client-side assignor other than range (roundrobin, cooperative-sticky), the
+    wrapper applies the assignment itself and starts each assigned partition one past its
+    start offset (it takes the committed offset, or the reset offset, for the last record
+    consumed, an off-by-one on its own assignment path): the first record of every assignment
+    is lost. Range assignments go through the client: only the ``assignor`` dimension
+    exposes it."""
+
+    name = "broken:non-range-starts-one-past"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.fresh: set[TopicPartition] = set()
+
+    def subscribe(self, topics, listener) -> None:
+        if self.config.assignment_strategy != "range" \
+                and self.config.group_protocol == "classic":
+            listener = _Assigned(self, listener)
+        self.inner.subscribe(topics, listener)
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        for r in records:
+            if r.tp in self.fresh:
+                self.fresh.discard(r.tp)
+                self.skip.setdefault(r.tp, set()).add(r.offset)
+        return self.delivered(records)

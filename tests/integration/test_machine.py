@@ -70,6 +70,9 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     ("DoublePauseSkipsOne", "no-loss", "lost"),
     ("SeekToPositionSkipsOne", "no-loss", "lost"),
     ("ZeroTimeoutPollRepeats", "duplicates-bounded", "duplicate-without-cause"),
+    ("EofRepeatsLast", "duplicates-bounded", "duplicate-without-cause"),
+    ("TinyFetchDropsOversized", "no-loss", "lost"),
+    ("NonRangeStartsOnePast", "no-loss", "lost"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))
