@@ -420,7 +420,7 @@ def test_header_versions_command_line_and_incomplete_banner(tmp_path: Path) -> N
                  '<td class="mono">2.12.1</td>', "python 3.11.7"):
         assert text in html, text
     assert 'id="incomplete"' not in html
-    result.incomplete = True  # type: ignore[attr-defined]  # RunResult.incomplete (#13 item 7)
+    result.incomplete = True  # an interrupted run (#13 item 7)
     assert 'id="incomplete"' in render_html(result, tmp_path)
 
 
