@@ -3,6 +3,8 @@ two runs (the upgrade gate).
 
 Exit codes: 0 every check passes, 1 a violation, 2 usage error, 3 infrastructure error
 (broker, Java/Maven, a worker dying unplanned) or an internal error, 130 interrupted.
+A `run` interrupted (Ctrl-C, SIGTERM) or stopped by an internal error still writes its reports:
+those of the configurations that finished, marked incomplete.
 """
 
 from __future__ import annotations
