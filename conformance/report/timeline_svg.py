@@ -39,6 +39,7 @@ AXIS_H, ROW_H, LANE_H, GAP_H = 32.0, 28.0, 24.0, 18.0
 BREAK_W = 14.0
 MAX_BREAKS = 12
 MAX_LABELS = 16
+RANK = 0.6  # how much of a busy stretch's width goes by event moments rather than by time
 SPARSE = 12  # rows with at most this many processed bars get every bar's offsets written
 DASH = "\u2013"
 COLOURS = ("#0969da", "#1a7f37", "#8250df", "#0e7490", "#bf3989", "#953800", "#4d2d00",
@@ -56,20 +57,22 @@ VERTICAL = {"partitions_added", "broker_stopped", "broker_started", "leader_move
 # -- the time scale ------------------------------------------------------------------------------
 @dataclass
 class Scale:
-    """Time -> x, piecewise linear: busy stretches side by side, idle gaps cut to a break."""
+    """Time -> x. Idle gaps are cut to a narrow break; within a busy stretch, x blends time
+    with the rank of the moment among the events' moments (``RANK``), so that a burst of events
+    gets room while the order and the spacing of quiet moments still read as time."""
 
     t0: float
     pieces: list[tuple[float, float, float, float]]  # t_from, t_to, x_from, x_to
+    knots: list[tuple[float, float]] = field(default_factory=list)  # (t, x), t ascending
 
     def x(self, t: float) -> float:
-        starts = [p[0] for p in self.pieces]
-        i = bisect.bisect_right(starts, t) - 1
-        if i < 0:
-            return self.pieces[0][2]
-        ta, tb, xa, xb = self.pieces[i]
-        if t > tb:  # inside the break after piece i
-            return xb + BREAK_W / 2 if i + 1 < len(self.pieces) else xb
-        return (xa + xb) / 2 if tb <= ta else xa + (t - ta) / (tb - ta) * (xb - xa)
+        i = bisect.bisect_right(self.knots, (t, math.inf))
+        if i == 0:
+            return self.knots[0][1]
+        if i == len(self.knots):
+            return self.knots[-1][1]
+        (ta, xa), (tb, xb) = self.knots[i - 1], self.knots[i]
+        return xa if tb <= ta else xa + (t - ta) / (tb - ta) * (xb - xa)
 
     def breaks(self) -> list[tuple[float, float]]:
         """(x of the break's middle, seconds cut out) between consecutive pieces."""
@@ -79,46 +82,58 @@ class Scale:
 def build_scale(times: list[float], x0: float = LEFT, x1: float = RIGHT) -> Scale:
     """The scale of ``times`` (sorted): gaps longer than a tenth of the whole (and 1 s) are
     cut, at most ``MAX_BREAKS`` of them (the longest)."""
+    times = sorted(set(times))
     if not times:
-        return Scale(0.0, [(0.0, 1.0, x0, x1)])
+        return Scale(0.0, [(0.0, 1.0, x0, x1)], [(0.0, x0), (1.0, x1)])
     total = times[-1] - times[0]
     gaps = sorted((b - a for a, b in pairwise(times)), reverse=True)
     threshold = max(1.0, 0.1 * total)
     if len(gaps) > MAX_BREAKS:
         threshold = max(threshold, gaps[MAX_BREAKS])
-    groups = [[times[0], times[0]]]
+    groups = [[times[0]]]
     for t in times[1:]:
-        if t - groups[-1][1] > threshold:
-            groups.append([t, t])
+        if t - groups[-1][-1] > threshold:
+            groups.append([t])
         else:
-            groups[-1][1] = t
+            groups[-1].append(t)
     eps = max(0.01 * total, 0.05)
-    weights = [max(b - a, eps) for a, b in groups]
+    spans = [max(g[-1] - g[0], eps) for g in groups]
+    weights = [RANK * len(g) / len(times) + (1 - RANK) * span / sum(spans)
+               for g, span in zip(groups, spans, strict=True)]
     room = (x1 - x0) - BREAK_W * (len(groups) - 1)
-    pieces, x = [], x0
-    for (a, b), w in zip(groups, weights, strict=True):
+    pieces, knots, x = [], [], x0
+    for g, w in zip(groups, weights, strict=True):
         width = room * w / sum(weights)
-        pad = 0.5 * (eps if b - a < eps else 0.0)
-        pieces.append((a - pad, b + pad, x, x + width))
+        pad = 0.5 * max(0.0, eps - (g[-1] - g[0]))
+        a, b = g[0] - pad, g[-1] + pad
+        pieces.append((a, b, x, x + width))
+        moments = [a, *g, b] if pad else g
+        for rank, t in enumerate(moments):
+            frac = RANK * rank / max(1, len(moments) - 1) + (1 - RANK) * (
+                (t - a) / (b - a) if b > a else 0.5)
+            knots.append((t, x + width * frac))
         x += width + BREAK_W
     ta, tb, xa, _xb = pieces[-1]
     pieces[-1] = (ta, tb, xa, x1)  # no rounding past the right edge
-    return Scale(times[0], pieces)
+    knots[-1] = (knots[-1][0], min(knots[-1][1], x1))
+    return Scale(times[0], pieces, knots)
 
 
-def ticks(scale: Scale, spacing: float = 90.0) -> list[tuple[float, str]]:
-    """Axis ticks: (x, "+1.5s") at round steps within each piece, none closer than 40 units."""
-    out: list[tuple[float, str]] = []
+def ticks(scale: Scale, spacing: float = 60.0) -> list[tuple[float, str]]:
+    """Axis ticks (x, "+1.5s") at round seconds, coarse steps first, then finer ones where
+    the scale spreads a burst, none closer than ``spacing`` units to another."""
+    chosen: list[tuple[float, str]] = []
     for ta, tb, xa, xb in scale.pieces:
         span = max(tb - ta, 1e-6)
-        step = _nice(span / max(1.0, (xb - xa) / spacing))
-        t = math.ceil((ta - scale.t0) / step) * step + scale.t0
-        while t <= tb + 1e-9:
-            x = scale.x(t)
-            if not out or x - out[-1][0] >= 40:
-                out.append((x, _seconds(t - scale.t0, step)))
-            t += step
-    return out
+        coarse = _nice(span / max(1.0, (xb - xa) / 90.0))
+        for step in (coarse, coarse / 2, coarse / 5, coarse / 10):
+            t = math.ceil((ta - scale.t0) / step) * step + scale.t0
+            while t <= tb + 1e-9:
+                x = scale.x(t)
+                if all(abs(x - other) >= spacing for other, _label in chosen):
+                    chosen.append((x, _seconds(t - scale.t0, step)))
+                t += step
+    return sorted(chosen)
 
 
 def _nice(raw: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from test_report_fixtures import T, failing_history
 
@@ -151,3 +152,15 @@ def test_a_sparse_row_writes_every_bars_offsets() -> None:
     svg = render_svg(_history())
     assert re.search(r'<g class="mark processed"><rect [^>]+><title>m1 processed 0\u20134'
                      r'[^<]*</title></rect><text [^>]+>0\u20134</text>', svg)
+
+
+def test_a_burst_of_events_gets_room_and_time_still_reads_in_order() -> None:
+    times = [0.0, 0.5, *(1.0 + i / 1000 for i in range(100)), 1.9]
+    scale = build_scale(times)
+    xs = [scale.x(t) for t in times]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)
+    assert scale.x(1.099) - scale.x(1.0) > 0.4 * (RIGHT - LEFT), "the burst is spread out"
+    assert scale.x(0.5) - scale.x(0.0) > 0.05 * (RIGHT - LEFT), "quiet moments keep room"
+    positions = [x for x, _label in ticks(scale)]
+    assert positions == sorted(positions)
+    assert min(b - a for a, b in pairwise(positions)) >= 60
