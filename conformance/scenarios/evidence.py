@@ -167,9 +167,10 @@ def violation(check: str, section: str, anomaly: str, message: str, *, topic: st
 def from_results(history: History, *results: CheckResult, bad_only: bool = True
                  ) -> list[Violation]:
     """The violations of generic checker results on ``history`` (of failing ones only, by
-    default), each naming a member: where the checker names none (e.g. a lost record), the
-    partition's owners (``owners``)."""
-    return [_with_member(history, v) for r in results
+    default) in the fixed scenarios' shape: each names a member (where the checker names
+    none, e.g. a lost record: the partition's owners, ``owners``) and its offsets (where the
+    checker names one ``offset``, or ``skipped`` ones: those)."""
+    return [_with_offsets(_with_member(history, v)) for r in results
             if not bad_only or r.verdict == Verdict.FAIL for v in r.violations]
 
 
@@ -180,6 +181,14 @@ def owners(history: History, topic: str, partition: int) -> list[str]:
         if (topic, partition) in e.partitions():
             seen.setdefault(e.source, None)
     return list(seen)
+
+
+def _with_offsets(v: Violation) -> Violation:
+    if "offsets" in v.details:
+        return v
+    offset, skipped = v.details.get("offset"), v.details.get("skipped")
+    offsets = list(skipped) if skipped else [offset] if isinstance(offset, int) else []
+    return dataclasses.replace(v, details={**v.details, "offsets": offsets}) if offsets else v
 
 
 def _with_member(history: History, v: Violation) -> Violation:

@@ -244,6 +244,9 @@ def test_generic_violations_name_the_partitions_owners():
     [v] = evidence.from_results(h, loss)
     assert v.anomaly == "lost" and v.details["offsets"] == [2]
     assert v.details["member"] == "m1, m2" and v.details["owners"] == ["m1", "m2"]
+    [skip] = evidence.from_results(h, run_check(h, "order"))
+    assert skip.anomaly == "skip" and skip.details["offsets"] == [2]
+    assert skip.details["member"] == "m1"
     hazard = CheckResult("no-loss", "S1", Verdict.HAZARD, violations=loss.violations)
     assert evidence.from_results(h, hazard) == []  # failing results only, unless asked
     assert evidence.from_results(h, hazard, bad_only=False) == [v]
