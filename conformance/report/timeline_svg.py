@@ -2,7 +2,8 @@
 
 The picture (a ``viewBox`` 900 units wide, scaled to the page) shows, left to right in time:
 
-    axis        seconds since the first event; idle stretches are cut out and marked ``// +N s``
+    axis        seconds since the first event; idle stretches are cut out (``//``) and a burst
+                of events is spread out (x blends time with the events' order, ``Scale``)
     partitions  one row each: the owner (a band in the member's colour), records produced (grey
                 ticks above the line), records processed (bars in the member's colour, labelled
                 with their offsets where there is room; processed again: orange, below), commits
