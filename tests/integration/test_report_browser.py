@@ -26,6 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_report_html import rich_run
 
+from conformance.cache import cache_root, file_lock
 from conformance.report.html import write_html
 
 WIDTHS = (900, 1400)
@@ -77,13 +78,21 @@ def chromium() -> str:
                     "apt-get: apt-get install chromium)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-    proc = subprocess.run(install, capture_output=True, text=True, env=env,
-                          timeout=INSTALL_TIMEOUT)
-    if proc.returncode != 0:  # an empty package list: update once, then try again
-        subprocess.run(["apt-get", "update"], capture_output=True, env=env,
-                       timeout=INSTALL_TIMEOUT)
-        proc = subprocess.run(install, capture_output=True, text=True, env=env,
-                              timeout=INSTALL_TIMEOUT)
+    # one install at a time across pytest-xdist workers (dpkg holds a lock of its own)
+    with file_lock(cache_root() / "locks" / "chromium-install.lock"):
+        found = _find()
+        if found:
+            return found
+        try:
+            proc = subprocess.run(install, capture_output=True, text=True, env=env,
+                                  timeout=INSTALL_TIMEOUT)
+            if proc.returncode != 0:  # an empty package list: update once, then try again
+                subprocess.run(["apt-get", "update"], capture_output=True, env=env,
+                               timeout=INSTALL_TIMEOUT)
+                proc = subprocess.run(install, capture_output=True, text=True, env=env,
+                                      timeout=INSTALL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"apt-get install chromium took over {INSTALL_TIMEOUT} s")
     found = _find()
     if not found:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
