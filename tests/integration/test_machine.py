@@ -53,6 +53,15 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     assert all(ex.steps for ex in outcome.examples)
 
 
+#: The one redundant call (a step) or dimension (a drawn value) that exposes a broken adapter:
+#: every example that catches it took that step or drew that dimension.
+EXPOSED_BY = {"ResumeRewinds": "resume_all", "RepeatedCommitSkipsOne": "commit_again",
+              "DoublePauseSkipsOne": "pause_twice", "SeekToPositionSkipsOne": "seek_to_position",
+              "ZeroTimeoutPollRepeats": "poll_now", "LosesWithSingleRecordPolls": "batch",
+              "EofRepeatsLast": "eof", "TinyFetchDropsOversized": "fetch",
+              "NonRangeStartsOnePast": "assignor"}
+
+
 @pytest.mark.parametrize("adapter,check,anomaly", [
     ("CommitsBeforeProcessing", "no-loss", "lost"),
     ("SkipsRecords", "no-loss", "lost"),
@@ -77,13 +86,19 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))
     spec = ScenarioSpec(f"{BROKEN}:{adapter}", base.config, base.strategy, faults=base.faults)
-    # the canonical example and example 2 (max.poll.records=1) reach every fault these
-    # adapters have; more examples would only make the test longer
+    # the canonical example (every redundant call) and example 2 (the second value of every
+    # dimension) reach every fault these adapters have; more would only make it longer
     profile = replace(PROFILES["ci"], max_examples=2)
     outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234, shrink=False)
     assert verdicts(outcome)[check] == Verdict.FAIL, verdicts(outcome)
     wanted = set(anomaly) if isinstance(anomaly, tuple) else {anomaly}
     assert wanted & anomalies(outcome, check), anomalies(outcome, check)
+    if adapter in EXPOSED_BY:
+        cause = EXPOSED_BY[adapter]
+        caught = [ex for ex in outcome.examples
+                  if any(r.check == check and r.verdict == Verdict.FAIL for r in ex.results)]
+        assert all(cause in ex.drawn or any(name == cause for name, _a in ex.steps)
+                   for ex in caught), [(ex.number, ex.drawn) for ex in caught]
     failing = next(r for r in outcome.results if r.check == check)
     assert failing.steps and "from conformance.program import Program" in failing.steps
     compile("\n".join(failing.steps), "printed program", "exec")  # runnable Python
