@@ -16,8 +16,10 @@ from conformance.verdicts import CheckResult, Verdict
 pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("semantics")]
 
 BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
+#: scenario-specific evidence (S1, S2, S7), generic checkers' (S3, S5) and combined histories of
+#: several harnesses (S2, S3, S8)
 CHECKS = ["S1-resume-after-empty-group", "S2-reset-matrix", "S3-latest-growth-hazard",
-          "S7-assign-seek", "S8-revoke-commit-no-duplicates"]
+          "S5-BATCH-crash-bound", "S7-assign-seek", "S8-revoke-commit-no-duplicates"]
 
 
 @pytest.fixture(scope="module")
