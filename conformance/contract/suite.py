@@ -19,7 +19,11 @@ What the clients do where the contract leaves them room (measured here, Kafka 4.
   callback. When it polls again its listener hears: kafka-python on_lost (all partitions;
   2.0.2, without on_lost, on_revoked); confluent-kafka with the classic protocol on_revoked
   (librdkafka does not flag them lost); confluent-kafka with the consumer protocol a mix of
-  on_revoked and on_lost.
+  on_revoked and on_lost; java (kafka-clients, the reference) on_lost; franz-go with the
+  classic protocol on_revoked.
+- Native clients (``--contract-client java``, ``franz-go``, ``kafkajs``) run through their
+  workers (conformance.clients.worker_adapter): a call nested in a listener callback is
+  Unsupported there (NESTED_CALL), spring-kafka cannot express poll() (NOT_EXPRESSIBLE).
 - Auto commits reach set_auto_commit_callback's callback, the periodic ones and the one made on
   close(); confluent-kafka:stored commits only what store() stored.
 """
