@@ -25,9 +25,9 @@ BROKEN = Path(__file__).resolve().parent.parent / "tests" / "broken_adapters.py"
 BROKEN_ADAPTERS = ("CommitsBeforeProcessing", "SkipsRecords", "RedeliversAfterCommit",
                    "IgnoresSeeks", "ZombieKeepsProcessing", "IgnoresAssignment",
                    "ResumeRewinds", "RepeatedCommitSkipsOne", "LosesWithSingleRecordPolls",
-                   "IgnoresIsolationLevel", "BatchPathDropsLast", "DoublePauseSkipsOne",
-                   "SeekToPositionSkipsOne", "ZeroTimeoutPollRepeats", "EofRepeatsLast",
-                   "TinyFetchDropsOversized", "NonRangeStartsOnePast")
+                   "IgnoresIsolationLevel", "BatchPathDropsLast", "IteratorPathDropsLast",
+                   "DoublePauseSkipsOne", "SeekToPositionSkipsOne", "ZeroTimeoutPollRepeats",
+                   "EofRepeatsLast", "TinyFetchDropsOversized", "NonRangeStartsOnePast")
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from adapters.base import (
     TopicPartition,
 )
 from adapters.confluent_kafka import ConfluentAdapter, ConfluentBatchAdapter
+from adapters.kafka_python import KafkaPythonIteratorAdapter
 from adapters.registry import load
 
 
@@ -450,6 +451,22 @@ class BatchPathDropsLast(ConfluentBatchAdapter):
     def _fetch(self, count: int, timeout: float) -> list[Any]:
         batch = super()._fetch(count, timeout)
         return batch[:-1] if len(batch) > 1 else batch
+
+
+class IteratorPathDropsLast(KafkaPythonIteratorAdapter):
+    """kafka-python's iterator path (``next(consumer)``) loses the record its generator had
+    taken when the iterator timed out (a look-ahead dropped with the StopIteration): the last
+    record of every batch that ends on the timeout, when it holds more than one, never reaches
+    the application. ``poll()`` is untouched: only the ``kafka-python:records`` path exposes
+    it."""
+
+    name = "broken:iterator-path-drops-last"
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = super().poll(timeout, max_records)
+        if 1 < len(records) < self._limit(max_records):
+            return records[:-1]
+        return records
 
 
 class DoublePauseSkipsOne(_Skips):

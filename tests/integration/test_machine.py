@@ -76,6 +76,7 @@ EXPOSED_BY = {"ResumeRewinds": "resume_all", "RepeatedCommitSkipsOne": "commit_a
     ("IgnoresIsolationLevel", "isolation", "aborted-record-skipped"),
     # one consume path, dimension or redundant call each (issue 11)
     ("BatchPathDropsLast", "no-loss", "lost"),
+    ("IteratorPathDropsLast", "no-loss", "lost"),
     ("DoublePauseSkipsOne", "no-loss", "lost"),
     ("SeekToPositionSkipsOne", "no-loss", "lost"),
     ("ZeroTimeoutPollRepeats", "duplicates-bounded", "duplicate-without-cause"),
