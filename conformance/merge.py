@@ -95,4 +95,5 @@ def merge_results(files: list[Path], out_dir: Path) -> RunResult:
         finished_at=max(r.finished_at for _f, r in runs),
         tool_version=first.tool_version, profile=first.profile, seed=first.seed,
         broker=first.broker, clients=canonical_order(entries),
-        errors=[e for _f, r in runs for e in r.errors])
+        errors=[e for _f, r in runs for e in r.errors],
+        incomplete=any(r.incomplete for _f, r in runs))  # an interrupted shard

@@ -85,3 +85,14 @@ def test_merge_rejects_a_file_that_is_no_results(tmp_path):
     bad.write_text(json.dumps({"schema": "other"}))
     with pytest.raises(UsageError, match="not a kafka-conformance results file"):
         merge_results([bad], tmp_path / "out")
+
+
+def test_a_merge_of_an_interrupted_shard_is_incomplete(tmp_path):
+    one = shard_file(tmp_path, "s1", [entry("a", "classic fixed scenarios", "S2-reset-matrix")])
+    path = shard_file(tmp_path, "s2", [entry("a", "classic fixed scenarios", "S1-topic-recreated")])
+    data = json.loads(path.read_text())
+    data["incomplete"] = True
+    path.write_text(json.dumps(data))
+    merged = merge_results([one, path], tmp_path / "merged")
+    assert merged.incomplete and merged.exit_code == 130
+    assert not merge_results([one], tmp_path / "merged-one").incomplete
