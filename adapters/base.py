@@ -172,6 +172,9 @@ class Capabilities:
     async_commit: bool = True
     offset_reset_none: bool = True
     on_lost: bool = False  # distinguishes lost from revoked
+    #: max.poll.interval.ms: a member that stops calling poll() is removed from the group
+    #: (clients that heartbeat in the background regardless of polling have none)
+    poll_interval: bool = True
 
     def to_json(self) -> dict[str, bool]:
         return dict(self.__dict__)

@@ -478,7 +478,10 @@ func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Se
 func capabilities() map[string]bool {
 	return map[string]bool{"consumer_protocol": hasServerSideBalancer, "cooperative": true,
 		"manual_assignment": true, "pause_resume": true, "async_commit": true,
-		"offset_reset_none": true, "on_lost": true}
+		"offset_reset_none": true, "on_lost": true,
+		// BlockRebalanceOnPoll + RebalanceTimeout(max.poll.interval.ms): a member that stops
+		// polling holds up the next rebalance until the timeout removes it
+		"poll_interval": true}
 }
 
 func (w *Worker) info() map[string]any {

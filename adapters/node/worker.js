@@ -59,6 +59,10 @@ class ConsumerError extends Error {
 const CAPABILITIES = {
   consumer_protocol: false, cooperative: false, manual_assignment: false, pause_resume: true,
   async_commit: true, offset_reset_none: false, on_lost: false, commit_on_revoke: false,
+  // no max.poll.interval: kafkajs heartbeats between batches whether or not the application
+  // takes records (the worker skips its own heartbeats only), so a member that stops polling
+  // stays in the group (S5-commit-after-removal: the second member never got the partition)
+  poll_interval: false,
 }
 const CONFIG_KEYS = new Set(['bootstrap_servers', 'group_id', 'auto_offset_reset',
   'enable_auto_commit', 'auto_commit_interval_ms', 'group_protocol', 'assignment_strategy',

@@ -143,7 +143,7 @@ for _spec in STRATEGY_CHECKS:
     _strategy_check(_spec)
 
 
-@semantics_check("S5-commit-after-removal", "S5")
+@semantics_check("S5-commit-after-removal", "S5", needs=("poll_interval",))
 def commit_after_removal(ctx: Context) -> CheckResult:
     """A member removed from the group (stopped polling) gets CommitFailed, sync and async."""
     check, section = "S5-commit-after-removal", "S5"

@@ -147,16 +147,13 @@ def test_run_mode_with_auto_commit_reports_the_clients_commits(harness):
     assert not [e for e in h.history.of_type("commit_requested")]  # kafkajs committed alone
 
 
-#: Fixed scenarios kafkajs cannot run, with a word of the reason.
-UNSUPPORTED = {"S7-assign-seek": "manual assignment"}
-#: kafkajs has no max.poll.interval.ms: a member that stops polling while its runner idles
-#: stays in the group, so this scenario waits a minute for a hand-over that never comes
-#: (verdict unknown); left out until the scenario can ask for the capability.
-SKIPPED = {"S5-commit-after-removal"}
+#: Fixed scenarios kafkajs cannot run, with a word of the reason (kafkajs has no
+#: max.poll.interval.ms: a member that stops polling stays in the group).
+UNSUPPORTED = {"S7-assign-seek": "manual assignment", "S5-commit-after-removal": "poll_interval"}
 
 
 def test_semantics_scenarios(kafka_broker, kafkajs, tmp_path):
-    wanted = set(SEMANTICS_CHECKS) - SKIPPED
+    wanted = set(SEMANTICS_CHECKS)
     results = {r.check: r for r in run_semantics(kafka_broker, kafkajs, "classic", tmp_path,
                                                  only=wanted)}
     assert set(results) == wanted

@@ -109,6 +109,7 @@ final class ClientConfig {
         caps.put("async_commit", true);
         caps.put("offset_reset_none", true);
         caps.put("on_lost", true);  // ConsumerRebalanceListener.onPartitionsLost (2.4+)
+        caps.put("poll_interval", true);  // max.poll.interval.ms
         return caps;
     }
 
