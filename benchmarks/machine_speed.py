@@ -26,8 +26,9 @@ BROKEN_ADAPTERS = ("CommitsBeforeProcessing", "SkipsRecords", "RedeliversAfterCo
                    "IgnoresSeeks", "ZombieKeepsProcessing", "IgnoresAssignment",
                    "ResumeRewinds", "RepeatedCommitSkipsOne", "LosesWithSingleRecordPolls",
                    "IgnoresIsolationLevel", "BatchPathDropsLast", "IteratorPathDropsLast",
-                   "DoublePauseSkipsOne", "SeekToPositionSkipsOne", "ZeroTimeoutPollRepeats",
-                   "EofRepeatsLast", "TinyFetchDropsOversized", "NonRangeStartsOnePast")
+                   "GetonePathDropsLast", "DoublePauseSkipsOne", "SeekToPositionSkipsOne",
+                   "ZeroTimeoutPollRepeats", "EofRepeatsLast", "TinyFetchDropsOversized",
+                   "NonRangeStartsOnePast")
 
 
 def main() -> None:

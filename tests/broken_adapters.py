@@ -26,7 +26,6 @@ from adapters.base import (
     TopicPartition,
 )
 from adapters.confluent_kafka import ConfluentAdapter, ConfluentBatchAdapter
-from adapters.kafka_python import KafkaPythonIteratorAdapter
 from adapters.registry import load
 
 
@@ -453,22 +452,6 @@ class BatchPathDropsLast(ConfluentBatchAdapter):
         return batch[:-1] if len(batch) > 1 else batch
 
 
-class IteratorPathDropsLast(KafkaPythonIteratorAdapter):
-    """kafka-python's iterator path (``next(consumer)``) loses the record its generator had
-    taken when the iterator timed out (a look-ahead dropped with the StopIteration): the last
-    record of every batch that ends on the timeout, when it holds more than one, never reaches
-    the application. ``poll()`` is untouched: only the ``kafka-python:records`` path exposes
-    it."""
-
-    name = "broken:iterator-path-drops-last"
-
-    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
-        records = super().poll(timeout, max_records)
-        if 1 < len(records) < self._limit(max_records):
-            return records[:-1]
-        return records
-
-
 class DoublePauseSkipsOne(_Skips):
     """Pausing a partition that is already paused purges its fetch buffer and restarts the
     fetch one past the first purged record (an off-by-one on the purge path): after the resume
@@ -633,3 +616,57 @@ class NonRangeStartsOnePast(_Skips):
                 self.fresh.discard(r.tp)
                 self.skip.setdefault(r.tp, set()).add(r.offset)
         return self.delivered(records)
+
+
+# -- faults of other clients' consume paths: built on first use, so that loading this file
+# imports no client beyond confluent-kafka (aiokafka is a test extra) ------------------------
+def _iterator_path_drops_last() -> type[Adapter]:
+    from adapters.kafka_python import KafkaPythonIteratorAdapter
+
+    class IteratorPathDropsLast(KafkaPythonIteratorAdapter):
+        """kafka-python's iterator path (``next(consumer)``) loses the record its generator
+        had taken when the iterator timed out (a look-ahead dropped with the StopIteration):
+        the last record of every batch that ends on the timeout, when it holds more than one,
+        never reaches the application. ``poll()`` is untouched: only the
+        ``kafka-python:records`` path exposes it."""
+
+        name = "broken:iterator-path-drops-last"
+
+        def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+            records = super().poll(timeout, max_records)
+            if 1 < len(records) < self._limit(max_records):
+                return records[:-1]
+            return records
+
+    return IteratorPathDropsLast
+
+
+def _getone_path_drops_last() -> type[Adapter]:
+    from adapters.aiokafka import AiokafkaGetoneAdapter
+
+    class GetonePathDropsLast(AiokafkaGetoneAdapter):
+        """aiokafka's ``getone()`` path loses the message a ``getone()`` had already taken
+        when ``asyncio.wait_for`` timed out and cancelled it (the cancellation hazard of
+        wrapping a dequeue in a timeout): the last message of every batch that ends on the
+        timeout, when it holds more than one, never reaches the application. ``getmany()``
+        is untouched: only the ``aiokafka:getone`` path exposes it."""
+
+        name = "broken:getone-path-drops-last"
+
+        async def _fetch(self, timeout: float, limit: int) -> tuple[int, list[Any]]:
+            seq, out = await super()._fetch(timeout, limit)
+            return seq, (out[:-1] if 1 < len(out) < limit else out)
+
+    return GetonePathDropsLast
+
+
+_LAZY = {"IteratorPathDropsLast": _iterator_path_drops_last,
+         "GetonePathDropsLast": _getone_path_drops_last}
+
+
+def __getattr__(name: str) -> type[Adapter]:
+    if name in _LAZY:
+        cls = _LAZY[name]()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)

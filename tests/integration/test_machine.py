@@ -77,6 +77,7 @@ EXPOSED_BY = {"ResumeRewinds": "resume_all", "RepeatedCommitSkipsOne": "commit_a
     # one consume path, dimension or redundant call each (issue 11)
     ("BatchPathDropsLast", "no-loss", "lost"),
     ("IteratorPathDropsLast", "no-loss", "lost"),
+    ("GetonePathDropsLast", "no-loss", "lost"),
     ("DoublePauseSkipsOne", "no-loss", "lost"),
     ("SeekToPositionSkipsOne", "no-loss", "lost"),
     ("ZeroTimeoutPollRepeats", "duplicates-bounded", "duplicate-without-cause"),
