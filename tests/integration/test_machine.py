@@ -1,7 +1,8 @@
 """Generated scenarios on the real broker: real adapters pass, broken adapters are caught.
 
-The broken adapters (tests/broken_adapters.py) wrap confluent-kafka and are loaded as
-``path.py:Class``, the way a user plugs in an adapter of their own.
+The broken adapters (tests/broken_adapters.py) wrap confluent-kafka (a few break one consume
+path of kafka-python or aiokafka) and are loaded as ``path.py:Class``, the way a user plugs in
+an adapter of their own.
 """
 
 from __future__ import annotations
