@@ -22,7 +22,9 @@ Anomalies
                                   offset A tried to commit in its span but the broker refused
                                   (A had been fenced: S8's re-delivery from the last commit)
                                   do not count, nor records A processed and then sought back
-                                  over (its rewind left them uncommitted, S7). Pairs whose
+                                  over (its rewind left them uncommitted, S7), nor those
+                                  B re-read after seeking back over them (its own rewind,
+                                  S7). Pairs whose
                                   B span began before A's are a stale owner's reads, judged
                                   by ``zombie-fencing`` and ``exclusive-ownership``.
 
@@ -122,10 +124,16 @@ def check_duplicates(history: History) -> list[Violation]:
             # records a commit of A covered but the broker refused (A was fenced): re-reading
             # them is the documented price of a lost membership (S8), not the strategy's
             rs = [r for r in rs if r.first.rec.offset >= covered]
-            # records A processed before it sought back over them: its rewind (S7), not the
-            # strategy, left them uncommitted
-            end = a.end if a.end is not None else 1 << 62
-            rs = [r for r in rs if seeks.back_to(a.member, a.tp, r.first.index, end,
+            # records A processed before it sought back over them (in this span or a later
+            # one of its own, before B took over): its rewind (S7), not the strategy, left
+            # them uncommitted
+            end = b.start if not b.orphan else 1 << 62
+            rs = [r for r in rs if seeks.back_to(a.member, a.tp, r.first.index,
+                                                 min(end, r.second.index),
+                                                 r.first.rec.offset) is None]
+            # records B re-read after seeking back over them in its own span: its rewind
+            # (S7), as for redelivered-after-commit
+            rs = [r for r in rs if seeks.back_to(b.member, b.tp, b.start, r.second.index,
                                                  r.first.rec.offset) is None]
             if len(rs) > settings.bound:
                 out.append(_over_bound(a, b, rs, settings))

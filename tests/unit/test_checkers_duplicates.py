@@ -171,3 +171,30 @@ def test_a_real_hand_over_over_the_bound_still_fails() -> None:
          .committed("m1", {0: 2}).revoked("m1", 0).assigned("m2", 0)
          .consumed("m2", 0, range(2, 10)))
     assert [v.anomaly for v in check_duplicates(h.build())] == ["duplicates-over-bound"]
+
+
+def test_the_new_owners_own_rewind_is_not_counted_against_the_bound() -> None:
+    """m1 loses and gets the partition back, then seeks back to 0 in its new ownership (a
+    deliberate re-read, S7): the records it reads again are not the hand-over's duplicates."""
+    def run(seek: bool) -> H:
+        h = (H().scenario(bound=1).produce(0, range(10))
+             .started("m1").assigned("m1", 0).consumed("m1", 0, range(7))
+             .committed("m1", {0: 7}).lost("m1", 0).assigned("m1", 0))
+        if seek:
+            h = h.seeked("m1", 0, 0)
+        return h.consumed("m1", 0, range(0, 10))
+
+    assert [v.anomaly for v in check_duplicates(run(seek=True).build())] == []
+    assert "duplicates-over-bound" in {v.anomaly for v in check_duplicates(run(False).build())}
+
+
+def test_a_rewind_in_the_members_next_ownership_is_its_own_not_the_hand_overs() -> None:
+    """m1 processed 0..7, lost the partition and got it back, sought back to 2 and committed
+    3: the next owner re-reads 3..7 because of m1's rewind (S7)."""
+    h = (H().scenario(bound=1).produce(0, range(10))
+         .started("m1").assigned("m1", 0).consumed("m1", 0, range(8))
+         .committed("m1", {0: 8}).lost("m1", 0).assigned("m1", 0).seeked("m1", 0, 2)
+         .consumed("m1", 0, range(2, 3)).committed("m1", {0: 3}).revoked("m1", 0)
+         .started("m2").assigned("m2", 0).consumed("m2", 0, range(3, 10)))
+    assert [v.anomaly for v in check_duplicates(h.build())
+            if v.anomaly == "duplicates-over-bound"] == []
