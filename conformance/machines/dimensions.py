@@ -43,7 +43,10 @@ MANUAL = [_v("spec"), _v("RECORD", name="RECORD"), _v("RECORD+async", name="RECO
           _v("BATCH+revoke", name="BATCH", commit_on_revoke=True),
           _v("COUNT:5", name="COUNT", count=5), _v("TIME:300", name="TIME", interval_ms=300),
           _v("COUNT_TIME:5/300", name="COUNT_TIME", count=5, interval_ms=300),
-          _v("MANUAL", name="MANUAL"), _v("MANUAL_IMMEDIATE", name="MANUAL_IMMEDIATE")]
+          _v("MANUAL", name="MANUAL"), _v("MANUAL_IMMEDIATE", name="MANUAL_IMMEDIATE"),
+          # the client commits by itself (S4): a manual configuration's examples reach it too
+          _v("auto@200ms", {"auto_commit_interval_ms": 200}, name="auto"),
+          _v("auto@2000ms", {"auto_commit_interval_ms": 2000}, name="auto")]
 AUTO = [_v("spec"), _v("auto@200ms", {"auto_commit_interval_ms": 200}),
         _v("auto@2000ms", {"auto_commit_interval_ms": 2000})]
 

@@ -12,9 +12,9 @@ def test_the_first_example_keeps_the_configuration() -> None:
     assert config == BASE and strategy == Strategy.parse("BATCH+revoke") and drawn == {}
 
 
-def test_six_examples_reach_every_value_of_every_dimension() -> None:
+def test_a_clients_twelve_ci_examples_reach_every_value_of_every_dimension() -> None:
     seen: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
-    for number in range(1, 10):
+    for number in range(1, 12):
         _config, _strategy, drawn = apply(BASE, Strategy.parse("BATCH"), {}, number)
         for d, name in drawn.items():
             seen[d].add(name)
@@ -68,3 +68,11 @@ def test_a_value_equal_to_the_configuration_is_not_drawn() -> None:
     base = {**BASE, "assignment_strategy": "roundrobin"}
     _config, _strategy, drawn = apply(base, Strategy.parse("BATCH"), {"assignor": 1}, 1)
     assert "assignor" not in drawn
+
+
+def test_a_manual_configuration_can_draw_auto_commit() -> None:
+    names = [v.name for v in DIMENSIONS["commit"]]
+    config, strategy, drawn = apply(BASE, Strategy.parse("BATCH+revoke"),
+                                    {"commit": names.index("auto@200ms")}, 1)
+    assert strategy.auto_commit and not strategy.commit_on_revoke
+    assert config["auto_commit_interval_ms"] == 200 and drawn["commit"] == "auto@200ms"
