@@ -32,8 +32,10 @@ def drain(h: Harness, timeout: float = 60.0, attempts: int = 3,
     drains = [f"drain{n}" if n > 1 else "drain" for n in range(1, attempts + 1)]
 
     def read(member: str) -> None:
+        # processed, not polled: a worker whose listener runs apart from its poll (a Spring
+        # container) may poll the last records and be stopped before it processes them
         for e in h.history.by_source(member):
-            if e.type == "polled":
+            if e.type == "processed":
                 for r in e.data["records"]:
                     positions[int(r[1])] = max(positions.get(int(r[1]), 0), int(r[2]) + 1)
 
