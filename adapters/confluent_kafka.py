@@ -1,6 +1,6 @@
 """Adapters for confluent-kafka 2.0.2 to 2.16.x (librdkafka), measured against a real broker.
 
-Three built-ins share one implementation and differ only in how records are fetched or stored:
+Four built-ins share one implementation and differ only in how records are fetched or stored:
 
 - ``confluent-kafka``: ``Consumer.poll()`` returns one message per call; the adapter waits up to
   ``timeout`` for the first one, then keeps calling ``poll(0)`` while messages are immediately
@@ -10,7 +10,10 @@ Three built-ins share one implementation and differ only in how records are fetc
 - ``confluent-kafka:stored``: ``enable.auto.offset.store=false``. librdkafka then commits (auto
   commit, and ``close()`` with auto commit) only offsets the application stored; the adapter's
   :meth:`ConfluentStoredOffsetsAdapter.store` stores the position after processed records
-  (``store_offsets``), so auto commit commits processed offsets only, never merely polled ones.
+  (``store_offsets(offsets=[...])``), so auto commit commits processed offsets only, never
+  merely polled ones.
+- ``confluent-kafka:stored-message``: the same, storing in the message form
+  (``store_offsets(message=msg)``, the last processed message of each partition).
 
 Mapping of ConsumerConfig to librdkafka (see ``_client_config``): ``auto_offset_reset="none"``
 is librdkafka's ``error``; ``group.protocol`` is passed only for ``group_protocol="consumer"``
@@ -608,3 +611,51 @@ class ConfluentStoredOffsetsAdapter(ConfluentAdapter):
             self._consumer.store_offsets(
                 offsets=[CTopicPartition(tp.topic, tp.partition, o) for tp, o in latest.items()])
         return latest
+
+
+class ConfluentStoredMessagesAdapter(ConfluentStoredOffsetsAdapter):
+    """confluent-kafka with ``enable.auto.offset.store=false``, storing in the message form:
+    ``store_offsets(message=msg)`` (librdkafka stores the message's offset + 1) with the
+    last processed message of each partition, where :class:`ConfluentStoredOffsetsAdapter`
+    passes a list of partitions with offsets. The messages of the latest fetch per partition
+    are kept for that; a record whose message is gone is stored in the list form."""
+
+    name = "confluent-kafka:stored-message"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self._kept: dict[tuple[str, int], dict[int, Any]] = {}
+
+    def _fetch(self, count: int, timeout: float) -> list[Any]:
+        batch = super()._fetch(count, timeout)
+        for msg in batch:
+            if msg.error() is None:
+                held = self._kept.setdefault((msg.topic(), msg.partition()), {})
+                if len(held) >= MESSAGES_KEPT:
+                    held.pop(next(iter(held)))
+                held[msg.offset()] = msg
+        return batch
+
+    def store(self, records: list[Record]) -> dict[TopicPartition, int]:
+        self._check_open()
+        owned = set(self.assignment())
+        last: dict[TopicPartition, Record] = {}
+        for r in records:
+            if r.tp in owned and (r.tp not in last or r.offset > last[r.tp].offset):
+                last[r.tp] = r
+        rest = []
+        for tp, r in last.items():
+            msg = self._kept.get((tp.topic, tp.partition), {}).get(r.offset)
+            if msg is None:
+                rest.append(r)
+                continue
+            with _mapped("store_offsets failed"):
+                self._consumer.store_offsets(message=msg)
+        stored = {tp: r.offset + 1 for tp, r in last.items()}
+        if rest:
+            super().store(rest)
+        return stored
+
+
+#: messages kept per partition for store_offsets(message=...)
+MESSAGES_KEPT = 1000

@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "confluent-kafka": "adapters.confluent_kafka:ConfluentAdapter",
     "confluent-kafka:batch": "adapters.confluent_kafka:ConfluentBatchAdapter",
     "confluent-kafka:stored": "adapters.confluent_kafka:ConfluentStoredOffsetsAdapter",
+    "confluent-kafka:stored-message": "adapters.confluent_kafka:ConfluentStoredMessagesAdapter",
     "kafka-python": "adapters.kafka_python:KafkaPythonAdapter",
     "kafka-python:records": "adapters.kafka_python:KafkaPythonIteratorAdapter",
 }
