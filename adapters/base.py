@@ -27,6 +27,10 @@ these down against a real broker):
 - ``committed(tps)``: the group's committed offsets for tps (None where there is none).
 - ``pause(tps)`` / ``resume(tps)``: stop / restart delivery of tps without losing the position.
 - ``store(records)``: optional; after processing, for clients that commit stored offsets.
+- ``unsubscribe()``: optional (capability ``unsubscribe``); drop the subscription and leave the
+  group. The listener hears ``on_revoked`` (or ``on_lost``) of the owned partitions, before
+  it returns or during the next ``poll()``, as the client does it; ``subscribe()`` may follow
+  and the member then resumes at the group's committed offsets.
 - ``close()``: leave the group. The listener's ``on_revoked`` runs for the owned partitions
   before ``close()`` returns and a commit inside it is effective (required: a client that skips
   it is a documented deviation, e.g. kafka-python 2.0.2). With auto commit enabled the client
@@ -175,6 +179,7 @@ class Capabilities:
     #: max.poll.interval.ms: a member that stops calling poll() is removed from the group
     #: (clients that heartbeat in the background regardless of polling have none)
     poll_interval: bool = True
+    unsubscribe: bool = False  # Adapter.unsubscribe(), then subscribe() again
 
     def to_json(self) -> dict[str, bool]:
         return dict(self.__dict__)
@@ -262,6 +267,11 @@ class Adapter(ABC):
         separates storing progress from committing it (librdkafka's store_offsets). The worker
         calls it after processing. Default: nothing to do (the client commits positions)."""
         return {}
+
+    def unsubscribe(self) -> None:
+        """Drop the subscription and leave the group (see the module doc); only adapters with
+        the ``unsubscribe`` capability implement it."""
+        raise Unsupported(f"{self.name} cannot unsubscribe")
 
     def set_auto_commit_callback(self, callback: CommitCallback) -> None:
         """Report the client's own (auto) commits to ``callback`` where the client exposes them.

@@ -209,7 +209,7 @@ class ConfluentAdapter(Adapter):
     name = "confluent-kafka"
     client = "confluent-kafka"
     capabilities = Capabilities(consumer_protocol=_CONSUMER_PROTOCOL_GA, cooperative=_COOPERATIVE,
-                                on_lost=_COOPERATIVE)
+                                on_lost=_COOPERATIVE, unsubscribe=True)
 
     @classmethod
     def check_config(cls, config: ConsumerConfig) -> None:
@@ -356,6 +356,15 @@ class ConfluentAdapter(Adapter):
         with _mapped("subscribe failed"):
             self._consumer.subscribe(list(topics), on_assign=self._on_assign,
                                      on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def unsubscribe(self) -> None:
+        """``Consumer.unsubscribe()``; librdkafka serves the revoke (our listener) during the
+        next poll()."""
+        self._check_open()
+        self._require_group("unsubscribe")
+        with _mapped("unsubscribe failed"):
+            self._consumer.unsubscribe()
+        self._subscribed = False
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self._check_open()

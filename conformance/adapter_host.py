@@ -407,6 +407,10 @@ class Host:
         assert self.adapter is not None
         self.adapter.subscribe(list(args["topics"]), _Listener(self))
 
+    def do_unsubscribe(self, _args: Mapping[str, Any]) -> None:
+        assert self.adapter is not None
+        self.adapter.unsubscribe()
+
     def do_assign(self, args: Mapping[str, Any]) -> None:
         assert self.adapter is not None
         self.adapter.assign(decode_tps(args["partitions"]))

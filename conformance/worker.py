@@ -294,6 +294,11 @@ class Worker:
         self.adapter.subscribe(list(msg["topics"]), self)
         self.reply(msg)
 
+    def cmd_unsubscribe(self, msg: dict[str, Any]) -> None:
+        assert self.adapter is not None
+        self.adapter.unsubscribe()
+        self.reply(msg)
+
     def cmd_assign(self, msg: dict[str, Any]) -> None:
         assert self.adapter is not None
         tps = [TopicPartition(t, int(p)) for t, p in msg["partitions"]]

@@ -45,6 +45,9 @@ class Delegating(Adapter):
     def subscribe(self, topics, listener) -> None:
         self.inner.subscribe(topics, listener)
 
+    def unsubscribe(self) -> None:
+        self.inner.unsubscribe()
+
     def assign(self, partitions) -> None:
         self.inner.assign(partitions)
 
@@ -375,7 +378,8 @@ class ResumeRewinds(Delegating):
 class RepeatedCommitSkipsOne(Delegating):
     """A commit that brings nothing new (the same offsets as the last one) commits one past
     them (an off-by-one on the "nothing changed" path): the next record is skipped by whoever
-    resumes from the commit. Only a redundant commit exposes it."""
+    resumes from the commit. Only a redundant commit exposes it (commit_again, or a commit on
+    revoke with nothing new since the last one)."""
 
     name = "broken:repeated-commit-skips-one"
 
@@ -677,3 +681,30 @@ def __getattr__(name: str) -> type[Adapter]:
         globals()[name] = cls
         return cls
     raise AttributeError(name)
+
+
+class ResubscribeSkipsOne(Delegating):
+    """After unsubscribe() and a new subscribe(), drops the record at the position each
+    partition had when the member unsubscribed (a stale "next offset" kept across the
+    subscription, off by one): that record is lost. Only the resubscribe call exposes it."""
+
+    name = "broken:resubscribe-skips-one"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.next: dict[TopicPartition, int] = {}
+        self.stale: dict[TopicPartition, int] = {}
+
+    def unsubscribe(self) -> None:
+        self.stale = dict(self.next)
+        self.inner.unsubscribe()
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        out = []
+        for r in self.inner.poll(timeout, max_records):
+            if self.stale.get(r.tp) == r.offset:
+                del self.stale[r.tp]
+                continue
+            self.next[r.tp] = r.offset + 1
+            out.append(r)
+        return out

@@ -63,6 +63,7 @@ const CAPABILITIES = {
   // takes records (the worker skips its own heartbeats only), so a member that stops polling
   // stays in the group (S5-commit-after-removal: the second member never got the partition)
   poll_interval: false,
+  unsubscribe: false,
 }
 const CONFIG_KEYS = new Set(['bootstrap_servers', 'group_id', 'auto_offset_reset',
   'enable_auto_commit', 'auto_commit_interval_ms', 'group_protocol', 'assignment_strategy',

@@ -327,6 +327,9 @@ class RemoteAdapter(Adapter):
         self._conn.listener = listener
         self._call("subscribe", topics=list(topics))
 
+    def unsubscribe(self) -> None:
+        self._call("unsubscribe")
+
     def assign(self, partitions: list[TopicPartition]) -> None:
         self._call("assign", partitions=encode_tps(partitions))
 

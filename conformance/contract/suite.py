@@ -405,6 +405,48 @@ def test_a_partition_given_back_resumes_at_the_committed_offset(make, kafka_brok
                              f"(listener: {rec.events})")
 
 
+def test_unsubscribe_then_subscribe_resumes_at_the_committed_offset(make, combo, kafka_broker,
+                                                                     kafka_names) -> None:
+    """unsubscribe() (capability ``unsubscribe``) gives the partitions back (the listener
+    hears revoked or lost, at once or during the next poll); subscribing again, the member
+    resumes at the committed offset, not at its old position. Without the capability the
+    call raises Unsupported."""
+    target, _protocol = combo
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, 10)
+    tp = TopicPartition(topic, 0)
+    consumer, rec = make(group), Recorder()
+    if not target.capabilities.unsubscribe:
+        with pytest.raises(Unsupported):
+            consumer.unsubscribe()
+        return
+    consumer.subscribe([topic], rec)
+    assert [r.offset for r in poll_records(consumer, 4, max_records=4)] == [0, 1, 2, 3]
+    consumer.commit({tp: 2})  # the application processed 0-1 only: 2-3 must come again
+    consumer.unsubscribe()
+    consumer.subscribe([topic], rec)
+    polls: list[tuple[int, list[int]]] = []
+
+    def poll() -> None:
+        offsets = [r.offset for r in consumer.poll(0.2, 1) if r.tp == tp]
+        polls.append((len(rec.events), offsets))
+
+    def given_back() -> int | None:
+        gone = [n for n, (kind, parts) in enumerate(rec.events)
+                if kind in ("revoked", "lost") and tp in parts]
+        back = [n for n, (kind, parts) in enumerate(rec.events)
+                if kind == "assigned" and tp in parts and gone and n > gone[0]]
+        return back[0] if back else None
+
+    wait_for(lambda: given_back() is not None, TIMEOUT, "revoked, then assigned again", poll)
+    back = given_back()
+    resumed = wait_for(lambda: [o for n, offsets in polls if n > back for o in offsets],
+                       TIMEOUT, "records after subscribing again", poll)
+    assert resumed[0] == 2, (f"resumed at {resumed[0]} instead of the committed offset 2 "
+                             f"(listener: {rec.events})")
+
+
 # -- S7: seek, manual assignment -------------------------------------------------------------
 def test_seek_then_poll_returns_exactly_that_offset(make, combo, kafka_broker,
                                                     kafka_names) -> None:

@@ -261,6 +261,27 @@ def poll_now(sc: Scenario, member: str, timeout: float) -> None:
     sc.owned_request(member, {"type": "poll", "timeout": timeout})
 
 
+def _unsubscribes(sc: Scenario, member: str) -> bool:
+    """Whether the member's adapter can unsubscribe (its ``unsubscribe`` capability)."""
+    handle = sc.h.workers.get(member)
+    caps = handle.info.get("capabilities") if handle is not None else None
+    return bool(isinstance(caps, dict) and caps.get("unsubscribe"))
+
+
+def _unsubscribing(sc: Scenario, drawn: Args) -> Args | None:
+    able = [m for m in sc.h.live() if _unsubscribes(sc, m)]
+    return {"member": able[drawn["i"] % len(able)]} if able else None
+
+
+@step("{member} unsubscribes, then subscribes again", draws=({"i": MEMBER},),
+      when=lambda sc: any(_unsubscribes(sc, m) for m in sc.h.live()), resolver=_unsubscribing)
+def resubscribe(sc: Scenario, member: str) -> None:
+    """Leave the group and join again at once (an application switching topics back and
+    forth): the member must resume at the committed offsets."""
+    if sc.owned_request(member, {"type": "unsubscribe"}) is not None:
+        sc.h.request(member, {"type": "subscribe", "topics": [sc.h.topic]})
+
+
 @step("stop {member} (close) while an async commit is in flight", draws=({"i": MEMBER},))
 def close_during_async_commit(sc: Scenario, member: str) -> None:
     sc.owned_request(member, {"type": "commit", "processed": True, "asynchronous": True})

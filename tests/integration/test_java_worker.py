@@ -97,7 +97,8 @@ def test_describe_reports_the_release_and_refused_configs(java):
     assert java.capabilities == {"consumer_protocol": True, "cooperative": True,
                                  "manual_assignment": True, "pause_resume": True,
                                  "async_commit": True, "offset_reset_none": True,
-                                 "on_lost": True, "poll_interval": True}
+                                 "on_lost": True, "poll_interval": True,
+                                 "unsubscribe": False}
     assert java.unsupported({"group_protocol": "consumer"}) is None
     assert "assignor" in java.unsupported({"assignment_strategy": "sticky-ish"})
 

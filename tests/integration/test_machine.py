@@ -56,11 +56,13 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
 
 #: The one redundant call (a step) or dimension (a drawn value) that exposes a broken adapter:
 #: every example that catches it took that step or drew that dimension.
-EXPOSED_BY = {"ResumeRewinds": "resume_all", "RepeatedCommitSkipsOne": "commit_again",
+#: (RepeatedCommitSkipsOne is left out: a commit on revoke with nothing new since the last
+#: batch commit, in any rebalance, is as redundant as commit_again and exposes it too.)
+EXPOSED_BY = {"ResumeRewinds": "resume_all",
               "DoublePauseSkipsOne": "pause_twice", "SeekToPositionSkipsOne": "seek_to_position",
               "ZeroTimeoutPollRepeats": "poll_now", "LosesWithSingleRecordPolls": "batch",
               "EofRepeatsLast": "eof", "TinyFetchDropsOversized": "fetch",
-              "NonRangeStartsOnePast": "assignor"}
+              "NonRangeStartsOnePast": "assignor", "ResubscribeSkipsOne": "resubscribe"}
 
 
 @pytest.mark.parametrize("adapter,check,anomaly", [
@@ -85,6 +87,7 @@ EXPOSED_BY = {"ResumeRewinds": "resume_all", "RepeatedCommitSkipsOne": "commit_a
     ("EofRepeatsLast", "duplicates-bounded", "duplicate-without-cause"),
     ("TinyFetchDropsOversized", "no-loss", "lost"),
     ("NonRangeStartsOnePast", "no-loss", "lost"),
+    ("ResubscribeSkipsOne", "no-loss", "lost"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))

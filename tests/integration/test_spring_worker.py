@@ -103,7 +103,8 @@ def test_describe_reports_the_release_capabilities_and_refusals(spring):
     assert spring.capabilities == {"consumer_protocol": True, "cooperative": True,
                                    "manual_assignment": False, "pause_resume": True,
                                    "async_commit": True, "offset_reset_none": False,
-                                   "on_lost": True, "poll_interval": True}
+                                   "on_lost": True, "poll_interval": True,
+                                   "unsubscribe": False}
     assert spring.unsupported({"group_protocol": "consumer"}) is None
     assert "NoOffsetForPartition" in spring.unsupported({"auto_offset_reset": "none"})
 
