@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import NamedTuple
 
+from conformance.checkers.isolation import aborted_records, isolation_level
 from conformance.checkers.positions import first_reads
 from conformance.checkers.spans import (
     TP,
@@ -96,6 +97,22 @@ class _Context:
         for s in self.spans.all:
             if s.manual:
                 self.manual_from.setdefault(s.member, s.start)
+        # transactional partitions: offsets that are application records (aborted ones only
+        # under read_uncommitted); the others are control markers or records read_committed
+        # skips, which a position (an auto commit) moves past without handing anything over
+        aborted = aborted_records(history)
+        self.records: dict[TP, list[int]] = {}
+        self.highest: dict[TP, int] = {}
+        self.transactional = set(aborted) | {
+            (r[0], int(r[1])) for e in history.of_type("produced")
+            if e.data.get("transactional") for r in e.data.get("records", [])}
+        uncommitted = isolation_level(history) == "read_uncommitted"
+        for tp in self.transactional:
+            offsets = set(self.produced.get(tp, []))
+            self.highest[tp] = max(offsets | set(aborted.get(tp, {})), default=-1)
+            if uncommitted:
+                offsets |= set(aborted.get(tp, {}))
+            self.records[tp] = sorted(offsets)
 
     def owner_span(self, c: Commit, tp: TP) -> Span | None:
         """The span that makes the commit legitimate, or None."""
@@ -132,7 +149,16 @@ class _Context:
         candidates = [0] if processed is None else [processed + 1]
         candidates.append(self._start_offset(span, index))
         candidates.extend(off for _, off in self.seeks.of(span.member, span.tp, span.start, index))
-        return max(candidates), processed
+        return self._past_non_records(span.tp, max(candidates)), processed
+
+    def _past_non_records(self, tp: TP, bound: int) -> int:
+        """``bound`` moved past the offsets of a transactional partition that are no records
+        for the application (control markers; aborted records under read_committed): up to the
+        next record, or past the marker after the last one."""
+        if tp not in self.transactional:
+            return bound
+        later = [o for o in self.records.get(tp, []) if o >= bound]
+        return later[0] if later else max(bound, self.highest.get(tp, -1) + 2)
 
     def _start_offset(self, span: Span, index: int) -> int:
         """Where the span's position began: the group's committed offset, else the first

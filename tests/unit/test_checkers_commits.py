@@ -193,3 +193,28 @@ def test_unreported_commit_under_auto_commit_is_a_hazard() -> None:
     h = _observed(h, {0: 10})
     [result] = [r for r in run_checks(h.build()) if r.check == "commit-validity"]
     assert result.verdict == Verdict.HAZARD
+
+
+def test_an_auto_commit_past_aborted_records_and_markers_passes_under_read_committed() -> None:
+    """0-3 aborted (marker 4), 5-6 committed (marker 7): a read_committed member that processed
+    5 and 6 may commit 8; one that processed nothing may commit 5 (past 0-4), never 6."""
+    def run(processed: list[int], offset: int) -> list:
+        h = (H().scenario(auto_commit=True, strategy="auto", isolation_level="read_committed")
+             .transaction(0, range(4), commit=False).transaction(0, range(5, 7))
+             .assigned("m1", 0))
+        if processed:
+            h = h.consumed("m1", 0, processed)
+        return check_commit_validity(h.committed("m1", {0: offset}, mode="auto").build())
+
+    assert run([5, 6], 8) == []
+    assert run([], 5) == []
+    [v] = run([], 6)
+    assert v.anomaly == "commit-beyond-processed" and v.details["allowed"] == 5
+
+
+def test_under_read_uncommitted_aborted_records_must_be_processed_before_a_commit() -> None:
+    h = (H().scenario(auto_commit=True, strategy="auto")
+         .transaction(0, range(4), commit=False).assigned("m1", 0)
+         .committed("m1", {0: 5}, mode="auto"))
+    [v] = check_commit_validity(h.build())
+    assert v.anomaly == "commit-beyond-processed" and v.details["allowed"] == 0
