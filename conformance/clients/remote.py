@@ -12,18 +12,13 @@ One thread at a time may use an instance (as the contract says of adapters).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
 import subprocess
-import sys
-import tempfile
 import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters.base import (
@@ -36,10 +31,8 @@ from adapters.base import (
     Record,
     TopicPartition,
 )
-from conformance import processes
 from conformance.adapter_host import (
     EOF,
-    LineReader,
     RemoteError,
     decode_error,
     decode_offsets,
@@ -51,43 +44,33 @@ from conformance.adapter_host import (
     encode_tps,
 )
 from conformance.clients.client import Client
+from conformance.clients.line_process import LineProcess
 from conformance.errors import WorkerError
 
 CALL_TIMEOUT = 60.0  # the longest silence of the host during one call (plus poll's own timeout)
 START_TIMEOUT = 120.0  # starting the interpreter, importing the client, creating the consumer
-STOP_GRACE = 5.0
 
 
 class AdapterHostError(WorkerError):
     """The adapter host died, stopped answering or broke the protocol."""
 
 
-class _Connection:
+class _Connection(LineProcess):
     """One adapter host process, its line pipes and the callbacks registered with it."""
 
+    kind = "adapter host"
+    error = AdapterHostError
+
     def __init__(self, client: Client, call_timeout: float) -> None:
-        self.label = client.label
+        super().__init__(client.label, [client.python, "-m", "conformance.adapter_host"],
+                         client.process_env(), "kc-adapter-host-")
         self.call_timeout = call_timeout
         self.listener: RebalanceListener | None = None
-        self.failure: AdapterHostError | None = None
-        self.stopped = False
         self._commit_callbacks: dict[int, tuple[CommitCallback, bool]] = {}
         self._ids = itertools.count(1)
         self._stack: list[int] = []  # callbacks running here, innermost last
         self._stash: dict[int, dict[str, Any]] = {}  # replies that overtook a nested reply
         self._origins: dict[str, BaseException] = {}  # exceptions raised by local callbacks
-        fd, path = tempfile.mkstemp(prefix="kc-adapter-host-", suffix=".log")
-        self.log_path = Path(path)
-        try:
-            with os.fdopen(fd, "ab") as log:
-                self.proc = processes.popen(
-                    [client.python, "-m", "conformance.adapter_host"], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=log, env=client.process_env())
-        except OSError as exc:
-            self.log_path.unlink(missing_ok=True)
-            raise AdapterHostError(f"{self.label}: cannot start {client.python}: {exc}") from None
-        assert self.proc.stdout is not None
-        self._lines = LineReader(self.proc.stdout.fileno())
 
     # -- calls -----------------------------------------------------------------------------
     def register(self, callback: CommitCallback, once: bool) -> int:
@@ -104,7 +87,7 @@ class _Connection:
         if self.stopped:
             raise AdapterHostError(f"{self.label}: the adapter host was stopped")
         msg_id = next(self._ids)
-        self._send({"type": "call", "id": msg_id, "method": method, "args": args or {},
+        self.write({"type": "call", "id": msg_id, "method": method, "args": args or {},
                     "in": self._stack[-1] if self._stack else None}, method)
         try:
             return self._wait(msg_id, method, wait or self.call_timeout)
@@ -112,38 +95,30 @@ class _Connection:
             if not self._stack:
                 self._origins.clear()
 
-    def _send(self, obj: dict[str, Any], what: str) -> None:
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
-            self.proc.stdin.flush()
-        except (OSError, ValueError):
-            self._died(what)
-
     def _wait(self, msg_id: int, method: str, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
         while msg_id not in self._stash:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._fail(f"no reply to {method}() within {timeout:.0f} s; the adapter host "
+                self.fail(f"no reply to {method}() within {timeout:.0f} s; the adapter host "
                            f"was stopped")
-            line = self._lines.readline(remaining)
+            line = self.lines.readline(remaining)
             if line is None:
                 continue
             if line is EOF:
-                self._died(method)
+                self.died(method)
             try:
                 msg = json.loads(str(line))
                 kind = msg["type"]
             except (ValueError, KeyError, TypeError):
-                self._fail(f"a line outside the protocol during {method}(): {str(line)[:200]}")
+                self.fail(f"a line outside the protocol during {method}(): {str(line)[:200]}")
             if kind == "callback":
                 self._run_callback(msg)
                 deadline = time.monotonic() + timeout
             elif kind in ("result", "error") and msg.get("id") is not None:
                 self._stash[int(msg["id"])] = msg
             else:
-                self._fail(f"unexpected message during {method}(): {str(line)[:200]}")
+                self.fail(f"unexpected message during {method}(): {str(line)[:200]}")
         reply = self._stash.pop(msg_id)
         if reply["type"] == "result":
             return reply.get("value")
@@ -178,56 +153,9 @@ class _Connection:
             error = encode_error(exc, origin=token)
         finally:
             self._stack.pop()
-        self._send({"type": "return", "cb": cb, "error": error}, f"the {kind} callback")
+        self.write({"type": "return", "cb": cb, "error": error}, f"the {kind} callback")
 
     # -- failures and stopping -------------------------------------------------------------
-    def _fail(self, message: str) -> None:
-        self.failure = AdapterHostError(f"{self.label}: {message}")
-        self.stop(graceful=False)
-        raise self.failure
-
-    def _died(self, what: str) -> None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(STOP_GRACE)
-        code = self.proc.poll()
-        tail = [ln for ln in self.log_tail().splitlines() if ln.strip()]
-        self._fail(f"the adapter host (pid {self.proc.pid}) exited (code {code}) during "
-                   f"{what}" + (f": {tail[-1].strip()}" if tail else ""))
-
-    def log_tail(self, limit: int = 8000) -> str:
-        try:
-            with self.log_path.open("rb") as fh:
-                fh.seek(max(0, self.log_path.stat().st_size - limit))
-                return fh.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def stop(self, echo: bool = False, graceful: bool = True) -> None:
-        """End the host: end of stdin (``graceful``), then SIGTERM, then SIGKILL; reap it;
-        drop its log (copied to stderr first with ``echo``). Idempotent; never raises."""
-        if self.stopped:
-            return
-        self.stopped = True
-        with contextlib.suppress(Exception):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(STOP_GRACE if graceful else 0.01)
-        except subprocess.TimeoutExpired:
-            processes.terminate(self.proc, grace=STOP_GRACE)
-        except Exception:
-            processes.kill(self.proc)
-        with contextlib.suppress(Exception):
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-        if echo:
-            text = self.log_tail()
-            if text.strip():
-                with contextlib.suppress(Exception):
-                    sys.stderr.write(f"--- adapter host {self.label} (pid {self.proc.pid}) "
-                                     f"stderr ---\n{text.rstrip()}\n")
-        self.log_path.unlink(missing_ok=True)
-
 
 def _stop_quietly(conn: _Connection) -> None:
     conn.stop()

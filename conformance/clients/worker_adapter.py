@@ -22,18 +22,14 @@ A worker that dies, stops answering or breaks the protocol raises
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
-import subprocess
-import tempfile
 import time
 import weakref
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters.base import (
@@ -51,14 +47,13 @@ from adapters.base import (
     TopicPartition,
     Unsupported,
 )
-from conformance import processes
-from conformance.adapter_host import EOF, LineReader
+from conformance.adapter_host import EOF
 from conformance.clients.client import Client
+from conformance.clients.line_process import LineProcess
 from conformance.errors import WorkerError
 
 CALL_TIMEOUT = 60.0  # the longest silence of the worker during one command (plus poll's own)
 START_TIMEOUT = 120.0  # starting the runtime (a JVM on a loaded machine) and the consumer
-STOP_GRACE = 5.0
 _members = itertools.count(1)
 
 #: Error codes of the protocol -> the contract's exceptions.
@@ -96,36 +91,21 @@ def _record(item: list[Any]) -> Record:
                   None if key is None else str(key).encode(), None)
 
 
-class _Worker:
+class _Worker(LineProcess):
     """One worker process: commands out, lines in, read by the calling thread."""
 
+    kind = "worker"
+    error = WorkerAdapterError
+
     def __init__(self, client: Client) -> None:
-        self.label = client.label
         self.member = f"contract-{os.getpid()}-{next(_members)}"
+        super().__init__(client.label, client.worker_command(self.member),
+                         client.process_env(), "kc-worker-adapter-")
         self.ids = itertools.count(1)
-        self.stopped = False
-        self.failure: WorkerAdapterError | None = None
-        fd, path = tempfile.mkstemp(prefix="kc-worker-adapter-", suffix=".log")
-        self.log_path = Path(path)
-        try:
-            with os.fdopen(fd, "ab") as log:
-                self.proc = processes.popen(client.worker_command(self.member),
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=log, env=client.process_env())
-        except OSError as exc:
-            self.log_path.unlink(missing_ok=True)
-            raise WorkerAdapterError(f"{self.label}: cannot start the worker: {exc}") from None
-        assert self.proc.stdout is not None
-        self.lines = LineReader(self.proc.stdout.fileno())
 
     def send(self, cmd: dict[str, Any]) -> int:
         msg_id = next(self.ids)
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(json.dumps({**cmd, "msg_id": msg_id}).encode() + b"\n")
-            self.proc.stdin.flush()
-        except (OSError, ValueError):
-            self.died(str(cmd.get("type")))
+        self.write({**cmd, "msg_id": msg_id}, str(cmd.get("type")))
         return msg_id
 
     def next_line(self, timeout: float, what: str) -> dict[str, Any] | None:
@@ -142,46 +122,6 @@ class _Worker:
         if not isinstance(obj, dict) or "type" not in obj:
             self.fail(f"a line outside the protocol during {what}: {str(line)[:200]}")
         return obj
-
-    def fail(self, message: str) -> None:
-        self.failure = WorkerAdapterError(f"{self.label}: {message}")
-        self.stop(graceful=False)
-        raise self.failure
-
-    def died(self, what: str) -> None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(STOP_GRACE)
-        tail = [ln for ln in self.log_tail().splitlines() if ln.strip()]
-        self.fail(f"the worker (pid {self.proc.pid}) exited (code {self.proc.poll()}) during "
-                  f"{what}" + (f": {tail[-1].strip()}" if tail else ""))
-
-    def log_tail(self, limit: int = 4000) -> str:
-        try:
-            with self.log_path.open("rb") as fh:
-                fh.seek(max(0, self.log_path.stat().st_size - limit))
-                return fh.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def stop(self, graceful: bool = True) -> None:
-        """End of stdin (the worker exits), then SIGTERM, then SIGKILL; reap it; drop its
-        log. Idempotent; never raises."""
-        if self.stopped:
-            return
-        self.stopped = True
-        with contextlib.suppress(Exception):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()
-        try:
-            self.proc.wait(STOP_GRACE if graceful else 0.01)
-        except subprocess.TimeoutExpired:
-            processes.terminate(self.proc, grace=STOP_GRACE)
-        except Exception:
-            processes.kill(self.proc)
-        with contextlib.suppress(Exception):
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
-        self.log_path.unlink(missing_ok=True)
 
 
 def _stop_quietly(worker: _Worker) -> None:
