@@ -32,6 +32,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from conformance.history import HARNESS, Event, History
+from conformance.report.evidence import ranges
 from conformance.verdicts import Violation
 
 TP = tuple[str, int]
@@ -213,7 +214,7 @@ def collect(history: History, evidence: frozenset[int] | set[int] = frozenset(),
                 by_tp[(str(r[0]), int(r[1]))].append(int(r[2]))
             for tp, offs in by_tp.items():
                 tps.add(tp)
-                add("produced", tp=tp, text=_ranges(offs), title=f"produced {_ranges(offs)}")
+                add("produced", tp=tp, text=ranges(offs), title=f"produced {ranges(offs)}")
         elif e.type in ("assigned", "revoked", "lost"):
             parts = e.partitions()
             tps.update(parts)
@@ -235,18 +236,18 @@ def collect(history: History, evidence: frozenset[int] | set[int] = frozenset(),
                 tps.add(tp)
                 if e.type == "polled":
                     if hit:
-                        add("polled", tp=tp, text=_ranges(offs), title=f"{e.source} polled "
-                            f"{_ranges(offs)}")
+                        add("polled", tp=tp, text=ranges(offs), title=f"{e.source} polled "
+                            f"{ranges(offs)}")
                     continue
                 again = [o for o in offs if o in seen[tp]]
                 first = [o for o in offs if o not in seen[tp]]
                 seen[tp].update(offs)
                 if first:
-                    add("processed", tp=tp, member=e.source, text=_ranges(first),
-                        title=f"{e.source} processed {_ranges(first)}")
+                    add("processed", tp=tp, member=e.source, text=ranges(first),
+                        title=f"{e.source} processed {ranges(first)}")
                 if again:
-                    add("again", tp=tp, member=e.source, text=_ranges(again),
-                        title=f"{e.source} processed again {_ranges(again)}")
+                    add("again", tp=tp, member=e.source, text=ranges(again),
+                        title=f"{e.source} processed again {ranges(again)}")
         elif e.type in ("committed", "commit_requested", "group_offsets"):
             _commit_marks(e, hit, add, owned, tps, broker)
         elif e.type == "seeked":
@@ -390,15 +391,6 @@ def _scenario_tps(history: History) -> list[TP]:
     return []
 
 
-def _ranges(offsets: list[int]) -> str:
-    """[0, 1, 2, 5] -> '0-2, 5' with an en dash (in the given order)."""
-    runs: list[list[int]] = []
-    for o in offsets:
-        if runs and o == runs[-1][1] + 1:
-            runs[-1][1] = o
-        else:
-            runs.append([o, o])
-    return ", ".join(str(a) if a == b else f"{a}\u2013{b}" for a, b in runs)
 
 
 def _tp_list(parts: list[TP]) -> str:
@@ -666,7 +658,7 @@ def _missing(records: list[tuple[int, float]], scale: Scale, top: float, tp: TP)
         by_time[round(scale.x(ts), 1)].append(offset)
     out = []
     for x, offsets in sorted(by_time.items()):
-        text = _ranges(sorted(offsets))
+        text = ranges(sorted(offsets))
         y = top + 19
         out.append(f'<g class="mark missing"><path d="M{x - 3:.1f} {y - 3:.1f} l6 6 m0 -6 l-6 6" '
                    f'stroke="#cf222e" stroke-width="2"/><text x="{x + 4:.1f}" y="{y + 4:.1f}" '
