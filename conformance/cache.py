@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,3 +27,13 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def finished_build(folder: Path, build_format: int) -> dict[str, object] | None:
+    """The ``ready.json`` a worker build writes into ``folder`` last, when it is of
+    ``build_format``; None for an unfinished build or one of another format (rebuilt)."""
+    try:
+        info = json.loads((folder / "ready.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("format") == build_format else None

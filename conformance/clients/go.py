@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conformance.cache import cache_root, file_lock
+from conformance.cache import cache_root, file_lock, finished_build
 from conformance.clients.envs import ClientEnvError
 from conformance.clients.native import NativeBuild
 from conformance.errors import UsageError
@@ -114,11 +114,8 @@ def build_dir(version: str, runtime: str) -> Path:
 
 
 def _finished(folder: Path) -> bool:
-    try:
-        ready = json.loads((folder / "ready.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return ready.get("format") == BUILD_FORMAT and (folder / "worker").is_file()
+    return (finished_build(folder, BUILD_FORMAT) is not None
+            and (folder / "worker").is_file())
 
 
 def build(version: str | None, progress: Callable[[str], None] | None = None) -> NativeBuild:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.cache import cache_root, file_lock
+from conformance.cache import cache_root, file_lock, finished_build
 from conformance.clients.envs import ClientEnvError
 from conformance.clients.native import NativeBuild
 from conformance.errors import UsageError
@@ -93,10 +93,10 @@ class MavenWorker:
         version = self.check_release(version or self.default)
         java = self.tool("java")
         folder = self.build_dir(version)
-        info = _finished(folder)
+        info = finished_build(folder, BUILD_FORMAT)
         if info is None:
             with file_lock(folder.with_name(folder.name + ".lock")):
-                info = _finished(folder)  # built by a concurrent process meanwhile
+                info = finished_build(folder, BUILD_FORMAT)  # built meanwhile by another run
                 if info is None:
                     info = self._build(version, folder, java, progress)
         classpath = os.pathsep.join([str(folder / "classes"), str(folder / "lib" / "*")])
@@ -169,14 +169,6 @@ class MavenWorker:
         detail = (errors or lines or ["no output"])[0]
         detail = re.sub(r"\x1b\[[0-9;]*m", "", detail).removeprefix("[ERROR] ")
         return ClientEnvError(f"building {label} failed: {detail[:300]}")
-
-
-def _finished(folder: Path) -> dict[str, object] | None:
-    try:
-        info = json.loads((folder / "ready.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) and info.get("format") == BUILD_FORMAT else None
 
 
 def _runtime(java: str) -> str:

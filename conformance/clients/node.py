@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conformance.cache import cache_root, file_lock
+from conformance.cache import cache_root, file_lock, finished_build
 from conformance.clients.envs import ClientEnvError
 from conformance.clients.native import NativeBuild
 from conformance.errors import UsageError
@@ -78,14 +78,6 @@ def _run(cmd: list[str], cwd: Path, label: str) -> str:
     return proc.stdout.strip()
 
 
-def _finished(folder: Path) -> dict[str, object] | None:
-    try:
-        info = json.loads((folder / "ready.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) and info.get("format") == BUILD_FORMAT else None
-
-
 def _result(node: str, folder: Path, info: dict[str, object]) -> NativeBuild:
     return NativeBuild((node, str(folder / "worker.js")), str(info["version"]),
                        str(info.get("runtime", "")))
@@ -102,12 +94,12 @@ def build(version: str | None, progress: Callable[[str], None] | None = None) ->
         raise UsageError(f"{label}: expected a kafkajs release like {pinned}")
     node = _tool("node")
     folder = build_dir(wanted)
-    info = _finished(folder)
+    info = finished_build(folder, BUILD_FORMAT)
     if info is not None:
         return _result(node, folder, info)
     npm = _tool("npm")
     with file_lock(folder.with_name(folder.name + ".lock")):
-        info = _finished(folder)
+        info = finished_build(folder, BUILD_FORMAT)
         if info is not None:  # built by a concurrent run meanwhile
             return _result(node, folder, info)
         if progress:
