@@ -370,6 +370,26 @@ def test_commit_then_committed_and_a_new_member_resumes(make, kafka_broker, kafk
     assert not set(_offsets(records)) & set(_offsets(rest)), "committed records read again"
 
 
+class _Polls:
+    """One-record polls of a consumer, each kept with how many listener events had arrived
+    when it returned, so that a test can look at the records read after a given event."""
+
+    def __init__(self, consumer: Adapter, rec: Recorder, tp: TopicPartition) -> None:
+        self.consumer, self.rec, self.tp = consumer, rec, tp
+        self.done: list[tuple[int, list[int]]] = []
+
+    def __call__(self) -> None:
+        offsets = [r.offset for r in self.consumer.poll(0.2, 1) if r.tp == self.tp]
+        self.done.append((len(self.rec.events), offsets))
+
+    def assert_resumes_at(self, offset: int, after: int, what: str) -> None:
+        """The first record read once listener event ``after`` had arrived is ``offset``."""
+        resumed = wait_for(lambda: [o for n, offsets in self.done if n > after
+                                    for o in offsets], TIMEOUT, what, self)
+        assert resumed[0] == offset, (f"resumed at {resumed[0]} instead of the committed "
+                                      f"offset {offset} (listener: {self.rec.events})")
+
+
 def test_a_partition_given_back_resumes_at_the_committed_offset(make, kafka_broker,
                                                                 kafka_names) -> None:
     """A member whose partition is revoked in a rebalance (eager protocols revoke everything:
@@ -384,12 +404,7 @@ def test_a_partition_given_back_resumes_at_the_committed_offset(make, kafka_brok
     consumer.subscribe([topic], rec)
     assert [r.offset for r in poll_records(consumer, 4, max_records=4)] == [0, 1, 2, 3]
     consumer.commit({tp: 2})  # the application processed 0-1 only: 2-3 must come again
-    polls: list[tuple[int, list[int]]] = []  # (listener events when the poll returned, offsets)
-
-    def poll() -> None:
-        offsets = [r.offset for r in consumer.poll(0.2, 1) if r.tp == tp]
-        polls.append((len(rec.events), offsets))
-
+    poll = _Polls(consumer, rec, tp)
     kafka_broker.admin.add_partitions(topic, 2)
     wait_for(lambda: len(rec.owned()) == 2, TIMEOUT, "the grown assignment", poll)
     taken = [n for n, (kind, parts) in enumerate(rec.events)
@@ -399,10 +414,7 @@ def test_a_partition_given_back_resumes_at_the_committed_offset(make, kafka_brok
     back = max(n for n, (kind, parts) in enumerate(rec.events)
                if kind == "assigned" and tp in parts)
     assert back > taken[-1]
-    resumed = wait_for(lambda: [o for n, offsets in polls if n > back for o in offsets],
-                       TIMEOUT, "records after the partition came back", poll)
-    assert resumed[0] == 2, (f"resumed at {resumed[0]} instead of the committed offset 2 "
-                             f"(listener: {rec.events})")
+    poll.assert_resumes_at(2, back, "records after the partition came back")
 
 
 def test_unsubscribe_then_subscribe_resumes_at_the_committed_offset(make, combo, kafka_broker,
@@ -426,11 +438,7 @@ def test_unsubscribe_then_subscribe_resumes_at_the_committed_offset(make, combo,
     consumer.commit({tp: 2})  # the application processed 0-1 only: 2-3 must come again
     consumer.unsubscribe()
     consumer.subscribe([topic], rec)
-    polls: list[tuple[int, list[int]]] = []
-
-    def poll() -> None:
-        offsets = [r.offset for r in consumer.poll(0.2, 1) if r.tp == tp]
-        polls.append((len(rec.events), offsets))
+    poll = _Polls(consumer, rec, tp)
 
     def given_back() -> int | None:
         gone = [n for n, (kind, parts) in enumerate(rec.events)
@@ -441,10 +449,8 @@ def test_unsubscribe_then_subscribe_resumes_at_the_committed_offset(make, combo,
 
     wait_for(lambda: given_back() is not None, TIMEOUT, "revoked, then assigned again", poll)
     back = given_back()
-    resumed = wait_for(lambda: [o for n, offsets in polls if n > back for o in offsets],
-                       TIMEOUT, "records after subscribing again", poll)
-    assert resumed[0] == 2, (f"resumed at {resumed[0]} instead of the committed offset 2 "
-                             f"(listener: {rec.events})")
+    assert back is not None
+    poll.assert_resumes_at(2, back, "records after subscribing again")
 
 
 # -- S7: seek, manual assignment -------------------------------------------------------------
