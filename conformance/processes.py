@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import psutil
@@ -128,6 +128,26 @@ def kill_processes(procs: list[psutil.Process], timeout: float = 10.0) -> None:
         with contextlib.suppress(psutil.Error):
             proc.kill()
     psutil.wait_procs(procs, timeout=timeout)
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    """Every process ``pid`` started (and theirs); none if it is gone."""
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def stop_children(keep: Collection[int] = (), grace: float = 5.0) -> None:
+    """Terminate every process this one started (and theirs), but ``keep`` (and theirs):
+    SIGTERM, SIGKILL after ``grace`` seconds."""
+    kept = {pid for k in keep for pid in [k, *(c.pid for c in descendants(k))]}
+    procs = [p for p in descendants(os.getpid()) if p.pid not in kept]
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _gone, alive = psutil.wait_procs(procs, timeout=grace)
+    kill_processes(alive, timeout=grace)
 
 
 def reap_orphans(runs_root: Path, min_age: float = 2.0) -> int:

@@ -9,12 +9,11 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -31,6 +30,7 @@ from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
 from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
+from conformance.processes import stop_children
 from conformance.strategies import Strategy
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
@@ -219,32 +219,6 @@ def _broker_pids(broker: Broker) -> set[int]:
     with contextlib.suppress(Exception):
         return {p.pid for p in nodes()}
     return set()
-
-
-def stop_children(keep: Collection[int] = (), grace: float = 5.0) -> None:
-    """Terminate every process this one started (and theirs), but ``keep`` (and theirs):
-    SIGTERM, SIGKILL after ``grace`` seconds."""
-    me = psutil.Process()
-    try:
-        kept = {pid for k in keep for pid in [k, *(c.pid for c in _descendants(k))]}
-        procs = [p for p in me.children(recursive=True) if p.pid not in kept]
-    except psutil.Error:
-        return
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _gone, alive = psutil.wait_procs(procs, timeout=grace)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace)
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.Error:
-        return []
 
 
 @dataclass(frozen=True)
