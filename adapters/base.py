@@ -180,6 +180,9 @@ class Capabilities:
     #: (clients that heartbeat in the background regardless of polling have none)
     poll_interval: bool = True
     unsubscribe: bool = False  # Adapter.unsubscribe(), then subscribe() again
+    #: auto commit (and the commit of a close) covers only offsets the application stored
+    #: after processing (``store()``), never merely polled ones: S4's hazard does not apply
+    stores_processed: bool = False
 
     def to_json(self) -> dict[str, bool]:
         return dict(self.__dict__)

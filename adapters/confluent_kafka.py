@@ -87,6 +87,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, libversion
@@ -602,6 +603,7 @@ class ConfluentStoredOffsetsAdapter(ConfluentAdapter):
 
     name = "confluent-kafka:stored"
     auto_offset_store = False
+    capabilities = replace(ConfluentAdapter.capabilities, stores_processed=True)
 
     def store(self, records: list[Record]) -> dict[TopicPartition, int]:
         """Store the position after ``records`` (processed) for the next (auto) commit.

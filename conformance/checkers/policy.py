@@ -19,6 +19,9 @@ that crashed.
                                                               and an ok ``auto`` commit of that
                                                               member reported between the poll
                                                               and the kill covered its offset
+                                                              (never for a member whose client
+                                                              commits only stored, processed
+                                                              offsets: ``stores_processed``)
     lost                           processing "pool" (S6)     the same, with any ok commit of
                                                               the member (or a commit it had
                                                               requested without an outcome when
@@ -27,9 +30,12 @@ that crashed.
                                    (S6)                       member's polled position (highest
                                                               offset it had polled of the
                                                               partition + 1) at the commit
+                                                              (S4: not a ``stores_processed``
+                                                              member's)
     group-offset-beyond-processed  auto commit (S4), pool     the offset does not exceed the
                                    (S6)                       polled position of any member
-                                                              before the observation
+                                                              before the observation (S4: of
+                                                              any not ``stores_processed``)
     skip                           pool (S6)                  every skipped offset had been
                                                               polled by the member before
     nonmonotonic                   pool (S6)                  the record had been polled by the
@@ -79,6 +85,8 @@ S4_CRASH = ("with enable_auto_commit a member killed after an auto commit covere
 S8_STALE_BATCH = ("a member removed from the group while stalled learns it at its next "
                   "poll (fetches are not fenced by the group): the one batch its first poll "
                   "returned before that is Kafka's behaviour, also the Java client's (S8)")
+STORED_ONLY = ("the member's client commits only offsets stored after processing "
+               "(stores_processed), so S4's polled-but-unprocessed hazard is not its own")
 S6_POOL = ("a worker pool lets poll() run and commit before workers finish, losing and "
            "reordering records (S6)")
 
@@ -115,6 +123,12 @@ class Facts:
         for kill, offsets in unresolved_at_kill(history):
             for tp, off in offsets.items():
                 self.uncertain[kill][tp] = max(off, self.uncertain[kill].get(tp, off))
+        #: members whose client commits only offsets stored after processing (their
+        #: ``ready`` event's capability): S4's polled-but-unprocessed hazard is not theirs
+        self.stores_processed = {
+            e.source for e in history.of_type("ready")
+            if isinstance(e.data.get("capabilities"), dict)
+            and e.data["capabilities"].get("stores_processed")}
         self._lost: dict[tuple[TP, str], list[Produced]] | None = None
         self._produced: dict[TP, list[int]] | None = None
 
@@ -124,6 +138,12 @@ class Facts:
         indices, maxima = self._pos.get((member, tp), ([], []))
         n = bisect.bisect_left(indices, before)
         return maxima[n - 1] if n else None
+
+    def unstored_position(self, tp: TP, before: int) -> int | None:
+        """:meth:`position` over the members that are not ``stores_processed`` only."""
+        found = [p for m in {m for (m, t) in self._pos if t == tp and m is not None}
+                 - self.stores_processed if (p := self.position(tp, before, m)) is not None]
+        return max(found, default=None)
 
     def polled_by(self, member: str, tp: TP, offset: int, before: int) -> bool:
         return any(m == member and i < before for m, i in self.polls.get((*tp, offset), []))
@@ -145,6 +165,9 @@ class Facts:
             return "never polled by any member"
         why = "polled only by members that were not killed afterwards"
         for member, index in polls:
+            if auto_only and member in self.stores_processed:
+                why = STORED_ONLY
+                continue
             kill = next((k for k in self.kills.get(member, []) if k > index), None)
             if kill is None:
                 continue
@@ -186,6 +209,27 @@ def _commit_beyond(v: Violation, facts: Facts) -> str:
         return ""
     return (f"offset {d.get('committed')} is beyond the member's polled position "
             f"{position}: records never handed to the application")
+
+
+def _auto_commit_beyond(v: Violation, facts: Facts) -> str:
+    """S4: as :func:`_commit_beyond`, never for a ``stores_processed`` member."""
+    if str(v.details.get("member")) in facts.stores_processed:
+        return STORED_ONLY
+    return _commit_beyond(v, facts)
+
+
+def _auto_observed_beyond(v: Violation, facts: Facts) -> str:
+    """S4: as :func:`_observed_beyond`, measured on the members that store on poll only."""
+    if not v.evidence:
+        return "the observation could not be measured"
+    d = v.details
+    tp = (str(d.get("topic")), int(d.get("partition", -1)))
+    position = facts.unstored_position(tp, v.evidence[0])
+    if position is not None and int(d.get("committed", 0)) <= position:
+        return ""
+    return (f"offset {d.get('committed')} is beyond the polled position {position} of every "
+            f"member that stores offsets on poll: " + (
+                "records never handed to any member" if position is not None else STORED_ONLY))
 
 
 def _observed_beyond(v: Violation, facts: Facts) -> str:
@@ -256,8 +300,8 @@ HAZARDS: tuple[Hazard, ...] = (
            "records produced before the partition's first assignment have no committed "
            "offset and auto_offset_reset=latest skips them (S3)"),
     Hazard(("lost",), _auto, S4_CRASH, _lost_beyond(auto_only=True)),
-    Hazard(("commit-beyond-processed",), _auto, S4_STORED, _commit_beyond),
-    Hazard(("group-offset-beyond-processed",), _auto, S4_STORED, _observed_beyond),
+    Hazard(("commit-beyond-processed",), _auto, S4_STORED, _auto_commit_beyond),
+    Hazard(("group-offset-beyond-processed",), _auto, S4_STORED, _auto_observed_beyond),
     Hazard(("lost",), _pool, S6_POOL, _lost_beyond(auto_only=False)),
     Hazard(("commit-beyond-processed",), _pool, S6_POOL, _commit_beyond),
     Hazard(("group-offset-beyond-processed",), _pool, S6_POOL, _observed_beyond),

@@ -144,6 +144,37 @@ def test_observed_offset_beyond_every_poll_fails_under_auto_commit() -> None:
     assert verdict(h, "commit-validity")[0] == Verdict.FAIL
 
 
+
+def stores_processed(h: H, member: str = "m1") -> H:
+    """``member``'s client commits only offsets stored after processing (its ready event)."""
+    return h.add("ready", source=member, adapter="x:stored",
+                 capabilities={"stores_processed": True})
+
+
+def test_a_client_that_commits_stored_offsets_only_gets_no_auto_commit_hazard() -> None:
+    """S4's hazard is a client that stores on poll; one that stores processed offsets only
+    (librdkafka with enable.auto.offset.store=false) and still commits polled ones fails."""
+    h = (H().scenario(auto_commit=True, strategy="auto").produce(0, range(10)))
+    stores_processed(h).assigned("m1", 0).polled("m1", 0, range(5)).processed(
+        "m1", 0, range(3)).committed("m1", {0: 5}, mode="auto")
+    verdict_, note = verdict(h, "commit-validity")
+    assert verdict_ == Verdict.FAIL and "stores_processed" in note
+    lost = stores_processed(auto_crash(), "m1")
+    verdict_, note = verdict(lost, "no-loss")
+    assert verdict_ == Verdict.FAIL and "stores_processed" in note
+
+
+def test_an_observed_group_offset_is_measured_on_members_that_store_on_poll() -> None:
+    h = (H().scenario(auto_commit=True).produce(0, range(10)))
+    stores_processed(h).assigned("m1", 0).polled("m1", 0, range(6)).processed("m1", 0, range(4))
+    h.add("group_offsets", offsets=[["t", 0, 6]])
+    verdict_, note = verdict(h, "commit-validity")
+    assert verdict_ == Verdict.FAIL and "stores offsets on poll" in note
+    h = (H().scenario(auto_commit=True).produce(0, range(10)))
+    stores_processed(h, "m2").assigned("m1", 0).polled("m1", 0, range(6)).processed(
+        "m1", 0, range(4)).add("group_offsets", offsets=[["t", 0, 6]])
+    assert verdict(h, "commit-validity")[0] == Verdict.HAZARD
+
 # -- S6: a worker pool, measured ----------------------------------------------------------------
 def pool_crash(processing: str = "pool") -> H:
     """m1 polls 0..5 and commits the poll before its workers finish; killed with 2 and 4 not
