@@ -186,7 +186,8 @@ class AiokafkaAdapter(Adapter):
 
     name = "aiokafka"
     client = "aiokafka"
-    capabilities = Capabilities(consumer_protocol=False, cooperative=False, on_lost=False)
+    capabilities = Capabilities(consumer_protocol=False, cooperative=False, on_lost=False,
+                                unsubscribe=True)
 
     @classmethod
     def check_config(cls, config: ConsumerConfig) -> None:
@@ -453,6 +454,18 @@ class AiokafkaAdapter(Adapter):
             self._do(lambda: self._consumer.subscribe(topics=list(topics), listener=bridge))
         except Exception as exc:
             raise _error(exc, "subscribe failed") from None
+
+    def unsubscribe(self) -> None:
+        """``AIOKafkaConsumer.unsubscribe()`` on the loop: the subscription is dropped and a
+        LeaveGroup task started; the listener hears ``on_revoked`` of the old partitions
+        only when a later ``subscribe()`` joins again (see the module doc), and the adapter
+        forgets their positions then, as after any revoke."""
+        self._check_open()
+        self._require_group("unsubscribe")
+        try:
+            self._do(self._consumer.unsubscribe)
+        except Exception as exc:
+            raise _error(exc, "unsubscribe failed") from None
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self._check_open()

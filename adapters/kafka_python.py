@@ -261,7 +261,7 @@ class KafkaPythonAdapter(Adapter):
     client = "kafka-python"
     capabilities = Capabilities(consumer_protocol=False,
                                 cooperative=CooperativeStickyAssignor is not None,
-                                on_lost=_ON_LOST)
+                                on_lost=_ON_LOST, unsubscribe=True)
 
     @classmethod
     def check_config(cls, config: ConsumerConfig) -> None:
@@ -501,6 +501,20 @@ class KafkaPythonAdapter(Adapter):
             self._consumer.subscribe(topics=list(topics), listener=bridge)
         except Exception as exc:
             raise _error(exc, "subscribe failed") from None
+
+    def unsubscribe(self) -> None:
+        """``KafkaConsumer.unsubscribe()``: an auto commit where it is on, the assignment
+        cleared (the positions with it), LeaveGroup. The client does not call the listener
+        (see the module doc); the adapter forgets its positions of the dropped partitions."""
+        self._check_open()
+        self._require_group("unsubscribe")
+        try:
+            self._consumer.unsubscribe()
+        except Exception as exc:
+            raise _error(_unwrap_listener_error(exc), "unsubscribe failed") from None
+        finally:
+            self._deliver()
+        self._positions.clear()
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self._check_open()

@@ -281,6 +281,13 @@ class WorkerAdapter(Adapter):
         self._listener = listener
         self._call("subscribe", topics=list(topics))
 
+    def unsubscribe(self) -> None:
+        """The ``unsubscribe`` command, for workers whose capabilities say they have it."""
+        if not self.capabilities.unsubscribe:
+            raise Unsupported(f"{self._client().label} cannot unsubscribe (its worker reports "
+                              f"capability unsubscribe false)")
+        self._call("unsubscribe")
+
     def assign(self, partitions: list[TopicPartition]) -> None:
         self._call("assign", partitions=_wire_tps(partitions))
 

@@ -110,7 +110,7 @@ final class ClientConfig {
         caps.put("offset_reset_none", true);
         caps.put("on_lost", true);  // ConsumerRebalanceListener.onPartitionsLost (2.4+)
         caps.put("poll_interval", true);  // max.poll.interval.ms
-        caps.put("unsubscribe", false);  // no 'unsubscribe' command (yet)
+        caps.put("unsubscribe", true);  // consumer.unsubscribe(), then subscribe() again
         return caps;
     }
 

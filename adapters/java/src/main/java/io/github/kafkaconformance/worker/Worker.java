@@ -451,6 +451,7 @@ final class Worker {
             case "describe": describe(msg); break;
             case "init": init(msg); break;
             case "subscribe": subscribe(msg); break;
+            case "unsubscribe": unsubscribe(msg); break;
             case "assign": assign(msg); break;
             case "poll": poll(msg); break;
             case "run": run(msg); break;
@@ -467,8 +468,8 @@ final class Worker {
         }
     }
 
-    private static final Set<String> COMMANDS = Set.of("describe", "init", "subscribe", "assign",
-        "poll", "run", "halt", "commit", "seek", "position", "committed", "pause", "resume",
+    private static final Set<String> COMMANDS = Set.of("describe", "init", "subscribe",
+        "unsubscribe", "assign", "poll", "run", "halt", "commit", "seek", "position", "committed", "pause", "resume",
         "assignment", "close");
 
     /** The client, its release and capabilities, and per config why it cannot run (null where
@@ -541,6 +542,19 @@ final class Worker {
                 "subscribe needs a group id (the consumer has none)", false);
         }
         consumer.subscribe(topics, new Listener());
+        out.write(out.reply(msg));
+    }
+
+    /** consumer.unsubscribe(): the listener hears the revoke (or loss) of the owned
+     *  partitions inside the call (classic: onLeavePrepare; consumer protocol: the callback
+     *  the background thread hands to this one), then the member leaves the group. */
+    private void unsubscribe(JsonNode msg) {
+        if (!config.hasGroup()) {
+            throw new Errors.ConsumerError("illegal-state",
+                "unsubscribe needs a group id (the consumer has none)", false);
+        }
+        consumer.unsubscribe();
+        forget(new ArrayList<>(owned));  // nothing is owned now, whatever the listener heard
         out.write(out.reply(msg));
     }
 
