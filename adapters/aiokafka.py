@@ -25,6 +25,14 @@ next one when this one returned records). aiokafka's rebalance is eager only and
 partitions hears ``on_revoked``. ``close()`` (``stop()``) does not call the listener at all
 (a client deviation, left visible: tests/integration/test_adapter_contract.py DEVIATIONS).
 
+unsubscribe() (capability ``unsubscribe``): ``AIOKafkaConsumer.unsubscribe()`` drops the
+subscription and starts a LeaveGroup task; the coordination task keeps the old assignment and
+revokes it (``on_partitions_revoked``, the contract's listener) only when a later
+``subscribe()`` joins again, before the new assignment (measured); an application that never
+subscribes again never hears that its partitions went (read from aiokafka 0.14's coordination
+routine, which waits for a new subscription). Assigned again, the member resumes at the
+committed offset (contract test, aiokafka 0.14.0).
+
 poll(): ``getmany`` blocks without bound while a rebalance is in progress (it waits for the new
 assignment); when one is in progress as ``poll()`` starts, the adapter waits for the assignment
 at most ``timeout`` (inside aiokafka's fetch context, so the wait counts as polling for

@@ -18,7 +18,10 @@ release    cooperative  on_lost  listener         timeout_ms  periodic auto comm
 cooperative: the cooperative-sticky assignor (KIP-429), else ``check_config`` refuses it with
 :class:`Unsupported`. on_lost: ``on_partitions_lost``; before 3.0 a lost generation reaches
 ``on_revoked``. timeout_ms: ``commit``/``position``/``committed``/``close`` take one (15 s);
-2.0.x blocks until done.
+2.0.x blocks until done. Capability ``unsubscribe`` in every release
+(``KafkaConsumer.unsubscribe()``: an auto commit where it is on, then the assignment is
+cleared and the member leaves the group; 2.0.x through ``coordinator.close()``, which
+restarts on the next join).
 
 Listener threading. Before 3.0 the client calls a ``ConsumerRebalanceListener`` in the thread
 inside ``poll()``, so the contract's listener runs there and may commit; the client logs and
@@ -69,6 +72,14 @@ Measured (tests/integration/test_adapter_contract.py, Kafka 4.3; 2.0.2, 2.0.6, 2
   listener, so a commit meant for ``on_revoked`` is not made on close (duplicates for the next
   owner, left visible). A removed member fails commits as in 3.0 and reports its partitions at
   ``on_revoked`` (eager rejoin) when it polls again.
+- Every release (2.0.2, 2.2.21, 3.0.11, 3.0.12), left visible: ``unsubscribe()`` never calls
+  the listener. It clears the assignment before leaving the group, so the join after the next
+  ``subscribe()`` has nothing to revoke either: the application never hears that its
+  partitions went, and a commit meant for ``on_revoked`` is never made (kafka-clients calls
+  ``onPartitionsRevoked`` inside ``unsubscribe()``). The adapter forgets its positions of the
+  dropped partitions (``commit(None)`` commits none of them). Assigned again, the member
+  resumes at the committed offset: 3.x's bug of a partition given back at its old position
+  (docs/findings.md, 1) is not hit here, the assignment having been cleared.
 - Client bug, 2.0.x, left visible (not worked around): a partition paused while a fetched
   batch of it is in hand skips that batch's remaining records after ``resume()`` (paused at
   position 3 with offsets 3-5 in hand, it delivers 6, 7, 8: loss), with ``poll()`` and the
