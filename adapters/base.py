@@ -40,7 +40,8 @@ these down against a real broker):
   Required wherever auto commit is on: the checkers judge start positions against commits, and
   a commit they never hear of makes a correct start look wrong.
 - ``commit(None)`` commits the position after every record ``poll()`` returned (not what was
-  processed: the worker passes explicit offsets when it means processed ones); an asynchronous
+  processed: the worker passes explicit offsets when it means processed ones), or, for an
+  adapter with capability ``stores_processed``, the offsets ``store()`` stored; an asynchronous
   commit that fails reports a :class:`CommitFailed` (or another :class:`ConsumerError`) to its
   callback and never raises later from an unrelated call.
 

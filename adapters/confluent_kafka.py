@@ -313,10 +313,14 @@ class ConfluentAdapter(Adapter):
                 return 0
         return None
 
+    def _forget(self, tp: TopicPartition) -> None:
+        """What the adapter tracks of a partition assigned anew, revoked or lost."""
+        self._positions.pop(tp, None)
+
     def _on_assign(self, _consumer: Consumer, parts: list[CTopicPartition]) -> None:
         tps = _tps(parts)
         for tp in tps:
-            self._positions.pop(tp, None)
+            self._forget(tp)
         if tps and self._listener is not None:
             self._listener.on_assigned(tps)
 
@@ -327,12 +331,12 @@ class ConfluentAdapter(Adapter):
                 self._listener.on_revoked(tps)
         finally:
             for tp in tps:
-                self._positions.pop(tp, None)
+                self._forget(tp)
 
     def _on_lost(self, _consumer: Consumer, parts: list[CTopicPartition]) -> None:
         tps = _tps(parts)
         for tp in tps:
-            self._positions.pop(tp, None)
+            self._forget(tp)
         if tps and self._listener is not None:
             self._listener.on_lost(tps)
 
@@ -598,12 +602,29 @@ class ConfluentStoredOffsetsAdapter(ConfluentAdapter):
     librdkafka's auto commit (and the commit it makes on revoke/close when auto commit is on)
     commits the *stored* offsets. Here nothing is stored when poll() returns a record: call
     :meth:`store` with the records once they are processed, so that auto commit commits
-    processed offsets only. Explicit ``commit()`` calls behave as in the other adapters.
+    processed offsets only. ``commit()`` with offsets behaves as in the other adapters;
+    without offsets it commits the stored ones, as librdkafka's commit without offsets does
+    (passed explicitly, so that the outcome is matched to the call).
     """
 
     name = "confluent-kafka:stored"
     auto_offset_store = False
     capabilities = replace(ConfluentAdapter.capabilities, stores_processed=True)
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self._stored: dict[TopicPartition, int] = {}
+
+    def _forget(self, tp: TopicPartition) -> None:
+        super()._forget(tp)
+        self._stored.pop(tp, None)
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None,
+               asynchronous: bool = False,
+               callback: CommitCallback | None = None) -> dict[TopicPartition, int] | None:
+        if offsets is None:
+            offsets = dict(self._stored)
+        return super().commit(offsets, asynchronous=asynchronous, callback=callback)
 
     def store(self, records: list[Record]) -> dict[TopicPartition, int]:
         """Store the position after ``records`` (processed) for the next (auto) commit.
@@ -616,12 +637,16 @@ class ConfluentStoredOffsetsAdapter(ConfluentAdapter):
         for r in records:
             if r.tp in owned:
                 latest[r.tp] = max(latest.get(r.tp, -1), r.offset + 1)
-        if not latest:
-            return {}
+        if latest:
+            self._store_offsets(latest)
+        return latest
+
+    def _store_offsets(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """``store_offsets`` in the list form (each partition's next offset)."""
         with _mapped("store_offsets failed"):
             self._consumer.store_offsets(
-                offsets=[CTopicPartition(tp.topic, tp.partition, o) for tp, o in latest.items()])
-        return latest
+                offsets=[CTopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()])
+        self._stored.update(offsets)
 
 
 class ConfluentStoredMessagesAdapter(ConfluentStoredOffsetsAdapter):
@@ -654,18 +679,23 @@ class ConfluentStoredMessagesAdapter(ConfluentStoredOffsetsAdapter):
         for r in records:
             if r.tp in owned and (r.tp not in last or r.offset > last[r.tp].offset):
                 last[r.tp] = r
-        rest = []
+        rest, stored = [], {}
         for tp, r in last.items():
-            msg = self._kept.get((tp.topic, tp.partition), {}).get(r.offset)
+            msg = self._message(r)
             if msg is None:
                 rest.append(r)
                 continue
             with _mapped("store_offsets failed"):
                 self._consumer.store_offsets(message=msg)
-        stored = {tp: r.offset + 1 for tp, r in last.items()}
+            stored[tp] = msg.offset() + 1  # what librdkafka stores for a message
+        self._stored.update(stored)
         if rest:
-            super().store(rest)
+            stored.update(super().store(rest))
         return stored
+
+    def _message(self, record: Record) -> Any:
+        """The kept message of ``record`` (None when it is gone)."""
+        return self._kept.get((record.topic, record.partition), {}).get(record.offset)
 
 
 #: messages kept per partition for store_offsets(message=...)

@@ -14,6 +14,12 @@ committed. Names follow Spring Kafka's AckMode:
                       committed at the start of the next poll
     MANUAL_IMMEDIATE  committed at once on acknowledge
 
+``explicit`` (default) commits explicit offsets; ``explicit=False`` calls ``commit()`` without
+offsets, as many applications do: the client commits what it tracks, its stored offsets where
+the adapter stores processed ones (capability ``stores_processed``), else its positions, so a
+worker without stored offsets does so only when every polled record is processed (and commits
+explicit offsets mid-batch). Only workers that report ``commit_without_offsets`` take it.
+
 ``bound`` is the most records a member can have processed since its last commit, i.e. the most
 duplicates a crash may cause per partition hand-over (None: not a fixed number of records).
 ``commit_on_revoke`` commits processed offsets inside on_revoked (S8); ``asynchronous`` uses
@@ -44,6 +50,7 @@ class Strategy:
     commit_on_revoke: bool = False
     processing: str = "in-loop"
     process_ms: float = 0.0  # simulated work per record
+    explicit: bool = True  # False: commit() without offsets (see the module doc)
 
     def __post_init__(self) -> None:
         if self.name not in STRATEGIES:
@@ -81,13 +88,19 @@ class Strategy:
             parts.append("revoke-commit")
         if self.processing != "in-loop":
             parts.append(self.processing)
+        if not self.explicit:
+            parts.append("no-offsets")
         return "/".join(parts)
 
     def describe(self, max_poll_records: int) -> dict[str, Any]:
         return {**asdict(self), "bound": self.bound(max_poll_records), "label": self.label}
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The wire form; ``explicit`` only when False (workers that lack it never get it)."""
+        data = asdict(self)
+        if self.explicit:
+            del data["explicit"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Strategy:

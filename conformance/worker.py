@@ -159,7 +159,19 @@ class Worker:
     def commit_processed(self, mode: str) -> None:
         offsets = {tp: o for tp, o in self.processed_next.items() if tp in self.owned}
         if offsets:
-            self._commit(offsets, mode=mode, asynchronous=self.strategy.asynchronous)
+            self._commit(None if self._without_offsets(offsets) else offsets, mode=mode,
+                         asynchronous=self.strategy.asynchronous)
+
+    def _without_offsets(self, processed: dict[TopicPartition, int]) -> bool:
+        """Whether this commit goes without offsets (strategy ``explicit=False``): always
+        where the adapter stores processed offsets, else only when every polled record is
+        processed (the client's positions are then the processed offsets)."""
+        if self.strategy.explicit or self.adapter is None:
+            return False
+        if type(self.adapter).capabilities.stores_processed:
+            return True
+        return all(processed.get(tp) == o for tp, o in self.polled_next.items()
+                   if tp in self.owned)
 
     # -- the poll loop ---------------------------------------------------------------------
     def poll_once(self, timeout: float, max_records: int, process: bool = True) -> list[Record]:
@@ -264,7 +276,7 @@ class Worker:
             if ":" not in name else []
         self.reply(msg, adapter=cls.name, client=cls.client,
                    client_version=cls.client_version(),
-                   capabilities=cls.capabilities.to_json(), unsupported=reasons,
+                   capabilities=_capabilities(cls), unsupported=reasons,
                    variants=variants,
                    python=sys.version.split()[0], executable=sys.executable)
 
@@ -285,7 +297,7 @@ class Worker:
         self.adapter.set_auto_commit_callback(self._auto_committed)
         info = {"adapter": cls.name, "client": cls.client,
                 "client_version": cls.client_version(),
-                "capabilities": cls.capabilities.to_json(), "pid": os.getpid()}
+                "capabilities": _capabilities(cls), "pid": os.getpid()}
         self.emit("ready", **info)
         self.reply(msg, **info)
 
@@ -436,6 +448,12 @@ def _read_commands(stream: TextIO, commands: queue.Queue, worker: Worker) -> Non
         except json.JSONDecodeError as exc:
             worker.reply_error(None, "malformed-command", f"not JSON: {exc.msg}")
     commands.put(EOFError)
+
+
+def _capabilities(cls: type[Adapter]) -> dict[str, bool]:
+    """The adapter's capabilities, and what this worker adds to every adapter: commits without
+    offsets under a strategy (``Strategy.explicit=False``)."""
+    return {**cls.capabilities.to_json(), "commit_without_offsets": True}
 
 
 def main(argv: list[str] | None = None) -> int:

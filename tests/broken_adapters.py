@@ -25,7 +25,12 @@ from adapters.base import (
     Record,
     TopicPartition,
 )
-from adapters.confluent_kafka import ConfluentAdapter, ConfluentBatchAdapter
+from adapters.confluent_kafka import (
+    ConfluentAdapter,
+    ConfluentBatchAdapter,
+    ConfluentStoredMessagesAdapter,
+    ConfluentStoredOffsetsAdapter,
+)
 from adapters.registry import load
 
 
@@ -708,3 +713,40 @@ class ResubscribeSkipsOne(Delegating):
             self.next[r.tp] = r.offset + 1
             out.append(r)
         return out
+
+
+class StoredStoresOnPoll(ConfluentStoredOffsetsAdapter):
+    """The stored-offsets path (list form) storing each fetched batch's positions as soon as
+    poll() returns them, before the application processed them, and nothing in store(): what
+    ``enable.auto.offset.store=true`` does, the one thing this path exists to avoid. A commit
+    of the stored offsets (``commit()`` without offsets, or auto commit) then covers records
+    still in hand; only the stored-offsets path exposes it."""
+
+    name = "broken:stored-stores-on-poll"
+
+    def _fetch(self, count: int, timeout: float) -> list[Any]:
+        batch = super()._fetch(count, timeout)
+        ahead = {}
+        for msg in batch:
+            if msg.error() is None:
+                ahead[TopicPartition(msg.topic(), msg.partition())] = msg.offset() + 1
+        if ahead:
+            self._store_offsets(ahead)
+        return batch
+
+    def store(self, records: list[Record]) -> dict[TopicPartition, int]:
+        return {}
+
+
+class StoredMessageStoresNext(ConfluentStoredMessagesAdapter):
+    """The stored-offsets path in the message form, passing the message *after* the last
+    processed one (the list form's "next offset" convention applied to the message form, for
+    which librdkafka adds the 1 itself) whenever that message was fetched already: the stored
+    offset runs one record ahead of processing inside a batch. Only the message form exposes
+    it."""
+
+    name = "broken:stored-message-stores-next"
+
+    def _message(self, record: Record) -> Any:
+        held = self._kept.get((record.topic, record.partition), {})
+        return held.get(record.offset + 1)

@@ -26,7 +26,8 @@ What the clients do where the contract leaves them room (measured here, Kafka 4.
   workers (conformance.clients.worker_adapter): a call nested in a listener callback is
   Unsupported there (NESTED_CALL), spring-kafka cannot express poll() (NOT_EXPRESSIBLE).
 - Auto commits reach set_auto_commit_callback's callback, the periodic ones and the one made on
-  close(); confluent-kafka:stored commits only what store() stored.
+  close(); confluent-kafka:stored commits only what store() stored (auto commits, and commit()
+  without offsets: capability ``stores_processed``).
 """
 
 from __future__ import annotations
@@ -350,6 +351,13 @@ def test_reset_policy_without_committed_offsets(make, combo, kafka_broker, kafka
     assert capfd.readouterr().out == "", "a client wrote to stdout"
 
 
+def processed(consumer: Adapter, records: list[Record]) -> None:
+    """The application processed ``records``: an adapter whose commit() without offsets commits
+    stored offsets (capability ``stores_processed``) stores them first."""
+    if consumer.capabilities.stores_processed:
+        consumer.store(records)
+
+
 # -- S1/S5: commit, committed, resume at the committed offset --------------------------------
 def test_commit_then_committed_and_a_new_member_resumes(make, kafka_broker, kafka_names) -> None:
     topic, group = kafka_names
@@ -362,6 +370,7 @@ def test_commit_then_committed_and_a_new_member_resumes(make, kafka_broker, kafk
     records = poll_records(first, 4, max_records=4)
     assert_in_order(records)
     expected = next_offsets(records)
+    processed(first, records)
     assert first.commit() == expected
     assert first.committed(tps) == {tp: expected.get(tp) for tp in tps}
     assert kafka_broker.admin.committed(group, topic) == {
@@ -512,7 +521,9 @@ def test_assign_works_without_group_management(make, combo, kafka_broker,
 
     with_group = make(group)  # manual assignment, commits to the group (S7)
     with_group.assign(tps[:1])
-    assert _offsets(poll_records(with_group, 3)) == [(0, 0), (0, 1), (0, 2)]
+    records = poll_records(with_group, 3)
+    assert _offsets(records) == [(0, 0), (0, 1), (0, 2)]
+    processed(with_group, records)
     assert with_group.commit() == {tps[0]: 3}
     assert kafka_broker.admin.committed(group, topic) == {(topic, 0): 3}
     assert with_group.assignment() == tps[:1]
@@ -733,7 +744,7 @@ def test_async_commit_reports_success_and_failure(make, kafka_broker, kafka_name
 
     consumer = make(group)
     consumer.subscribe([topic], Recorder())
-    poll_records(consumer, 4)
+    processed(consumer, poll_records(consumer, 4))
     ok = CommitResults()
     assert consumer.commit(asynchronous=True, callback=ok) is None
     wait_for(lambda: ok.results, TIMEOUT, "the async commit callback",

@@ -13,7 +13,7 @@ reach every value of every dimension; dev and thorough draw freely over more exa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,11 +30,12 @@ class Value:
     config: dict[str, Any]
     strategy: dict[str, Any]
     checked: bool = False  # some releases cannot run it: ask the client before drawing it
+    needs: str = ""  # a capability the client's workers must report (describe)
 
 
 def _v(label: str, config: dict[str, Any] | None = None, checked: bool = False,
-       **strategy: Any) -> Value:
-    return Value(label, config or {}, strategy, checked)
+       needs: str = "", **strategy: Any) -> Value:
+    return Value(label, config or {}, strategy, checked, needs)
 
 
 #: manual-commit strategies (a configuration with auto commit draws AUTO instead)
@@ -60,6 +61,9 @@ DIMENSIONS: dict[str, list[Value]] = {
     # the other level than the configuration's (read_uncommitted unless it says otherwise)
     "isolation": [_v("spec"), _v("read_committed", {"isolation_level": "read_committed"},
                                  checked=True)],
+    # commit() without offsets: the client commits what it tracks (its stored offsets, else its
+    # positions); not under auto commit or a worker pool (see ``applies``)
+    "offsets": [_v("spec"), _v("commit()", needs="commit_without_offsets", explicit=False)],
     # client-side assignors: the classic protocol only (KIP-848's assignor is the broker's)
     "assignor": [_v("spec"), _v("roundrobin", {"assignment_strategy": "roundrobin"},
                                 checked=True),
@@ -69,6 +73,13 @@ DIMENSIONS: dict[str, list[Value]] = {
 
 #: Dimensions that mean nothing under a group protocol.
 NOT_UNDER = {"assignor": "consumer"}
+
+
+def applies(dimension: str, strategy: Strategy) -> bool:
+    """Whether ``dimension`` means anything under ``strategy``: the worker's strategy makes
+    no commits under auto commit, and a pool commits polled offsets by design."""
+    return dimension != "offsets" or (not strategy.auto_commit and strategy.processing
+                                       == "in-loop")
 
 
 def values(dimension: str, strategy: Strategy) -> list[Value]:
@@ -83,16 +94,20 @@ def drawn() -> st.SearchStrategy[dict[str, int]]:
 
 
 def apply(config: dict[str, Any], strategy: Strategy, choice: dict[str, int], number: int,
-          supported: Callable[[dict[str, Any]], bool] | None = None
+          supported: Callable[[dict[str, Any]], bool] | None = None,
+          capabilities: Mapping[str, Any] | None = None
           ) -> tuple[dict[str, Any], Strategy, dict[str, str]]:
     """The example's config and strategy, and the short names it drew (not ``spec``): each
     dimension takes value ``(choice + number - 1) % len``, spreading examples over values.
-    A ``checked`` value that ``supported`` (the configuration plus that value) refuses is
-    left out: the example keeps the configuration's own."""
+    A ``checked`` value that ``supported`` (the configuration plus that value) refuses, or a
+    value that ``needs`` a capability missing from ``capabilities``, is left out: the example
+    keeps the configuration's own."""
     names: dict[str, str] = {}
     base, config = dict(config), dict(config)
     for dimension in DIMENSIONS:
         if NOT_UNDER.get(dimension) == base.get("group_protocol"):
+            continue
+        if not applies(dimension, strategy):
             continue
         options = values(dimension, strategy)
         value = options[(choice.get(dimension, 0) + number - 1) % len(options)]
@@ -101,9 +116,13 @@ def apply(config: dict[str, Any], strategy: Strategy, choice: dict[str, int], nu
             continue  # the configuration's own value
         if value.checked and supported is not None and not supported({**base, **value.config}):
             continue
+        if value.needs and not (capabilities or {}).get(value.needs):
+            continue
         names[dimension] = value.name
         config.update(value.config)
         if value.strategy:
-            strategy = replace(strategy, **{"commit_on_revoke": False, "asynchronous": False,
-                                            **value.strategy})
+            # a commit strategy replaces the configuration's; other dimensions add to it
+            reset = {"commit_on_revoke": False, "asynchronous": False} \
+                if dimension == "commit" else {}
+            strategy = replace(strategy, **{**reset, **value.strategy})
     return config, strategy, names

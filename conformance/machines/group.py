@@ -144,7 +144,8 @@ class GroupMachine(RuleBasedStateMachine):
         try:
             config, strategy, self.drawn = dimensions.apply(
                 self.spec.config, self.spec.strategy, dims or {}, self.spread_number(),
-                supported=lambda cfg: self.spec.client.unsupported(cfg) is None)
+                supported=lambda cfg: self.spec.client.unsupported(cfg) is None,
+                capabilities=self.spec.client.capabilities)
         except ConformanceError as exc:  # the client could not say what it supports
             self.broken = True
             h.infra_errors.append(f"describe: {exc}")

@@ -5,6 +5,8 @@ from conformance.machines.dimensions import DIMENSIONS, apply
 from conformance.strategies import Strategy
 
 BASE = {"max_poll_records": 50, "group_protocol": "classic"}
+#: what the Python worker reports beside every adapter's own capabilities
+WORKER = {"commit_without_offsets": True}
 
 
 def test_the_first_example_keeps_the_configuration() -> None:
@@ -15,7 +17,8 @@ def test_the_first_example_keeps_the_configuration() -> None:
 def test_a_clients_twelve_ci_examples_reach_every_value_of_every_dimension() -> None:
     seen: dict[str, set[str]] = {d: set() for d in DIMENSIONS}
     for number in range(1, 12):
-        _config, _strategy, drawn = apply(BASE, Strategy.parse("BATCH"), {}, number)
+        _config, _strategy, drawn = apply(BASE, Strategy.parse("BATCH"), {}, number,
+                                          capabilities=WORKER)
         for d, name in drawn.items():
             seen[d].add(name)
     for d, values in DIMENSIONS.items():
@@ -76,3 +79,24 @@ def test_a_manual_configuration_can_draw_auto_commit() -> None:
                                     {"commit": names.index("auto@200ms")}, 1)
     assert strategy.auto_commit and not strategy.commit_on_revoke
     assert config["auto_commit_interval_ms"] == 200 and drawn["commit"] == "auto@200ms"
+
+
+def test_commit_without_offsets_is_drawn_only_for_workers_that_have_it() -> None:
+    """A native worker without ``commit_without_offsets`` keeps explicit offsets; the draw
+    keeps the configuration's commit strategy (it only adds the form of the commit)."""
+    revoke = Strategy.parse("BATCH+revoke")
+    _config, strategy, drawn = apply(BASE, revoke, {"offsets": 1}, 1)
+    assert "offsets" not in drawn and strategy.explicit
+    _config, strategy, drawn = apply(BASE, revoke, {"offsets": 1}, 1, capabilities=WORKER)
+    assert drawn == {"offsets": "commit()"}
+    assert not strategy.explicit and strategy.commit_on_revoke and strategy.name == "BATCH"
+    assert "explicit" in strategy.to_json() and "explicit" not in revoke.to_json()
+
+
+def test_commit_without_offsets_is_not_drawn_under_auto_commit_or_a_pool() -> None:
+    names = [v.name for v in DIMENSIONS["commit"]]
+    auto = {"commit": names.index("auto@200ms"), "offsets": 1}
+    assert "offsets" not in apply(BASE, Strategy.parse("BATCH"), auto, 1,
+                                  capabilities=WORKER)[2]
+    assert "offsets" not in apply(BASE, Strategy.parse("BATCH+pool"), {"offsets": 1}, 1,
+                                  capabilities=WORKER)[2]
