@@ -50,6 +50,9 @@ FAKE = textwrap.dedent('''
         elif kind == "position":
             out({"type": "error", "in_reply_to": mid, "code": "no-offset-for-partition",
                  "message": "none", "fatal": False})
+        elif kind == "unsubscribe":
+            out({"type": "revoked", "partitions": [["t", 0]]})
+            out(ok)
         elif kind == "close":
             out({"type": "closed"})
             out(ok)
@@ -59,15 +62,18 @@ FAKE = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture
-def adapter(tmp_path: Path) -> WorkerAdapter:
+def _fake(tmp_path: Path, **capabilities: bool) -> WorkerAdapter:
     script = tmp_path / "fake_worker.py"
     script.write_text(FAKE)
     client = Client(ClientSpec("fake"), "", command=(sys.executable, str(script)),
                     info={"adapter": "fake", "client": "fake", "client_version": "1.0",
-                          "capabilities": {"manual_assignment": True}})
-    cls = WorkerAdapter.bind(client)
-    made = cls(ConsumerConfig("127.0.0.1:9", group_id="g"))
+                          "capabilities": {"manual_assignment": True, **capabilities}})
+    return WorkerAdapter.bind(client)(ConsumerConfig("127.0.0.1:9", group_id="g"))
+
+
+@pytest.fixture
+def adapter(tmp_path: Path) -> WorkerAdapter:
+    made = _fake(tmp_path)
     yield made
     made.close()
 
@@ -120,3 +126,20 @@ def test_a_groupless_consumer_needs_manual_assignment(tmp_path: Path) -> None:
                     info={"capabilities": {"manual_assignment": False}})
     with pytest.raises(Unsupported):
         WorkerAdapter.bind(client)(ConsumerConfig("127.0.0.1:9"))
+
+
+def test_unsubscribe_is_sent_only_when_the_worker_has_it(adapter: WorkerAdapter,
+                                                         tmp_path: Path) -> None:
+    listener = Listener(adapter)
+    adapter.subscribe(["t"], listener)
+    with pytest.raises(Unsupported):  # capability unsubscribe false: nothing is sent
+        adapter.unsubscribe()
+    assert listener.events == []
+    able = _fake(tmp_path, unsubscribe=True)
+    try:
+        heard = Listener(able)
+        able.subscribe(["t"], heard)
+        able.unsubscribe()  # the worker's revoked event reaches the listener during the call
+        assert heard.events == [("revoked", [TopicPartition("t", 0)])]
+    finally:
+        able.close()
