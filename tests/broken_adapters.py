@@ -750,3 +750,59 @@ class StoredMessageStoresNext(ConfluentStoredMessagesAdapter):
     def _message(self, record: Record) -> Any:
         held = self._kept.get((record.topic, record.partition), {})
         return held.get(record.offset + 1)
+
+
+class _Durable:
+    """A rebalance listener keeping :class:`CloseRecommitsStale`'s durable offsets: the
+    group's committed offsets of partitions as they are assigned, forgotten when taken."""
+
+    def __init__(self, adapter: CloseRecommitsStale, listener: RebalanceListener) -> None:
+        self.adapter, self.listener = adapter, listener
+
+    def on_assigned(self, partitions: list[TopicPartition]) -> None:
+        committed = self.adapter.inner.committed(partitions)
+        self.adapter.durable.update({tp: o for tp, o in committed.items() if o is not None})
+        self.listener.on_assigned(partitions)
+
+    def on_revoked(self, partitions: list[TopicPartition]) -> None:
+        self.listener.on_revoked(partitions)
+        for tp in partitions:
+            self.adapter.durable.pop(tp, None)
+
+    def on_lost(self, partitions: list[TopicPartition]) -> None:
+        self.listener.on_lost(partitions)
+        for tp in partitions:
+            self.adapter.durable.pop(tp, None)
+
+
+class CloseRecommitsStale(Delegating):
+    """close() commits once more, synchronously and without telling anyone, the offsets it
+    holds durable ("make sure the final offsets are in"): the group's committed offset when the
+    partition was assigned, then those of its synchronous commits (async commits are fire and
+    forget to it). An async commit made since lands first and
+    is then overtaken: the group's offset moves back below what the member was told it
+    committed. In a configuration that commits synchronously only a close while an async
+    commit is in flight exposes it."""
+
+    name = "broken:close-recommits-stale"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.durable: dict[TopicPartition, int] = {}
+
+    def subscribe(self, topics, listener) -> None:
+        self.inner.subscribe(topics, _Durable(self, listener))
+
+    def commit(self, offsets=None, asynchronous: bool = False, callback=None):
+        result = self.inner.commit(offsets, asynchronous, callback)
+        if not asynchronous:
+            self.durable.update(result or offsets or {})
+        return result
+
+    def close(self) -> None:
+        owned = set(self.inner.assignment())
+        stale = {tp: o for tp, o in self.durable.items() if tp in owned}
+        if stale:
+            with contextlib.suppress(ConsumerError):
+                self.inner.commit(stale, asynchronous=False)
+        self.inner.close()

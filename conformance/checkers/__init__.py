@@ -16,7 +16,9 @@ note), asks ``policy.judge`` for the verdict and fills figures.
                                                                    start-without-committed,
                                                                    resumed-own-position
     commit-validity      S5  commits.check_commit_validity         commit-unowned-partition,
-                                                                   commit-beyond-processed
+                                                                   commit-beyond-processed,
+                                                                   group-offset-beyond-processed,
+                                                                   group-offset-regressed
     exclusive-ownership  S8  ownership.check_exclusive_ownership   concurrent-owners,
                                                                    unowned-partition,
                                                                    multiple-owners

@@ -28,12 +28,22 @@ Anomalies
                                   observations) lies beyond a produced record that nobody had
                                   processed yet: a commit the client made without reporting it
 
+    ``group-offset-regressed``    the broker's committed offset lies below an ok commit a
+                                  member was told of, and no commit attempt since explains it:
+                                  an acknowledged commit was lost or overtaken by one the client
+                                  made without reporting it (records come back)
+
 Observed offsets
     The harness asks the broker for the group's committed offsets at times (``group_offsets``
     events). An observed offset C of a partition is checked against the records processed by
     any member before the observation: every produced offset below C must have been processed
     or lie below the lowest offset any member started from without a committed offset (what a
     ``latest`` reset skips). This catches commits an adapter makes but never reports.
+    C is also checked against the latest ok ``committed`` event of the partition before it
+    (offset A, any member): C < A needs a commit attempt of offset C (a request with explicit
+    offsets or an outcome, ok or not, of any member) after A's request, or a commit request
+    since then whose offsets nobody reported (a request without offsets and without an outcome
+    naming the partition): otherwise ``group-offset-regressed``.
 """
 
 from __future__ import annotations
@@ -54,12 +64,13 @@ from conformance.checkers.spans import (
     Spans,
     between,
     by_span,
+    commit_pairs,
     commits,
     processings,
     produced_offsets,
     tp_name,
 )
-from conformance.history import History
+from conformance.history import HARNESS, Event, History
 from conformance.verdicts import Violation
 
 CHECK = "commit-validity"
@@ -197,7 +208,50 @@ def check_commit_validity(history: History) -> list[Violation]:
             bound, processed = ctx.allowed(span, c.index)
             if off > bound:
                 out.append(_beyond(c, tp, off, bound, processed, span))
-    return out + check_observed_offsets(history)
+    return out + check_observed_offsets(history) + check_regressed_offsets(history)
+
+
+def check_regressed_offsets(history: History) -> list[Violation]:
+    """Broker-observed committed offsets below an acknowledged commit, unexplained."""
+    pairs = commit_pairs(history)
+    request_of = {e.index: requested for requested, e in pairs}
+    answered: dict[int, Event] = {requested: e for requested, e in pairs}
+    acked: dict[TP, tuple[int, int, str]] = {}  # tp -> (event index, offset, member)
+    attempts: dict[TP, list[tuple[int, int]]] = defaultdict(list)  # tp -> (index, offset)
+    unknown: list[tuple[int, Event | None]] = []  # requests without offsets: (index, its outcome)
+    out, reported = [], set()
+    for e in history.of_type("committed", "commit_requested", "group_offsets"):
+        if e.type == "group_offsets":
+            for tp, seen in sorted(e.offsets().items()):
+                if tp not in acked or acked[tp][1] <= seen or (tp, acked[tp][0]) in reported:
+                    continue
+                index, offset, member = acked[tp]
+                since = request_of.get(index, index)
+                if any(i > since and o == seen for i, o in attempts[tp]) or any(
+                        i > since and (outcome is None or tp not in outcome.offsets())
+                        for i, outcome in unknown):
+                    continue
+                reported.add((tp, index))
+                out.append(Violation(
+                    check=CHECK, anomaly="group-offset-regressed", section=SECTION,
+                    message=f"the broker holds committed offset {seen} for {tp_name(tp)} "
+                            f"but {member} was told its commit of {offset} succeeded, and no "
+                            f"commit of {seen} was made since",
+                    evidence=[index, e.index],
+                    details={"topic": tp[0], "partition": tp[1], "member": member,
+                             "committed": seen, "acknowledged": offset, "event": e.index}))
+            continue
+        if e.source == HARNESS:
+            continue
+        if e.type == "commit_requested" and e.data.get("offsets") is None:
+            unknown.append((e.index, answered.get(e.index)))
+        for tp, off in e.offsets().items():
+            if off < 0:
+                continue
+            attempts[tp].append((e.index, off))
+            if e.type == "committed" and e.data.get("ok") is True:
+                acked[tp] = (e.index, off, e.source)
+    return out
 
 
 def check_observed_offsets(history: History) -> list[Violation]:

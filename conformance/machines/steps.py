@@ -282,7 +282,14 @@ def resubscribe(sc: Scenario, member: str) -> None:
         sc.h.request(member, {"type": "subscribe", "topics": [sc.h.topic]})
 
 
-@step("stop {member} (close) while an async commit is in flight", draws=({"i": MEMBER},))
+def _owning(sc: Scenario, drawn: Args) -> Args | None:
+    """A live member that owns partitions (one that owns none has nothing to commit)."""
+    owners = [m for m in sc.h.live() if sc.h.owned(m)]
+    return {"member": owners[drawn["i"] % len(owners)]} if owners else None
+
+
+@step("stop {member} (close) while an async commit is in flight", draws=({"i": MEMBER},),
+      when=lambda sc: any(sc.h.owned(m) for m in sc.h.live()), resolver=_owning)
 def close_during_async_commit(sc: Scenario, member: str) -> None:
     sc.owned_request(member, {"type": "commit", "processed": True, "asynchronous": True})
     sc.h.stop_member(member)

@@ -218,3 +218,42 @@ def test_under_read_uncommitted_aborted_records_must_be_processed_before_a_commi
          .committed("m1", {0: 5}, mode="auto"))
     [v] = check_commit_validity(h.build())
     assert v.anomaly == "commit-beyond-processed" and v.details["allowed"] == 0
+
+
+# -- group-offset-regressed --------------------------------------------------------------------
+def _acked_then_observed(seen: int) -> H:
+    """m1 processes 0..9, commits 6 (ok), then async 10 (ok); the broker then holds ``seen``."""
+    h = (H().scenario().produce(0, range(10)).started("m1").assigned("m1", 0)
+         .consumed("m1", 0, range(10)).commit_requested("m1", {0: 6})
+         .committed("m1", {0: 6}).commit_requested("m1", {0: 10}, mode="async")
+         .committed("m1", {0: 10}, mode="async"))
+    return _observed(h, {0: seen})
+
+
+def _regressed(h: H) -> list:
+    return [v for v in check_commit_validity(h.build()) if v.anomaly == "group-offset-regressed"]
+
+
+def test_an_acknowledged_commit_the_broker_does_not_hold_fails() -> None:
+    """An unreported commit of stale offsets overtook the acknowledged one (or it never
+    landed): the member was told 10, the broker holds 6."""
+    [v] = _regressed(_acked_then_observed(6))
+    assert v.details["acknowledged"] == 10 and v.details["committed"] == 6
+    assert "told its commit of 10 succeeded" in v.message
+    assert _regressed(_acked_then_observed(10)) == []
+
+
+def test_a_lower_commit_attempt_since_explains_the_regression() -> None:
+    """Another member's (or a rewind's) commit of that offset, even one reported failed."""
+    h = _acked_then_observed(10)
+    h.started("m2").commit_requested("m2", {0: 4}).committed("m2", {0: 4}, ok=False,
+                                                             error="fenced")
+    assert _regressed(_observed(h, {0: 4})) == []
+
+
+def test_a_commit_whose_offsets_nobody_reported_explains_the_regression() -> None:
+    """A request without offsets and without an outcome (killed before it): unknown."""
+    h = _acked_then_observed(10).commit_requested("m1", None).killed("m1")
+    assert _regressed(_observed(h, {0: 3})) == []
+    h = _acked_then_observed(10).commit_requested("m1", None).committed("m1", {0: 10})
+    assert len(_regressed(_observed(h, {0: 3}))) == 1
