@@ -39,6 +39,8 @@ ERROR_CODES = frozenset({
     "consumer-error", "adapter-error"})
 #: The keys of ``capabilities`` (adapters/base.py Capabilities).
 CAPABILITY_KEYS = frozenset(f.name for f in fields(Capabilities))
+#: keys a worker may leave out (read as false): clients without a separate offset store
+OPTIONAL_KEYS = frozenset({"stores_processed"})
 #: Fields of ``ready`` and of the ``init_ok`` reply.
 READY_FIELDS = ("adapter", "client", "client_version", "capabilities", "pid")
 REPLY_TIMEOUT = 30.0
@@ -374,12 +376,12 @@ def check_describe(s: Session) -> str:
 
 
 def _capabilities(obj: dict[str, Any], what: str) -> list[str]:
-    """Violation unless ``capabilities`` has every key of Capabilities, each a boolean; returns
-    the keys beyond those (the harness ignores them)."""
+    """Violation unless ``capabilities`` has every key of Capabilities (``OPTIONAL_KEYS`` may
+    be left out), each a boolean; returns the keys beyond those (the harness ignores them)."""
     caps = obj.get("capabilities")
     if not isinstance(caps, dict):
         raise Violation(f"{what} has no 'capabilities' object")
-    missing = CAPABILITY_KEYS - set(caps)
+    missing = CAPABILITY_KEYS - OPTIONAL_KEYS - set(caps)
     if missing:
         raise Violation(f"{what} capabilities lack {sorted(missing)}")
     wrong = sorted(k for k, v in caps.items() if not isinstance(v, bool))
