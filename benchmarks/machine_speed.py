@@ -12,14 +12,17 @@ reproduced in <= 5 steps; the README's main command <= 4 min (`time kafka-confor
 from __future__ import annotations
 
 import argparse
+import runpy
 import statistics
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from conformance.broker.embedded import EmbeddedKafka
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
 from conformance.run import fault_families, specs_for
+from conformance.strategies import Strategy
 
 BROKEN = Path(__file__).resolve().parent.parent / "tests" / "broken_adapters.py"
 BROKEN_ADAPTERS = ("CommitsBeforeProcessing", "SkipsRecords", "RedeliversAfterCommit",
@@ -28,7 +31,8 @@ BROKEN_ADAPTERS = ("CommitsBeforeProcessing", "SkipsRecords", "RedeliversAfterCo
                    "IgnoresIsolationLevel", "BatchPathDropsLast", "IteratorPathDropsLast",
                    "GetonePathDropsLast", "DoublePauseSkipsOne", "SeekToPositionSkipsOne",
                    "ZeroTimeoutPollRepeats", "EofRepeatsLast", "TinyFetchDropsOversized",
-                   "NonRangeStartsOnePast")
+                   "NonRangeStartsOnePast", "ResubscribeSkipsOne", "StoredStoresOnPoll",
+                   "StoredMessageStoresNext", "CloseRecommitsStale")
 
 
 def main() -> None:
@@ -60,8 +64,13 @@ def main() -> None:
                 f"{k} {v / len(seconds):.2f} s ({100 * v / total:.0f}%)"
                 for k, v in sorted(phases.items(), key=lambda kv: -kv[1])))
         [base] = specs_for("confluent-kafka", ("classic",), "ci", faults)
+        setups = runpy.run_path(str(BROKEN))["SETUP"]  # what exposes a fault in few examples
         for name in BROKEN_ADAPTERS:
-            spec = ScenarioSpec(f"{BROKEN}:{name}", base.config, base.strategy, faults=faults)
+            setup = setups.get(name, {})
+            strategy = base.strategy if "strategy" not in setup else replace(
+                Strategy.parse(setup["strategy"]), process_ms=base.strategy.process_ms)
+            spec = ScenarioSpec(f"{BROKEN}:{name}", base.config, strategy, faults=faults,
+                                spread=setup.get("spread", 0))
             found, sizes, shrinks = [], [], []
             for i in range(args.runs):
                 out = run_machine(broker, spec, profile, Path(tmp) / f"{name}-{i}", seed=i)

@@ -33,6 +33,19 @@ from adapters.confluent_kafka import (
 )
 from adapters.registry import load
 
+#: How a scenario must be set up for the ci profile's first examples to reach a fault that a
+#: drawn value or a strategy exposes (tests/integration/test_machine.py, benchmarks):
+#: ``spread`` shifts the example count (``ScenarioSpec.spread``): 14 makes example 2 the 16th
+#: of a client's count, COUNT:5 (commits inside a batch) with commit() without offsets;
+#: ``strategy`` replaces the configuration's: TIME:300 leaves the records processed since
+#: the last commit for the async commit of close_during_async_commit (BATCH+revoke would have
+#: committed them all already).
+SETUP: dict[str, dict[str, Any]] = {
+    "StoredStoresOnPoll": {"spread": 14},
+    "StoredMessageStoresNext": {"spread": 14},
+    "CloseRecommitsStale": {"strategy": "TIME:300"},
+}
+
 
 class Delegating(Adapter):
     """Forwards every call to a real adapter."""

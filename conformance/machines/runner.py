@@ -95,8 +95,10 @@ class MachineOutcome:
 
 
 def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: Path,
-                seed: int | None = None, shrink: bool | None = None) -> MachineOutcome:
-    """Run the generated scenarios of one spec and return one CheckResult per check."""
+                seed: int | None = None, shrink: bool | None = None,
+                generate: bool = True) -> MachineOutcome:
+    """Run the generated scenarios of one spec and return one CheckResult per check;
+    ``generate=False``: the canonical example only."""
     collector = Collector(spec, workdir, seed)
     machine = machine_for(broker, spec, collector)
     if seed is not None:
@@ -116,7 +118,7 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
     hypothesis_budget = max(1, profile.shrink_seconds // 3)
     with shrink_budget(hypothesis_budget):
         try:
-            if error:
+            if error or not generate:
                 raise _Skip
 
             run_machine_with_min_steps(machine, hypothesis_settings(profile, shrink),

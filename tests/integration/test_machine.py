@@ -7,6 +7,8 @@ an adapter of their own.
 
 from __future__ import annotations
 
+import functools
+import runpy
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,14 +71,21 @@ EXPOSED_BY = {"ResumeRewinds": "resume_all",
               # any async commit before a close: this step, or commit_again's async form
               "CloseRecommitsStale": "close_during_async_commit|commit_again"}
 
-#: Where example 2 must draw a value its number alone does not reach (``ScenarioSpec.spread``):
-#: 14 makes it example 16 of a client's count, COUNT:5 (commits inside a batch) with commit()
-#: without offsets and the configuration's own batch size.
-SPREAD = {"StoredStoresOnPoll": 14, "StoredMessageStoresNext": 14}
-#: A configuration's own commit strategy where the canonical example must not use the ci
-#: one: TIME:300 leaves the records processed since the last commit for the async commit of
-#: close_during_async_commit (BATCH+revoke would have committed them all already).
-STRATEGY = {"CloseRecommitsStale": "TIME:300"}
+def broken_spec(adapter: str, base: ScenarioSpec) -> ScenarioSpec:
+    """The spec of a broken adapter on ``base``'s configuration, set up as SETUP says."""
+    setup = load_setup().get(adapter, {})
+    strategy = base.strategy
+    if "strategy" in setup:
+        strategy = replace(Strategy.parse(setup["strategy"]),
+                           process_ms=base.strategy.process_ms)
+    return ScenarioSpec(f"{BROKEN}:{adapter}", base.config, strategy, faults=base.faults,
+                        spread=setup.get("spread", 0))
+
+
+@functools.cache
+def load_setup() -> dict:
+    """tests/broken_adapters.py's SETUP (the module is loaded from its file, as workers do)."""
+    return runpy.run_path(str(BROKEN))["SETUP"]
 
 
 def _took(ex, cause: str) -> bool:
@@ -119,17 +128,15 @@ def _took(ex, cause: str) -> bool:
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))
-    strategy = Strategy.parse(STRATEGY[adapter]) if adapter in STRATEGY else base.strategy
-    strategy.process_ms = base.strategy.process_ms
-    spec = ScenarioSpec(f"{BROKEN}:{adapter}", base.config, strategy, faults=base.faults,
-                        spread=SPREAD.get(adapter, 0))
+    spec = broken_spec(adapter, base)
     # the canonical example (every redundant call) catches what a step exposes; example 2 (the
     # second value of every dimension, or SPREAD's) what a drawn value does: generated
     # examples run only for the latter; more would only make the test longer
     drawn = any(cause.split("=")[0] in DIMENSIONS for cause in
                 EXPOSED_BY.get(adapter, "").split("|"))
-    profile = replace(PROFILES["ci"], max_examples=2, generate_seconds=150 if drawn else 0)
-    outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234, shrink=False)
+    profile = replace(PROFILES["ci"], max_examples=2)
+    outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234, shrink=False,
+                          generate=drawn)
     assert verdicts(outcome)[check] == Verdict.FAIL, verdicts(outcome)
     wanted = set(anomaly) if isinstance(anomaly, tuple) else {anomaly}
     assert wanted & anomalies(outcome, check), anomalies(outcome, check)
