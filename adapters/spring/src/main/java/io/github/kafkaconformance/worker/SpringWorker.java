@@ -386,6 +386,7 @@ final class SpringWorker {
         ObjectNode caps = ClientConfig.capabilities();
         caps.put("manual_assignment", false);
         caps.put("offset_reset_none", false);
+        caps.put("unsubscribe", false);  // the container owns the subscription
         node.set("capabilities", caps);
         return node;
     }
