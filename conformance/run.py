@@ -32,7 +32,7 @@ from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
 from conformance.processes import stop_children
 from conformance.strategies import Strategy
-from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
+from conformance.verdicts import INTERNAL_ERROR, CheckResult, ClientResult, RunResult, Verdict
 
 console = Console(stderr=True)
 #: set once a run is interrupted: the tasks still running print no more verdicts (theirs
@@ -181,7 +181,7 @@ def execute(opts: RunOptions) -> int:
         result.incomplete = True
         result.clients.extend(canonical_order([finished[i] for i in sorted(finished)]))
         if not isinstance(exc, KeyboardInterrupt | SystemExit):
-            result.errors.append(f"internal error: {_one_line(exc)}")
+            result.errors.append(f"{INTERNAL_ERROR}{_one_line(exc)}")
     finally:
         with console.status("stopping the broker"):
             if stopped is not None:

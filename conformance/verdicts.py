@@ -110,6 +110,10 @@ class ClientResult:
         }
 
 
+#: how ``run`` records the error that stopped it (``RunResult.errors``)
+INTERNAL_ERROR = "internal error: "
+
+
 @dataclass
 class RunResult:
     """One `kafka-conformance run`: the broker it used and every client's results."""
@@ -134,10 +138,11 @@ class RunResult:
     def exit_code(self) -> int:
         """0 every check passes (hazard/unsupported/expected included), 1 any failure,
         3 an infrastructure error, an undecided check, or no check judged at all (every cell
-        unsupported). An incomplete run: 130 (interrupted), or 3 when it stopped on an
-        error (``errors``)."""
+        unsupported). An incomplete run: 3 when it stopped on an internal error (an
+        ``errors`` entry starting with :data:`INTERNAL_ERROR`), else 130 (interrupted, even
+        after a configuration's own error), as the process exits."""
         if self.incomplete:
-            return 3 if self.errors else 130
+            return 3 if any(e.startswith(INTERNAL_ERROR) for e in self.errors) else 130
         verdicts = [c.verdict for cl in self.clients for c in cl.checks]
         if Verdict.FAIL in verdicts:
             return 1

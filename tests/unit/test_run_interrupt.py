@@ -81,3 +81,13 @@ def test_a_complete_run_is_not_marked_incomplete(monkeypatch, tmp_path) -> None:
     results = json.loads((run_dir / "results.json").read_text())
     assert results["incomplete"] is False and results["exit_code"] == 0
     assert broker.stopped and not stopped
+
+
+def test_an_interrupted_run_says_130_even_after_a_configurations_error() -> None:
+    """results.json's exit code is the process's: a configuration's own error earlier does not
+    turn an interruption into 3; an internal error that stopped the run does."""
+    result = run.RunResult("r", "now", incomplete=True,
+                           errors=["kafka-python==9.9: cannot build its environment"])
+    assert result.exit_code == 130
+    result.errors.append(f"{run.INTERNAL_ERROR}ValueError: boom")
+    assert result.exit_code == 3
