@@ -218,30 +218,24 @@ def _auto_commit_beyond(v: Violation, facts: Facts) -> str:
     return _commit_beyond(v, facts)
 
 
-def _auto_observed_beyond(v: Violation, facts: Facts) -> str:
-    """S4: as :func:`_observed_beyond`, measured on the members that store on poll only."""
-    if not v.evidence:
-        return "the observation could not be measured"
-    d = v.details
-    tp = (str(d.get("topic")), int(d.get("partition", -1)))
-    position = facts.unstored_position(tp, v.evidence[0])
-    if position is not None and int(d.get("committed", 0)) <= position:
-        return ""
-    return (f"offset {d.get('committed')} is beyond the polled position {position} of every "
-            f"member that stores offsets on poll: " + (
-                "records never handed to any member" if position is not None else STORED_ONLY))
-
-
-def _observed_beyond(v: Violation, facts: Facts) -> str:
-    d = v.details
-    if not v.evidence:
-        return "the observation could not be measured"
-    tp = (str(d.get("topic")), int(d.get("partition", -1)))
-    position = facts.position(tp, v.evidence[0])
-    if position is not None and int(d.get("committed", 0)) <= position:
-        return ""
-    return (f"offset {d.get('committed')} is beyond every member's polled position "
-            f"{position}: records never handed to any member")
+def _observed_beyond(auto_only: bool) -> Callable[[Violation, Facts], str]:
+    """The broker's offset against the polled position of any member before the observation;
+    ``auto_only`` (S4): of any member that is not ``stores_processed``."""
+    def beyond(v: Violation, facts: Facts) -> str:
+        d = v.details
+        if not v.evidence:
+            return "the observation could not be measured"
+        tp = (str(d.get("topic")), int(d.get("partition", -1)))
+        position = (facts.unstored_position(tp, v.evidence[0]) if auto_only
+                    else facts.position(tp, v.evidence[0]))
+        if position is not None and int(d.get("committed", 0)) <= position:
+            return ""
+        who = "every member that stores offsets on poll" if auto_only else "every member"
+        cause = STORED_ONLY if auto_only and position is None \
+            else "records never handed to any member"
+        return f"offset {d.get('committed')} is beyond the polled position {position} of " \
+               f"{who}: {cause}"
+    return beyond
 
 
 def _skip_beyond(v: Violation, facts: Facts) -> str:
@@ -301,10 +295,10 @@ HAZARDS: tuple[Hazard, ...] = (
            "offset and auto_offset_reset=latest skips them (S3)"),
     Hazard(("lost",), _auto, S4_CRASH, _lost_beyond(auto_only=True)),
     Hazard(("commit-beyond-processed",), _auto, S4_STORED, _auto_commit_beyond),
-    Hazard(("group-offset-beyond-processed",), _auto, S4_STORED, _auto_observed_beyond),
+    Hazard(("group-offset-beyond-processed",), _auto, S4_STORED, _observed_beyond(True)),
     Hazard(("lost",), _pool, S6_POOL, _lost_beyond(auto_only=False)),
     Hazard(("commit-beyond-processed",), _pool, S6_POOL, _commit_beyond),
-    Hazard(("group-offset-beyond-processed",), _pool, S6_POOL, _observed_beyond),
+    Hazard(("group-offset-beyond-processed",), _pool, S6_POOL, _observed_beyond(False)),
     Hazard(("zombie-read",), lambda s: True, S8_STALE_BATCH, _zombie_read_beyond),
     Hazard(("skip",), _pool, S6_POOL, _skip_beyond),
     Hazard(("nonmonotonic",), _pool, S6_POOL, _reorder_beyond),
