@@ -21,7 +21,8 @@ note), asks ``policy.judge`` for the verdict and fills figures.
                                                                    group-offset-regressed
     exclusive-ownership  S8  ownership.check_exclusive_ownership   concurrent-owners,
                                                                    unowned-partition,
-                                                                   multiple-owners
+                                                                   multiple-owners,
+                                                                   unsubscribe-without-revoke
     zombie-fencing       S8  zombies.check_zombie_fencing          zombie-commit-accepted,
                                                                    zombie-read
     member-assigned      S8  liveness.check_member_assigned        group-never-settled,

@@ -18,10 +18,16 @@ Analysis
     A ``settled`` event with ``timeout: true`` (the group did not settle in time) describes no
     settled state and is not checked here: ``member-assigned`` judges it.
 
+    Unsubscribe: a member that unsubscribed (worker event ``unsubscribed``) gave its partitions
+    back. The listener must hear ``revoked`` or ``lost`` of each partition it owned before the
+    partition is assigned to it again (S8: an application commits or releases per-partition
+    state there); a span that an ``assigned`` event ends instead says it never did.
+
 Anomalies
     ``concurrent-owners``  evidence: the first processed event of each member in the overlap
     ``unowned-partition``  a partition with no open span at ``settled``
     ``multiple-owners``    a partition with more than one open span at ``settled``
+    ``unsubscribe-without-revoke``  evidence: the ``unsubscribed`` and the next ``assigned``
 """
 
 from __future__ import annotations
@@ -47,7 +53,25 @@ SECTION = "S8"
 def check_exclusive_ownership(history: History) -> list[Violation]:
     """Concurrent owners anywhere, and unowned or multiply owned partitions when settled."""
     spans = Spans(history)
-    return concurrent_owners(history, spans) + settled_owners(history, spans)
+    return concurrent_owners(history, spans) + settled_owners(history, spans) \
+        + unsubscribed_unheard(history, spans)
+
+
+def unsubscribed_unheard(history: History, spans: Spans) -> list[Violation]:
+    """Spans open at the member's ``unsubscribed`` event that a new ``assigned`` ended: the
+    listener never heard the partition go."""
+    out = []
+    for u in history.of_type("unsubscribed"):
+        for s in spans.all:
+            if s.member == u.source and s.contains(u.index) and s.end_type == "assigned" \
+                    and not s.manual:
+                out.append(Violation(
+                    check=CHECK, anomaly="unsubscribe-without-revoke", section=SECTION,
+                    message=f"{u.source} unsubscribed while owning {tp_name(s.tp)} and was "
+                            f"assigned it again without hearing it revoked or lost",
+                    evidence=[u.index, int(s.end or u.index)],
+                    details={"member": u.source, "topic": s.tp[0], "partition": s.tp[1]}))
+    return out
 
 
 def concurrent_owners(history: History, spans: Spans) -> list[Violation]:

@@ -14,7 +14,10 @@ Ownership spans
     the history ends). An event with index ``i`` is inside a span when ``start < i < end``. An
     ``assigned`` event for a partition the member already owns continues the open span; a
     ``manual`` one (``assign()`` replaces the whole assignment) also ends the member's spans of
-    the partitions it does not list (``end_type`` ``"assigned"``).
+    the partitions it does not list (``end_type`` ``"assigned"``). After the member's
+    ``unsubscribed`` event it left the group: an ``assigned`` event for a partition whose span
+    is still open (no ``revoked`` or ``lost`` was heard) ends that span and begins a new one
+    (``end_type`` ``"assigned"``; ``exclusive-ownership`` flags the missing revoke).
 
 Processings
     Every record of every ``processed`` event, in history order (event index, then position in
@@ -151,6 +154,7 @@ def ownership_spans(history: History) -> list[Span]:
     """Every ownership span of the history, ordered by start."""
     opened: dict[tuple[str, TP], tuple[int, bool]] = {}
     spans: list[Span] = []
+    unsubscribed: dict[str, int] = {}  # member -> index of its latest unsubscribed event
 
     def close(member: str, tps: Iterable[TP], event: Event) -> None:
         for tp in list(tps):
@@ -169,7 +173,12 @@ def ownership_spans(history: History) -> list[Span]:
                 close(e.source, [tp for (m, tp) in opened
                                  if m == e.source and tp not in e.partitions()], e)
             for tp in e.partitions():
+                began = opened.get((e.source, tp))
+                if began is not None and unsubscribed.get(e.source, -1) > began[0]:
+                    close(e.source, [tp], e)  # joined again, unheard of the revoke: a new span
                 opened.setdefault((e.source, tp), (e.index, manual))
+        elif e.type == "unsubscribed":
+            unsubscribed[e.source] = e.index
         elif e.type in ("revoked", "lost"):
             close(e.source, e.partitions(), e)
         elif e.type == "closed":

@@ -148,6 +148,9 @@ class H:
     def lost(self, member: str, *partitions: int) -> H:
         return self.add("lost", member, partitions=self._tps(partitions))
 
+    def unsubscribed(self, member: str) -> H:
+        return self.add("unsubscribed", member)
+
     def closed(self, member: str) -> H:
         return self.add("closed", member)
 

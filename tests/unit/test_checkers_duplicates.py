@@ -198,3 +198,17 @@ def test_a_rewind_in_the_members_next_ownership_is_its_own_not_the_hand_overs() 
          .started("m2").assigned("m2", 0).consumed("m2", 0, range(3, 10)))
     assert [v.anomaly for v in check_duplicates(h.build())
             if v.anomaly == "duplicates-over-bound"] == []
+
+
+def test_a_reread_after_unsubscribing_unheard_is_a_new_ownership() -> None:
+    """kafka-python never calls the listener in unsubscribe(): the re-read from the committed
+    offset after subscribing again is a new ownership (the missing revoke is
+    exclusive-ownership's), not a duplicate within one; without the unsubscribe it is one."""
+    def run(unsubscribe: bool) -> list:
+        h = (H().scenario().produce(0, range(6))
+             .assigned("m1", 0).consumed("m1", 0, range(4)).committed("m1", {0: 2}))
+        if unsubscribe:
+            h = h.unsubscribed("m1")
+        return check_duplicates(h.assigned("m1", 0).consumed("m1", 0, range(2, 6)).build())
+    assert run(unsubscribe=True) == []
+    assert {v.anomaly for v in run(unsubscribe=False)} == {"duplicate-without-cause"}

@@ -137,3 +137,26 @@ def test_an_isolated_member_that_heard_is_an_owner_again() -> None:
          .consumed("m2", 0, 2, 3))
     [v] = check_exclusive_ownership(h.build())
     assert v.anomaly == "concurrent-owners" and h.at["late"] in v.evidence
+
+
+def _resubscribe(heard: bool) -> H:
+    """m1 reads 0-3, commits 2, unsubscribes, and is assigned the partition again (with or
+    without hearing it revoked), then reads again from the committed offset."""
+    h = (H().scenario().produce(0, range(6))
+         .assigned("m1", 0).consumed("m1", 0, range(4)).committed("m1", {0: 2})
+         .unsubscribed("m1").as_("u"))
+    if heard:
+        h = h.revoked("m1", 0)
+    return h.assigned("m1", 0).as_("again").consumed("m1", 0, range(2, 6))
+
+
+def test_unsubscribe_then_assigned_again_without_a_revoke_fails() -> None:
+    h = _resubscribe(heard=False)
+    [v] = check_exclusive_ownership(h.build())
+    assert v.anomaly == "unsubscribe-without-revoke" and v.section == "S8"
+    assert v.evidence == [h.at["u"], h.at["again"]]
+    assert v.details == {"member": "m1", "topic": "t", "partition": 0}
+
+
+def test_unsubscribe_with_the_revoke_heard_passes() -> None:
+    assert check_exclusive_ownership(_resubscribe(heard=True).build()) == []
