@@ -195,7 +195,7 @@ class AiokafkaAdapter(Adapter):
     name = "aiokafka"
     client = "aiokafka"
     capabilities = Capabilities(consumer_protocol=False, cooperative=False, on_lost=False,
-                                unsubscribe=True)
+                                unsubscribe=True, seek_to_end=True)
 
     @classmethod
     def check_config(cls, config: ConsumerConfig) -> None:
@@ -556,6 +556,20 @@ class AiokafkaAdapter(Adapter):
         except Exception as exc:
             raise _error(exc, f"seek on {tp.topic} [{tp.partition}] failed") from None
         self._positions[tp] = int(offset)
+
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        """``await AIOKafkaConsumer.seek_to_end(tp)`` on the loop (it resolves the end before
+        it returns); the position is then the client's."""
+        self._check_open()
+        try:
+            self._run(asyncio.wait_for(self._consumer.seek_to_end(_ktp(tp)), _REQUEST_TIMEOUT))
+        except (ValueError, *_ILLEGAL_STATE) as exc:
+            raise IllegalState(f"seek to the end of {tp.topic} [{tp.partition}]: {exc}") \
+                from None
+        except Exception as exc:
+            raise _error(exc, f"seek to the end of {tp.topic} [{tp.partition}] failed") from None
+        self._positions.pop(tp, None)
+        self._positions[tp] = self.position(tp)
 
     def position(self, tp: TopicPartition) -> int:
         self._check_open()

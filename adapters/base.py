@@ -23,6 +23,10 @@ these down against a real broker):
   Asynchronous: returns None at once; ``callback(offsets, error)`` runs later inside
   ``poll()``/``commit()``/``close()`` with ``error`` None on success or a :class:`ConsumerError`.
 - ``seek(tp, offset)``: the next record returned for ``tp`` is at ``offset``.
+- ``seek_to_end(tp)``: optional (capability ``seek_to_end``); the client's own seek to the end
+  of ``tp`` (``OFFSET_END``, ``seekToEnd``): the next record returned for ``tp`` is the first
+  one written after the call, whenever the client resolves the end (at once or at the next
+  ``poll()``/``position()``).
 - ``position(tp)``: the offset of the next record poll() returns for tp (after a reset if needed).
 - ``committed(tps)``: the group's committed offsets for tps (None where there is none).
 - ``pause(tps)`` / ``resume(tps)``: stop / restart delivery of tps without losing the position.
@@ -181,6 +185,7 @@ class Capabilities:
     #: (clients that heartbeat in the background regardless of polling have none)
     poll_interval: bool = True
     unsubscribe: bool = False  # Adapter.unsubscribe(), then subscribe() again
+    seek_to_end: bool = False  # Adapter.seek_to_end(tp), the client's own call
     #: auto commit (and the commit of a close) covers only offsets the application stored
     #: after processing (``store()``), never merely polled ones: S4's hazard does not apply
     stores_processed: bool = False
@@ -276,6 +281,11 @@ class Adapter(ABC):
         """Drop the subscription and leave the group (see the module doc); only adapters with
         the ``unsubscribe`` capability implement it."""
         raise Unsupported(f"{self.name} cannot unsubscribe")
+
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        """Seek ``tp`` to its end with the client's own call (see the module doc); only
+        adapters with the ``seek_to_end`` capability implement it."""
+        raise Unsupported(f"{self.name} cannot seek to the end")
 
     def set_auto_commit_callback(self, callback: CommitCallback) -> None:
         """Report the client's own (auto) commits to ``callback`` where the client exposes them.

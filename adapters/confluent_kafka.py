@@ -90,7 +90,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, libversion
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, libversion
 from confluent_kafka import TopicPartition as CTopicPartition
 
 from adapters.base import (
@@ -210,7 +210,7 @@ class ConfluentAdapter(Adapter):
     name = "confluent-kafka"
     client = "confluent-kafka"
     capabilities = Capabilities(consumer_protocol=_CONSUMER_PROTOCOL_GA, cooperative=_COOPERATIVE,
-                                on_lost=_COOPERATIVE, unsubscribe=True)
+                                on_lost=_COOPERATIVE, unsubscribe=True, seek_to_end=True)
 
     @classmethod
     def check_config(cls, config: ConsumerConfig) -> None:
@@ -483,6 +483,20 @@ class ConfluentAdapter(Adapter):
         return {TopicPartition(p.topic, p.partition): p.offset for p in result or []} or wanted
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._seek(tp, int(offset))
+        self._positions[tp] = int(offset)
+
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        """``Consumer.seek()`` to ``OFFSET_END``; librdkafka resolves the end as it fetches,
+        so the position the adapter reports is the end read right after (the last stable
+        offset is the high watermark once no transaction is open)."""
+        self._seek(tp, OFFSET_END)
+        ctp = CTopicPartition(tp.topic, tp.partition)
+        with _mapped("seek to the end failed"):
+            _low, high = self._consumer.get_watermark_offsets(ctp, cached=False)
+        self._positions[tp] = int(high)
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
         self._check_open()
         if tp not in set(self.assignment()):
             raise IllegalState(f"seek on {tp.topic} [{tp.partition}], which is not assigned")
@@ -490,8 +504,8 @@ class ConfluentAdapter(Adapter):
         deadline = time.monotonic() + wait
         while True:
             try:
-                self._consumer.seek(CTopicPartition(tp.topic, tp.partition, int(offset)))
-                break
+                self._consumer.seek(CTopicPartition(tp.topic, tp.partition, offset))
+                return
             except KafkaException as exc:
                 err = _kafka_error(exc)
                 # _STATE: the partition is assigned but librdkafka has not started fetching it.
@@ -499,10 +513,9 @@ class ConfluentAdapter(Adapter):
                     raise _general_error(err, "seek failed") from None
                 if time.monotonic() > deadline:
                     # not fetching yet (e.g. assign() without a poll): assign it anew at offset
-                    self._reassign_at(tp, int(offset))
-                    break
+                    self._reassign_at(tp, offset)
+                    return
                 time.sleep(0.02)
-        self._positions[tp] = int(offset)
 
     def _reassign_at(self, tp: TopicPartition, offset: int) -> None:
         with _mapped("seek failed"):

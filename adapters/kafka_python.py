@@ -272,7 +272,7 @@ class KafkaPythonAdapter(Adapter):
     client = "kafka-python"
     capabilities = Capabilities(consumer_protocol=False,
                                 cooperative=CooperativeStickyAssignor is not None,
-                                on_lost=_ON_LOST, unsubscribe=True)
+                                on_lost=_ON_LOST, unsubscribe=True, seek_to_end=True)
 
     @classmethod
     def check_config(cls, config: ConsumerConfig) -> None:
@@ -610,6 +610,21 @@ class KafkaPythonAdapter(Adapter):
         except Exception as exc:
             raise _error(exc, "seek failed") from None
         self._positions[tp] = int(offset)
+
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        """``KafkaConsumer.seek_to_end(tp)``: the client resets the partition lazily, so the
+        adapter asks ``position()`` at once (it resolves the end, as an application reading
+        its lag would)."""
+        self._check_open()
+        try:
+            self._consumer.seek_to_end(self._ktp(tp))
+        except (ValueError, AssertionError) as exc:
+            raise IllegalState(f"seek to the end of {tp.topic} [{tp.partition}]: {exc}") \
+                from None
+        except Exception as exc:
+            raise _error(exc, "seek to the end failed") from None
+        self._positions.pop(tp, None)
+        self._positions[tp] = self.position(tp)
 
     def position(self, tp: TopicPartition) -> int:
         self._check_open()

@@ -30,9 +30,10 @@ BROKEN_ADAPTERS = ("CommitsBeforeProcessing", "SkipsRecords", "RedeliversAfterCo
                    "ResumeRewinds", "RepeatedCommitSkipsOne", "LosesWithSingleRecordPolls",
                    "IgnoresIsolationLevel", "BatchPathDropsLast", "IteratorPathDropsLast",
                    "GetonePathDropsLast", "DoublePauseSkipsOne", "SeekToPositionSkipsOne",
+                   "SeekToEndRewindsOne",
                    "ZeroTimeoutPollRepeats", "EofRepeatsLast", "TinyFetchDropsOversized",
                    "NonRangeStartsOnePast", "ResubscribeSkipsOne", "StoredStoresOnPoll",
-                   "StoredMessageStoresNext", "CloseRecommitsStale")
+                   "StoredMessageStoresNext", "CloseRecommitsStale", "AutoCommitOnePast")
 
 
 def main() -> None:

@@ -435,6 +435,10 @@ class Host:
         self.adapter.seek(TopicPartition(args["topic"], int(args["partition"])),
                           int(args["offset"]))
 
+    def do_seek_to_end(self, args: Mapping[str, Any]) -> None:
+        assert self.adapter is not None
+        self.adapter.seek_to_end(TopicPartition(args["topic"], int(args["partition"])))
+
     def do_position(self, args: Mapping[str, Any]) -> int:
         assert self.adapter is not None
         return self.adapter.position(TopicPartition(args["topic"], int(args["partition"])))

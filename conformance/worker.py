@@ -309,6 +309,7 @@ class Worker:
     def cmd_unsubscribe(self, msg: dict[str, Any]) -> None:
         assert self.adapter is not None
         self.adapter.unsubscribe()
+        self.emit("unsubscribed")
         self.reply(msg)
 
     def cmd_assign(self, msg: dict[str, Any]) -> None:
@@ -352,6 +353,18 @@ class Worker:
         self.adapter.seek(tp, int(msg["offset"]))
         self.processed_next.pop(tp, None)
         self.emit("seeked", topic=tp.topic, partition=tp.partition, offset=int(msg["offset"]))
+        self.reply(msg)
+
+    def cmd_seek_to_end(self, msg: dict[str, Any]) -> None:
+        """The client's own seek to the end; ``seeked`` carries the end the harness read
+        just before (``end``), where the next record must follow, else the position after."""
+        assert self.adapter is not None
+        tp = TopicPartition(msg["topic"], int(msg["partition"]))
+        self.adapter.seek_to_end(tp)
+        self.processed_next.pop(tp, None)
+        end = msg.get("end")
+        self.emit("seeked", topic=tp.topic, partition=tp.partition, to="end",
+                  offset=int(end) if end is not None else self.adapter.position(tp))
         self.reply(msg)
 
     def cmd_position(self, msg: dict[str, Any]) -> None:

@@ -36,14 +36,15 @@ from adapters.registry import load
 #: How a scenario must be set up for the ci profile's first examples to reach a fault that a
 #: drawn value or a strategy exposes (tests/integration/test_machine.py, benchmarks):
 #: ``spread`` shifts the example count (``ScenarioSpec.spread``): 14 makes example 2 the 16th
-#: of a client's count, COUNT:5 (commits inside a batch) with commit() without offsets;
-#: ``strategy`` replaces the configuration's: TIME:300 leaves the records processed since
-#: the last commit for the async commit of close_during_async_commit (BATCH+revoke would have
-#: committed them all already).
+#: of a client's count, COUNT:5 (commits inside a batch) with commit() without offsets; 8 makes
+#: it the 10th, auto commit every 200 ms; ``strategy`` replaces the configuration's: TIME:300
+#: leaves the records processed since the last commit for the async commit of
+#: close_during_async_commit (BATCH+revoke would have committed them all already).
 SETUP: dict[str, dict[str, Any]] = {
     "StoredStoresOnPoll": {"spread": 14},
     "StoredMessageStoresNext": {"spread": 14},
     "CloseRecommitsStale": {"strategy": "TIME:300"},
+    "AutoCommitOnePast": {"spread": 8},
 }
 
 
@@ -78,6 +79,9 @@ class Delegating(Adapter):
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.inner.seek(tp, offset)
+
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        self.inner.seek_to_end(tp)
 
     def position(self, tp: TopicPartition) -> int:
         return self.inner.position(tp)
@@ -521,6 +525,55 @@ class SeekToPositionSkipsOne(_Skips):
         self.inner.seek(tp, offset)
         if offset == here:
             self.skip.setdefault(tp, set()).add(offset)
+
+
+class SeekToEndRewindsOne(Delegating):
+    """Seeks to the end as the offset of the last record (the high watermark - 1: the "last
+    offset" / "next offset" off-by-one): the last record comes again after every seek to the
+    end. A seek to an explicit offset is honoured: only a seek to the end exposes it."""
+
+    name = "broken:seek-to-end-rewinds-one"
+
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        self.inner.seek_to_end(tp)
+        end = self.inner.position(tp)
+        if end > 0:
+            self.inner.seek(tp, end - 1)
+
+
+class AutoCommitOnePast(Delegating):
+    """Its auto commit adds one to the position it commits (the position already is the next
+    offset: "last offset + 1" applied twice), on its own timer of auto.commit.interval.ms:
+    every auto commit is one past what the application was handed. Explicit commits are
+    passed through: only auto commit exposes it."""
+
+    name = "broken:auto-commit-one-past"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.handed: dict[TopicPartition, int] = {}
+        self.last_auto = time.monotonic()
+        self.report: CommitCallback | None = None
+
+    def set_auto_commit_callback(self, callback: CommitCallback) -> None:
+        self.report = callback
+        self.inner.set_auto_commit_callback(callback)
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        records = self.inner.poll(timeout, max_records)
+        for r in records:
+            self.handed[r.tp] = max(self.handed.get(r.tp, 0), r.offset + 1)
+        due = time.monotonic() - self.last_auto >= self.config.auto_commit_interval_ms / 1000
+        if self.config.enable_auto_commit and due:
+            self.last_auto = time.monotonic()
+            owned = set(self.inner.assignment())
+            offsets = {tp: o + 1 for tp, o in self.handed.items() if tp in owned}
+            if offsets:
+                with contextlib.suppress(ConsumerError):
+                    self.inner.commit(offsets)
+                    if self.report is not None:
+                        self.report(offsets, None)
+        return records
 
 
 class ZeroTimeoutPollRepeats(Delegating):

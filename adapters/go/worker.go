@@ -481,7 +481,7 @@ func capabilities() map[string]bool {
 		"offset_reset_none": true, "on_lost": true,
 		// BlockRebalanceOnPoll + RebalanceTimeout(max.poll.interval.ms): a member that stops
 		// polling holds up the next rebalance until the timeout removes it
-		"poll_interval": true, "unsubscribe": false}
+		"poll_interval": true, "unsubscribe": false, "seek_to_end": false}
 }
 
 func (w *Worker) info() map[string]any {

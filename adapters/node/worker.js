@@ -64,6 +64,7 @@ const CAPABILITIES = {
   // stays in the group (S5-commit-after-removal: the second member never got the partition)
   poll_interval: false,
   unsubscribe: false,
+  seek_to_end: false,
 }
 const CONFIG_KEYS = new Set(['bootstrap_servers', 'group_id', 'auto_offset_reset',
   'enable_auto_commit', 'auto_commit_interval_ms', 'group_protocol', 'assignment_strategy',

@@ -277,6 +277,9 @@ class RemoteAdapter(Adapter):
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._call("seek", topic=tp.topic, partition=tp.partition, offset=offset)
 
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        self._call("seek_to_end", topic=tp.topic, partition=tp.partition)
+
     def position(self, tp: TopicPartition) -> int:
         return int(self._call("position", topic=tp.topic, partition=tp.partition))
 

@@ -319,6 +319,13 @@ class WorkerAdapter(Adapter):
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._call("seek", topic=tp.topic, partition=tp.partition, offset=int(offset))
 
+    def seek_to_end(self, tp: TopicPartition) -> None:
+        """The ``seek_to_end`` command, for workers whose capabilities say they have it."""
+        if not self.capabilities.seek_to_end:
+            raise Unsupported(f"{self._client().label} cannot seek to the end (its worker "
+                              f"reports capability seek_to_end false)")
+        self._call("seek_to_end", topic=tp.topic, partition=tp.partition)
+
     def position(self, tp: TopicPartition) -> int:
         return int(self._call("position", topic=tp.topic, partition=tp.partition)["offset"])
 

@@ -500,6 +500,33 @@ def test_seek_then_poll_returns_exactly_that_offset(make, combo, kafka_broker,
     assert consumer.position(tp) == 8
 
 
+def test_seek_to_end_then_poll_returns_the_next_record_written(make, combo, kafka_broker,
+                                                               kafka_names) -> None:
+    """seek_to_end() (capability ``seek_to_end``) skips the backlog: the position is the end
+    and the next record is the first one written after the call; called again when caught
+    up it changes nothing. Without the capability the call raises Unsupported."""
+    target, _protocol = combo
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, 8)
+    tp = TopicPartition(topic, 0)
+    consumer, rec = make(group), Recorder()
+    if not target.capabilities.seek_to_end:
+        with pytest.raises(Unsupported):
+            consumer.seek_to_end(tp)
+        return
+    consumer.subscribe([topic], rec)
+    assert [r.offset for r in poll_records(consumer, 3, max_records=3)] == [0, 1, 2]
+    consumer.seek_to_end(tp)  # 3-7 are skipped on purpose
+    assert consumer.position(tp) == 8
+    produce(kafka_broker.bootstrap_servers, topic, 2)
+    assert [r.offset for r in poll_records(consumer, 2)] == [8, 9]
+    consumer.seek_to_end(tp)  # caught up: a no-op
+    assert consumer.position(tp) == 10
+    produce(kafka_broker.bootstrap_servers, topic, 1)
+    assert [r.offset for r in poll_records(consumer, 1)] == [10]
+
+
 def test_assign_works_without_group_management(make, combo, kafka_broker,
                                                kafka_names) -> None:
     topic, group = kafka_names

@@ -246,6 +246,8 @@ CANONICAL: list[tuple[str, dict[str, Any]]] = [
     # between would hide what a call did)
     ("pause_twice", {"i": 0, "j": 0}),
     ("resume_all", {"i": 0}),
+    # another partition, everything read: the next record must be the next one written
+    ("seek_to_end", {"i": 0, "j": 1}),
     ("produce", {"count": 12, "keys": 3}),
     ("poll_now", {"i": 0, "timeout": 0.0}),
     ("consume", {}),

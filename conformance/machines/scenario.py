@@ -186,6 +186,37 @@ class Scenario:
                       paused=(member, partition) in self.paused, seek_event=seek_event,
                       waited=round(time.monotonic() - started, 1))
 
+    def seek_to_end(self, member: str, partition: int, wait: float = 10.0) -> None:
+        """Once the member's position is past every record written to the partition (aborted
+        ones too), seek it to the end with the client's own call; ``seeked`` carries the end
+        the broker reports just before, which the next record must follow. A member that
+        does not catch up within ``wait`` (paused, moved away) is left alone (a note)."""
+        topic = self.h.topic
+        written = [r.offset for r in self.h.history.produced() if r.partition == partition]
+        written += [int(r[2]) for e in self.h.history.of_type("aborted")
+                    for r in e.data.get("records", []) if int(r[1]) == partition]
+        last = max(written, default=-1)
+        visible = max((r.offset for r in self.h.history.produced()
+                       if r.partition == partition), default=-1)
+
+        def read_all() -> bool:  # under the history lock: no request in here
+            return visible < 0 or any(
+                e.source == member and e.type == "polled"
+                and any(r.partition == partition and r.offset >= visible for r in e.records())
+                for e in reversed(self.h.history.events))
+
+        if (member, partition) not in self.paused:
+            self.h.wait_for(read_all, wait)
+        reply = self.owned_request(member, {"type": "position", "topic": topic,
+                                            "partition": partition})
+        if reply is None or int(reply["offset"]) <= last:
+            self.h.record("note", text=f"seek to the end skipped: {member} is not past offset "
+                                       f"{last} of partition {partition}")
+            return
+        end = self.h.broker.admin.watermarks(topic)[partition][1]
+        self.owned_request(member, {"type": "seek_to_end", "topic": topic,
+                                    "partition": partition, "end": end})
+
     def settle(self, timeout: float = SETTLE_TIMEOUT) -> bool:
         """Wait until the group settles; a group that does not within ``timeout`` ends the
         example (the ``member-assigned`` check judges it)."""

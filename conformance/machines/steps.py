@@ -216,6 +216,33 @@ def consume(sc: Scenario) -> None:
     sc.consume()
 
 
+def _able(sc: Scenario, member: str, capability: str) -> bool:
+    """Whether the member's adapter has ``capability`` (its worker's ``capabilities``)."""
+    handle = sc.h.workers.get(member)
+    caps = handle.info.get("capabilities") if handle is not None else None
+    return bool(isinstance(caps, dict) and caps.get(capability))
+
+
+def _able_member(capability: str) -> Callable[[Scenario, Args], Args | None]:
+    """A resolver: a live member with ``capability`` (with a drawn ``j``: one that owns
+    partitions, and the ``j``-th of them)."""
+    def resolve(sc: Scenario, drawn: Args) -> Args | None:
+        able = [m for m in sc.h.live() if _able(sc, m, capability)
+                and ("j" not in drawn or sc.h.owned(m))]
+        if not able:
+            return None
+        member = able[drawn["i"] % len(able)]
+        if "j" not in drawn:
+            return {"member": member}
+        owned = sorted(sc.h.owned(member))
+        return {"member": member, "partition": owned[drawn["j"] % len(owned)][1]}
+    return resolve
+
+
+def _anyone_able(capability: str) -> Callable[[Scenario], bool]:
+    return lambda sc: any(_able(sc, m, capability) for m in sc.h.live())
+
+
 # -- redundant and boundary calls (each must leave no loss, no extra duplicate, no reorder) ---
 @step("{member} resumes its whole assignment, paused or not", draws=({"i": MEMBER},))
 def resume_all(sc: Scenario, member: str) -> None:
@@ -245,6 +272,16 @@ def seek_to_position(sc: Scenario, member: str, partition: int) -> None:
                                   "offset": int(pos["offset"])})
 
 
+@step("{member} seeks partition {partition} to its end (caught up)",
+      draws=({"i": MEMBER, "j": PARTITION},), when=_anyone_able("seek_to_end"),
+      resolver=_able_member("seek_to_end"))
+def seek_to_end(sc: Scenario, member: str, partition: int) -> None:
+    """The client's own seek to the end once the member has read everything written (as an
+    application skipping its backlog would, with none): it must resume with the next record
+    written, without a gap or a re-read."""
+    sc.seek_to_end(member, partition)
+
+
 @step(lambda a: f"{a['member']} commits again with nothing new ("
       + ("its processed offsets" if a.get("explicit") else "no offsets: its positions")
       + (", async)" if a.get("asynchronous") else ")"),
@@ -261,20 +298,8 @@ def poll_now(sc: Scenario, member: str, timeout: float) -> None:
     sc.owned_request(member, {"type": "poll", "timeout": timeout})
 
 
-def _unsubscribes(sc: Scenario, member: str) -> bool:
-    """Whether the member's adapter can unsubscribe (its ``unsubscribe`` capability)."""
-    handle = sc.h.workers.get(member)
-    caps = handle.info.get("capabilities") if handle is not None else None
-    return bool(isinstance(caps, dict) and caps.get("unsubscribe"))
-
-
-def _unsubscribing(sc: Scenario, drawn: Args) -> Args | None:
-    able = [m for m in sc.h.live() if _unsubscribes(sc, m)]
-    return {"member": able[drawn["i"] % len(able)]} if able else None
-
-
 @step("{member} unsubscribes, then subscribes again", draws=({"i": MEMBER},),
-      when=lambda sc: any(_unsubscribes(sc, m) for m in sc.h.live()), resolver=_unsubscribing)
+      when=_anyone_able("unsubscribe"), resolver=_able_member("unsubscribe"))
 def resubscribe(sc: Scenario, member: str) -> None:
     """Leave the group and join again at once (an application switching topics back and
     forth): the member must resume at the committed offsets."""

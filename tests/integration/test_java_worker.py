@@ -98,7 +98,7 @@ def test_describe_reports_the_release_and_refused_configs(java):
                                  "manual_assignment": True, "pause_resume": True,
                                  "async_commit": True, "offset_reset_none": True,
                                  "on_lost": True, "poll_interval": True,
-                                 "unsubscribe": True}
+                                 "unsubscribe": True, "seek_to_end": True}
     assert java.unsupported({"group_protocol": "consumer"}) is None
     assert "assignor" in java.unsupported({"assignment_strategy": "sticky-ish"})
 

@@ -64,12 +64,14 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
 #: batch commit, in any rebalance, is as redundant as commit_again and exposes it too.)
 EXPOSED_BY = {"ResumeRewinds": "resume_all",
               "DoublePauseSkipsOne": "pause_twice", "SeekToPositionSkipsOne": "seek_to_position",
+              "SeekToEndRewindsOne": "seek_to_end",
               "ZeroTimeoutPollRepeats": "poll_now", "LosesWithSingleRecordPolls": "batch",
               "EofRepeatsLast": "eof", "TinyFetchDropsOversized": "fetch",
               "NonRangeStartsOnePast": "assignor", "ResubscribeSkipsOne": "resubscribe",
               "StoredStoresOnPoll": "offsets", "StoredMessageStoresNext": "offsets",
               # any async commit before a close: this step, or commit_again's async form
-              "CloseRecommitsStale": "close_during_async_commit|commit_again"}
+              "CloseRecommitsStale": "close_during_async_commit|commit_again",
+              "AutoCommitOnePast": "commit=auto"}
 
 def broken_spec(adapter: str, base: ScenarioSpec) -> ScenarioSpec:
     """The spec of a broken adapter on ``base``'s configuration, set up as SETUP says."""
@@ -117,6 +119,7 @@ def _took(ex, cause: str) -> bool:
     ("GetonePathDropsLast", "no-loss", "lost"),
     ("DoublePauseSkipsOne", "no-loss", "lost"),
     ("SeekToPositionSkipsOne", "no-loss", "lost"),
+    ("SeekToEndRewindsOne", "order", "nonmonotonic"),
     ("ZeroTimeoutPollRepeats", "duplicates-bounded", "duplicate-without-cause"),
     ("EofRepeatsLast", "duplicates-bounded", "duplicate-without-cause"),
     ("TinyFetchDropsOversized", "no-loss", "lost"),
@@ -125,6 +128,7 @@ def _took(ex, cause: str) -> bool:
     ("StoredStoresOnPoll", "commit-validity", "commit-beyond-processed"),
     ("StoredMessageStoresNext", "commit-validity", "commit-beyond-processed"),
     ("CloseRecommitsStale", "commit-validity", "group-offset-regressed"),
+    ("AutoCommitOnePast", "commit-validity", "commit-beyond-processed"),
 ])
 def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, check, anomaly):
     [base] = specs_for("confluent-kafka", ("classic",), "ci", fault_families(kafka_broker))

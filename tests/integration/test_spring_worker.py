@@ -104,7 +104,7 @@ def test_describe_reports_the_release_capabilities_and_refusals(spring):
                                    "manual_assignment": False, "pause_resume": True,
                                    "async_commit": True, "offset_reset_none": False,
                                    "on_lost": True, "poll_interval": True,
-                                   "unsubscribe": False}
+                                   "unsubscribe": False, "seek_to_end": False}
     assert spring.unsupported({"group_protocol": "consumer"}) is None
     assert "NoOffsetForPartition" in spring.unsupported({"auto_offset_reset": "none"})
 

@@ -50,6 +50,9 @@ FAKE = textwrap.dedent('''
         elif kind == "position":
             out({"type": "error", "in_reply_to": mid, "code": "no-offset-for-partition",
                  "message": "none", "fatal": False})
+        elif kind == "seek_to_end" and msg["partition"] != 0:
+            out({"type": "error", "in_reply_to": mid, "code": "illegal-state",
+                 "message": "not assigned", "fatal": False})
         elif kind == "unsubscribe":
             out({"type": "revoked", "partitions": [["t", 0]]})
             out(ok)
@@ -141,5 +144,18 @@ def test_unsubscribe_is_sent_only_when_the_worker_has_it(adapter: WorkerAdapter,
         able.subscribe(["t"], heard)
         able.unsubscribe()  # the worker's revoked event reaches the listener during the call
         assert heard.events == [("revoked", [TopicPartition("t", 0)])]
+    finally:
+        able.close()
+
+
+def test_seek_to_end_is_sent_only_when_the_worker_has_it(adapter: WorkerAdapter,
+                                                         tmp_path: Path) -> None:
+    with pytest.raises(Unsupported):  # capability seek_to_end false: nothing is sent
+        adapter.seek_to_end(TopicPartition("t", 0))
+    able = _fake(tmp_path, seek_to_end=True)
+    try:
+        able.seek_to_end(TopicPartition("t", 0))
+        with pytest.raises(IllegalState):  # the worker's error reply, for its partition
+            able.seek_to_end(TopicPartition("t", 1))
     finally:
         able.close()

@@ -111,6 +111,7 @@ final class ClientConfig {
         caps.put("on_lost", true);  // ConsumerRebalanceListener.onPartitionsLost (2.4+)
         caps.put("poll_interval", true);  // max.poll.interval.ms
         caps.put("unsubscribe", true);  // consumer.unsubscribe(), then subscribe() again
+        caps.put("seek_to_end", true);  // consumer.seekToEnd(tp)
         return caps;
     }
 

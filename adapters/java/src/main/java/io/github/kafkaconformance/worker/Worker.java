@@ -458,6 +458,7 @@ final class Worker {
             case "halt": running = false; out.write(out.reply(msg)); break;
             case "commit": commitCommand(msg); break;
             case "seek": seek(msg); break;
+            case "seek_to_end": seekToEnd(msg); break;
             case "position": position(msg); break;
             case "committed": committed(msg); break;
             case "pause": pauseResume(msg, true); break;
@@ -469,7 +470,7 @@ final class Worker {
     }
 
     private static final Set<String> COMMANDS = Set.of("describe", "init", "subscribe",
-        "unsubscribe", "assign", "poll", "run", "halt", "commit", "seek", "position", "committed", "pause", "resume",
+        "unsubscribe", "assign", "poll", "run", "halt", "commit", "seek", "seek_to_end", "position", "committed", "pause", "resume",
         "assignment", "close");
 
     /** The client, its release and capabilities, and per config why it cannot run (null where
@@ -554,6 +555,7 @@ final class Worker {
                 "unsubscribe needs a group id (the consumer has none)", false);
         }
         consumer.unsubscribe();
+        emit(out.event("unsubscribed"));
         forget(new ArrayList<>(owned));  // nothing is owned now, whatever the listener heard
         out.write(out.reply(msg));
     }
@@ -629,6 +631,25 @@ final class Worker {
         e.put("topic", tp.topic());
         e.put("partition", tp.partition());
         e.put("offset", offset);
+        emit(e);
+        out.write(out.reply(msg));
+    }
+
+    /** consumer.seekToEnd(tp), which the client resolves lazily: the worker asks position()
+     *  at once. The seeked event carries the harness's end (``end``) where it sent one. */
+    private void seekToEnd(JsonNode msg) {
+        TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
+            field(msg, "partition").asInt());
+        consumer.seekToEnd(List.of(tp));
+        long position = consumer.position(tp);
+        positions.put(tp, position);
+        processedNext.remove(tp);
+        ObjectNode e = out.event("seeked");
+        e.put("topic", tp.topic());
+        e.put("partition", tp.partition());
+        JsonNode end = msg.get("end");
+        e.put("offset", end != null && !end.isNull() ? end.asLong() : position);
+        e.put("to", "end");
         emit(e);
         out.write(out.reply(msg));
     }

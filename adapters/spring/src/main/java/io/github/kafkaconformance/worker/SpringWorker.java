@@ -387,6 +387,7 @@ final class SpringWorker {
         caps.put("manual_assignment", false);
         caps.put("offset_reset_none", false);
         caps.put("unsubscribe", false);  // the container owns the subscription
+        caps.put("seek_to_end", false);  // seeks go through the container (ConsumerSeekAware)
         node.set("capabilities", caps);
         return node;
     }
