@@ -437,6 +437,15 @@ def test_a_partition_given_back_resumes_at_the_committed_offset(make, kafka_brok
     poll.assert_resumes_at(2, back, "records after the partition came back")
 
 
+def _one_partition(make, kafka_broker, kafka_names, count: int):
+    """A one-partition topic holding ``count`` records, its partition, a consumer of the
+    group and a listener recording its calls."""
+    topic, group = kafka_names
+    kafka_broker.admin.create_topic(topic, 1)
+    produce(kafka_broker.bootstrap_servers, topic, count)
+    return topic, TopicPartition(topic, 0), make(group), Recorder()
+
+
 def test_unsubscribe_then_subscribe_resumes_at_the_committed_offset(make, combo, kafka_broker,
                                                                      kafka_names) -> None:
     """unsubscribe() (capability ``unsubscribe``) gives the partitions back: the listener
@@ -444,11 +453,7 @@ def test_unsubscribe_then_subscribe_resumes_at_the_committed_offset(make, combo,
     next poll or at the next join); subscribing again, the member resumes at the committed
     offset, not at its old position. Without the capability the call raises Unsupported."""
     target, _protocol = combo
-    topic, group = kafka_names
-    kafka_broker.admin.create_topic(topic, 1)
-    produce(kafka_broker.bootstrap_servers, topic, 10)
-    tp = TopicPartition(topic, 0)
-    consumer, rec = make(group), Recorder()
+    topic, tp, consumer, rec = _one_partition(make, kafka_broker, kafka_names, 10)
     if not target.capabilities.unsubscribe:
         with pytest.raises(Unsupported):
             consumer.unsubscribe()
@@ -506,11 +511,7 @@ def test_seek_to_end_then_poll_returns_the_next_record_written(make, combo, kafk
     and the next record is the first one written after the call; called again when caught
     up it changes nothing. Without the capability the call raises Unsupported."""
     target, _protocol = combo
-    topic, group = kafka_names
-    kafka_broker.admin.create_topic(topic, 1)
-    produce(kafka_broker.bootstrap_servers, topic, 8)
-    tp = TopicPartition(topic, 0)
-    consumer, rec = make(group), Recorder()
+    topic, tp, consumer, rec = _one_partition(make, kafka_broker, kafka_names, 8)
     if not target.capabilities.seek_to_end:
         with pytest.raises(Unsupported):
             consumer.seek_to_end(tp)
