@@ -122,8 +122,9 @@ class Worker:
     def _commit(self, offsets: dict[TopicPartition, int] | None, mode: str,
                 asynchronous: bool, reraise: bool = False) -> dict[TopicPartition, int] | None:
         assert self.adapter is not None
+        extra = {} if offsets is not None else {"tracked": self._offsets_json(self._tracked())}
         self.emit("commit_requested", mode=mode,
-                  offsets=None if offsets is None else self._offsets_json(offsets))
+                  offsets=None if offsets is None else self._offsets_json(offsets), **extra)
         if asynchronous:
             def done(result: dict[TopicPartition, int], error: ConsumerError | None) -> None:
                 self._report_commit(mode, result, error)
@@ -146,6 +147,15 @@ class Worker:
         self._report_commit(mode, result or offsets or {}, None)
         self.clock.committed()
         return result
+
+    def _tracked(self) -> dict[TopicPartition, int]:
+        """What a commit without offsets may write for the owned partitions: the stored
+        (processed) offsets of a ``stores_processed`` adapter, else the positions after what
+        poll() returned."""
+        assert self.adapter is not None
+        stored = type(self.adapter).capabilities.stores_processed
+        source = self.processed_next if stored else self.polled_next
+        return {tp: o for tp, o in source.items() if tp in self.owned}
 
     def _report_commit(self, mode: str, offsets: dict[TopicPartition, int],
                        error: ConsumerError | None) -> None:

@@ -395,14 +395,18 @@ def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
 
 
 def unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
-    """(index of the ``member_killed`` event, offsets) of the explicit commit requests a
-    member had no outcome for when it was killed (outcomes are matched to requests in order)."""
+    """(index of the ``member_killed`` event, offsets) of the commit requests a member had no
+    outcome for when it was killed (outcomes are matched to requests in order); a request
+    without offsets counts with the offsets the worker said the client tracked (``tracked``)."""
     pending: dict[str, list[dict[TP, int]]] = defaultdict(list)
     out = []
     for e in history.of_type("commit_requested", "committed", "member_killed"):
         if e.type == "commit_requested" and e.source != HARNESS:
-            offsets = {tp: off for tp, off in e.offsets().items() if off >= 0}
-            pending[e.source].append(offsets)  # empty for "all consumed": unknown offsets
+            # without offsets: what the worker said the client tracked (else unknown, empty)
+            asked = e.offsets() if e.data.get("offsets") is not None else {
+                (o[0], int(o[1])): int(o[2]) for o in e.data.get("tracked") or []}
+            offsets = {tp: off for tp, off in asked.items() if off >= 0}
+            pending[e.source].append(offsets)
         elif e.type == "committed" and e.source != HARNESS and e.data.get("mode") != "auto":
             if pending[e.source]:
                 pending[e.source].pop(0)

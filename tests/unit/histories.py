@@ -176,9 +176,11 @@ class H:
         return self.add("seeked", member, topic=self.topic, partition=partition, offset=offset)
 
     def commit_requested(self, member: str, offsets: dict[int, int] | None,
-                         mode: str = "sync") -> H:
+                         mode: str = "sync", tracked: dict[int, int] | None = None) -> H:
         offs = None if offsets is None else [[self.topic, p, o] for p, o in offsets.items()]
-        return self.add("commit_requested", member, mode=mode, offsets=offs)
+        extra = {} if tracked is None else {
+            "tracked": [[self.topic, p, o] for p, o in tracked.items()]}
+        return self.add("commit_requested", member, mode=mode, offsets=offs, **extra)
 
     def committed(self, member: str, offsets: dict[int, int], mode: str = "sync",
                   ok: bool = True, error: str | None = None) -> H:

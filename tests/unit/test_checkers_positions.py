@@ -151,6 +151,24 @@ def test_a_killed_members_unreported_commit_may_have_landed() -> None:
     assert check_start_position(in_flight(3).build()) == []  # it did not
 
 
+def test_a_killed_members_commit_without_offsets_may_have_landed_what_it_tracked() -> None:
+    """commit() without offsets cut short by the kill: it may have written what the worker
+    said the client tracked (8); without that, a start at 8 is a skip."""
+    def run(first: int, tracked: dict[int, int] | None) -> H:
+        return (H().scenario().produce(0, range(10))
+                .assigned("m1", 0).consumed("m1", 0, range(8)).committed("m1", {0: 3})
+                .commit_requested("m1", None, tracked=tracked).killed("m1")
+                .assigned("m2", 0).polled("m2", 0, range(first, 10))
+                .processed("m2", 0, range(first, 10)))
+
+    assert check_start_position(run(8, {0: 8}).build()) == []
+    assert check_start_position(run(3, {0: 8}).build()) == []
+    [v] = check_start_position(run(8, None).build())
+    assert v.anomaly == "start-after-committed"
+    [v] = check_start_position(run(9, {0: 8}).build())
+    assert v.anomaly == "start-after-committed"
+
+
 def test_beyond_every_possible_committed_offset_still_fails() -> None:
     [v] = check_start_position(in_flight(9).build())
     assert v.anomaly == "start-after-committed" and v.details["offsets"] == [8]

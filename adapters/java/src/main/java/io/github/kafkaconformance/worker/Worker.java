@@ -196,6 +196,11 @@ final class Worker {
         req.put("mode", mode);
         if (offsets == null) {
             req.putNull("offsets");
+            try {  // what this commit without offsets writes: the consumed positions
+                req.set("tracked", offsetsJson(consumedPositions()));
+            } catch (RuntimeException e) {
+                // the commit below meets the same error and reports it
+            }
         } else {
             req.set("offsets", offsetsJson(offsets));
         }
