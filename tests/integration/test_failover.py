@@ -68,6 +68,8 @@ def test_java_string_hash_picks_the_offsets_partition():
 def test_rf3_topic_gets_min_insync_2(cluster, names):
     topic, _ = names
     cluster.admin.create_topic(topic, 1, replication_factor=3)
+    # any broker may answer DescribeConfigs: wait until each one's metadata has the topic
+    cluster.admin.wait_in_sync(topic)
     res = ConfigResource(ResourceType.TOPIC, topic)
     configs = cluster.admin._client.describe_configs([res])[res].result(timeout=30)
     assert configs["min.insync.replicas"].value == "2"
