@@ -46,6 +46,7 @@ from conformance.checkers.spans import (
     Settings,
     Span,
     Spans,
+    asked,
     commit_pairs,
     commits,
     condense,
@@ -147,7 +148,10 @@ def _failed_commits(history: History) -> dict[tuple[str, TP], list[tuple[int, in
     out: dict[tuple[str, TP], list[tuple[int, int]]] = defaultdict(list)
     for c in commits(history):
         if not c.ok:
-            for tp, off in c.offsets.items():
+            # a commit without offsets reports none when it fails: what its request tracked
+            offsets = c.offsets or (asked(history.events[requested[c.index]])
+                                    if c.index in requested else {})
+            for tp, off in offsets.items():
                 out[(c.member, tp)].append((requested.get(c.index, c.index), off))
     return out
 

@@ -358,6 +358,14 @@ def commits(history: History, requested: bool = False) -> list[Commit]:
     return out
 
 
+def asked(request: Event) -> dict[TP, int]:
+    """The offsets a ``commit_requested`` event asked for: its ``offsets``, or for a commit
+    without offsets what the worker said the client tracked (``tracked``; empty if unknown)."""
+    if request.data.get("offsets") is not None:
+        return request.offsets()
+    return {(o[0], int(o[1])): int(o[2]) for o in request.data.get("tracked") or []}
+
+
 def commit_pairs(history: History) -> list[tuple[int, Event]]:
     """(request index, outcome event) of every commit outcome a member reported for a request
     of its own: an outcome answers the member's earliest pending request of the same mode with
@@ -388,9 +396,11 @@ def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
     for requested, e in commit_pairs(history):
         # ok: applied somewhere in between; failed: perhaps applied anyway (a retry after
         # a lost response reports the retry's error), so from the request on
-        outcome = e.index if e.data.get("ok") is True else float("inf")
-        out.append((requested, outcome,
-                    {tp: off for tp, off in e.offsets().items() if off >= 0}))
+        ok = e.data.get("ok") is True
+        outcome = e.index if ok else float("inf")
+        # a failed commit without offsets reports none: what its request tracked
+        offsets = e.offsets() or ({} if ok else asked(history.events[requested]))
+        out.append((requested, outcome, {tp: off for tp, off in offsets.items() if off >= 0}))
     return out
 
 
@@ -402,10 +412,7 @@ def unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
     out = []
     for e in history.of_type("commit_requested", "committed", "member_killed"):
         if e.type == "commit_requested" and e.source != HARNESS:
-            # without offsets: what the worker said the client tracked (else unknown, empty)
-            asked = e.offsets() if e.data.get("offsets") is not None else {
-                (o[0], int(o[1])): int(o[2]) for o in e.data.get("tracked") or []}
-            offsets = {tp: off for tp, off in asked.items() if off >= 0}
+            offsets = {tp: off for tp, off in asked(e).items() if off >= 0}
             pending[e.source].append(offsets)
         elif e.type == "committed" and e.source != HARNESS and e.data.get("mode") != "auto":
             if pending[e.source]:

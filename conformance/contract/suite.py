@@ -590,6 +590,10 @@ def test_transaction_markers_and_aborted_records_are_not_records(make, kafka_bro
             producer.produce(topic, value=value, partition=0)
         producer.flush(30)
         (producer.commit_transaction if commit else producer.abort_transaction)(30)
+    # the coordinator writes the markers after EndTxn returns: a plain record produced at once
+    # may land before the commit marker
+    wait_for(lambda: kafka_broker.admin.watermarks(topic)[0][1] >= 6, TIMEOUT,
+             "both transaction markers written")
     produce(kafka_broker.bootstrap_servers, topic, 1, partition=0)  # offset 6, after 2 markers
     # offsets: 0-1 aborted, 2 abort marker, 3-4 committed, 5 commit marker, 6 plain
     uncommitted = make(f"{group}-u", isolation_level="read_uncommitted")

@@ -141,6 +141,23 @@ def test_records_a_refused_commit_covered_do_not_count_against_the_bound() -> No
     assert v.anomaly == "duplicates-over-bound" and v.details["offsets"] == [5, 6, 7]
 
 
+def test_a_refused_commit_without_offsets_covers_what_its_request_tracked() -> None:
+    """commit() without offsets that fails reports no offsets: what the worker said the client
+    tracked stands in (seen: confluent-kafka, fenced after a freeze, RECORD without offsets)."""
+    def run(tracked: dict[int, int] | None) -> H:
+        return (H().scenario(bound=2).produce(0, range(10))
+                .assigned("m1", 0).consumed("m1", 0, range(3)).committed("m1", {0: 3})
+                .consumed("m1", 0, range(3, 8))
+                .commit_requested("m1", None, mode="record", tracked=tracked)
+                .committed("m1", {}, mode="record", ok=False).lost("m1", 0)
+                .assigned("m2", 0).polled("m2", 0, range(3, 10))
+                .processed("m2", 0, range(3, 10)))
+
+    assert check_duplicates(run({0: 8}).build()) == []
+    [v] = check_duplicates(run(None).build())
+    assert v.anomaly == "duplicates-over-bound" and v.details["offsets"] == [3, 4, 5, 6, 7]
+
+
 def test_records_the_member_sought_back_over_do_not_count_against_the_bound() -> None:
     """m1 processed 0..5, sought back to 3 and re-read 3 only, committed 4: the next owner
     re-reads 4 and 5, which m1's rewind left uncommitted, not its strategy."""
