@@ -225,9 +225,15 @@ def test_per_partition_runs_one_container_consumer_per_partition(harness):
     h.start_member("m1")
     h.produce(30, [f"k{i}" for i in range(9)])
     assert h.wait_for(lambda: sum(len(v) for v in h.processed_offsets().values()) == 30, 30)
-    assigned = [p for e in h.history.of_type("assigned") for p in e.data["partitions"]]
-    assert sorted(map(tuple, assigned)) == [(h.topic, 0), (h.topic, 1), (h.topic, 2)]
-    assert len(h.history.of_type("assigned")) == 3  # one per container consumer
+
+    def one_each() -> bool:
+        """The latest three assignments: one partition each (one per container consumer).
+        The first consumer may hold them all until the other two have joined."""
+        last = [e.data["partitions"] for e in h.history.of_type("assigned")][-3:]
+        return len(last) == 3 and all(len(ps) == 1 for ps in last) and sorted(
+            tuple(ps[0]) for ps in last) == [(h.topic, 0), (h.topic, 1), (h.topic, 2)]
+
+    assert h.wait_for(one_each, 30), [e.data for e in h.history.of_type("assigned")]
     h.stop_member("m1")
 
 
