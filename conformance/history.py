@@ -214,6 +214,18 @@ class History:
                 out.append(Produced(r[0], int(r[1]), int(r[2]), r[3], str(r[4]), e.index))
         return out
 
+    def last_written(self, topic: str, aborted: bool = True) -> dict[int, int]:
+        """Per partition of ``topic``, the offset of the last record written to it: produced
+        ones, and with ``aborted`` those of aborted transactions too."""
+        last: dict[int, int] = {}
+        rows = [[r.topic, r.partition, r.offset] for r in self.produced()]
+        if aborted:
+            rows += [r for e in self.of_type("aborted") for r in e.data.get("records", [])]
+        for r in rows:
+            if r[0] == topic:
+                last[int(r[1])] = max(last.get(int(r[1]), -1), int(r[2]))
+        return last
+
     # -- persistence -------------------------------------------------------------------------
     def to_jsonl(self, path: str | Path) -> Path:
         path = Path(path)

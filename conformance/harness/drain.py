@@ -16,21 +16,6 @@ if TYPE_CHECKING:
     from conformance.harness.core import Harness
 
 
-def last_records(h: Harness) -> dict[int, int]:
-    """Per partition of the scenario topic, the offset of the last record the drain member
-    can read: produced ones, and aborted ones unless it reads committed records only."""
-    last: dict[int, int] = {}
-    for r in h.history.produced():
-        if r.topic == h.topic:
-            last[r.partition] = max(last.get(r.partition, -1), r.offset)
-    if h.config.get("isolation_level") != "read_committed":
-        for e in h.history.of_type("aborted"):
-            for r in e.data.get("records", []):
-                if r[0] == h.topic:
-                    last[int(r[1])] = max(last.get(int(r[1]), -1), int(r[2]))
-    return last
-
-
 def drain(h: Harness, timeout: float = 60.0, attempts: int = 3,
           assignment_timeout: float = 20.0) -> bool:
     """Stop every member, then read to the end with a fresh member of the same group.
@@ -41,7 +26,9 @@ def drain(h: Harness, timeout: float = 60.0, attempts: int = 3,
     for member in h.frozen():
         h.thaw_member(member)
     h.stop_members(h.live())
-    last = last_records(h)
+    # the last record the drain member can read: aborted ones unless it reads committed only
+    last = h.history.last_written(h.topic, aborted=h.config.get("isolation_level")
+                                  != "read_committed")
     # past the last record the drain can read, a partition holds only control markers (a
     # transaction's end), which no consumer position passes until another record follows
     ends = {p: min(hi, last.get(p, -1) + 1)

@@ -192,12 +192,8 @@ class Scenario:
         the broker reports just before, which the next record must follow. A member that
         does not catch up within ``wait`` (paused, moved away) is left alone (a note)."""
         topic = self.h.topic
-        written = [r.offset for r in self.h.history.produced() if r.partition == partition]
-        written += [int(r[2]) for e in self.h.history.of_type("aborted")
-                    for r in e.data.get("records", []) if int(r[1]) == partition]
-        last = max(written, default=-1)
-        visible = max((r.offset for r in self.h.history.produced()
-                       if r.partition == partition), default=-1)
+        last = self.h.history.last_written(topic).get(partition, -1)
+        visible = self.h.history.last_written(topic, aborted=False).get(partition, -1)
 
         def read_all() -> bool:  # under the history lock: no request in here
             return visible < 0 or any(

@@ -27,3 +27,12 @@ def test_a_history_without_steps_is_setup_and_teardown():
     h.append("note", HARNESS, 4.0, text="x")
     assert h.phase_seconds() == {"setup": 1.0, "teardown": 2.0}
     assert History().phase_seconds() == {}
+
+
+def test_last_written_per_partition_with_and_without_aborted_records() -> None:
+    from histories import H
+    h = (H().produce(0, range(3)).transaction(0, range(3, 6), commit=False)
+         .produce(1, range(2))).build()
+    assert h.last_written("t") == {0: 5, 1: 1}
+    assert h.last_written("t", aborted=False) == {0: 2, 1: 1}
+    assert h.last_written("other") == {}
