@@ -30,7 +30,8 @@ Harness events (source ``"harness"``):
     step              name, args, label, family (a step of a generated or replayed scenario
                       starts; docs/faults.md)
     member_frozen     member, on_event (SIGSTOP sent; on_event: halfway through a batch)
-    member_thawed     member, frozen_seconds (SIGCONT sent)
+    member_thawed     member, frozen_seconds, sent (SIGCONT sent; ``sent``: its monotonic time,
+                      the end of the freeze for the checkers)
     network_fault     member, kind ("delay", "cut" or "drop"), seconds, delay_ms (through the
                       broker's fault proxies)
     network_healed    member

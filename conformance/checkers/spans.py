@@ -541,12 +541,18 @@ class Isolation:
 
     @property
     def end_ts(self) -> float:
-        """A member event with a later timestamp was emitted after the isolation ended: for a
-        freeze the ``member_frozen`` event's (nothing is emitted while stopped), for a network
-        fault the ``network_healed`` event's (infinity while it has not ended)."""
+        """A member event with a later timestamp was emitted after the isolation ended
+        (infinity while it has not ended): for a freeze, the moment SIGCONT was sent (the
+        thaw's ``sent``, else its own timestamp). A stopped process emits nothing, so a
+        member event stamped between the freeze and the thaw was emitted before the SIGSTOP
+        took hold (seen: a JVM worker ran on for 16 ms after the harness sent it). For a
+        network fault, the ``network_healed`` event's."""
+        if self.ended is None:
+            return float("inf")
         if self.kind == "frozen":
-            return self.began.ts
-        return float("inf") if self.ended is None else self.ended.ts
+            sent = self.ended.data.get("sent")
+            return float(sent) if isinstance(sent, int | float) else self.ended.ts
+        return self.ended.ts
 
     def _since(self, e: Event) -> bool:
         return (e.source == self.member and e.index > self.began.index
@@ -559,11 +565,12 @@ class Isolation:
     def during(self, e: Event) -> bool:
         """``e``, an event of the member, was emitted while it was isolated (never for a
         freeze: a stopped process emits nothing)."""
-        return self._since(e) and self.began.ts < e.ts <= self.end_ts
+        return (self.kind != "frozen" and self._since(e)
+                and self.began.ts < e.ts <= self.end_ts)
 
     def before_end(self, e: Event) -> bool:
         """``e``, an event of the member, was emitted before the isolation ended (for a freeze:
-        before SIGSTOP)."""
+        before SIGSTOP took hold)."""
         return e.source == self.member and (e.index < self.began.index or e.ts <= self.end_ts)
 
     @property

@@ -232,10 +232,11 @@ class Harness:
 
     def thaw_member(self, member: str) -> None:
         """SIGCONT a frozen member: it goes on as if no time had passed (a zombie)."""
+        sent = time.monotonic()
         self.workers[member].thaw()
-        since = self._frozen_at.pop(member, time.monotonic())
-        self.record("member_thawed", member=member,
-                    frozen_seconds=round(time.monotonic() - since, 3))
+        since = self._frozen_at.pop(member, sent)
+        self.record("member_thawed", member=member, sent=sent,
+                    frozen_seconds=round(sent - since, 3))
 
     def stop_member(self, member: str, timeout: float = 30.0) -> None:
         handle = self.workers[member]

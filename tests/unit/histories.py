@@ -117,8 +117,16 @@ class H:
     def frozen(self, member: str) -> H:
         return self.add("member_frozen", member=member)
 
-    def thawed(self, member: str, seconds: float = 5.0) -> H:
-        return self.add("member_thawed", member=member, frozen_seconds=seconds)
+    def thawed(self, member: str, seconds: float = 5.0, sent: float | None = None) -> H:
+        """SIGCONT; ``sent``: when it was sent (older histories lack it)."""
+        if sent is None:
+            return self.add("member_thawed", member=member, frozen_seconds=seconds)
+        return self.add("member_thawed", member=member, frozen_seconds=seconds, sent=sent)
+
+    def waited(self, seconds: float) -> H:
+        """Let ``seconds`` pass before the next event."""
+        self._ts += seconds
+        return self
 
     def network_fault(self, member: str, kind: str = "cut", seconds: float = 12.0,
                       delay_ms: int = 0) -> H:

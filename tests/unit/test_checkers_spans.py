@@ -108,12 +108,19 @@ def test_isolation_after_during_and_before_end_by_timestamp() -> None:
     assert [cut.before_end(events[h.at[n]]) for n in ("before", "during", "after")] \
         == [True, True, False]
     f = (H().scenario().assigned("m1", 0).frozen("m1").polled("m1", 0, 0).backdated(1.0)
-         .as_("written-before").polled("m1", 0, 1).as_("after-sigcont").thawed("m1"))
-    events = f.build().events
+         .as_("written-before").polled("m1", 0, 1).as_("before-it-took-hold")
+         .polled("m1", 0, 2).as_("after-sigcont"))
+    sent = f.history.events[f.at["after-sigcont"]].ts - 0.0005
+    events = f.thawed("m1", sent=sent).build().events
     [freeze] = isolations(f.build())
     assert not freeze.after(events[f.at["written-before"]])
+    # stamped after SIGSTOP was sent but before SIGCONT: a stopped process emits nothing, so
+    # it was emitted before the stop took hold (seen: a JVM ran on 16 ms)
+    assert not freeze.after(events[f.at["before-it-took-hold"]])
+    assert freeze.before_end(events[f.at["before-it-took-hold"]])
     assert freeze.after(events[f.at["after-sigcont"]])  # emitted after SIGCONT, before recorded
     assert not freeze.during(events[f.at["after-sigcont"]])
+    assert not freeze.during(events[f.at["before-it-took-hold"]])
 
 
 def test_an_isolation_that_never_heard_lasts_until_the_next_one() -> None:

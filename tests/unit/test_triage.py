@@ -1,0 +1,46 @@
+"""Undocumented failures seen on current client releases (issue "Trust"), judged again on
+their very histories (``tests/unit/triage/``, copied from the runs that showed them).
+
+Each test states the decision: a bug of the suite (the history now passes, and a hand-made
+variant shows the check still catches the real thing) or a documented behaviour / client
+finding (the verdict the policy or the baseline gives it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.checkers import run_checks
+from conformance.checkers.spans import isolations
+from conformance.history import History
+from conformance.verdicts import CheckResult, Verdict
+
+HERE = Path(__file__).parent / "triage"
+
+
+def judged(name: str) -> dict[str, CheckResult]:
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    return {r.check: r for r in run_checks(history)}
+
+
+def verdicts(name: str) -> dict[str, Verdict]:
+    return {check: r.verdict for check, r in judged(name).items()}
+
+
+def test_seed8_a_commit_requested_before_sigstop_took_hold_is_a_late_answer() -> None:
+    """java, consumer protocol, seed 8: the JVM ran on 16 ms after the harness sent SIGSTOP
+    and requested its commit then; the broker applied it before the session timed out and
+    the thawed member read the answer. The freeze ends when SIGCONT is sent, not when SIGSTOP
+    was (a suite bug: the request was taken for one made after the thaw)."""
+    history = History.from_jsonl(HERE / "java-consumer-zombie-commit-seed8.jsonl")
+    [iso] = isolations(history)
+    request = history.events[311]
+    assert request.type == "commit_requested" and request.ts > iso.began.ts
+    assert not iso.after(request) and iso.before_end(request)
+    results = judged("java-consumer-zombie-commit-seed8")
+    zombie = results["zombie-fencing"]
+    assert "zombie-commit-accepted" not in {v.anomaly for v in zombie.violations}
+    assert zombie.verdict == Verdict.HAZARD
+    assert all(v != Verdict.FAIL for v in verdicts("java-consumer-zombie-commit-seed8").values())
