@@ -40,10 +40,13 @@ that crashed.
                                                               polled by the member before
     nonmonotonic                   pool (S6)                  the record had been polled by the
                                                               member before
-    zombie-read                    always (S8)                one poll of the zombie returned the
-                                                              partition, and the zombie then
-                                                              reported it lost or revoked (not
-                                                              the revoke of its own close)
+    zombie-read                    always (S8)                the zombie then reported the
+                                                              partition lost or revoked (not
+                                                              the revoke of its own close), and
+                                                              one poll returned it, or every
+                                                              poll that did came within two
+                                                              heartbeat intervals of the end of
+                                                              the isolation
 
 Everything else fails. Verdict: FAIL if any violation fails, else HAZARD if any is a hazard, else
 PASS (allowed anomalies included, named in the note). Without the history (``judge`` called
@@ -82,9 +85,11 @@ S4_STORED = ("with enable_auto_commit the client may commit offsets stored when 
              "returned records, before processing (librdkafka, S4)")
 S4_CRASH = ("with enable_auto_commit a member killed after an auto commit covered records it "
             "had polled but not processed loses them (librdkafka stores offsets on poll, S4)")
-S8_STALE_BATCH = ("a member removed from the group while stalled learns it at its next "
-                  "poll (fetches are not fenced by the group): the one batch its first poll "
-                  "returned before that is Kafka's behaviour, also the Java client's (S8)")
+S8_STALE_BATCH = ("a member removed from the group while stalled learns it only from the "
+                  "coordinator, by its next heartbeat or commit (fetches are not fenced by "
+                  "the group): what its polls return before that, one poll or within two "
+                  "heartbeat intervals of its return, is Kafka's behaviour, also the Java "
+                  "client's (S8)")
 STORED_ONLY = ("the member's client commits only offsets stored after processing "
                "(stores_processed), so S4's polled-but-unprocessed hazard is not its own")
 S6_POOL = ("a worker pool lets poll() run and commit before workers finish, losing and "
@@ -262,12 +267,21 @@ def _reorder_beyond(v: Violation, facts: Facts) -> str:
 
 
 def _zombie_read_beyond(v: Violation, facts: Facts) -> str:
+    """S8: reads before the member heard of the loss, within one poll or within the time its
+    first heartbeat after the isolation takes to fall due and be answered (two heartbeat
+    intervals: fetches are not fenced by the group, only heartbeats and commits are)."""
     d = v.details
     if d.get("heard") is None:
         return "the member never heard that it had lost the partition"
-    if int(d.get("polls", 0)) > 1:
-        return f"{d.get('polls')} polls returned the partition before the member heard of it"
-    return ""
+    polls = int(d.get("polls", 0))
+    if polls <= 1:
+        return ""
+    window = 2 * Settings.of(facts.history).heartbeat_interval_ms / 1000
+    last = d.get("last_seconds_after_end")
+    if isinstance(last, int | float) and last <= window:
+        return ""
+    return (f"{polls} polls returned the partition before the member heard of it, the last "
+            f"{last} s after it came back (beyond two heartbeat intervals, {window:g} s)")
 
 
 @dataclass(frozen=True)

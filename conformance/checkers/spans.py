@@ -94,6 +94,9 @@ class Settings:
     commit_on_revoke: bool = False
     asynchronous: bool = False
     processing: str = "in-loop"
+    #: the heartbeat interval the member was configured with (Kafka's default when absent);
+    #: under the ``consumer`` protocol the broker's, which the embedded broker sets alike
+    heartbeat_interval_ms: int = 3000
 
     @classmethod
     def from_scenario(cls, scenario: dict[str, Any] | None) -> Settings:
@@ -106,6 +109,7 @@ class Settings:
         auto = (not named or str(named).lower() == "auto") if auto is None else bool(auto)
         bound = strategy.get("bound")
         partitions = scenario.get("partitions")
+        heartbeat = config.get("heartbeat_interval_ms")
         return cls(
             topic=scenario.get("topic"),
             partitions=partitions if isinstance(partitions, int) else None,
@@ -116,6 +120,8 @@ class Settings:
             commit_on_revoke=bool(strategy.get("commit_on_revoke", False)),
             asynchronous=bool(strategy.get("asynchronous", False)),
             processing=str(strategy.get("processing") or "in-loop"),
+            heartbeat_interval_ms=heartbeat if isinstance(heartbeat, int)
+            and not isinstance(heartbeat, bool) and heartbeat > 0 else 3000,
         )
 
     @classmethod

@@ -30,10 +30,11 @@ Anomalies (one per isolation, partition and anomaly; event indices condensed to 
                                 before Z saw it revoked or lost (S8: the zombie keeps reading
                                 what another member was given)
 
-A ``zombie-read`` also says how many of Z's polls returned the partition (``polls``) and the
-index of the ``lost``/``revoked`` event by which Z heard of the loss (``heard``; the revoke of
-its own close does not count), so that the policy can tell Kafka's one stale batch from a
-zombie that reads on.
+A ``zombie-read`` also says how many of Z's polls returned the partition (``polls``), how long
+after the end the last of them returned (``last_seconds_after_end``) and the index of the
+``lost``/``revoked`` event by which Z heard of the loss (``heard``; the revoke of its own close
+does not count), so that the policy can tell the reads of a member that has not yet heard
+from the group from a zombie that reads on.
 
 Evidence: the start and the end of the isolation, the other member's ``assigned`` event, the
 first offending event (and the event by which Z heard, if any). Details: member, owner, topic,
@@ -221,6 +222,8 @@ def _violation(iso: Isolation, anomaly: str, tp: TP, offence: _Offence) -> Viola
     if anomaly == "zombie-read":
         details["polls"] = len(offence.events)
         details["heard"] = offence.heard
+        details["last_seconds_after_end"] = round(
+            max(0.0, offence.events[-1].ts - iso.ended.ts), 3)
     if iso.kind == "delay":
         details["delay_ms"] = iso.began.data.get("delay_ms")
     return Violation(

@@ -10,7 +10,7 @@ from conformance.verdicts import Verdict
 
 def frozen_m1() -> H:
     """m1 owns 0 and is frozen; the group moves on: m2 gets 0; m1 is thawed."""
-    return (H().scenario(reset="earliest").produce(0, range(10))
+    return (H().scenario(reset="earliest", heartbeat_interval_ms=500).produce(0, range(10))
             .started("m1").started("m2").assigned("m1", 0).consumed("m1", 0, range(3))
             .committed("m1", {0: 3}).frozen("m1").as_("freeze")
             .assigned("m2", 0).as_("taken").consumed("m2", 0, range(3, 6))
@@ -266,12 +266,27 @@ def test_one_stale_batch_then_the_loss_heard_at_the_next_poll_is_a_hazard() -> N
 
 
 def test_a_zombie_that_polls_the_partition_twice_before_hearing_of_the_loss_fails() -> None:
-    h = (frozen_m1().polled("m1", 0, range(6, 8)).polled("m1", 0, range(8, 10))
+    """Two heartbeat intervals after its return (2 x 500 ms here), it must have heard."""
+    h = (frozen_m1().polled("m1", 0, range(6, 8)).waited(1.1).polled("m1", 0, range(8, 10))
          .lost("m1", 0))
     [v] = check_zombie_fencing(h.build())
-    assert v.details["polls"] == 2
+    assert v.details["polls"] == 2 and v.details["last_seconds_after_end"] > 1.0
     [result] = run_checks(h.build(), only=["zombie-fencing"])
     assert result.verdict == Verdict.FAIL and "2 polls" in result.note
+    assert "two heartbeat intervals" in result.note
+
+
+def test_polls_before_the_first_heartbeat_after_the_return_is_answered_are_a_hazard() -> None:
+    """Seed 12 (java, consumer protocol): the thawed member's first poll returned what it had
+    buffered, its second (200 ms later) what it fetched after the thaw; its heartbeat's answer
+    (fenced) reached the application 356 ms after the thaw, as onPartitionsLost. Fetches are
+    not fenced by the group: within two heartbeat intervals that is Kafka's behaviour."""
+    h = (frozen_m1().polled("m1", 0, range(6, 8)).waited(0.2).polled("m1", 0, range(8, 10))
+         .waited(0.15).lost("m1", 0))
+    [v] = check_zombie_fencing(h.build())
+    assert v.details["polls"] == 2 and v.details["last_seconds_after_end"] < 1.0
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.HAZARD, result.note
 
 
 def test_a_zombie_that_hears_of_the_loss_only_when_it_closes_fails() -> None:

@@ -44,3 +44,19 @@ def test_seed8_a_commit_requested_before_sigstop_took_hold_is_a_late_answer() ->
     assert "zombie-commit-accepted" not in {v.anomaly for v in zombie.violations}
     assert zombie.verdict == Verdict.HAZARD
     assert all(v != Verdict.FAIL for v in verdicts("java-consumer-zombie-commit-seed8").values())
+
+
+def test_seed12_reads_before_the_first_heartbeat_after_the_thaw_is_answered_are_a_hazard() -> None:
+    """java, consumer protocol, seed 12: two polls returned partition 0 after the thaw (what
+    was buffered, then what a prefetch sent after the thaw returned), 0.03 s and 0.21 s after
+    it; onPartitionsLost ran 0.36 s after it. kafka-clients fences a member only on its
+    heartbeat's answer and keeps fetching its partitions until the callback completes
+    (AbstractHeartbeatRequestManager, FetchRequestManager): documented S8 behaviour within two
+    heartbeat intervals (2 x 500 ms here)."""
+    results = judged("java-consumer-zombie-read-seed12")
+    zombie = results["zombie-fencing"]
+    reads = [v for v in zombie.violations if v.anomaly == "zombie-read"]
+    assert max(v.details["polls"] for v in reads) == 2
+    assert all(v.details["last_seconds_after_end"] < 1.0 for v in reads)
+    assert zombie.verdict == Verdict.HAZARD, zombie.note
+    assert all(v != Verdict.FAIL for v in verdicts("java-consumer-zombie-read-seed12").values())
