@@ -69,6 +69,7 @@ from conformance.checkers.spans import (
     between,
     commits,
     produced_offsets,
+    unreported_auto_commits,
     unresolved_at_kill,
 )
 from conformance.history import HARNESS, History, Produced
@@ -125,7 +126,12 @@ class Facts:
             if c.ok:
                 self.commits[c.member].append(c)
         self.uncertain: dict[int, dict[TP, int]] = defaultdict(dict)
-        for kill, offsets in unresolved_at_kill(history):
+        #: auto commits a killed member may have written without reporting them
+        self.unreported: dict[int, dict[TP, int]] = defaultdict(dict)
+        for kill, offsets in unreported_auto_commits(history):
+            for tp, off in offsets.items():
+                self.unreported[kill][tp] = max(off, self.unreported[kill].get(tp, off))
+        for kill, offsets in [*unresolved_at_kill(history), *unreported_auto_commits(history)]:
             for tp, off in offsets.items():
                 self.uncertain[kill][tp] = max(off, self.uncertain[kill].get(tp, off))
         #: members whose client commits only offsets stored after processing (their
@@ -179,8 +185,8 @@ class Facts:
             covered = [c for c in self.commits.get(member, []) if index < c.index < kill
                        and (c.mode == "auto" or not auto_only)
                        and c.offsets.get(record.tp, -1) > record.offset]
-            maybe = not auto_only and self.uncertain.get(kill, {}).get(record.tp, -1) \
-                > record.offset
+            maybe = (self.unreported if auto_only else self.uncertain).get(
+                kill, {}).get(record.tp, -1) > record.offset
             if covered or maybe:
                 return ""
             why = (f"no {'auto ' if auto_only else ''}commit of the killed member covered it "

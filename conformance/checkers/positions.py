@@ -9,8 +9,9 @@ Analysis
     Accepted starts ``a``: the group's committed offset when the ``assigned`` event arrived
     (latest ok commit of any member before it, or the broker's ``group_offsets`` report; also
     the offsets of commits a killed member had requested without an outcome, which may have
-    landed, in which case the reset policy's start is accepted too while no commit is
-    certain), and every ok commit of the partition
+    landed, and under auto commit the positions it held after its polls since its last ok
+    commit, which it may have committed without reporting it; while no commit is certain, the
+    reset policy's start is accepted too), and every ok commit of the partition
     acknowledged after the ``assigned`` event and before ``f``'s event (async commits race the
     hand-over). ``f`` is right when some ``a <= f`` has no produced offset in ``[a, f)`` (offsets
     that were never produced, such as transaction markers, cannot be skipped).

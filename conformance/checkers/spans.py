@@ -429,12 +429,40 @@ def unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
     return out
 
 
+def unreported_auto_commits(history: History) -> list[tuple[int, dict[TP, int]]]:
+    """(index of the ``member_killed`` event, offsets) of the positions a killed member may
+    have committed by auto commit without reporting it: with auto commit on, the client
+    commits its position in the background and reports it later (librdkafka at the next
+    poll), so a SIGKILL can land between the two. Every position the member held after one of
+    its polls counts, per partition since its last ok commit of that partition (the broker
+    applies a member's commits in order)."""
+    if not Settings.of(history).enable_auto_commit:
+        return []
+    held: dict[str, list[dict[TP, int]]] = defaultdict(list)
+    out = []
+    for e in history.of_type("polled", "committed", "member_killed"):
+        if e.type == "polled" and e.source != HARNESS:
+            position: dict[TP, int] = {}
+            for r in e.records():
+                position[r.tp] = max(position.get(r.tp, 0), r.offset + 1)
+            held[e.source].append(position)
+        elif e.type == "committed" and e.source != HARNESS and e.data.get("ok") is True:
+            done = set(e.offsets())
+            held[e.source] = [{tp: o for tp, o in p.items() if tp not in done}
+                              for p in held[e.source]]
+        elif e.type == "member_killed":
+            member = str(e.data.get("member"))
+            out.extend((e.index, p) for p in held.pop(member, []) if p)
+    return out
+
+
 class GroupOffsets:
     """The group's committed offsets over time: ok ``committed`` events of any member, and the
     offsets the broker reported (``group_offsets``). A commit requested by a member that was
     killed before it reported the outcome may or may not have landed: it is *uncertain*, one
     of the :meth:`possible` offsets from the kill on; so is a commit between its request and
-    its ok outcome."""
+    its ok outcome, and every position a killed member with auto commit on may have committed
+    unreported (:func:`unreported_auto_commits`)."""
 
     def __init__(self, history: History) -> None:
         self._acks: dict[tuple[TP, str | None], list[tuple[int, int]]] = defaultdict(list)
@@ -453,7 +481,7 @@ class GroupOffsets:
         for acks in self._acks.values():
             acks.sort()
         self._indices = {k: [i for i, _ in v] for k, v in self._acks.items()}
-        for kill, offsets in unresolved_at_kill(history):
+        for kill, offsets in [*unresolved_at_kill(history), *unreported_auto_commits(history)]:
             for tp, off in offsets.items():
                 self._maybe[tp].append((kill, off))
         self._flight: dict[TP, list[tuple[int, float, int]]] = defaultdict(list)

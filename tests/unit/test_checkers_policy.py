@@ -101,6 +101,17 @@ def test_loss_under_auto_commit_not_covered_by_an_auto_commit_fails() -> None:
     assert verdict_ == Verdict.FAIL and "no auto commit of the killed member covered" in note
 
 
+def test_auto_commit_loss_with_the_auto_commit_unreported_before_the_kill_is_a_hazard() -> None:
+    """The kill may land between the background auto commit and its report: the same S4
+    loss, with no acknowledgement in the history."""
+    h = (H().scenario(auto_commit=True, strategy="auto").produce(0, range(12))
+         .started("m1").assigned("m1", 0).polled("m1", 0, range(10))
+         .processed("m1", 0, range(5)).killed("m1").started("m2").assigned("m2", 0)
+         .consumed("m2", 0, range(10, 12)))
+    verdict_, note = verdict(h, "no-loss")
+    assert verdict_ == Verdict.HAZARD and "S4" in note
+
+
 def test_auto_commit_loss_of_records_never_polled_fails() -> None:
     """A client that drops records: they were never handed to the application."""
     h = (H().scenario(auto_commit=True, strategy="auto").produce(0, range(10))

@@ -169,6 +169,31 @@ def test_a_killed_members_commit_without_offsets_may_have_landed_what_it_tracked
     assert v.anomaly == "start-after-committed"
 
 
+def test_an_auto_commit_a_killed_member_may_have_written_unreported_is_a_possible_start() -> None:
+    """Auto commit on: the client commits its position in the background and reports it
+    later (librdkafka at the next poll), so a SIGKILL may fall in between. Triage seed 11
+    (confluent-kafka): m1 polled 0..12, was killed, and the next member started at 13."""
+    def run(first: int, auto: bool = True, acked: int | None = None) -> H:
+        h = (H().scenario(auto_commit=auto, strategy="auto" if auto else "BATCH")
+             .produce(0, range(15)).assigned("m1", 0).consumed("m1", 0, range(5))
+             .consumed("m1", 0, range(5, 13)))
+        if acked is not None:
+            h.committed("m1", {0: acked}, mode="auto")
+        return (h.killed("m1").assigned("m2", 0).polled("m2", 0, range(first, 15))
+                .processed("m2", 0, range(first, 15)))
+
+    assert check_start_position(run(13).build()) == []  # the position after its last poll
+    assert check_start_position(run(5).build()) == []   # after its first
+    assert check_start_position(run(0).build()) == []   # or nothing landed: the reset
+    [v] = check_start_position(run(14).build())          # never a position of m1
+    assert v.anomaly == "start-after-committed"
+    [v] = check_start_position(run(13, auto=False).build())  # no auto commit: no such commit
+    assert v.anomaly == "start-after-committed"
+    # a reported auto commit of 13 settles it; nothing polled after it is left unreported
+    [v] = check_start_position(run(5, acked=13).build())
+    assert v.anomaly == "start-before-committed"
+
+
 def test_beyond_every_possible_committed_offset_still_fails() -> None:
     [v] = check_start_position(in_flight(9).build())
     assert v.anomaly == "start-after-committed" and v.details["offsets"] == [8]
