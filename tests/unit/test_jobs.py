@@ -99,10 +99,10 @@ def test_board_counts_units_and_estimates_time_left_from_finished_tasks():
                               "scenarios": (0, 2)}
     # task 1 has run 40 s of its 100; tasks 2 and 3 count as 100 s each (no fixed one
     # finished yet): 60 + 100 + 100 s of work on 2 jobs
-    assert board.seconds_left(now=t0 + 40) == 130.0
+    assert board.seconds_left(now=t0 + 40) == pytest.approx(130.0)
     board.took[2] = 10.0
     board.done = 2
-    assert board.seconds_left(now=t0 + 40) == (60 + 10) / 2
+    assert board.seconds_left(now=t0 + 40) == pytest.approx((60 + 10) / 2)
     line = board.line()
     assert line.startswith("2/4 configurations, 2/5 examples, 0/2 scenarios done")
     assert "left" in line
