@@ -15,6 +15,7 @@ import pytest
 from conformance.checkers import run_checks
 from conformance.checkers.spans import isolations
 from conformance.history import History
+from conformance.scenarios.commits import judge_removal
 from conformance.verdicts import CheckResult, Verdict
 
 HERE = Path(__file__).parent / "triage"
@@ -76,3 +77,32 @@ def test_seed11_an_auto_commit_written_but_not_reported_before_a_kill_is_a_possi
                                   "confluent-kafka-start-after-committed-seed11"])
 def test_no_check_is_undecided_on_the_triaged_histories(case: str) -> None:
     assert Verdict.UNKNOWN not in verdicts(case).values()
+
+
+def test_seed11_s5_the_async_commit_is_judged_by_its_outcome_not_by_its_request() -> None:
+    """kafka-python, S5-commit-after-removal, seed 11 with --jobs 6: the sync commit failed
+    with CommitFailed; the async commit's callback error came only when m1 was closed, after
+    the scenario's one 0.5 s poll, which had read the accepted request as the outcome (a suite
+    bug). Judged from the history, the async commit failed: pass."""
+    history = History.from_jsonl(HERE / "kafka-python-S5-commit-after-removal-seed11.jsonl")
+    requests = {"sync": "error commit-failed", "async": "requested"}
+    verdict = judge_removal(history, requests)
+    assert verdict.verdict == Verdict.PASS, verdict.note
+    assert verdict.figures["async"].startswith("callback error commit-failed")
+
+
+def test_s5_an_async_outcome_that_never_arrives_is_unknown_and_an_accepted_one_fails() -> None:
+    history = History.from_jsonl(HERE / "kafka-python-S5-commit-after-removal-seed11.jsonl")
+    without = History([e for e in history.events
+                       if not (e.type == "committed" and e.data.get("mode") == "async")])
+    requests = {"sync": "error commit-failed", "async": "requested"}
+    undecided = judge_removal(without, requests)
+    assert undecided.verdict == Verdict.UNKNOWN and "never arrived" in undecided.note
+    accepted = History([*without.events])
+    accepted.append("committed", "m1", accepted.events[-1].ts + 0.1, mode="async", ok=True,
+                    offsets=[[history.scenario()["topic"], 0, 5]], error=None)
+    failed = judge_removal(accepted, requests)
+    assert failed.verdict == Verdict.FAIL and "async ok" in failed.note
+    assert [v.anomaly for v in failed.violations] == ["commit-after-removal"]
+    sync_accepted = judge_removal(without, {"sync": "accepted", "async": "requested"})
+    assert sync_accepted.verdict == Verdict.FAIL and "sync accepted" in sync_accepted.note
