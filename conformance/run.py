@@ -350,19 +350,21 @@ def watch_examples(board: Board, jobs: list[Job]) -> None:
             board.count("examples", i, len(list(workdir.glob("example-*/history.jsonl"))))
 
 
-def _client_result(prep: Prepared, label: str) -> ClientResult:
+def _client_result(prep: Prepared, label: str, protocol: str) -> ClientResult:
     client = prep.client
     if client is None:
-        return ClientResult(prep.spec.adapter, label=label, spec=prep.label or prep.spec.label)
+        return ClientResult(prep.spec.adapter, label=label, spec=prep.label or prep.spec.label,
+                            protocol=protocol)
     return ClientResult(client.name, client.client, client.client_version, label,
-                        client.capabilities, spec=prep.label, adapter=prep.reference)
+                        client.capabilities, spec=prep.label, adapter=prep.reference,
+                        protocol=protocol)
 
 
-def _guarded(prep: Prepared, label: str, checks: dict[str, str],
+def _guarded(prep: Prepared, label: str, protocol: str, checks: dict[str, str],
              body: Callable[[Client, ClientResult], None]) -> ClientResult:
     """One configuration's entry filled by ``body``; a client that could not start, or any
     error in ``body``, makes every check of ``checks`` unknown with the one-line cause."""
-    entry = _client_result(prep, label)
+    entry = _client_result(prep, label, protocol)
     if prep.client is None:
         entry.checks = unknown_results(checks, prep.cause)
         return entry
@@ -388,7 +390,8 @@ def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: 
         board.count("examples", index, examples, examples)
 
     checks = {check: section for check, (section, _fn) in CHECKS.items()}
-    return _guarded(prep, scenario.label, checks, body)
+    return _guarded(prep, scenario.label, str(scenario.config.get("group_protocol", "")),
+                    checks, body)
 
 
 def _run_spec(broker: Broker, client: Client, title: str, spec: ScenarioSpec,
@@ -450,7 +453,7 @@ def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: li
 
     wanted = {c: SEMANTICS_CHECKS[c].section for c in checks
               if protocol in SEMANTICS_CHECKS[c].protocols}
-    return _guarded(prep, f"{protocol} fixed scenarios", wanted, body)
+    return _guarded(prep, f"{protocol} fixed scenarios", protocol, wanted, body)
 
 
 def _run_semantics(broker: Broker, client: Client, label: str, protocol: str,

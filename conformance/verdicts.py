@@ -95,6 +95,9 @@ class ClientResult:
     #: the adapter reference as given (``path/to/file.py:Class``, ``module:Class``) when the
     #: entry is labelled by the adapter's declared ``name`` instead
     adapter: str = ""
+    #: the group protocol the configuration ran with (``classic`` or ``consumer``; "" when
+    #: not known, as in results written before it was recorded)
+    protocol: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +110,7 @@ class ClientResult:
             "checks": [c.to_json() for c in self.checks],
             "timings": self.timings,
             **({"adapter": self.adapter} if self.adapter else {}),
+            **({"protocol": self.protocol} if self.protocol else {}),
         }
 
 

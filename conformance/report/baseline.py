@@ -8,6 +8,7 @@ A baseline is a TOML file with one ``[[deviation]]`` table per known deviation::
     check = "commit-validity"        # glob on the check id
     reason = "librdkafka stores offsets before processing (S4); upstream issue #1234"
     anomalies = ["commit-ahead"]     # optional: only when every violation is one of these
+    protocol = "consumer"            # optional: only configurations of this group protocol
 
 ``Baseline.apply`` turns each matching ``fail`` verdict into ``expected`` with the reason in the
 note, so a CI gate fails only on regressions. Other verdicts are never changed: a deviation that
@@ -28,7 +29,8 @@ from conformance.errors import UsageError
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 REQUIRED = ("client", "check", "reason")
-OPTIONAL = ("anomalies",)
+OPTIONAL = ("anomalies", "protocol")
+PROTOCOLS = ("classic", "consumer")
 
 
 class BaselineError(UsageError):
@@ -43,6 +45,9 @@ class Deviation:
     check: str
     reason: str
     anomalies: tuple[str, ...] = ()
+    #: the group protocol it covers ("" for both); a result that does not record its
+    #: protocol is not covered by an entry that names one
+    protocol: str = ""
 
     def matches(self, client: ClientResult, check: CheckResult) -> bool:
         """Whether this entry covers ``check`` of ``client`` (verdict not considered)."""
@@ -52,6 +57,8 @@ class Deviation:
         if not any(fnmatchcase(n, self.client) for n in names):
             return False
         if not fnmatchcase(check.check, self.check):
+            return False
+        if self.protocol and client.protocol != self.protocol:
             return False
         if self.anomalies:
             return all(v.anomaly in self.anomalies for v in check.violations)
@@ -142,5 +149,8 @@ def _deviation(entry: Any, n: int, source: str) -> Deviation:
     anomalies = entry.get("anomalies", [])
     if not isinstance(anomalies, list) or not all(isinstance(a, str) for a in anomalies):
         raise BaselineError(f"{where}: 'anomalies' must be a list of strings")
+    protocol = entry.get("protocol", "")
+    if protocol not in ("", *PROTOCOLS):
+        raise BaselineError(f"{where}: 'protocol' must be one of {', '.join(PROTOCOLS)}")
     return Deviation(entry["client"].strip(), entry["check"].strip(),
-                     " ".join(entry["reason"].split()), tuple(anomalies))
+                     " ".join(entry["reason"].split()), tuple(anomalies), protocol)

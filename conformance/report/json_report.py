@@ -117,6 +117,7 @@ def _client(d: dict[str, Any]) -> ClientResult:
         spec=d.get("spec") or d["name"],
         timings=dict(d.get("timings") or {}),
         adapter=str(d.get("adapter") or ""),
+        protocol=str(d.get("protocol") or ""),
         capabilities=dict(d.get("capabilities") or {}),
         checks=[_check(c) for c in d["checks"]],
     )

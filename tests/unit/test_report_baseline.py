@@ -78,6 +78,17 @@ def test_anomalies_restrict_the_entry() -> None:
     assert baseline.apply(_run(failing_only(anomaly="commit-regressed"))).exit_code == 1
 
 
+def test_a_protocol_restricts_the_entry_to_configurations_of_that_protocol() -> None:
+    baseline = Baseline.parse(BASELINE + 'protocol = "consumer"\n')
+    consumer, classic, unknown = (failing_only("confluent-kafka") for _ in range(3))
+    consumer.protocol, classic.protocol = "consumer", "classic"
+    applied = baseline.apply(_run(consumer, classic, unknown))
+    assert [c.checks[0].verdict for c in applied.clients] == \
+        [Verdict.EXPECTED, Verdict.FAIL, Verdict.FAIL]
+    with pytest.raises(BaselineError, match="'protocol' must be one of classic, consumer"):
+        Baseline.parse(BASELINE + 'protocol = "kip848"\n')
+
+
 def test_other_verdicts_untouched_and_unused_entries() -> None:
     baseline = Baseline.parse(BASELINE + '\n[[deviation]]\nclient = "x"\ncheck = "y"\n'
                               'reason = "stale"\n')
