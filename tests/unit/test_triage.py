@@ -15,10 +15,12 @@ import pytest
 from conformance.checkers import run_checks
 from conformance.checkers.spans import isolations
 from conformance.history import History
+from conformance.report.baseline import Baseline
 from conformance.scenarios.commits import judge_removal
-from conformance.verdicts import CheckResult, Verdict
+from conformance.verdicts import CheckResult, ClientResult, Verdict
 
 HERE = Path(__file__).parent / "triage"
+ROOT = Path(__file__).parents[2]
 
 
 def judged(name: str) -> dict[str, CheckResult]:
@@ -61,6 +63,32 @@ def test_seed12_reads_before_the_first_heartbeat_after_the_thaw_is_answered_are_
     assert all(v.details["last_seconds_after_end"] < 1.0 for v in reads)
     assert zombie.verdict == Verdict.HAZARD, zombie.note
     assert all(v != Verdict.FAIL for v in verdicts("java-consumer-zombie-read-seed12").values())
+
+
+def test_seed14_an_auto_commit_of_pre_fence_positions_after_the_rejoin_is_still_caught() -> None:
+    """java, consumer protocol, auto commit, seed 14: the member heard it was fenced (lost),
+    then an auto commit of its pre-fence positions (0 at 13; after the rejoin, with no commit,
+    its position would be 0) was acknowledged before the application was assigned the
+    partitions again. A client finding (docs/findings.md 15), not a suite bug: the check keeps
+    failing it, and the baseline names it for the Java client."""
+    results = judged("java-consumer-auto-commit-unowned-seed14")
+    commits = results["commit-validity"]
+    assert commits.verdict == Verdict.FAIL
+    assert {v.anomaly for v in commits.violations} == {"commit-unowned-partition"}
+    [zero] = [v for v in commits.violations if v.details["partition"] == 0]
+    assert zero.details["committed"] == 13 and zero.details["mode"] == "auto"
+
+
+def test_seed14_the_baseline_names_it_for_the_java_client_under_the_consumer_protocol() -> None:
+    commits = judged("java-consumer-auto-commit-unowned-seed14")["commit-validity"]
+    baseline = Baseline.load(ROOT / "baselines" / "known-deviations.toml")
+    consumer = ClientResult("java", "kafka-clients", "4.3.1", checks=[commits],
+                            protocol="consumer")
+    classic = ClientResult("java", "kafka-clients", "4.3.1", checks=[commits],
+                           protocol="classic")
+    assert baseline.match(consumer, commits) is not None
+    assert baseline.match(classic, commits) is None
+
 
 
 def test_seed11_an_auto_commit_written_but_not_reported_before_a_kill_is_a_possible_start() -> None:
