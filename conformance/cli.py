@@ -134,7 +134,7 @@ _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NA
                    "repeatable")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="configurations run at once on the one broker (each with its own topics "
-                   "and groups); default: from the machine's cores")
+                   "and groups); default: three per core, as the memory allows, 2 to 8")
 @click.option("--shard", default=None, metavar="K/N",
               help="run only shard K of N of the matrix (merge the shards' results.json "
                    "with 'kafka-conformance merge')")

@@ -25,10 +25,25 @@ T = TypeVar("T")
 JOB_THREAD_PREFIX = "kc-job"
 
 
-def default_jobs() -> int:
-    """Configurations run at once by default: the machine's cores, at least 2 (a run waits
-    on the broker and on group rebalances far more than it computes), at most 4."""
-    return max(2, min(4, os.cpu_count() or 1))
+#: configurations per core: a configuration waits on session timeouts, settles and drains
+#: far more than it computes (the README's run used 0.69 of one core at 2 jobs on 2 cores)
+JOBS_PER_CORE = 3
+#: the most configurations at once, whatever the machine
+MAX_JOBS = 8
+#: memory one configuration may take: up to four members and a drain member, each a worker
+#: process (a JVM for java and spring-kafka, ~200 MB), and the harness's share
+BYTES_PER_JOB = 1 << 30
+
+
+def default_jobs(cores: int | None = None, available: int | None = None) -> int:
+    """Configurations run at once by default: three per core, as many as the available
+    memory holds at :data:`BYTES_PER_JOB` each, at least 2, at most :data:`MAX_JOBS`."""
+    cores = cores if cores is not None else os.cpu_count() or 1
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available
+    return max(2, min(MAX_JOBS, JOBS_PER_CORE * cores, available // BYTES_PER_JOB))
 
 
 def duration(seconds: float) -> str:

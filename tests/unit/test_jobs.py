@@ -79,7 +79,12 @@ def test_board_line_counts_and_names_what_runs():
 
 
 def test_default_jobs_within_bounds():
-    assert 2 <= default_jobs() <= 4
+    assert 2 <= default_jobs() <= 8
+    gib = 1 << 30
+    assert default_jobs(cores=2, available=24 * gib) == 6  # three per core
+    assert default_jobs(cores=16, available=24 * gib) == 8  # at most 8
+    assert default_jobs(cores=2, available=3 * gib) == 3  # what the memory holds
+    assert default_jobs(cores=1, available=gib // 2) == 2  # at least 2
 
 
 def test_board_counts_units_and_estimates_time_left_from_finished_tasks():
