@@ -79,8 +79,15 @@ def test_seed14_an_auto_commit_of_pre_fence_positions_after_the_rejoin_is_still_
     assert zero.details["committed"] == 13 and zero.details["mode"] == "auto"
 
 
-def test_seed14_the_baseline_names_it_for_the_java_client_under_the_consumer_protocol() -> None:
-    commits = judged("java-consumer-auto-commit-unowned-seed14")["commit-validity"]
+@pytest.mark.parametrize("case", ["java-consumer-auto-commit-unowned-seed14",
+                                  "java-consumer-auto-commit-unowned-seed8-soak"])
+def test_finding15_the_baseline_names_it_for_the_java_client_under_the_consumer_protocol(
+        case: str) -> None:
+    """Seed 14, and seed 8 of a later run (auto commit every 200 ms): the same pattern."""
+    commits = judged(case)["commit-validity"]
+    assert {v.anomaly for v in commits.violations} == {"commit-unowned-partition"}
+    [zero] = [v for v in commits.violations if v.details["partition"] == 0]
+    assert zero.details["committed"] == 13 and zero.details["mode"] == "auto"
     baseline = Baseline.load(ROOT / "baselines" / "known-deviations.toml")
     consumer = ClientResult("java", "kafka-clients", "4.3.1", checks=[commits],
                             protocol="consumer")
