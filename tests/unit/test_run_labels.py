@@ -23,10 +23,11 @@ def test_a_reference_is_labelled_by_the_declared_name_and_kept_in_the_entry() ->
     ref = "/home/u/broken_adapters.py:SkipsRecords"
     [prep] = declared_labels([_prep(ref, "broken:skip-record")])
     assert prep.label == "broken:skip-record" and prep.reference == ref
-    entry = _client_result(prep, "classic fixed scenarios")
+    entry = _client_result(prep, "classic fixed scenarios", "classic")
     assert (entry.name, entry.spec, entry.adapter) == ("broken:skip-record",
                                                        "broken:skip-record", ref)
     assert entry.to_json()["adapter"] == ref
+    assert entry.protocol == "classic" and entry.to_json()["protocol"] == "classic"
 
 
 def test_built_in_names_and_undeclared_or_clashing_names_keep_the_spec() -> None:
@@ -42,8 +43,8 @@ def test_built_in_names_and_undeclared_or_clashing_names_keep_the_spec() -> None
         "confluent-kafka:batch", "kafka-python==2.0.2", "my_pkg.adapters:Mine", "a.py:One",
         "b.py:Two", "c.py:Three", "d.py:Four"]
     assert all(p.reference == "" for p in preps)
-    entry = _client_result(preps[-1], "classic fixed scenarios")
-    assert entry.spec == "d.py:Four" and entry.adapter == ""
+    entry = _client_result(preps[-1], "consumer fixed scenarios", "consumer")
+    assert entry.spec == "d.py:Four" and entry.adapter == "" and entry.protocol == "consumer"
 
 
 def test_the_board_of_a_plan_expects_examples_and_scenarios(tmp_path: Path) -> None:
