@@ -365,6 +365,19 @@ class CannotSubscribe(Delegating):
         raise ConsumerError("subscribe failed: this release cannot join a group")
 
 
+class IgnoresPause(Delegating):
+    """pause() returns without pausing: the paused partition keeps delivering (a client that
+    only remembers the pause for its own bookkeeping)."""
+
+    name = "broken:ignores-pause"
+
+    def pause(self, tps) -> None:
+        pass
+
+    def resume(self, tps) -> None:
+        pass
+
+
 class ResumeRewinds(Delegating):
     """resume() of a partition that was not paused fetches it again from a stale fetch start,
     the first offset it ever delivered of it (how librdkafka went wrong before 2.4.0,

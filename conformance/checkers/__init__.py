@@ -30,6 +30,7 @@ note), asks ``policy.judge`` for the verdict and fills figures.
     isolation            S1  isolation.check_isolation             aborted-record-delivered,
                                                                    control-record-delivered,
                                                                    aborted-record-skipped
+    pause-honored        S7  pauses.check_pause_honored            paused-partition-delivered
 
 docs/checks.md describes every check and the hazard policy (``policy``).
 """
@@ -48,6 +49,7 @@ from conformance.checkers.liveness import check_member_assigned
 from conformance.checkers.loss import check_no_loss
 from conformance.checkers.order import check_order, order_figures
 from conformance.checkers.ownership import check_exclusive_ownership
+from conformance.checkers.pauses import check_pause_honored
 from conformance.checkers.policy import judge
 from conformance.checkers.positions import check_start_position
 from conformance.checkers.zombies import check_zombie_fencing
@@ -66,6 +68,7 @@ CHECKS: dict[str, tuple[str, Checker]] = {
     "zombie-fencing": ("S8", check_zombie_fencing),
     "member-assigned": ("S8", check_member_assigned),
     "isolation": ("S1", check_isolation),
+    "pause-honored": ("S7", check_pause_honored),
 }
 
 FIGURES: dict[str, Callable[[History], dict[str, Any]]] = {

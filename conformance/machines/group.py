@@ -245,6 +245,9 @@ CANONICAL: list[tuple[str, dict[str, Any]]] = [
     # redundant calls while one member owns everything and nothing moves (a rebalance in
     # between would hide what a call did)
     ("pause_twice", {"i": 0, "j": 0}),
+    # the pause held across polls while records arrive for the paused partition
+    ("produce", {"count": 12, "keys": 3}),
+    ("consume", {}),
     ("resume_all", {"i": 0}),
     # another partition, everything read: the next record must be the next one written
     ("seek_to_end", {"i": 0, "j": 1}),

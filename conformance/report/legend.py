@@ -42,6 +42,7 @@ CHECK_LINES = {
     "zombie-fencing": "a member isolated past its session can neither commit nor read",
     "member-assigned": "the group settles, and every live member gets partitions",
     "isolation": "aborted records and transaction markers never reach the application",
+    "pause-honored": "a paused partition returns no record until it is resumed",
 }
 SEMANTICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "semantics.md"
 

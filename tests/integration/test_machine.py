@@ -62,7 +62,7 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
 #: every example that catches it took that step or drew that dimension.
 #: (RepeatedCommitSkipsOne is left out: a commit on revoke with nothing new since the last
 #: batch commit, in any rebalance, is as redundant as commit_again and exposes it too.)
-EXPOSED_BY = {"ResumeRewinds": "resume_all",
+EXPOSED_BY = {"ResumeRewinds": "resume_all", "IgnoresPause": "pause|pause_twice",
               "DoublePauseSkipsOne": "pause_twice", "SeekToPositionSkipsOne": "seek_to_position",
               "SeekToEndRewindsOne": "seek_to_end",
               "ZeroTimeoutPollRepeats": "poll_now", "LosesWithSingleRecordPolls": "batch",
@@ -113,6 +113,8 @@ def _took(ex, cause: str) -> bool:
     ("RepeatedCommitSkipsOne", "commit-validity", "commit-beyond-processed"),
     ("LosesWithSingleRecordPolls", "no-loss", "lost"),
     ("IgnoresIsolationLevel", "isolation", "aborted-record-skipped"),
+    # what a client promises while it runs (issue 20)
+    ("IgnoresPause", "pause-honored", "paused-partition-delivered"),
     # one consume path, dimension or redundant call each (issue 11)
     ("BatchPathDropsLast", "no-loss", "lost"),
     ("IteratorPathDropsLast", "no-loss", "lost"),

@@ -156,6 +156,12 @@ class H:
     def lost(self, member: str, *partitions: int) -> H:
         return self.add("lost", member, partitions=self._tps(partitions))
 
+    def paused(self, member: str, *partitions: int) -> H:
+        return self.add("paused", member, partitions=self._tps(partitions))
+
+    def resumed(self, member: str, *partitions: int) -> H:
+        return self.add("resumed", member, partitions=self._tps(partitions))
+
     def unsubscribed(self, member: str) -> H:
         return self.add("unsubscribed", member)
 
