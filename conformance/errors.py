@@ -32,6 +32,17 @@ class WorkerError(ConformanceError):
     """A consumer worker died unplanned, timed out, or spoke outside the line protocol."""
 
 
+class ClientCallHung(WorkerError):
+    """A worker's command timed out while the worker reported the client call it made as
+    outstanding past its bound (``call_outstanding``): the client's failure, with evidence in
+    the history, not the suite's (``call-never-returned``)."""
+
+    def __init__(self, message: str, member: str, call: str) -> None:
+        super().__init__(message)
+        self.member = member
+        self.call = call
+
+
 class AdapterError(UsageError):
     """An adapter could not be found or loaded, or does not implement the contract."""
 

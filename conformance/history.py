@@ -21,7 +21,8 @@ Harness events (source ``"harness"``):
     produced          records: [[topic, partition, offset, key, payload_id], ...] acknowledged
                       by the broker with acks=all
     member_started    member
-    member_killed     member (SIGKILL delivered and the process reaped)
+    member_killed     member (SIGKILL delivered and the process reaped); ``hung``: the client
+                      call that never returned, when that is why
     member_stopped    member (graceful close finished)
     member_died       member, returncode (exited without being asked: an infrastructure error)
     partitions_added  topic, count (the new total)
@@ -57,6 +58,9 @@ Worker events (source = the member id), see docs/worker-protocol.md:
     commit_requested  mode ("sync" | "async" | "auto" | "revoke"), offsets (null: all consumed)
     committed         mode, ok (bool), offsets (what the broker acknowledged), error (str|null)
     error             code, message, fatal
+    call_outstanding  call, id, since, seconds, bound (a client call outstanding past its
+                      bound: ``conformance.calls``; workers with ``reports_calls``)
+    call_returned     call, id, seconds (that call returned after all)
     closed
 """
 

@@ -28,6 +28,7 @@ from adapters.base import (
     Record,
     TopicPartition,
 )
+from conformance.calls import CallWatch, Watched
 from conformance.errors import ConformanceError, UnknownAdapter
 from conformance.strategies import CommitClock, Strategy
 
@@ -61,6 +62,8 @@ class Worker:
         self.out = out
         self.lock = threading.Lock()
         self.adapter: Adapter | None = None
+        #: every call into the client is watched: one that never returns is reported
+        self.watch = CallWatch(self.emit)
         self.strategy = Strategy()
         self.clock = CommitClock(self.strategy)
         self.max_records = 100
@@ -71,6 +74,12 @@ class Worker:
         self.poll_timeout = 0.1
         self.pool: ThreadPoolExecutor | None = None
         self.done = False
+
+    @property
+    def adapter_cls(self) -> type[Adapter]:
+        """The adapter's class (under the watch)."""
+        adapter = self.adapter.wrapped if isinstance(self.adapter, Watched) else self.adapter
+        return type(adapter) if adapter is not None else Adapter
 
     # -- output ----------------------------------------------------------------------------
     def write(self, obj: dict[str, Any]) -> None:
@@ -153,7 +162,7 @@ class Worker:
         (processed) offsets of a ``stores_processed`` adapter, else the positions after what
         poll() returned."""
         assert self.adapter is not None
-        stored = type(self.adapter).capabilities.stores_processed
+        stored = self.adapter_cls.capabilities.stores_processed
         source = self.processed_next if stored else self.polled_next
         return {tp: o for tp, o in source.items() if tp in self.owned}
 
@@ -178,7 +187,7 @@ class Worker:
         processed (the client's positions are then the processed offsets)."""
         if self.strategy.explicit or self.adapter is None:
             return False
-        if type(self.adapter).capabilities.stores_processed:
+        if self.adapter_cls.capabilities.stores_processed:
             return True
         return all(processed.get(tp) == o for tp, o in self.polled_next.items()
                    if tp in self.owned)
@@ -303,7 +312,7 @@ class Worker:
         self.clock = CommitClock(self.strategy)
         self.max_records = int(msg.get("max_records", config.max_poll_records))
         cls.check_config(config)
-        self.adapter = cls(config)
+        self.adapter = Watched(cls(config), self.watch)  # type: ignore[assignment]
         self.adapter.set_auto_commit_callback(self._auto_committed)
         info = {"adapter": cls.name, "client": cls.client,
                 "client_version": cls.client_version(),
@@ -475,8 +484,9 @@ def _read_commands(stream: TextIO, commands: queue.Queue, worker: Worker) -> Non
 
 def _capabilities(cls: type[Adapter]) -> dict[str, bool]:
     """The adapter's capabilities, and what this worker adds to every adapter: commits without
-    offsets under a strategy (``Strategy.explicit=False``)."""
-    return {**cls.capabilities.to_json(), "commit_without_offsets": True}
+    offsets under a strategy (``Strategy.explicit=False``), and a watch over every client call
+    (``reports_calls``: ``call_outstanding`` events, :mod:`conformance.calls`)."""
+    return {**cls.capabilities.to_json(), "commit_without_offsets": True, "reports_calls": True}
 
 
 def main(argv: list[str] | None = None) -> int:

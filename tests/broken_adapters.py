@@ -378,6 +378,18 @@ class IgnoresPause(Delegating):
         pass
 
 
+class CloseBlocksForever(Delegating):
+    """close() never returns (a client whose close waits for something that never comes): the
+    worker's watch reports it past its bound, the harness kills the member and the example
+    ends with ``call-never-returned`` instead of every check undecided."""
+
+    name = "broken:close-blocks"
+
+    def close(self) -> None:
+        while True:
+            time.sleep(1.0)
+
+
 class ResumeRewinds(Delegating):
     """resume() of a partition that was not paused fetches it again from a stale fetch start,
     the first offset it ever delivered of it (how librdkafka went wrong before 2.4.0,

@@ -31,6 +31,7 @@ note), asks ``policy.judge`` for the verdict and fills figures.
                                                                    control-record-delivered,
                                                                    aborted-record-skipped
     pause-honored        S7  pauses.check_pause_honored            paused-partition-delivered
+    calls-return         S8  calls.check_calls_return              call-never-returned
 
 docs/checks.md describes every check and the hazard policy (``policy``).
 """
@@ -42,6 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from conformance.checkers.calls import check_calls_return
 from conformance.checkers.commits import check_commit_validity
 from conformance.checkers.duplicates import check_duplicates, duplicate_figures
 from conformance.checkers.isolation import check_isolation
@@ -69,7 +71,12 @@ CHECKS: dict[str, tuple[str, Checker]] = {
     "member-assigned": ("S8", check_member_assigned),
     "isolation": ("S1", check_isolation),
     "pause-honored": ("S7", check_pause_honored),
+    "calls-return": ("S8", check_calls_return),
 }
+
+#: checks that need a capability of every member's worker: without it the history cannot show
+#: what they judge, so they are ``unsupported`` rather than passed
+NEEDS: dict[str, str] = {"calls-return": "reports_calls"}
 
 FIGURES: dict[str, Callable[[History], dict[str, Any]]] = {
     "duplicates-bounded": duplicate_figures,
@@ -93,6 +100,11 @@ def run_check(history: History, check_id: str) -> CheckResult:
     """Run one registered check; an exception becomes verdict ``unknown`` with the error."""
     section, checker = CHECKS[check_id]
     started = time.perf_counter()
+    lacking = _lacking(history, NEEDS.get(check_id))
+    if lacking:
+        return CheckResult(check_id, section, Verdict.UNSUPPORTED, examples=1,
+                           note=f"the worker of {', '.join(lacking)} does not report "
+                                f"{NEEDS[check_id]} (a capability of its worker)")
     try:
         violations = list(checker(history))
     except Exception as exc:  # a checker bug or an odd history must not crash the run
@@ -110,6 +122,15 @@ def run_check(history: History, check_id: str) -> CheckResult:
     return CheckResult(check_id, section, verdict, examples=1,
                        seconds=time.perf_counter() - started, violations=violations,
                        figures=figures, note=note)
+
+
+def _lacking(history: History, capability: str | None) -> list[str]:
+    """The adapters (by their ``ready`` events) whose workers lack ``capability``."""
+    if capability is None:
+        return []
+    return sorted({str(e.data.get("adapter") or e.source) for e in history.of_type("ready")
+                   if not (isinstance(e.data.get("capabilities"), dict)
+                           and e.data["capabilities"].get(capability))})
 
 
 def drain_incomplete(history: History) -> bool:

@@ -8,7 +8,7 @@
 """
 
 from conformance.harness.core import SCENARIO_CONFIG, SETTLE_QUIET, Harness
-from conformance.harness.workers import REPLY_TIMEOUT, MidBatch, WorkerHandle
+from conformance.harness.workers import MidBatch, WorkerHandle
 
-__all__ = ["REPLY_TIMEOUT", "SCENARIO_CONFIG", "SETTLE_QUIET", "Harness", "MidBatch",
+__all__ = ["SCENARIO_CONFIG", "SETTLE_QUIET", "Harness", "MidBatch",
            "WorkerHandle"]

@@ -21,13 +21,14 @@ from confluent_kafka import Producer
 from adapters.base import ConsumerConfig
 from conformance.broker.admin import LIBRDKAFKA_LOG
 from conformance.broker.base import Broker
+from conformance.calls import reply_timeout
 from conformance.clients import Client
-from conformance.errors import BrokerError, WorkerError
+from conformance.errors import BrokerError, ClientCallHung, WorkerError
 from conformance.harness.drain import drain
 from conformance.harness.faults import Faults
 from conformance.harness.ownership import TP, Ownership
 from conformance.harness.transactions import Transactions
-from conformance.harness.workers import REPLY_TIMEOUT, MidBatch, WorkerHandle
+from conformance.harness.workers import MidBatch, WorkerHandle
 from conformance.history import HARNESS, Event, History
 from conformance.strategies import Strategy
 
@@ -78,6 +79,8 @@ class Harness:
         self._payload_ids = itertools.count(1)
         self.own = Ownership()
         self.infra_errors: list[str] = []
+        #: client calls that never returned (their members were killed): the example ends
+        self.hung: list[str] = []
         self._producer: Producer | None = None
         #: member -> (event predicate, set once it fired, signal sent right at that event)
         self._signal_on: dict[str, tuple[Callable[[Event], bool], threading.Event, int]] = {}
@@ -148,9 +151,25 @@ class Harness:
         return (self.topic, partition) in self.owned(member)
 
     def request(self, member: str, cmd: dict[str, Any],
-                timeout: float = REPLY_TIMEOUT) -> dict[str, Any]:
-        """Send ``cmd`` to ``member``'s worker and return its reply (WorkerError on error)."""
-        return self.workers[member].request(cmd, timeout)
+                timeout: float | None = None) -> dict[str, Any]:
+        """Send ``cmd`` to ``member``'s worker and return its reply (WorkerError on error;
+        :class:`ClientCallHung` when the client call it made never returned: the member is
+        then SIGKILLed, recorded with the call)."""
+        try:
+            return self.workers[member].request(cmd, timeout)
+        except ClientCallHung as exc:
+            self.kill_hung(member, exc.call)
+            raise
+
+    def kill_hung(self, member: str, call: str) -> None:
+        """SIGKILL a member whose client call never returned (``member_killed`` with
+        ``hung``: the call; listed in :attr:`hung`), so that the example can end with the
+        evidence."""
+        handle = self.workers.get(member)
+        if handle is not None and handle.alive:
+            handle.kill()
+        self.hung.append(f"{member}'s {call}() never returned")
+        self.record("member_killed", member=member, on_event=False, hung=call)
 
     def last_event_index(self, member: str, type_: str) -> int | None:
         """Index of ``member``'s latest event of ``type_``, if any."""
@@ -238,25 +257,31 @@ class Harness:
         self.record("member_thawed", member=member, sent=sent,
                     frozen_seconds=round(sent - since, 3))
 
-    def stop_member(self, member: str, timeout: float = 30.0) -> None:
+    def stop_member(self, member: str, timeout: float | None = None) -> None:
+        """Close a member; one whose ``close()`` never returned is SIGKILLed instead (the
+        ``call-never-returned`` check judges it), any other failure is the infrastructure's."""
         handle = self.workers[member]
         if handle.frozen:
             self.thaw_member(member)
         try:
             handle.stop(timeout)
+        except ClientCallHung as exc:
+            self.kill_hung(member, exc.call)
+            return
         except WorkerError as exc:
             self.infra_errors.append(str(exc))
         self.record("member_stopped", member=member)
 
-    def stop_members(self, members: list[str], timeout: float = 30.0) -> None:
+    def stop_members(self, members: list[str], timeout: float | None = None) -> None:
         """Stop several members at once (each leaves the group; one rebalance instead of a
         chain of them). Recorded in the order given."""
         threads = [threading.Thread(target=self.stop_member, args=(m, timeout),
                                     name=f"stop-{m}", daemon=True) for m in members]
         for thread in threads:
             thread.start()
+        wait = reply_timeout({"type": "close"}) if timeout is None else timeout
         for thread in threads:
-            thread.join(timeout + 15)
+            thread.join(wait + 15)
 
     def check_workers(self) -> None:
         """Record workers that exited without being asked to (an infrastructure error)."""

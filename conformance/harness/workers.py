@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from conformance import processes
+from conformance.calls import reply_timeout
 from conformance.clients import Client
-from conformance.errors import WorkerError
+from conformance.errors import ClientCallHung, WorkerError
 from conformance.history import Event
-
-REPLY_TIMEOUT = 60.0
 
 
 class MidBatch:
@@ -62,6 +61,8 @@ class WorkerHandle:
         self.info: dict[str, Any] = {}
         self.planned_exit = False
         self.frozen = False
+        #: the worker's client calls reported outstanding past their bound, by call id
+        self.hung: dict[Any, dict[str, Any]] = {}
         self._stderr = stderr_path.open("wb")
         self.stderr_path = stderr_path
         self.proc = processes.popen(
@@ -92,6 +93,10 @@ class WorkerHandle:
                 if obj["type"] == "error":
                     self.on_event(obj)
                 continue
+            if obj["type"] == "call_outstanding":
+                self.hung[obj.get("id")] = obj
+            elif obj["type"] == "call_returned":
+                self.hung.pop(obj.get("id"), None)
             self.on_event(obj)
         with self._cond:
             self._cond.notify_all()
@@ -107,8 +112,12 @@ class WorkerHandle:
             raise self._died(f"while sending {cmd.get('type')!r}") from None
         return msg_id
 
-    def request(self, cmd: dict[str, Any], timeout: float = REPLY_TIMEOUT) -> dict[str, Any]:
-        """Send ``cmd`` and return its ``*_ok`` reply; an error reply raises WorkerError."""
+    def request(self, cmd: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send ``cmd`` and return its ``*_ok`` reply; an error reply raises WorkerError. The
+        wait (``timeout``, default :func:`~conformance.calls.reply_timeout`) outlasts the bound
+        of the client call the command makes: on a timeout while the worker reports that call
+        outstanding, :class:`ClientCallHung`."""
+        timeout = reply_timeout(cmd) if timeout is None else timeout
         msg_id = self.send(cmd)
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -117,8 +126,7 @@ class WorkerHandle:
                     raise self._died(f"before replying to {cmd.get('type')!r}")
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise WorkerError(f"worker {self.member} did not reply to {cmd.get('type')!r} "
-                                      f"within {timeout:.0f} s")
+                    raise self._timed_out(cmd, timeout)
                 self._cond.wait(min(left, 0.5))
             reply = self._replies.pop(msg_id)
         if reply["type"] == "error":
@@ -127,6 +135,17 @@ class WorkerHandle:
             err.retriable = bool(reply.get("retriable"))  # type: ignore[attr-defined]
             raise err
         return reply
+
+    def _timed_out(self, cmd: dict[str, Any], timeout: float) -> WorkerError:
+        """No reply in time: the client's hang when the worker reported a call outstanding."""
+        waited = f"did not reply to {cmd.get('type')!r} within {timeout:.0f} s"
+        if self.hung:
+            call = next(iter(self.hung.values()))
+            return ClientCallHung(
+                f"worker {self.member} {waited}: its client call {call.get('call')}() has not "
+                f"returned (outstanding past its bound of {call.get('bound')} s)",
+                self.member, str(call.get("call")))
+        return WorkerError(f"worker {self.member} {waited}")
 
     def _died(self, when: str) -> WorkerError:
         code = self.proc.poll()
@@ -164,18 +183,24 @@ class WorkerHandle:
             self.signal(signal.SIGCONT)
             self.frozen = False
 
-    def stop(self, timeout: float = 30.0, commit: bool = False) -> None:
+    def stop(self, timeout: float | None = None, commit: bool = False) -> None:
         """Graceful: close the consumer (leaving the group), then let the process exit."""
         self.planned_exit = True
+        close = {"type": "close", "commit": commit}
+        timeout = reply_timeout(close) if timeout is None else timeout
+        hung = False
         try:
             if self.alive:
-                self.request({"type": "close", "commit": commit}, timeout=timeout)
+                self.request(close, timeout=timeout)
+        except ClientCallHung:
+            hung = True  # its close() never returns: no point waiting for the exit
+            raise
         finally:
             with contextlib.suppress(OSError):
                 if self.proc.stdin:
                     self.proc.stdin.close()
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(0 if hung else timeout)
             except subprocess.TimeoutExpired:
                 processes.kill(self.proc)
             self._finish()

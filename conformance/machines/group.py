@@ -30,7 +30,7 @@ from hypothesis.stateful import (
 
 from conformance.broker.base import Broker
 from conformance.checkers import run_checks
-from conformance.errors import ConformanceError
+from conformance.errors import ClientCallHung, ConformanceError
 from conformance.harness import Harness
 from conformance.machines import dimensions, steps
 from conformance.machines.scenario import Scenario, ScenarioSpec, program, save_replay
@@ -119,9 +119,13 @@ class GroupMachine(RuleBasedStateMachine):
             args = steps.STEPS[name].resolve(self.scenario, drawn)
             if args is not None:
                 self.scenario.run(name, args)
+        except ClientCallHung as exc:  # the client's failure: the example ends with it
+            self.harness.record("note", text=f"step {name}: {exc}")
         except ConformanceError as exc:
             self.broken = True
             self.harness.infra_errors.append(f"step {name}: {exc}")
+        if self.harness.hung and not self.scenario.ended:
+            self.scenario.ended = self.harness.hung[0]
 
     def can(self, name: str) -> bool:
         return (not self.broken and not self.scenario.ended

@@ -43,6 +43,7 @@ CHECK_LINES = {
     "member-assigned": "the group settles, and every live member gets partitions",
     "isolation": "aborted records and transaction markers never reach the application",
     "pause-honored": "a paused partition returns no record until it is resumed",
+    "calls-return": "every client call returns within its documented bound",
 }
 SEMANTICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "semantics.md"
 

@@ -115,6 +115,7 @@ def _took(ex, cause: str) -> bool:
     ("IgnoresIsolationLevel", "isolation", "aborted-record-skipped"),
     # what a client promises while it runs (issue 20)
     ("IgnoresPause", "pause-honored", "paused-partition-delivered"),
+    ("CloseBlocksForever", "calls-return", "call-never-returned"),
     # one consume path, dimension or redundant call each (issue 11)
     ("BatchPathDropsLast", "no-loss", "lost"),
     ("IteratorPathDropsLast", "no-loss", "lost"),
