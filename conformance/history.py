@@ -41,7 +41,9 @@ Harness events (source ``"harness"``):
     coordinator_moved group, before, after (node ids)
     teardown          (the example's steps are over: members stop, the drain starts)
     group_offsets     offsets: [[topic, partition, offset], ...] the group's committed offsets
-                      as the broker reports them (admin API), independent of what workers say
+                      as the broker reports them (admin API), independent of what workers say;
+                      asked: the monotonic time the question was sent (the answer may predate
+                      commits acknowledged after it)
     seek_checked      member, topic, partition, offset, honored, owned, paused, seek_event,
                       waited: whether the member read from the sought offset after a rewind
     drain_started     member

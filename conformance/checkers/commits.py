@@ -39,7 +39,9 @@ Observed offsets
     any member before the observation: every produced offset below C must have been processed
     or lie below the lowest offset any member started from without a committed offset (what a
     ``latest`` reset skips). This catches commits an adapter makes but never reports.
-    C is also checked against the latest ok ``committed`` event of the partition before it
+    C is also checked against the latest ok ``committed`` event of the partition acknowledged
+    before the question was sent (the observation's ``asked``, else its own time; an
+    acknowledgement that arrived while the question was out may not show in the answer)
     (offset A, any member): C < A needs a commit attempt of offset C (a request with explicit
     offsets or an outcome, ok or not, of any member) after A's request, or a commit request
     since then whose offsets nobody reported (a request without offsets and without an outcome
@@ -216,16 +218,20 @@ def check_regressed_offsets(history: History) -> list[Violation]:
     pairs = commit_pairs(history)
     request_of = {e.index: requested for requested, e in pairs}
     answered: dict[int, Event] = {requested: e for requested, e in pairs}
-    acked: dict[TP, tuple[int, int, str]] = {}  # tp -> (event index, offset, member)
+    # tp -> [(event index, offset, member, ts)] of ok commits, in order
+    acked: dict[TP, list[tuple[int, int, str, float]]] = defaultdict(list)
     attempts: dict[TP, list[tuple[int, int]]] = defaultdict(list)  # tp -> (index, offset)
     unknown: list[tuple[int, Event | None]] = []  # requests without offsets: (index, its outcome)
     out, reported = [], set()
     for e in history.of_type("committed", "commit_requested", "group_offsets"):
         if e.type == "group_offsets":
+            asked = e.data.get("asked")
+            asked = float(asked) if isinstance(asked, int | float) else e.ts
             for tp, seen in sorted(e.offsets().items()):
-                if tp not in acked or acked[tp][1] <= seen or (tp, acked[tp][0]) in reported:
+                before = [a for a in acked.get(tp, []) if a[3] < asked]
+                if not before or before[-1][1] <= seen or (tp, before[-1][0]) in reported:
                     continue
-                index, offset, member = acked[tp]
+                index, offset, member, _ts = before[-1]
                 since = request_of.get(index, index)
                 if any(i > since and o == seen for i, o in attempts[tp]) or any(
                         i > since and (outcome is None or tp not in outcome.offsets())
@@ -250,7 +256,7 @@ def check_regressed_offsets(history: History) -> list[Violation]:
                 continue
             attempts[tp].append((e.index, off))
             if e.type == "committed" and e.data.get("ok") is True:
-                acked[tp] = (e.index, off, e.source)
+                acked[tp].append((e.index, off, e.source, e.ts))
     return out
 
 

@@ -336,9 +336,12 @@ class Harness:
         self.record("partitions_added", topic=self.topic, count=self.partitions)
 
     def observe_group(self) -> None:
-        """Record the group's committed offsets as the broker reports them."""
+        """Record the group's committed offsets as the broker reports them (``asked``: when
+        the question was sent; commits acknowledged after it may not show yet)."""
+        asked = time.monotonic()
         offsets = self.broker.admin.committed(self.group, self.topic)
-        self.record("group_offsets", offsets=[[t, p, o] for (t, p), o in sorted(offsets.items())])
+        self.record("group_offsets", asked=asked,
+                    offsets=[[t, p, o] for (t, p), o in sorted(offsets.items())])
 
     # -- waiting ---------------------------------------------------------------------------
     def settled(self) -> bool:

@@ -257,3 +257,18 @@ def test_a_commit_whose_offsets_nobody_reported_explains_the_regression() -> Non
     assert _regressed(_observed(h, {0: 3})) == []
     h = _acked_then_observed(10).commit_requested("m1", None).committed("m1", {0: 10})
     assert len(_regressed(_observed(h, {0: 3}))) == 1
+
+
+def test_an_acknowledgement_that_arrived_after_the_question_was_sent_may_not_show() -> None:
+    """The answer to a question sent before the async acknowledgement of 10 may hold 6 (soak
+    seed 3: the answer was recorded 4 ms after the acknowledgement, the question sent before
+    it); one sent after it may not."""
+    h = (H().scenario().produce(0, range(10)).started("m1").assigned("m1", 0)
+         .consumed("m1", 0, range(10)).commit_requested("m1", {0: 6})
+         .committed("m1", {0: 6}).commit_requested("m1", {0: 10}, mode="async"))
+    asked = h.history.events[-1].ts + 0.0005
+    h.committed("m1", {0: 10}, mode="async")
+    assert _regressed(h.add("group_offsets", asked=asked, offsets=[["t", 0, 6]])) == []
+    late = h.history.events[-1].ts + 0.0005
+    [v] = _regressed(h.add("group_offsets", asked=late, offsets=[["t", 0, 6]]))
+    assert v.details["acknowledged"] == 10

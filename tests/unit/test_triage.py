@@ -8,6 +8,7 @@ finding (the verdict the policy or the baseline gives it).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,21 @@ def test_s5_an_async_outcome_that_never_arrives_is_unknown_and_an_accepted_one_f
     assert [v.anomaly for v in failed.violations] == ["commit-after-removal"]
     sync_accepted = judge_removal(without, {"sync": "accepted", "async": "requested"})
     assert sync_accepted.verdict == Verdict.FAIL and "sync accepted" in sync_accepted.note
+
+
+def test_soak_seed3_an_observation_asked_before_an_acknowledgement_may_not_show_it() -> None:
+    """java, consumer protocol, soak seed 3: the harness's group_offsets answer (recorded 4 ms
+    after m1's acknowledgement of 1 at 3) held 2. The question takes a metadata request, a
+    coordinator lookup and an OffsetFetch, tens of milliseconds: it was sent before the
+    acknowledgement arrived. The harness now records when it asked (``asked``); acks after
+    that are not held against the answer (a suite bug)."""
+    history = History.from_jsonl(HERE / "java-consumer-offset-regressed-soak-seed3.jsonl")
+    observed = history.events[74]
+    assert observed.type == "group_offsets" and observed.ts - history.events[72].ts < 0.005
+    assert judged("java-consumer-offset-regressed-soak-seed3")["commit-validity"].verdict \
+        == Verdict.FAIL  # as recorded then, without 'asked'
+    asked = History([*history.events[:74],
+                     replace(observed, data={**observed.data, "asked": observed.ts - 0.02}),
+                     *history.events[75:]])
+    commits = {r.check: r for r in run_checks(asked)}["commit-validity"]
+    assert commits.verdict == Verdict.PASS, commits.note
