@@ -390,6 +390,48 @@ class CloseBlocksForever(Delegating):
             time.sleep(1.0)
 
 
+class StopsFetchingRetained(Delegating):
+    """After a rebalance, a partition the member owned before and is assigned again is never
+    fetched again (silently paused: the member keeps it, reports no pause, and hands over
+    none of its records; the final drain reads them, so no record is lost)."""
+
+    name = "broken:stops-fetching-retained"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.ever: set[TopicPartition] = set()
+        self.stalled: set[TopicPartition] = set()
+        self.pending: set[TopicPartition] = set()
+
+    def subscribe(self, topics, listener) -> None:
+        outer = self
+
+        class Listener:
+            def on_assigned(self, partitions):
+                again = set(partitions) & outer.ever
+                outer.ever |= set(partitions)
+                outer.pending |= again
+                listener.on_assigned(partitions)
+
+            def on_revoked(self, partitions):
+                listener.on_revoked(partitions)
+
+            def on_lost(self, partitions):
+                listener.on_lost(partitions)
+
+        self.inner.subscribe(topics, Listener())
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        if self.pending:
+            self.inner.pause(list(self.pending))
+            self.stalled |= self.pending
+            self.pending = set()
+        return [r for r in self.inner.poll(timeout, max_records) if r.tp not in self.stalled]
+
+    def resume(self, tps) -> None:
+        self.inner.resume([tp for tp in tps if tp not in self.stalled])
+
+
 class ResumeRewinds(Delegating):
     """resume() of a partition that was not paused fetches it again from a stale fetch start,
     the first offset it ever delivered of it (how librdkafka went wrong before 2.4.0,

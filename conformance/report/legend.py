@@ -44,6 +44,7 @@ CHECK_LINES = {
     "isolation": "aborted records and transaction markers never reach the application",
     "pause-honored": "a paused partition returns no record until it is resumed",
     "calls-return": "every client call returns within its documented bound",
+    "progress": "a member that owns a partition with records to read reads them",
 }
 SEMANTICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "semantics.md"
 

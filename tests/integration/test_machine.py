@@ -116,6 +116,7 @@ def _took(ex, cause: str) -> bool:
     # what a client promises while it runs (issue 20)
     ("IgnoresPause", "pause-honored", "paused-partition-delivered"),
     ("CloseBlocksForever", "calls-return", "call-never-returned"),
+    ("StopsFetchingRetained", "progress", "owned-partition-stalled"),
     # one consume path, dimension or redundant call each (issue 11)
     ("BatchPathDropsLast", "no-loss", "lost"),
     ("IteratorPathDropsLast", "no-loss", "lost"),

@@ -1,0 +1,69 @@
+"""progress (S8, liveness): a member that owns a partition with records to read reads them."""
+
+from histories import H
+
+from conformance.checkers import run_checks
+from conformance.checkers.progress import MIN_BOUND, check_progress
+from conformance.verdicts import Verdict
+
+
+def reading_m1() -> H:
+    """m1 owns 0, reads 0..2; records 3..5 arrive."""
+    return (H().scenario(heartbeat_interval_ms=500).produce(0, range(3)).started("m1")
+            .assigned("m1", 0).as_("assigned").polled("m1", 0, range(3)).as_("read")
+            .processed("m1", 0, range(3))
+            .produce(0, range(3, 6)).as_("more"))
+
+
+def test_a_member_that_reads_what_arrives_passes() -> None:
+    h = reading_m1().waited(1.0).consumed("m1", 0, range(3, 6)).waited(MIN_BOUND + 1)
+    assert check_progress(h.build()) == []
+    [result] = run_checks(h.add("teardown").build(), only=["progress"])
+    assert result.verdict == Verdict.PASS
+
+
+def test_records_that_wait_past_the_bound_for_a_polling_owner_fail() -> None:
+    h = reading_m1().waited(MIN_BOUND + 2).produce(0, 6).add("teardown")
+    [v] = check_progress(h.build())
+    assert (v.check, v.anomaly, v.section) == ("progress", "owned-partition-stalled", "S8")
+    assert v.evidence == [h.at["assigned"], h.at["read"], h.at["more"]]
+    assert v.details["position"] == 3 and v.details["waiting"] == 3
+    assert v.details["seconds"] > MIN_BOUND and v.details["bound_seconds"] == MIN_BOUND
+    [result] = run_checks(h.build(), only=["progress"])
+    assert result.verdict == Verdict.FAIL
+
+
+def test_only_time_the_member_could_read_counts() -> None:
+    """Paused, frozen, cut off, a broker down: the wait restarts after it, plus the bound."""
+    paused = (reading_m1().paused("m1", 0).waited(MIN_BOUND + 2).resumed("m1", 0)
+              .waited(1.0).consumed("m1", 0, range(3, 6)).add("teardown"))
+    assert check_progress(paused.build()) == []
+    frozen = (reading_m1().frozen("m1").waited(MIN_BOUND + 2).thawed("m1").waited(MIN_BOUND)
+              .consumed("m1", 0, range(3, 6)).add("teardown"))
+    assert check_progress(frozen.build()) == []
+    broker = (reading_m1().add("broker_stopped", node=1).waited(MIN_BOUND + 2)
+              .add("broker_started", node=1).waited(MIN_BOUND).add("teardown"))
+    assert check_progress(broker.build()) == []
+    never = reading_m1().paused("m1", 0).waited(3 * MIN_BOUND).add("teardown")
+    assert check_progress(never.build()) == []
+
+
+def test_the_span_and_the_example_bound_the_wait() -> None:
+    """A partition revoked, or the example's teardown, ends what the member owes."""
+    revoked = reading_m1().waited(1.0).revoked("m1", 0).waited(2 * MIN_BOUND).add("teardown")
+    assert check_progress(revoked.build()) == []
+    torn = reading_m1().waited(1.0).add("teardown").waited(2 * MIN_BOUND)
+    assert check_progress(torn.build()) == []
+
+
+def test_a_new_owner_that_never_reads_from_the_committed_offset_fails() -> None:
+    """No read in the span: the committed offset (or the earliest reset) is its position."""
+    h = (H().scenario(heartbeat_interval_ms=500).produce(0, range(6)).started("m1")
+         .assigned("m1", 0).consumed("m1", 0, range(3)).committed("m1", {0: 3})
+         .revoked("m1", 0).assigned("m2", 0).as_("taken").waited(MIN_BOUND + 2)
+         .add("teardown"))
+    [v] = check_progress(h.build())
+    assert v.details["member"] == "m2" and v.details["position"] == 3
+    latest = (H().scenario(reset="latest", heartbeat_interval_ms=500).produce(0, range(6))
+              .started("m1").assigned("m1", 0).waited(MIN_BOUND + 2).add("teardown"))
+    assert check_progress(latest.build()) == []  # where the reset put it is unknown
