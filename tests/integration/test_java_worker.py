@@ -98,7 +98,8 @@ def test_describe_reports_the_release_and_refused_configs(java):
                                  "manual_assignment": True, "pause_resume": True,
                                  "async_commit": True, "offset_reset_none": True,
                                  "on_lost": True, "poll_interval": True,
-                                 "unsubscribe": True, "seek_to_end": True}
+                                 "unsubscribe": True, "seek_to_end": True,
+                                 "reports_calls": True}
     assert java.unsupported({"group_protocol": "consumer"}) is None
     assert "assignor" in java.unsupported({"assignment_strategy": "sticky-ish"})
 
@@ -130,6 +131,8 @@ def test_step_mode_events_replies_and_close(harness):
     assert [r[2] for r in got] == [0, 1, 2, 3, 4, 5] and got[0][3].startswith("k")
     types = [e.type for e in h.history.by_source("m1")]
     assert types[:2] == ["ready", "assigned"]
+    # its client calls are watched (CallWatch): call_outstanding past a call's bound
+    assert h.history.by_source("m1")[0].data["capabilities"]["reports_calls"] is True
     assert {"polled", "processed", "commit_requested", "committed"} <= set(types)
     assert types.index("processed") < types.index("commit_requested")
     assert w.request({"type": "committed", "partitions": [[h.topic, 0], [h.topic, 1]]}

@@ -1,5 +1,7 @@
 package io.github.kafkaconformance.worker;
 
+import static io.github.kafkaconformance.worker.CallWatch.CALL_BOUND;
+import static io.github.kafkaconformance.worker.CallWatch.CLOSE_BOUND;
 import static io.github.kafkaconformance.worker.Wire.TP_ORDER;
 import static io.github.kafkaconformance.worker.Wire.field;
 import static io.github.kafkaconformance.worker.Wire.offsetsJson;
@@ -28,11 +30,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.OffsetCommitCallback;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -47,6 +51,8 @@ final class Worker {
 
     private final String member;
     private final Out out;
+    /** every call into the consumer is watched: one that never returns is reported */
+    private final CallWatch watch;
     private KafkaConsumer<byte[], byte[]> consumer;
     private ClientConfig config;
     private Strategy strategy = new Strategy();
@@ -82,6 +88,16 @@ final class Worker {
     Worker(String member, Out out) {
         this.member = member;
         this.out = out;
+        this.watch = new CallWatch(out);
+    }
+
+    /** One call into the consumer, under the watch (``call``: the Python worker's name). */
+    private <T> T watched(String call, double bound, Supplier<T> body) {
+        return watch.call(call, bound, body);
+    }
+
+    private void watched(String call, double bound, Runnable body) {
+        watch.run(call, bound, body);
     }
 
     // -- output --------------------------------------------------------------------------------
@@ -164,7 +180,7 @@ final class Worker {
 
     /** The positions of the assigned partitions (a commit without offsets commits these). */
     private Map<TopicPartition, Long> consumedPositions() {
-        Set<TopicPartition> assigned = consumer.assignment();
+        Set<TopicPartition> assigned = watched("assignment", CALL_BOUND, consumer::assignment);
         Map<TopicPartition, Long> out = new HashMap<>();
         positions.forEach((tp, o) -> {
             if (assigned.contains(tp)) {
@@ -224,18 +240,20 @@ final class Worker {
                 synchronized (pendingAsync) {
                     pendingAsync.add(pending);
                 }
-                try {
-                    consumer.commitAsync(toClient(wanted), (result, exc) -> {
-                        synchronized (pendingAsync) {
-                            pendingAsync.remove(pending);
-                            if (pending.reported) {
-                                return;
-                            }
-                            pending.reported = true;
+                OffsetCommitCallback callback = (result, exc) -> {
+                    synchronized (pendingAsync) {
+                        pendingAsync.remove(pending);
+                        if (pending.reported) {
+                            return;
                         }
-                        reportCommit(mode, exc == null && result != null ? fromClient(result)
-                            : wanted, exc == null ? null : Errors.commitError(exc));
-                    });
+                        pending.reported = true;
+                    }
+                    reportCommit(mode, exc == null && result != null ? fromClient(result)
+                        : wanted, exc == null ? null : Errors.commitError(exc));
+                };
+                try {
+                    watched("commit", CALL_BOUND,
+                        () -> consumer.commitAsync(toClient(wanted), callback));
                 } catch (RuntimeException e) {
                     synchronized (pendingAsync) {
                         pendingAsync.remove(pending);
@@ -253,7 +271,7 @@ final class Worker {
         if (!wanted.isEmpty()) {
             syncInFlight = wanted;
             try {
-                consumer.commitSync(toClient(wanted));
+                watched("commit", CALL_BOUND, () -> consumer.commitSync(toClient(wanted)));
             } catch (RuntimeException e) {
                 Errors.ConsumerError err = Errors.commitError(e);
                 reportCommit(mode, wanted, err);
@@ -318,8 +336,9 @@ final class Worker {
         if (process && clock.beforePoll()) {
             commitProcessed("manual");
         }
+        Duration pollFor = Duration.ofNanos((long) (Math.max(0.0, timeout) * 1e9));
         ConsumerRecords<byte[], byte[]> got =
-            consumer.poll(Duration.ofNanos((long) (Math.max(0.0, timeout) * 1e9)));
+            watched("poll", CallWatch.pollBound(timeout), () -> consumer.poll(pollFor));
         runDeferred();
         int limit = Math.max(1, Math.min(max, config.maxPollRecords));
         List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>(got.count());
@@ -327,7 +346,7 @@ final class Worker {
             for (ConsumerRecord<byte[], byte[]> r : got.records(tp)) {
                 if (records.size() >= limit) {
                     // more than this poll may return: read the rest again by the next poll
-                    consumer.seek(tp, r.offset());
+                    watched("seek", CALL_BOUND, () -> consumer.seek(tp, r.offset()));
                     break;
                 }
                 records.add(r);
@@ -438,7 +457,9 @@ final class Worker {
         node.put("adapter", ADAPTER);
         node.put("client", CLIENT);
         node.put("client_version", ClientConfig.VERSION);
-        node.set("capabilities", ClientConfig.capabilities());
+        ObjectNode caps = ClientConfig.capabilities();
+        caps.put("reports_calls", true);  // call_outstanding / call_returned (CallWatch)
+        node.set("capabilities", caps);
         return node;
     }
 
@@ -547,7 +568,7 @@ final class Worker {
             throw new Errors.ConsumerError("illegal-state",
                 "subscribe needs a group id (the consumer has none)", false);
         }
-        consumer.subscribe(topics, new Listener());
+        watched("subscribe", CALL_BOUND, () -> consumer.subscribe(topics, new Listener()));
         out.write(out.reply(msg));
     }
 
@@ -559,7 +580,7 @@ final class Worker {
             throw new Errors.ConsumerError("illegal-state",
                 "unsubscribe needs a group id (the consumer has none)", false);
         }
-        consumer.unsubscribe();
+        watched("unsubscribe", CALL_BOUND, consumer::unsubscribe);
         emit(out.event("unsubscribed"));
         forget(new ArrayList<>(owned));  // nothing is owned now, whatever the listener heard
         out.write(out.reply(msg));
@@ -567,7 +588,7 @@ final class Worker {
 
     private void assign(JsonNode msg) {
         List<TopicPartition> parts = partitions(msg);
-        consumer.assign(parts);
+        watched("assign", CALL_BOUND, () -> consumer.assign(parts));
         owned.clear();
         owned.addAll(parts);
         positions.keySet().retainAll(owned);
@@ -629,7 +650,7 @@ final class Worker {
         TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
             field(msg, "partition").asInt());
         long offset = field(msg, "offset").asLong();
-        consumer.seek(tp, offset);
+        watched("seek", CALL_BOUND, () -> consumer.seek(tp, offset));
         positions.put(tp, offset);
         processedNext.remove(tp);
         ObjectNode e = out.event("seeked");
@@ -645,8 +666,8 @@ final class Worker {
     private void seekToEnd(JsonNode msg) {
         TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
             field(msg, "partition").asInt());
-        consumer.seekToEnd(List.of(tp));
-        long position = consumer.position(tp);
+        watched("seek_to_end", CALL_BOUND, () -> consumer.seekToEnd(List.of(tp)));
+        long position = watched("position", CALL_BOUND, () -> consumer.position(tp));
         positions.put(tp, position);
         processedNext.remove(tp);
         ObjectNode e = out.event("seeked");
@@ -662,8 +683,9 @@ final class Worker {
     private void position(JsonNode msg) {
         TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
             field(msg, "partition").asInt());
+        long offset = watched("position", CALL_BOUND, () -> consumer.position(tp));
         ObjectNode reply = out.reply(msg);
-        reply.put("offset", consumer.position(tp));
+        reply.put("offset", offset);
         out.write(reply);
     }
 
@@ -674,7 +696,7 @@ final class Worker {
                 "committed needs a group id (the consumer has none)", false);
         }
         Map<TopicPartition, OffsetAndMetadata> got = parts.isEmpty() ? Map.of()
-            : consumer.committed(new HashSet<>(parts));
+            : watched("committed", CALL_BOUND, () -> consumer.committed(new HashSet<>(parts)));
         TreeMap<TopicPartition, Long> sorted = new TreeMap<>(TP_ORDER);
         for (TopicPartition tp : parts) {
             OffsetAndMetadata o = got.get(tp);
@@ -697,9 +719,9 @@ final class Worker {
     private void pauseResume(JsonNode msg, boolean pause) {
         List<TopicPartition> parts = partitions(msg);
         if (pause) {
-            consumer.pause(parts);
+            watched("pause", CALL_BOUND, () -> consumer.pause(parts));
         } else {
-            consumer.resume(parts);
+            watched("resume", CALL_BOUND, () -> consumer.resume(parts));
         }
         ObjectNode e = out.event(pause ? "paused" : "resumed");
         e.set("partitions", tps(parts));
@@ -709,7 +731,7 @@ final class Worker {
 
     private void assignment(JsonNode msg) {
         ObjectNode reply = out.reply(msg);
-        reply.set("partitions", tps(consumer.assignment()));
+        reply.set("partitions", tps(watched("assignment", CALL_BOUND, consumer::assignment)));
         out.write(reply);
     }
 
@@ -728,7 +750,8 @@ final class Worker {
         }
         runDeferred();
         try {
-            consumer.close(CLOSE_TIMEOUT);  // revokes (listener), commits if auto, leaves
+            // revokes (listener), commits if auto, leaves
+            watched("close", CLOSE_BOUND, () -> consumer.close(CLOSE_TIMEOUT));
         } finally {
             List<Pending> left;
             synchronized (pendingAsync) {
