@@ -2,6 +2,9 @@
 
 Layout, top to bottom:
 
+    failures    first, one line per failing cell: client and release, protocol, configuration,
+                check, the first violation's message, a link to its section and the command
+                that reproduces it
     header      exit code, an "incomplete" banner for an interrupted run, run id, profile, seed,
                 command line, the suite's Python, Kafka and broker, one line per client spec
                 (release, runtime: Python or Java version, librdkafka under confluent-kafka)
@@ -97,6 +100,7 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
                 sections.append(_section(result, client, c, anchor, run_dir))
     sections.sort(key=lambda s: SEVERITY.get(Verdict(s["verdict"]), 9))
     return {
+        "failures": [_failure(s) for s in sections if s["verdict"] == str(Verdict.FAIL)],
         "run": _header(result),
         "matrices": matrices(result),
         "legend": {"verdicts": [(v, SYMBOLS[Verdict(v)], text, counts.get(v, 0))
@@ -193,8 +197,11 @@ def _section(result: RunResult, client: ClientResult, c: CheckResult, anchor: st
             timeline = Timeline(events=len(history), error=f"timeline not drawn: "
                                 f"{type(exc).__name__}: {exc}")
             picture = None
+    first = c.violations[0].message if c.violations else ""
     return {
         "anchor": anchor, "client": spec_of(client), "label": client.label, "check": c.check,
+        "version": client.client_version, "protocol": client.protocol,
+        "cause": first or (c.note.splitlines()[0] if c.note else ""),
         "section": c.section, "title": SECTIONS.get(c.section, ""),
         "href": semantics_href(c.section, run_dir), "verdict": str(c.verdict),
         "symbol": SYMBOLS[c.verdict], "examples": c.examples, "seconds": f"{c.seconds:.1f}",
@@ -204,6 +211,15 @@ def _section(result: RunResult, client: ClientResult, c: CheckResult, anchor: st
         "events": events, "more_events": more_events,
         "history_file": c.history_file or "", "timeline": timeline, "picture": picture,
     }
+
+
+def _failure(section: dict[str, Any]) -> dict[str, Any]:
+    """One line of the failures box: the cell, its cause, its section and one command."""
+    commands = section["reproduce"]["commands"]
+    return {key: section[key] for key in ("anchor", "client", "version", "protocol", "label",
+                                          "check", "section", "examples")} | {
+        "cause": section["cause"][:240], "command": commands[0][1] if commands else "",
+        "command_label": commands[0][0] if commands else ""}
 
 
 def _load_history(name: str | None, run_dir: str | Path | None

@@ -205,6 +205,10 @@ def _failure_text(check: CheckResult) -> str:
         lines += [f"  {s}" for s in check.steps]
     if check.history_file:
         lines.append(f"history: {check.history_file}")
+        if check.steps:  # a failing generated example keeps its replay.json beside it
+            folder = Path(check.history_file).parent.as_posix()
+            lines.append(f"replay (in the report's folder): kafka-conformance replay "
+                         f"{folder}/replay.json")
     lines.append(f"examples: {check.examples}")
     return "\n".join(lines)
 

@@ -2,13 +2,13 @@
 
 A failing example's folder holds ``history.jsonl`` (``CheckResult.history_file``, relative to
 the run folder), ``replay.json`` (generated scenarios: the steps, written when the example
-failed) and one ``<member>.stderr`` per worker. Links are relative to the run folder, so they
-work wherever the folder is copied. Commands:
+failed) and one ``<member>.stderr`` per worker. Links and the replay path are relative to the
+run folder (the report's own folder), so they work wherever the folder is copied or a CI
+artifact is unpacked. Commands:
 
-    kafka-conformance replay <run folder>/<example>/replay.json    the same steps, fresh broker
-    kafka-conformance run --only <check> --client <spec> --protocol <p> --seed <seed>
-                                                                    the fixed scenario again
-    kafka-conformance run ... --seed <seed>                         the whole search again
+    kafka-conformance replay <example>/replay.json      (in the report's folder) the same steps
+    kafka-conformance run --only <check or generated> --client <spec> --protocol <p>
+        --profile <profile> --seed <seed>               that client and protocol only, again
 """
 
 from __future__ import annotations
@@ -48,26 +48,21 @@ def reproduce(result: RunResult, client: ClientResult, check: CheckResult,
                        f"log {p.relative_to(base / folder).with_suffix('').as_posix()}",
                        p.relative_to(base).as_posix()) for p in logs]
     commands = []
-    where = Path(run_dir) if run_dir is not None else Path(".")
     if replay:
-        commands.append(("replay these steps on a fresh broker",
-                         shlex.join(["kafka-conformance", "replay", (where / replay).as_posix()])))
+        commands.append(("in the report's folder: replay these steps on a fresh broker",
+                         shlex.join(["kafka-conformance", "replay", replay])))
     spec = spec_of(client)
     pick = ["--adapter", spec] if ("/" in spec or spec.endswith(".py") or ".py:" in spec) \
         else ["--client", spec]
-    protocol = client.label.split()[0] if client.label.split()[:1] in (["classic"],
-                                                                      ["consumer"]) else ""
+    protocol = client.protocol or (client.label.split()[0] if client.label.split()[:1] in (
+        ["classic"], ["consumer"]) else "")  # results written before the protocol was kept
     seed = [] if result.seed is None else ["--seed", str(result.seed)]
     again = ["kafka-conformance", "run", "--only",
              check.check if is_fixed(check.check) else "generated", *pick,
              *(["--protocol", protocol] if protocol else []), "--profile", result.profile, *seed]
-    line = shlex.join(again)
-    if not is_fixed(check.check) and result.command_line.startswith("kafka-conformance run"):
-        line = result.command_line  # the run as it was started, with its seed
-        if seed and "--seed" not in shlex.split(line):
-            line += f" --seed {result.seed}"
     commands.append(("run this fixed scenario again" if is_fixed(check.check) else
-                     "run the whole search again with its seed (timing may differ)", line))
+                     "run this client's search again with its seed (timing may differ)",
+                     shlex.join(again)))
     shrink = check.shrink or ("" if is_fixed(check.check) or not check.steps else
                               "shrink state not recorded")
     return {

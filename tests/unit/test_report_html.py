@@ -48,8 +48,9 @@ def test_hostile_strings_are_escaped(tmp_path: Path) -> None:
     assert "<script" not in html.lower(), "no raw script and no JavaScript at all"
     escaped = str(escape(HOSTILE))
     assert escaped == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
-    # the client name (clients table, matrix row) and the violation message; never raw
-    assert html.count(escaped) == 3
+    # the client name (clients table, matrix row) and the violation message (its section and
+    # the failures box); never raw
+    assert html.count(escaped) == 4
 
 
 def test_hostile_strings_everywhere_are_escaped(tmp_path: Path) -> None:
@@ -332,10 +333,30 @@ def test_reproduce_box_links_files_and_gives_commands_seed_and_shrink(tmp_path: 
     links = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', box)
     assert links == [(HISTORY_FILE, "history"), (f"{folder}/replay.json", "replay"),
                      (f"{folder}/m1.stderr", "log m1"), (f"{folder}/m2.stderr", "log m2")]
-    assert f"kafka-conformance replay {tmp_path}/{folder}/replay.json" in box
-    assert "kafka-conformance run --client confluent-kafka --seed 1234" in box
+    # relative to the report's folder: it works wherever the folder is copied
+    assert f"kafka-conformance replay {folder}/replay.json" in box and str(tmp_path) not in box
+    # narrowed to the failing client (and its protocol, when the entry records it): not the
+    # whole run's command line
+    assert ("kafka-conformance run --only generated --client &#39;confluent-kafka[BATCH]&#39; "
+            "--profile ci --seed 1234") in box
     assert "seed <code>1234</code>" in box
     assert '<span class="partly">partly shrunk (3 of 9 steps removed, 4 replays)</span>' in box
+
+
+def test_the_failures_box_comes_first_with_cause_link_and_command(tmp_path: Path) -> None:
+    html = _page(tmp_path)
+    box = html.split('<section id="failures"', 1)[1].split("</section>", 1)[0]
+    assert html.index('<section id="failures"') < html.index('<dl class="meta">') \
+        < html.index('<section id="matrix">')
+    assert "1 failing cell</h2>" in box
+    [item] = re.findall(r"<li>.*?</li>", box, re.S)
+    assert 'href="#c0-k1"' in item and "no-duplicates" in item and "2.12.0" in item
+    assert "2 record(s) of ktest-topic-0 processed twice" in item
+    assert "kafka-conformance run --only generated" in item and "--seed 1234" in item
+    assert 'id="c0-k1"' in html, "the link has its target"
+    passing = sample_run(tmp_path)
+    passing.clients = passing.clients[1:]
+    assert '<section id="failures"' not in render_html(passing, tmp_path)
 
 
 def test_a_fixed_scenario_reproduces_with_its_own_run_command(tmp_path: Path) -> None:

@@ -229,3 +229,11 @@ def test_an_adapter_reference_is_a_property_beside_the_declared_name(tmp_path: P
     assert suite.get("name") == "broken:skip-record [classic fixed scenarios]"
     assert props["adapter"] == "broken:skip-record"
     assert props["adapter_ref"] == "/home/u/broken_adapters.py:SkipsRecords"
+
+
+def test_a_generated_failure_carries_its_replay_command(tmp_path: Path) -> None:
+    """The failure body says how to replay it, relative to the report's folder."""
+    failure = _parse(sample_run(), tmp_path).find("testsuite/testcase[@name='no-duplicates']"
+                                                  "/failure")
+    assert "replay (in the report's folder): kafka-conformance replay histories/replay.json" \
+        in failure.text
