@@ -58,7 +58,8 @@ def canonical_order(entries: list[ClientResult]) -> list[ClientResult]:
     protocols = ("classic", "consumer")
 
     def entry_key(entry: ClientResult) -> tuple[int, bool, int, str]:
-        protocol = entry.label.split(" ", 1)[0]
+        # results written before ClientResult.protocol named it only in the label
+        protocol = entry.protocol or entry.label.split(" ", 1)[0]
         return (specs.index(entry.spec or entry.name), entry.label.endswith("fixed scenarios"),
                 protocols.index(protocol) if protocol in protocols else len(protocols),
                 entry.label)

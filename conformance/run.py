@@ -505,7 +505,7 @@ def print_summary(result: RunResult) -> None:
         table = Table(title="fixed scenarios per docs/semantics.md section")
         table.add_column("check")
         for cl in fixed:
-            table.add_column(escape(f"{cl.spec or cl.name}\n{cl.label.split()[0]}"))
+            table.add_column(escape(f"{cl.spec or cl.name}\n{cl.protocol}"))
         ids = list(dict.fromkeys(c.check for cl in fixed for c in cl.checks))
         for check in ids:
             table.add_row(check, *[cell(next((c for c in cl.checks if c.check == check), None))
