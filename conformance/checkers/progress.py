@@ -14,8 +14,9 @@ Analysis
     exists; the wait ends at M's next ``polled`` event of P. M is *expected to poll* while the
     span is open, before the harness's ``teardown``, and outside these intervals (each
     extended by the bound, the time M needs to catch up after it): P paused by M (``paused``
-    until ``resumed``), M frozen or isolated by a network fault, a broker node stopped or a
-    leader or the coordinator moved, a transaction being produced (an open transaction holds
+    until ``resumed``), any member frozen or isolated by a network fault (the group may be
+    rebalancing and waiting on it), a broker node stopped or a leader or the coordinator
+    moved, a transaction being produced (an open transaction holds
     ``read_committed`` readers back; extended by :data:`TRANSACTION_GRACE` only). A wait longer
     than the bound inside that time is a stall.
 
@@ -49,7 +50,10 @@ MIN_BOUND = 5.0
 #: harness events that start an interval in which no member can be expected to progress, and
 #: the event that ends it (None: a moment, extended by the bound)
 CLUSTER_EVENTS = {"broker_stopped": "broker_started", "leader_moved": None,
-                  "coordinator_moved": None}
+                  "coordinator_moved": None,
+                  # any member isolated: a rebalance may wait on it (a classic member's poll
+                  # blocks in the join until the isolated member rejoins or times out)
+                  "member_frozen": "member_thawed", "network_fault": "network_healed"}
 #: seconds after a transaction ended before a read_committed reader can be expected past it
 TRANSACTION_GRACE = 1.0
 
@@ -163,7 +167,8 @@ def _cluster_blocks(history: History, bound: float) -> list[tuple[float, float]]
             continue
         if e.type in CLUSTER_EVENTS:
             ender = CLUSTER_EVENTS[e.type]
-            end = next((x.ts for x in history.events[e.index + 1:] if x.type == ender),
+            end = next((x.ts for x in history.events[e.index + 1:] if x.type == ender
+                        and x.data.get("member") == e.data.get("member")),
                        float("inf")) if ender else e.ts
             out.append((e.ts, end + bound))
         elif e.type == "step" and e.data.get("name") == "produce_transaction":
@@ -175,24 +180,19 @@ def _cluster_blocks(history: History, bound: float) -> list[tuple[float, float]]
 
 def _member_blocks(history: History, member: str, tp: TP, bound: float
                    ) -> list[tuple[float, float]]:
-    """Intervals ``member`` cannot be expected to read ``tp`` in: frozen or isolated (by its
-    harness events), ``tp`` paused (by its own events); each extended by the bound."""
+    """Intervals ``member`` cannot be expected to read ``tp`` in: ``tp`` paused (by its own
+    events), extended by the bound."""
     out = []
-    opened: dict[str, float] = {}
-    ends = {"member_thawed": "member_frozen", "network_healed": "network_fault"}
-    for e in history.events:
-        if e.source == HARNESS and e.data.get("member") == member:
-            if e.type in ("member_frozen", "network_fault"):
-                opened.setdefault(e.type, e.ts)
-            elif e.type in ends and ends[e.type] in opened:
-                out.append((opened.pop(ends[e.type]), e.ts + bound))
-        elif e.source == member:
-            if e.type == "paused" and tp in e.partitions():
-                opened.setdefault("paused", e.ts)
-            elif e.type in ("resumed", "revoked", "lost", "assigned") \
-                    and tp in e.partitions() and "paused" in opened:
-                out.append((opened.pop("paused"), e.ts + bound))
-    out.extend((lo, float("inf")) for lo in opened.values())
+    paused: float | None = None
+    for e in history.by_source(member):
+        if e.type == "paused" and tp in e.partitions():
+            paused = e.ts if paused is None else paused
+        elif e.type in ("resumed", "revoked", "lost", "assigned") and tp in e.partitions() \
+                and paused is not None:
+            out.append((paused, e.ts + bound))
+            paused = None
+    if paused is not None:
+        out.append((paused, float("inf")))
     return out
 
 

@@ -44,6 +44,10 @@ def test_only_time_the_member_could_read_counts() -> None:
     broker = (reading_m1().add("broker_stopped", node=1).waited(MIN_BOUND + 2)
               .add("broker_started", node=1).waited(MIN_BOUND).add("teardown"))
     assert check_progress(broker.build()) == []
+    # another member frozen: the group may be rebalancing, waiting on it
+    other = (reading_m1().frozen("m2").waited(MIN_BOUND + 2).thawed("m2").waited(MIN_BOUND)
+             .consumed("m1", 0, range(3, 6)).add("teardown"))
+    assert check_progress(other.build()) == []
     never = reading_m1().paused("m1", 0).waited(3 * MIN_BOUND).add("teardown")
     assert check_progress(never.build()) == []
 
