@@ -15,7 +15,8 @@ Layout, top to bottom:
                 legend: verdicts and every check in one line with its docs/semantics.md section
     versions    per client run as several specs, its verdicts side by side (``version_matrices``)
     reference   the cells that differ from the reference client
-    findings    one section per cell that is not pass or unsupported, failures first: note,
+    findings    one section per cell that is not pass or unsupported, failures first (the
+                body of a hazard's or an expected failure's section folded): note,
                 a "reproduce" box (history, replay.json and worker logs linked, the replay and
                 run commands, seed, shrink state), figures, violations and their evidence events
                 as tables, the timeline as a picture (``timeline_svg``) with the event list

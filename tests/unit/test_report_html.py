@@ -451,3 +451,13 @@ def test_the_timeline_is_an_inline_picture(tmp_path: Path) -> None:
     assert 'class="axis"' in svg
     assert re.findall(r'<g class="lane" data-member="(\w+)"', svg) == ["m1", "m2"]
     assert '<g class="ev">' in svg and "#12" in svg
+
+
+def test_failures_open_and_hazards_fold_their_evidence(tmp_path: Path) -> None:
+    """A hazard or an expected failure keeps its heading and note, its evidence folded."""
+    html = _page(tmp_path)
+    fail = html.split('id="c0-k1">', 1)[1].split("</section>", 1)[0]
+    hazard = html.split('id="c0-k2">', 1)[1].split("</section>", 1)[0]
+    assert '<details class="body" open>' in fail
+    assert '<details class="body">' in hazard and "folded: a hazard" in hazard
+    assert hazard.index("12 records lost with latest") < hazard.index('<details class="body">')
