@@ -140,13 +140,11 @@ def execute(opts: RunOptions) -> int:
     for prep in clients:  # keyed by column: an adapter given by reference, by its name
         if prep.reference and prep.spec.label in runtimes:
             runtimes[prep.label] = runtimes.pop(prep.spec.label)
-    # the run folder first: nothing that can fail stands between the broker's start and the
-    # try that stops it
-    run_dir.mkdir(parents=True, exist_ok=True)
     broker = make_broker(bootstrap_servers=opts.bootstrap_servers, nodes=opts.nodes,
                          kafka_version=opts.kafka_version, client_config=opts.client_properties)
     with console.status("starting the broker"):
         broker.start()
+    run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
                   f"{opts.profile}, seed {opts.seed} (--seed {opts.seed} reproduces it), "
                   f"clients: {escape(', '.join(s.label for s in opts.clients))}")
