@@ -160,3 +160,14 @@ def test_soak_seed3_an_observation_asked_before_an_acknowledgement_may_not_show_
                      *history.events[75:]])
     commits = {r.check: r for r in run_checks(asked)}["commit-validity"]
     assert commits.verdict == Verdict.PASS, commits.note
+
+
+def test_soak_seed7_a_new_owner_waiting_while_another_member_is_cut_off_is_no_stall() -> None:
+    """confluent-kafka, classic, cooperative-sticky, soak seed 7 (run at a commit before
+    379e604): m2 was given partition 0 at 4.78 s and read nothing of it for 5.09 s, while m1's
+    connections were cut (4.86 s to 9.87 s) and the group rebalanced around it (m1's partitions
+    lost at 6.79 s). The group waits on an isolated member: any member's isolation is time no
+    member is expected to progress in (a suite bug: only the isolated member's own counted)."""
+    history = History.from_jsonl(HERE / "confluent-kafka-progress-soak-seed7.jsonl")
+    assert any(e.type == "network_fault" and e.data["member"] == "m1" for e in history.events)
+    assert judged("confluent-kafka-progress-soak-seed7")["progress"].verdict == Verdict.PASS
