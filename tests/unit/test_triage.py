@@ -18,7 +18,7 @@ from conformance.checkers.spans import isolations
 from conformance.history import History
 from conformance.report.baseline import Baseline
 from conformance.scenarios.commits import judge_removal
-from conformance.verdicts import CheckResult, ClientResult, Verdict
+from conformance.verdicts import CheckResult, ClientResult, Verdict, Violation
 
 HERE = Path(__file__).parent / "triage"
 ROOT = Path(__file__).parents[2]
@@ -171,3 +171,19 @@ def test_soak_seed7_a_new_owner_waiting_while_another_member_is_cut_off_is_no_st
     history = History.from_jsonl(HERE / "confluent-kafka-progress-soak-seed7.jsonl")
     assert any(e.type == "network_fault" and e.data["member"] == "m1" for e in history.events)
     assert judged("confluent-kafka-progress-soak-seed7")["progress"].verdict == Verdict.PASS
+
+
+def test_soak_seed8_kafka_pythons_rejoin_stall_in_the_reset_matrix_is_finding_2() -> None:
+    """kafka-python 3.0.12, S2-reset-matrix, soak seed 8: in earliest/no-commit m1 polled 0.3 s
+    at a time for 30 s and was never assigned the partition (finding 2, the rejoin stall):
+    a client finding the baseline names, for kafka-python 3.0.x only."""
+    never = Violation("S2-reset-matrix", "never-assigned", "S2",
+                      "earliest/no-commit: never assigned (expected assigned)", [2, 4])
+    cell = CheckResult("S2-reset-matrix", "S2", Verdict.FAIL, violations=[never])
+    baseline = Baseline.load(ROOT / "baselines" / "known-deviations.toml")
+    stalled = ClientResult("kafka-python", "kafka-python", "3.0.12", checks=[cell],
+                           protocol="classic")
+    other = ClientResult("confluent-kafka", "confluent-kafka", "2.16.2", checks=[cell],
+                         protocol="classic")
+    assert baseline.match(stalled, cell) is not None
+    assert baseline.match(other, cell) is None
