@@ -93,6 +93,12 @@ S8_STALE_BATCH = ("a member removed from the group while stalled learns it only 
                   "client's (S8)")
 STORED_ONLY = ("the member's client commits only offsets stored after processing "
                "(stores_processed), so S4's polled-but-unprocessed hazard is not its own")
+#: adapters whose pause is applied by their own poll loop before its next poll, so the poll in
+#: flight when the application paused may still return the partition (documented)
+PAUSE_BEFORE_NEXT_POLL = ("spring-kafka",)
+PAUSE_IN_FLIGHT = ("spring-kafka's container applies pausePartition() before its next poll "
+                   "(documented): the one poll already in flight may still return the "
+                   "partition")
 S6_POOL = ("a worker pool lets poll() run and commit before workers finish, losing and "
            "reordering records (S6)")
 
@@ -263,6 +269,19 @@ def _skip_beyond(v: Violation, facts: Facts) -> str:
     return f"{len(unpolled)} skipped record(s) were never polled by the member"
 
 
+def _paused_beyond(v: Violation, facts: Facts) -> str:
+    """A paused partition delivered: within the documented in-flight poll of an adapter
+    whose pause takes effect before its next poll, else beyond."""
+    member = str(v.details.get("member"))
+    adapters = {str(e.data.get("adapter", "")) for e in facts.history.of_type("ready")
+                if e.source == member}
+    if not any(a.startswith(PAUSE_BEFORE_NEXT_POLL) for a in adapters):
+        return "the client's pause takes effect at once"
+    if int(v.details.get("polls", 0)) > 1:
+        return f"{v.details.get('polls')} polls returned the paused partition, not one in flight"
+    return ""
+
+
 def _reorder_beyond(v: Violation, facts: Facts) -> str:
     d = v.details
     tp = (str(d.get("topic")), int(d.get("partition", -1)))
@@ -320,6 +339,7 @@ HAZARDS: tuple[Hazard, ...] = (
     Hazard(("commit-beyond-processed",), _pool, S6_POOL, _commit_beyond),
     Hazard(("group-offset-beyond-processed",), _pool, S6_POOL, _observed_beyond(False)),
     Hazard(("zombie-read",), lambda s: True, S8_STALE_BATCH, _zombie_read_beyond),
+    Hazard(("paused-partition-delivered",), lambda s: True, PAUSE_IN_FLIGHT, _paused_beyond),
     Hazard(("skip",), _pool, S6_POOL, _skip_beyond),
     Hazard(("nonmonotonic",), _pool, S6_POOL, _reorder_beyond),
 )

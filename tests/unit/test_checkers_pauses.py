@@ -74,3 +74,20 @@ def test_one_violation_per_pause() -> None:
          .polled("m1", 0, 4))
     first, second = check_pause_honored(h.build())
     assert first.details["offsets"] == [3] and second.details["offsets"] == [4]
+
+
+def test_spring_kafkas_one_poll_in_flight_is_a_hazard_and_more_fail() -> None:
+    """spring-kafka's container applies pausePartition() before its next poll (seen in CI:
+    one poll returned 8 records 1.26 s after the pause); other clients pause at once."""
+    def run(adapter: str, polls: int) -> Verdict:
+        h = (H().scenario(partitions=2).produce(0, range(8)).started("m1")
+             .add("ready", "m1", adapter=adapter, capabilities={})
+             .assigned("m1", 0, 1).consumed("m1", 0, range(2)).paused("m1", 0))
+        for n in range(polls):
+            h.polled("m1", 0, 2 + n)
+        [result] = run_checks(h.resumed("m1", 0).build(), only=["pause-honored"])
+        return result.verdict
+
+    assert run("spring-kafka", 1) == Verdict.HAZARD
+    assert run("spring-kafka", 2) == Verdict.FAIL
+    assert run("java", 1) == Verdict.FAIL
