@@ -3,7 +3,7 @@
 from histories import H
 
 from conformance.checkers import run_checks
-from conformance.checkers.progress import MIN_BOUND, check_progress
+from conformance.checkers.progress import BROKER_GRACE, MIN_BOUND, check_progress
 from conformance.verdicts import Verdict
 
 
@@ -50,6 +50,23 @@ def test_only_time_the_member_could_read_counts() -> None:
     assert check_progress(other.build()) == []
     never = reading_m1().paused("m1", 0).waited(3 * MIN_BOUND).add("teardown")
     assert check_progress(never.build()) == []
+
+
+def test_a_broker_fault_grants_the_clients_reconnect_backoff_too() -> None:
+    """After a node restart or a moved leader a client reconnects and refreshes its metadata on
+    its own backoff (librdkafka's reaches 10 s): the bound plus that grace, then a stall."""
+    for fault in (("broker_stopped", "broker_started"), ("leader_moved", None)):
+        h = reading_m1().add(fault[0], node=1)
+        if fault[1]:
+            h = h.waited(1.0).add(fault[1], node=1)
+        slow = h.waited(MIN_BOUND + BROKER_GRACE - 1).consumed("m1", 0, range(3, 6))
+        assert check_progress(slow.add("teardown").build()) == [], fault
+        h = reading_m1().add(fault[0], node=1)
+        if fault[1]:
+            h = h.waited(1.0).add(fault[1], node=1)
+        never = h.waited(2 * MIN_BOUND + BROKER_GRACE + 2).add("teardown")
+        [v] = check_progress(never.build())
+        assert v.anomaly == "owned-partition-stalled", fault
 
 
 def test_the_span_and_the_example_bound_the_wait() -> None:
