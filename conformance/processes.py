@@ -3,9 +3,10 @@
 Every broker node and worker is started with:
 - its own session (Ctrl-C in a terminal reaches only us; we stop children in order), and
 - on Linux, ``PR_SET_PDEATHSIG = SIGKILL``: if this Python process is killed, the kernel kills the
-  child too. (The signal follows the *thread* that started the child, so it is only set when the
-  child is started from the main thread or from a job thread of :mod:`conformance.jobs`, which
-  lives until the run ends.)
+  child too. The signal follows the *thread* that started the child, so a child asked for from
+  any other thread than the main one or a job thread of :mod:`conformance.jobs` (which lives
+  until the run ends) is started by one launcher thread that lives as long as the process (a
+  test session's brokers, started from an xdist worker's thread, die with a SIGTERM'd pytest).
 A run folder records its owner's pid; a later start reaps the folders of dead owners and any process
 still running from them (see :func:`reap_orphans`).
 """
@@ -16,6 +17,7 @@ import contextlib
 import ctypes
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -23,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from pathlib import Path
 
 import psutil
@@ -38,14 +41,50 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+class _Launcher:
+    """One daemon thread that starts children for threads that may end before them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen], Future]] | None = None
+
+    def run(self, start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = queue.SimpleQueue()
+                threading.Thread(target=self._loop, args=(self._jobs,), name="kc-launcher",
+                                 daemon=True).start()
+            jobs = self._jobs
+        done: Future = Future()
+        jobs.put((start, done))
+        return done.result()
+
+    @staticmethod
+    def _loop(jobs: queue.SimpleQueue) -> None:
+        while True:
+            start, done = jobs.get()
+            try:
+                done.set_result(start())
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+
+_LAUNCHER = _Launcher()
+
+
 def popen(cmd: list[str], **kwargs) -> subprocess.Popen:
     """``subprocess.Popen`` in a new session, killed with us where the OS allows it."""
-    preexec: Callable[[], None] | None = None
+    if not sys.platform.startswith("linux"):
+        return subprocess.Popen(cmd, start_new_session=True, **kwargs)
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent,
+                                **kwargs)
+
     thread = threading.current_thread()
-    if sys.platform.startswith("linux") and (thread is threading.main_thread()
-                                             or thread.name.startswith("kc-job")):
-        preexec = _die_with_parent
-    return subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec, **kwargs)
+    if thread is threading.main_thread() or thread.name.startswith(("kc-job", "kc-launcher")):
+        return start()
+    return _LAUNCHER.run(start)
 
 
 def terminate(proc: subprocess.Popen, grace: float = 15.0) -> int | None:
