@@ -567,8 +567,12 @@ class DoublePauseSkipsOne(_Skips):
     def pause(self, tps) -> None:
         self.inner.pause(tps)
         for tp in tps:
-            if tp in self.paused and tp in self.next:
-                self.skip.setdefault(tp, set()).add(self.next[tp])
+            if tp in self.paused:
+                # the offset after the last record delivered, or (none delivered yet in this
+                # member) the client's position
+                at = self.next[tp] if tp in self.next else self.inner.position(tp)
+                if at >= 0:
+                    self.skip.setdefault(tp, set()).add(at)
         self.paused |= set(tps)
 
     def resume(self, tps) -> None:

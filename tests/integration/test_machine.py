@@ -33,6 +33,20 @@ def verdicts(outcome) -> dict[str, Verdict]:
     return {r.check: r.verdict for r in outcome.results}
 
 
+def story(outcome) -> str:
+    """What a miss needs to be diagnosed from CI's output alone: each example's steps and the
+    notes its history holds (a step skipped because a rebalance raced it)."""
+    from conformance.history import History
+
+    out = []
+    for ex in outcome.examples:
+        out.append(f"example {ex.number}: " + ", ".join(name for name, _a in ex.steps))
+        if ex.history_file is not None and ex.history_file.exists():
+            history = History.from_jsonl(ex.history_file)
+            out += [f"  note: {e.data.get('text')}" for e in history.of_type("note")]
+    return "\n".join(out)
+
+
 def anomalies(outcome, check: str) -> set[str]:
     [result] = [r for r in outcome.results if r.check == check]
     return {v.anomaly for v in result.violations}
@@ -145,7 +159,7 @@ def test_broken_adapters_fail_the_right_check(kafka_broker, tmp_path, adapter, c
     profile = replace(PROFILES["ci"], max_examples=2)
     outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234, shrink=False,
                           generate=drawn)
-    assert verdicts(outcome)[check] == Verdict.FAIL, verdicts(outcome)
+    assert verdicts(outcome)[check] == Verdict.FAIL, f"{verdicts(outcome)}\n{story(outcome)}"
     wanted = set(anomaly) if isinstance(anomaly, tuple) else {anomaly}
     assert wanted & anomalies(outcome, check), anomalies(outcome, check)
     if adapter in EXPOSED_BY:
