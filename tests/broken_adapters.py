@@ -390,6 +390,48 @@ class CloseBlocksForever(Delegating):
             time.sleep(1.0)
 
 
+class NeverRejoins(Delegating):
+    """Once removed from the group (its partitions lost: the session or the poll interval
+    expired), the member quietly leaves the group and never joins it again, while the
+    application keeps polling and gets nothing. No record is lost: the group's other members
+    and the final drain read them."""
+
+    name = "broken:never-rejoins"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.removed = False
+        self.left = False
+
+    def subscribe(self, topics, listener) -> None:
+        outer = self
+
+        class Listener:
+            def on_assigned(self, partitions):
+                if not outer.left:
+                    listener.on_assigned(partitions)
+
+            def on_revoked(self, partitions):
+                if not outer.left:
+                    listener.on_revoked(partitions)
+
+            def on_lost(self, partitions):
+                if not outer.left:
+                    outer.removed = outer.removed or bool(partitions)
+                    listener.on_lost(partitions)
+
+        self.inner.subscribe(topics, Listener())
+
+    def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
+        if self.removed and not self.left:
+            self.left = True
+            self.inner.unsubscribe()
+        if self.left:
+            time.sleep(timeout)
+            return []
+        return self.inner.poll(timeout, max_records)
+
+
 class StopsFetchingRetained(Delegating):
     """After a rebalance, a partition the member owned before and is assigned again is never
     fetched again (silently paused: the member keeps it, reports no pause, and hands over

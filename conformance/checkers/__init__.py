@@ -33,6 +33,7 @@ note), asks ``policy.judge`` for the verdict and fills figures.
     pause-honored        S7  pauses.check_pause_honored            paused-partition-delivered
     calls-return         S8  calls.check_calls_return              call-never-returned
     progress             S8  progress.check_progress               owned-partition-stalled
+    member-rejoined      S8  rejoin.check_member_rejoined          member-not-rejoined
 
 docs/checks.md describes every check and the hazard policy (``policy``).
 """
@@ -56,6 +57,7 @@ from conformance.checkers.pauses import check_pause_honored
 from conformance.checkers.policy import judge
 from conformance.checkers.positions import check_start_position
 from conformance.checkers.progress import check_progress
+from conformance.checkers.rejoin import check_member_rejoined
 from conformance.checkers.zombies import check_zombie_fencing
 from conformance.history import History
 from conformance.verdicts import CheckResult, Verdict, Violation
@@ -75,6 +77,7 @@ CHECKS: dict[str, tuple[str, Checker]] = {
     "pause-honored": ("S7", check_pause_honored),
     "calls-return": ("S8", check_calls_return),
     "progress": ("S8", check_progress),
+    "member-rejoined": ("S8", check_member_rejoined),
 }
 
 #: checks that need a capability of every member's worker: without it the history cannot show

@@ -16,7 +16,7 @@ Analysis
     extended by the bound, the time M needs to catch up after it): P paused by M (``paused``
     until ``resumed``), any member frozen or isolated by a network fault (the group may be
     rebalancing and waiting on it), a broker node stopped or a leader or the coordinator
-    moved (extended by :data:`BROKER_GRACE` more: a client reconnects to a restarted node
+    moved (extended by ``spans.BROKER_GRACE`` more: a client reconnects to a restarted node
     and refreshes its metadata on its own backoff), a transaction being produced (an open
     transaction holds ``read_committed`` readers back; extended by :data:`TRANSACTION_GRACE`
     only). A wait longer than the bound inside that time is a stall.
@@ -40,7 +40,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from conformance.checkers.spans import TP, GroupOffsets, Settings, Span, Spans, tp_name
+from conformance.checkers.spans import (
+    TP,
+    GroupOffsets,
+    Settings,
+    Span,
+    Spans,
+    group_blocks,
+    tp_name,
+)
 from conformance.history import HARNESS, Event, History
 from conformance.verdicts import Violation
 
@@ -48,20 +56,6 @@ CHECK = "progress"
 SECTION = "S8"
 #: the shortest stall bound, seconds
 MIN_BOUND = 5.0
-#: harness events that start an interval in which no member can be expected to progress, and
-#: the event that ends it (None: a moment, extended by the bound)
-CLUSTER_EVENTS = {"broker_stopped": "broker_started", "leader_moved": None,
-                  "coordinator_moved": None,
-                  # any member isolated: a rebalance may wait on it (a classic member's poll
-                  # blocks in the join until the isolated member rejoins or times out)
-                  "member_frozen": "member_thawed", "network_fault": "network_healed"}
-#: harness events of the cluster itself (not of a member)
-BROKER_EVENTS = {"broker_stopped", "leader_moved", "coordinator_moved"}
-#: seconds a client may take, after a broker fault ended, before it fetches again: the
-#: longest default reconnect backoff among the clients (librdkafka's
-#: ``reconnect.backoff.max.ms``, 10 s; the Java client's is 1 s); a fresh-clone CI run saw
-#: confluent-kafka resume partition 1 6.3 s past the bound after a node restart
-BROKER_GRACE = 10.0
 #: seconds after a transaction ended before a read_committed reader can be expected past it
 TRANSACTION_GRACE = 1.0
 
@@ -167,20 +161,11 @@ def _waited(anchor: Event, position: int, produced: list[tuple[float, int, Event
 
 
 def _cluster_blocks(history: History, bound: float) -> list[tuple[float, float]]:
-    """Intervals no member can be expected to progress in: broker faults, open transactions
-    (each extended by the bound)."""
-    out = []
-    for e in history.events:
-        if e.source != HARNESS:
-            continue
-        if e.type in CLUSTER_EVENTS:
-            ender = CLUSTER_EVENTS[e.type]
-            end = next((x.ts for x in history.events[e.index + 1:] if x.type == ender
-                        and x.data.get("member") == e.data.get("member")),
-                       float("inf")) if ender else e.ts
-            grace = BROKER_GRACE if e.type in BROKER_EVENTS else 0.0
-            out.append((e.ts, end + bound + grace))
-        elif e.type == "step" and e.data.get("name") == "produce_transaction":
+    """Intervals no member can be expected to progress in: faults (``spans.group_blocks``),
+    open transactions."""
+    out = group_blocks(history, bound)
+    for e in history.of_type("step"):
+        if e.source == HARNESS and e.data.get("name") == "produce_transaction":
             end = next((x.ts for x in history.events[e.index + 1:]
                         if x.source == HARNESS and x.type in ("produced", "aborted")), e.ts)
             out.append((e.ts, end + TRANSACTION_GRACE))

@@ -97,6 +97,10 @@ class Settings:
     #: the heartbeat interval the member was configured with (Kafka's default when absent);
     #: under the ``consumer`` protocol the broker's, which the embedded broker sets alike
     heartbeat_interval_ms: int = 3000
+    #: the member's session timeout and poll interval (Kafka's defaults when absent); the
+    #: classic protocol's rebalance waits up to the poll interval for every member to rejoin
+    session_timeout_ms: int = 45000
+    max_poll_interval_ms: int = 300000
 
     @classmethod
     def from_scenario(cls, scenario: dict[str, Any] | None) -> Settings:
@@ -109,7 +113,12 @@ class Settings:
         auto = (not named or str(named).lower() == "auto") if auto is None else bool(auto)
         bound = strategy.get("bound")
         partitions = scenario.get("partitions")
-        heartbeat = config.get("heartbeat_interval_ms")
+
+        def millis(key: str, default: int) -> int:
+            value = config.get(key)
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+            return value if ok else default
+
         return cls(
             topic=scenario.get("topic"),
             partitions=partitions if isinstance(partitions, int) else None,
@@ -120,8 +129,9 @@ class Settings:
             commit_on_revoke=bool(strategy.get("commit_on_revoke", False)),
             asynchronous=bool(strategy.get("asynchronous", False)),
             processing=str(strategy.get("processing") or "in-loop"),
-            heartbeat_interval_ms=heartbeat if isinstance(heartbeat, int)
-            and not isinstance(heartbeat, bool) and heartbeat > 0 else 3000,
+            heartbeat_interval_ms=millis("heartbeat_interval_ms", 3000),
+            session_timeout_ms=millis("session_timeout_ms", 45000),
+            max_poll_interval_ms=millis("max_poll_interval_ms", 300000),
         )
 
     @classmethod
@@ -613,6 +623,42 @@ class Isolation:
         the group (to its next isolation, or infinity, when it never heard)."""
         hi = self.heard if self.heard is not None else self.until
         return (self.began.index, float("inf") if hi is None else hi)
+
+
+#: harness events that start an interval in which no member can be expected to make progress
+#: or to rejoin, and the event that ends it (None: a moment): any member isolated (a rebalance
+#: may wait on it: a classic member's poll blocks in the join until the isolated member
+#: rejoins or times out), a broker node stopped, a leader or the coordinator moved
+GROUP_BLOCKS = {"broker_stopped": "broker_started", "leader_moved": None,
+                "coordinator_moved": None, **ISOLATION_EVENTS}
+#: of those, the faults of the cluster itself (not of a member)
+BROKER_EVENTS = ("broker_stopped", "leader_moved", "coordinator_moved")
+#: seconds a client may take, after a broker fault ended, before it talks to the cluster
+#: again: the longest default reconnect backoff among the clients (librdkafka's
+#: ``reconnect.backoff.max.ms``, 10 s; the Java client's is 1 s); a fresh-clone CI run saw
+#: confluent-kafka fetch a partition again 11.3 s after a node restart
+BROKER_GRACE = 10.0
+
+
+def group_blocks(history: History, bound: float, *, but: str | None = None
+                 ) -> list[tuple[float, float]]:
+    """Intervals (start, end) in which no member can be expected to progress or rejoin (see
+    :data:`GROUP_BLOCKS`), each extended by ``bound`` (and broker faults by
+    :data:`BROKER_GRACE` more); one never ended runs to infinity. ``but``: a member whose own
+    isolations do not count."""
+    out = []
+    for e in history.events:
+        if e.source != HARNESS or e.type not in GROUP_BLOCKS:
+            continue
+        if but is not None and e.type in ISOLATION_EVENTS and e.data.get("member") == but:
+            continue
+        ender = GROUP_BLOCKS[e.type]
+        end = next((x.ts for x in history.events[e.index + 1:] if x.type == ender
+                    and x.data.get("member") == e.data.get("member")),
+                   float("inf")) if ender else e.ts
+        grace = BROKER_GRACE if e.type in BROKER_EVENTS else 0.0
+        out.append((e.ts, end + bound + grace))
+    return out
 
 
 def isolations(history: History) -> list[Isolation]:

@@ -188,7 +188,7 @@ class Harness:
                               self.record_worker_event)
         self.workers[member] = handle
         adapter = adapter or self.adapter
-        self.record("member_started", member=member, adapter=adapter,
+        self.record("member_started", member=member, adapter=adapter, polling=run,
                     **({"config": config} if config else {}))
         cfg = {**self.config, **(config or {}), "client_id": f"{self.group}-{member}"}
         handle.info = handle.request({"type": "init", "adapter": adapter, "config": cfg,

@@ -14,8 +14,9 @@ TP = tuple[str, int]
 @dataclass
 class Ownership:
     """Current partitions per member (from ``assigned``/``revoked``/``lost`` events), the
-    members that have joined, and when the assignment last changed. Not thread-safe: the
-    harness calls it under its history lock."""
+    members that have joined (a member that lost its partitions was removed from the group:
+    it has joined again with its next assignment), and when the assignment last changed. Not
+    thread-safe: the harness calls it under its history lock."""
 
     owned: dict[str, set[TP]] = field(default_factory=dict)
     last_change: float = field(default_factory=time.monotonic)
@@ -32,6 +33,8 @@ class Ownership:
             self.joined.add(event.source)
         else:
             owned -= tps
+            if event.type == "lost" and tps:
+                self.joined.discard(event.source)
         self.last_change = time.monotonic()
 
     def of(self, member: str) -> set[TP]:

@@ -278,6 +278,8 @@ CANONICAL: list[tuple[str, dict[str, Any]]] = [
     ("settle", {}),
     ("freeze_member", {"i": 0, "past_poll_interval": False}),
     ("consume", {}),
+    # the frozen member was removed: the group settles when it is assigned again
+    ("settle", {}),
 ]
 
 

@@ -45,6 +45,7 @@ CHECK_LINES = {
     "pause-honored": "a paused partition returns no record until it is resumed",
     "calls-return": "every client call returns within its documented bound",
     "progress": "a member that owns a partition with records to read reads them",
+    "member-rejoined": "a member removed from the group is assigned again while it polls",
 }
 SEMANTICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "semantics.md"
 

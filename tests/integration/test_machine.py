@@ -131,6 +131,7 @@ def _took(ex, cause: str) -> bool:
     ("IgnoresPause", "pause-honored", "paused-partition-delivered"),
     ("CloseBlocksForever", "calls-return", "call-never-returned"),
     ("StopsFetchingRetained", "progress", "owned-partition-stalled"),
+    ("NeverRejoins", "member-rejoined", "member-not-rejoined"),
     # one consume path, dimension or redundant call each (issue 11)
     ("BatchPathDropsLast", "no-loss", "lost"),
     ("IteratorPathDropsLast", "no-loss", "lost"),

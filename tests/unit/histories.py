@@ -92,8 +92,11 @@ class H:
         return self.add("produced", records=[[self.topic, partition, o, k, f"p{partition}-{o}"]
                                              for o, k in zip(flat, keys, strict=True)])
 
-    def started(self, member: str) -> H:
-        return self.add("member_started", member=member)
+    def started(self, member: str, polling: bool | None = None) -> H:
+        """``polling``: the harness started its poll loop (older histories lack it)."""
+        if polling is None:
+            return self.add("member_started", member=member)
+        return self.add("member_started", member=member, polling=polling)
 
     def killed(self, member: str) -> H:
         return self.add("member_killed", member=member)
