@@ -67,6 +67,23 @@ def test_broken_adapter_run_exits_1_and_replay_reproduces(kafka_broker, tmp_path
     assert "no-loss" in again.stderr and "fail" in again.stderr
 
 
+def test_a_client_call_that_never_returns_fails_the_run_with_exit_1(kafka_broker, tmp_path):
+    """close() blocks forever: the example ends with call-never-returned and its evidence,
+    the other checks still judge the history, and the run exits 1 (a violation), not 3."""
+    proc = cli("run", "--adapter", f"{BROKEN}:CloseBlocksForever", "--protocol", "classic",
+               "--only", "generated", "--profile", "smoke",
+               "--bootstrap-servers", kafka_broker.bootstrap_servers, "--out", str(tmp_path))
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    results = json.loads((only_run(tmp_path) / "results.json").read_text())
+    checks = {c["check"]: c for c in results["clients"][0]["checks"]}
+    calls = checks["calls-return"]
+    assert calls["verdict"] == "fail", calls
+    [violation, *_] = calls["violations"]
+    assert violation["anomaly"] == "call-never-returned"
+    assert violation["details"]["call"] == "close", violation
+    assert checks["no-loss"]["verdict"] in ("pass", "hazard"), checks["no-loss"]
+
+
 def test_client_that_cannot_start_is_unknown_and_the_others_still_run(kafka_broker, tmp_path):
     """A worker that cannot start in its environment: that column is unknown with the cause
     in one line, the other client's column still runs, exit 3, no traceback."""
