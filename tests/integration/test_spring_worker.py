@@ -104,7 +104,8 @@ def test_describe_reports_the_release_capabilities_and_refusals(spring):
                                    "manual_assignment": False, "pause_resume": True,
                                    "async_commit": True, "offset_reset_none": False,
                                    "on_lost": True, "poll_interval": True,
-                                   "unsubscribe": False, "seek_to_end": False}
+                                   "unsubscribe": False, "seek_to_end": False,
+                                   "reports_calls": True}
     assert spring.unsupported({"group_protocol": "consumer"}) is None
     assert "NoOffsetForPartition" in spring.unsupported({"auto_offset_reset": "none"})
 
@@ -135,6 +136,9 @@ def test_run_mode_events_pause_and_close(harness):
     assert h.wait_for(lambda: [[h.topic, 0, 6]] in committed_ok(h, "batch"), 10)
     types = [e.type for e in h.history.by_source("m1")]
     assert types[:2] == ["ready", "assigned"]
+    # its calls into Spring and the consumer are watched (CallWatch): call_outstanding past a
+    # call's bound
+    assert h.history.by_source("m1")[0].data["capabilities"]["reports_calls"] is True
     first_commit = types.index("commit_requested", types.index("polled"))
     assert types.index("processed") < first_commit < types.index("committed", first_commit)
     assert w.request({"type": "assignment"})["partitions"] == [[h.topic, 0], [h.topic, 1]]
@@ -152,6 +156,7 @@ def test_run_mode_events_pause_and_close(harness):
     types = [e.type for e in h.history.by_source("m1")]
     assert {"paused", "resumed", "revoked", "closed"} <= set(types)
     assert types[-1] == "closed" and not w.alive and w.proc.returncode == 0
+    assert "call_outstanding" not in types  # every watched call returned within its bound
     assert h.broker.admin.committed(h.group, h.topic) == {(h.topic, 0): 9, (h.topic, 1): 2}
 
 
@@ -269,6 +274,9 @@ def test_generated_run_holds_every_invariant(kafka_broker, tmp_path, spring):
     outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234, shrink=False)
     assert outcome.infra_errors == []
     assert len(outcome.examples) >= 2 and all(ex.steps for ex in outcome.examples)
+    # the worker watches its calls (reports_calls): calls-return is judged, not unsupported
+    [calls] = [r for r in outcome.results if r.check == "calls-return"]
+    assert calls.verdict == Verdict.PASS, calls.note
     # pause-honored may be a hazard: the container pauses before its next poll, and the poll
     # in flight may still return the partition (documented; the policy measures one poll)
     failing = {r.check: (r.verdict, [v.message for v in r.violations[:3]], r.note)

@@ -1,5 +1,7 @@
 package io.github.kafkaconformance.worker;
 
+import static io.github.kafkaconformance.worker.CallWatch.CALL_BOUND;
+
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -14,6 +16,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -39,6 +43,10 @@ import org.apache.kafka.common.TopicPartition;
  *   <li>{@code subscribe} wraps Spring's rebalance listener so that {@code assigned} is written
  *   before Spring commits the initial position of a new partition.</li>
  * </ul>
+ *
+ * <p>The container polls on its own thread, without a command in run mode: its
+ * {@code KafkaConsumer.poll} (and Spring's commits) are watched here, where they are made
+ * ({@link SpringWorker#watched}); a step {@code poll} command only waits for the outcome.
  */
 final class GatedConsumer implements InvocationHandler {
     /** A step-mode poll: the reply is written once Spring is done with the records. */
@@ -48,6 +56,8 @@ final class GatedConsumer implements InvocationHandler {
         final CompletableFuture<List<ConsumerRecord<byte[], byte[]>>> done =
             new CompletableFuture<>();
         List<ConsumerRecord<byte[], byte[]>> records = List.of();
+        /** true while its KafkaConsumer.poll is outstanding */
+        volatile boolean polling;
 
         Permit(double timeout, boolean process) {
             this.timeout = timeout;
@@ -64,6 +74,8 @@ final class GatedConsumer implements InvocationHandler {
     /** true while the consumer thread waits at the gate (not in run mode) */
     volatile boolean parked;
     volatile Thread thread;
+    /** completed once Spring's close() of the consumer returned (or threw) */
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
     private GatedConsumer(Consumer<byte[], byte[]> delegate, SpringWorker worker) {
         this.delegate = delegate;
@@ -78,18 +90,37 @@ final class GatedConsumer implements InvocationHandler {
             GatedConsumer.class.getClassLoader(), new Class<?>[] {Consumer.class}, handler);
     }
 
-    /** Run ``task`` on the consumer's thread (at its next poll) and wait for its result. */
+    /** Run ``task`` on the consumer's thread (at its next poll) and wait for its result: an
+     *  error if the thread does not take it up within ``timeoutSeconds``, else as long as it
+     *  runs (its client call is watched: past its bound it is reported, and the harness gives
+     *  up on the reply). */
     <T> T call(Supplier<T> task, double timeoutSeconds) {
         CompletableFuture<T> future = new CompletableFuture<>();
+        AtomicBoolean started = new AtomicBoolean();
         inbox.add((Runnable) () -> {
+            started.set(true);
             try {
                 future.complete(task.get());
             } catch (RuntimeException e) {
                 future.completeExceptionally(e);
             }
         });
-        return await(future, timeoutSeconds, "the container's consumer thread did not run the "
-            + "command");
+        return await(future, started::get, timeoutSeconds, "the container's consumer thread did "
+            + "not run the command");
+    }
+
+    /** As {@link #await(CompletableFuture, double, String)}, but waits on while ``busy``. */
+    static <T> T await(CompletableFuture<T> future, BooleanSupplier busy, double timeoutSeconds,
+                       String what) {
+        while (true) {
+            try {
+                return await(future, timeoutSeconds, what);
+            } catch (Errors.ConsumerError e) {
+                if (future.isDone() || !busy.getAsBoolean()) {
+                    throw e;
+                }
+            }
+        }
     }
 
     static <T> T await(CompletableFuture<T> future, double timeoutSeconds, String what) {
@@ -135,7 +166,7 @@ final class GatedConsumer implements InvocationHandler {
                 (Map<TopicPartition, OffsetAndMetadata>) args[0];
             SpringWorker.Pending pending = worker.requested(offsets, true);
             try {
-                return forward(method, args);
+                return commit(method, args);
             } catch (RuntimeException e) {
                 worker.asyncFailedAtOnce(pending, e);
                 throw e;
@@ -151,9 +182,23 @@ final class GatedConsumer implements InvocationHandler {
             return forward(method, args);
         }
         if (name.equals("close")) {
+            // watched by the close command, which waits for it (awaitClosed)
             worker.unregister(this);
+            try {
+                return forward(method, args);
+            } finally {
+                closed.complete(null);
+            }
         }
         return forward(method, args);
+    }
+
+    /** Wait until Spring closed this consumer, as long as its thread may still do it. */
+    void awaitClosed() {
+        Thread t = thread;
+        while (!closed.isDone() && t != null && t.isAlive()) {
+            Strategy.sleepMs(10);
+        }
     }
 
     private Object forward(Method method, Object[] args) throws Throwable {
@@ -164,6 +209,29 @@ final class GatedConsumer implements InvocationHandler {
         }
     }
 
+    /** Spring's commit call on the delegate, watched as ``commit``. */
+    private Object commit(Method method, Object[] args) {
+        return worker.watched("commit", CALL_BOUND, () -> invokeDelegate(method, args));
+    }
+
+    /** ``method`` on the delegate; Consumer's methods declare no checked exception. */
+    private Object invokeDelegate(Method method, Object[] args) {
+        try {
+            return method.invoke(delegate, args);
+        } catch (InvocationTargetException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException) {
+                throw (RuntimeException) cause;
+            }
+            if (cause instanceof Error) {
+                throw (Error) cause;
+            }
+            throw new IllegalStateException(cause);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private Object commitSync(Method method, Object[] args) throws Throwable {
         @SuppressWarnings("unchecked")
         Map<TopicPartition, OffsetAndMetadata> offsets =
@@ -171,7 +239,7 @@ final class GatedConsumer implements InvocationHandler {
         SpringWorker.Pending pending = worker.requested(offsets, false);
         SpringWorker.SYNC_IN_FLIGHT.set(Boolean.TRUE);
         try {
-            Object result = forward(method, args);
+            Object result = commit(method, args);
             worker.reportCommit(pending.mode, pending.offsets, null);
             return result;
         } catch (RuntimeException e) {
@@ -205,7 +273,8 @@ final class GatedConsumer implements InvocationHandler {
             if (worker.stopping() || worker.running()) {
                 parked = false;
                 drainTasks();
-                return polled(delegate.poll(timeout));
+                return polled(worker.watched("poll",
+                    CallWatch.pollBound(timeout.toMillis() / 1000.0), () -> delegate.poll(timeout)));
             }
             parked = true;
             Object item = inbox.poll(200, TimeUnit.MILLISECONDS);
@@ -215,18 +284,24 @@ final class GatedConsumer implements InvocationHandler {
                 parked = false;
                 Permit p = (Permit) item;
                 ConsumerRecords<byte[], byte[]> got;
+                Duration pollFor = Duration.ofMillis((long) (p.timeout * 1000));
+                p.polling = true;
                 try {
-                    got = polled(delegate.poll(Duration.ofMillis((long) (p.timeout * 1000))));
+                    got = polled(worker.watched("poll", CallWatch.pollBound(p.timeout),
+                        () -> delegate.poll(pollFor)));
                 } catch (RuntimeException e) {
                     p.done.completeExceptionally(e);
                     throw e;
+                } finally {
+                    p.polling = false;
                 }
                 p.records = list(got);
                 if (!p.process && !got.isEmpty()) {
                     // polled, not processed: rewind so that Spring neither processes nor
                     // commits them, and the next poll reads them again
                     for (TopicPartition tp : got.partitions()) {
-                        delegate.seek(tp, got.records(tp).get(0).offset());
+                        long first = got.records(tp).get(0).offset();
+                        worker.watched("seek", CALL_BOUND, () -> delegate.seek(tp, first));
                     }
                     got = ConsumerRecords.empty();
                 }

@@ -1,5 +1,7 @@
 package io.github.kafkaconformance.worker;
 
+import static io.github.kafkaconformance.worker.CallWatch.CALL_BOUND;
+import static io.github.kafkaconformance.worker.CallWatch.CLOSE_BOUND;
 import static io.github.kafkaconformance.worker.Wire.TP_ORDER;
 import static io.github.kafkaconformance.worker.Wire.field;
 import static io.github.kafkaconformance.worker.Wire.offsetsJson;
@@ -28,6 +30,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -66,6 +69,8 @@ final class SpringWorker {
     static volatile SpringWorker current;
 
     private final Out out;
+    /** every call into Spring or the consumer is watched: one that never returns is reported */
+    private final CallWatch watch;
     private ClientConfig config;
     private Strategy strategy = new Strategy();
     private String adapter = ADAPTER;
@@ -98,6 +103,18 @@ final class SpringWorker {
 
     SpringWorker(Out out) {
         this.out = out;
+        this.watch = new CallWatch(out);
+    }
+
+    /** One call into Spring or the consumer, under the watch (``call``: the Python worker's
+     *  name). Any thread: the command thread and the container's consumer threads (their polls,
+     *  Spring's commits); the events go through ``out``, which writes whole lines under a lock. */
+    <T> T watched(String call, double bound, Supplier<T> body) {
+        return watch.call(call, bound, body);
+    }
+
+    void watched(String call, double bound, Runnable body) {
+        watch.run(call, bound, body);
     }
 
     boolean running() {
@@ -388,6 +405,7 @@ final class SpringWorker {
         caps.put("offset_reset_none", false);
         caps.put("unsubscribe", false);  // the container owns the subscription
         caps.put("seek_to_end", false);  // seeks go through the container (ConsumerSeekAware)
+        caps.put("reports_calls", true);  // call_outstanding / call_returned (CallWatch)
         node.set("capabilities", caps);
         return node;
     }
@@ -518,11 +536,15 @@ final class SpringWorker {
         cfg.remove("interceptor.classes");
         cfg.put("enable.auto.commit", "false");
         int count = 0;
-        try (KafkaConsumer<byte[], byte[]> probe = new KafkaConsumer<>(cfg)) {
+        KafkaConsumer<byte[], byte[]> probe = new KafkaConsumer<>(cfg);
+        try {
             for (String topic : topics) {
-                List<PartitionInfo> parts = probe.partitionsFor(topic);
+                List<PartitionInfo> parts = watched("partitions_for", CALL_BOUND,
+                    () -> probe.partitionsFor(topic));
                 count += parts == null ? 0 : parts.size();
             }
+        } finally {
+            watched("close", CLOSE_BOUND, () -> probe.close());
         }
         return Math.max(1, count);
     }
@@ -560,7 +582,7 @@ final class SpringWorker {
         container = new ConcurrentMessageListenerContainer<>(factory, cp);
         container.setConcurrency(concurrency);
         container.setBeanName(config.clientId == null ? "spring" : config.clientId);
-        container.start();
+        watched("subscribe", CALL_BOUND, container::start);
         out.write(out.reply(msg));
     }
 
@@ -580,28 +602,33 @@ final class SpringWorker {
         return gates.get(0);
     }
 
+    /** ``fn`` on ``g``'s consumer thread, watched there as ``call``. */
+    private <T> T onThread(GatedConsumer g, String call, Function<Consumer<byte[], byte[]>, T> fn) {
+        return g.call(() -> watched(call, CALL_BOUND, () -> fn.apply(g.delegate)), TASK_TIMEOUT);
+    }
+
     /** ``fn`` on every container consumer's thread; the results in order. */
-    private <T> List<T> onConsumers(Function<Consumer<byte[], byte[]>, T> fn) {
+    private <T> List<T> onConsumers(String call, Function<Consumer<byte[], byte[]>, T> fn) {
         gate();
         List<T> results = new ArrayList<>();
         for (GatedConsumer g : gates) {
-            results.add(g.call(() -> fn.apply(g.delegate), TASK_TIMEOUT));
+            results.add(onThread(g, call, fn));
         }
         return results;
     }
 
     /** ``fn`` on the thread of the consumer that owns ``tp`` (the first one if none does). */
-    private <T> T onOwner(TopicPartition tp, Function<Consumer<byte[], byte[]>, T> fn) {
+    private <T> T onOwner(TopicPartition tp, String call,
+                          Function<Consumer<byte[], byte[]>, T> fn) {
         GatedConsumer first = gate();
         if (gates.size() > 1) {
             for (GatedConsumer g : gates) {
-                boolean has = g.call(() -> g.delegate.assignment().contains(tp), TASK_TIMEOUT);
-                if (has) {
-                    return g.call(() -> fn.apply(g.delegate), TASK_TIMEOUT);
+                if (onThread(g, "assignment", c -> c.assignment().contains(tp))) {
+                    return onThread(g, call, fn);
                 }
             }
         }
-        return first.call(() -> fn.apply(first.delegate), TASK_TIMEOUT);
+        return onThread(first, call, fn);
     }
 
     private void poll(JsonNode msg) {
@@ -618,8 +645,10 @@ final class SpringWorker {
         GatedConsumer.Permit p = new GatedConsumer.Permit(timeout, msg.path("process")
             .asBoolean(true));
         g.permit(p);
+        // waits on while its KafkaConsumer.poll is outstanding: past its bound the watch
+        // reports it, and the harness gives up on the reply
         List<ConsumerRecord<byte[], byte[]>> records = GatedConsumer.await(p.done,
-            timeout + 60, "the container did not finish the poll");
+            () -> p.polling, timeout + 60, "the container did not finish the poll");
         ObjectNode reply = out.reply(msg);
         reply.set("records", recs(records));
         out.write(reply);
@@ -687,7 +716,7 @@ final class SpringWorker {
         }
         out.write(req);
         Map<TopicPartition, Long> given = offsets;
-        List<Map<TopicPartition, Long>> parts = onConsumers(c -> {
+        List<Map<TopicPartition, Long>> parts = onConsumers("commit", c -> {
             Map<TopicPartition, Long> wanted = new HashMap<>();
             if (given == null) {
                 positions.forEach((tp, o) -> {
@@ -766,7 +795,7 @@ final class SpringWorker {
         TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
             field(msg, "partition").asInt());
         long offset = field(msg, "offset").asLong();
-        onOwner(tp, c -> {
+        onOwner(tp, "seek", c -> {
             c.seek(tp, offset);
             return null;
         });
@@ -783,7 +812,7 @@ final class SpringWorker {
     private void position(JsonNode msg) {
         TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
             field(msg, "partition").asInt());
-        long offset = onOwner(tp, c -> c.position(tp));
+        long offset = onOwner(tp, "position", c -> c.position(tp));
         ObjectNode reply = out.reply(msg);
         reply.put("offset", offset);
         out.write(reply);
@@ -792,8 +821,7 @@ final class SpringWorker {
     private void committed(JsonNode msg) {
         List<TopicPartition> parts = partitions(msg);
         Map<TopicPartition, OffsetAndMetadata> got = parts.isEmpty() ? Map.of()
-            : gate().call(() -> gates.get(0).delegate.committed(new HashSet<>(parts)),
-                TASK_TIMEOUT);
+            : onThread(gate(), "committed", c -> c.committed(new HashSet<>(parts)));
         ArrayNode arr = Out.JSON.createArrayNode();
         List<TopicPartition> sorted = new ArrayList<>(parts);
         sorted.sort(TP_ORDER);
@@ -815,15 +843,18 @@ final class SpringWorker {
      *  their own thread at once, so the next poll honours it. */
     private void pauseResume(JsonNode msg, boolean pause) {
         List<TopicPartition> parts = partitions(msg);
+        String call = pause ? "pause" : "resume";
         gate();
-        for (TopicPartition tp : parts) {
-            if (pause) {
-                container.pausePartition(tp);
-            } else {
-                container.resumePartition(tp);
+        watched(call, CALL_BOUND, () -> {
+            for (TopicPartition tp : parts) {
+                if (pause) {
+                    container.pausePartition(tp);
+                } else {
+                    container.resumePartition(tp);
+                }
             }
-        }
-        onConsumers(c -> {
+        });
+        onConsumers(call, c -> {
             Collection<TopicPartition> mine = GatedConsumer.owned(c, parts);
             if (pause) {
                 c.pause(mine);
@@ -841,7 +872,7 @@ final class SpringWorker {
     private void assignment(JsonNode msg) {
         Set<TopicPartition> all = new HashSet<>();
         if (container != null) {
-            onConsumers(Consumer::assignment).forEach(all::addAll);
+            onConsumers("assignment", Consumer::assignment).forEach(all::addAll);
         }
         ObjectNode reply = out.reply(msg);
         reply.set("partitions", tps(all));
@@ -856,7 +887,12 @@ final class SpringWorker {
         if (container != null) {
             List<GatedConsumer> before = new ArrayList<>(gates);
             before.forEach(GatedConsumer::nudge);
-            container.stop();
+            // stop() gives up after the shutdown timeout: the close ends when Spring's close
+            // of each consumer (on its thread) returned
+            watched("close", CLOSE_BOUND, () -> {
+                container.stop();
+                before.forEach(GatedConsumer::awaitClosed);
+            });
             before.forEach(g -> g.abandon("the container stopped"));
         }
         if (pool != null) {
