@@ -80,15 +80,20 @@ def test_ctrl_c_writes_a_partial_report_and_leaves_no_process(tmp_path: Path) ->
         assert any("kafka.Kafka" in cmd or "java" in cmd for cmd in started.values()), \
             "the broker should be running"
         # the next configuration starts its workers: wait for one, then interrupt it
-        wait_workers = time.monotonic() + 120
-        while time.monotonic() < wait_workers:
+        waited = time.monotonic()
+        wait_workers = waited + 120
+        while time.monotonic() < wait_workers and proc.poll() is None:
             now = _descendants(proc.pid)
             started |= now
             if any("conformance.worker" in cmd for cmd in now.values()):
                 break
             time.sleep(0.2)
         started |= _descendants(proc.pid)
+        assert proc.poll() is None, (
+            f"the run ended {time.monotonic() - waited:.1f} s after its first verdict, before "
+            f"it was interrupted; processes seen: {sorted(c[:120] for c in started.values())}")
         proc.send_signal(signal.SIGINT)
+        sent = time.monotonic() - waited
         code = proc.wait(timeout=240)
     finally:
         if proc.poll() is None:
@@ -97,7 +102,7 @@ def test_ctrl_c_writes_a_partial_report_and_leaves_no_process(tmp_path: Path) ->
     while (line := lines.get(timeout=30)) is not None:
         seen.append(line)
     text = "".join(seen)
-    assert code == 130, text[-3000:]
+    assert code == 130, f"SIGINT sent {sent:.1f} s after the first verdict\n" + text[-3000:]
     assert "Traceback" not in text
     assert "partial report:" in text and "incomplete run (interrupted)" in text
 
