@@ -89,16 +89,20 @@ type Worker struct {
 	pool       chan struct{}
 	poolWG     sync.WaitGroup
 	done       bool
+	watch      *CallWatch // every call into the client: one that never returns is reported
 }
 
 func newWorker(out *output) *Worker {
 	s := defaultStrategy()
 	return &Worker{out: out, strategy: s, clock: newClock(s), maxRecords: 100,
 		owned: map[TP]bool{}, processed: map[TP]int64{}, polled: map[TP]int64{},
-		pollTO: 100 * time.Millisecond}
+		pollTO: 100 * time.Millisecond, watch: newCallWatch(out.emit, watchTick, callBound)}
 }
 
 func (w *Worker) emit(kind string, data map[string]any) { w.out.emit(kind, data) }
+
+// watched makes one call into the client under the watch (call: the Python worker's name).
+func (w *Worker) watched(call string, body func()) { w.watch.run(call, 0, body) }
 
 // -- listener (franz-go's goroutines; takes mu) -------------------------------------------------
 
@@ -128,7 +132,7 @@ func (w *Worker) onRevoked(tps []TP) {
 			}
 		}
 		if w.consumer.autoCommit {
-			w.consumer.commitBeforeRevoke() // what franz-go's default revoke does
+			w.watched("commit", w.consumer.commitBeforeRevoke) // franz-go's default revoke
 		}
 	}
 	w.forget(tps)
@@ -163,8 +167,11 @@ func (w *Worker) commit(offsets map[TP]int64, mode string, async bool) (map[TP]i
 	}
 	w.emit("commit_requested", map[string]any{"mode": mode, "offsets": requested})
 	if async {
-		err := w.consumer.commit(offsets, true, func(result map[TP]int64, err *CErr) {
-			w.reportCommit(mode, result, err)
+		var err *CErr
+		w.watched("commit", func() {
+			err = w.consumer.commit(offsets, true, func(result map[TP]int64, err *CErr) {
+				w.reportCommit(mode, result, err)
+			})
 		})
 		if err != nil {
 			w.reportCommit(mode, orEmpty(offsets), err)
@@ -174,8 +181,12 @@ func (w *Worker) commit(offsets map[TP]int64, mode string, async bool) (map[TP]i
 		return nil, nil
 	}
 	var result map[TP]int64
-	var failure *CErr
-	err := w.consumer.commit(offsets, false, func(r map[TP]int64, e *CErr) { result, failure = r, e })
+	var failure, err *CErr
+	w.watched("commit", func() {
+		err = w.consumer.commit(offsets, false, func(r map[TP]int64, e *CErr) {
+			result, failure = r, e
+		})
+	})
 	if err == nil {
 		err = failure
 	}
@@ -231,7 +242,8 @@ func (w *Worker) pollOnce(timeout time.Duration, maxRecords int, process bool) (
 	}
 	limit := w.consumer.pollLimit(maxRecords)
 	w.mu.Unlock() // the listener may run while we poll
-	fetches := w.consumer.fetch(timeout, limit)
+	var fetches kgo.Fetches
+	w.watch.run("poll", timeout.Seconds(), func() { fetches = w.consumer.fetch(timeout, limit) })
 	w.mu.Lock()
 	records, err := w.consumer.take(fetches)
 	if err != nil || len(records) == 0 {
@@ -481,7 +493,8 @@ func capabilities() map[string]bool {
 		"offset_reset_none": true, "on_lost": true,
 		// BlockRebalanceOnPoll + RebalanceTimeout(max.poll.interval.ms): a member that stops
 		// polling holds up the next rebalance until the timeout removes it
-		"poll_interval": true, "unsubscribe": false, "seek_to_end": false}
+		"poll_interval": true, "unsubscribe": false, "seek_to_end": false,
+		"reports_calls": true} // call_outstanding / call_returned (CallWatch)
 }
 
 func (w *Worker) info() map[string]any {
@@ -578,12 +591,16 @@ func (w *Worker) cmdSubscribe(msg map[string]any) (map[string]any, *CErr) {
 		s, _ := t.(string)
 		topics = append(topics, s)
 	}
-	return nil, w.consumer.subscribe(topics)
+	var err *CErr
+	w.watched("subscribe", func() { err = w.consumer.subscribe(topics) })
+	return nil, err
 }
 
 func (w *Worker) cmdAssign(msg map[string]any) (map[string]any, *CErr) {
 	tps := partitionsField(msg, "partitions")
-	if err := w.consumer.assign(tps); err != nil {
+	var err *CErr
+	w.watched("assign", func() { err = w.consumer.assign(tps) })
+	if err != nil {
 		return nil, err
 	}
 	w.owned = map[TP]bool{}
@@ -660,7 +677,9 @@ func (w *Worker) cmdSeek(msg map[string]any) (map[string]any, *CErr) {
 	topic, _ := field(msg, "topic").(string)
 	tp := TP{topic, int32(asInt(field(msg, "partition"), "partition"))}
 	offset := asInt(field(msg, "offset"), "offset")
-	if err := w.consumer.seek(tp, offset); err != nil {
+	var err *CErr
+	w.watched("seek", func() { err = w.consumer.seek(tp, offset) })
+	if err != nil {
 		return nil, err
 	}
 	delete(w.processed, tp)
@@ -672,7 +691,9 @@ func (w *Worker) cmdSeek(msg map[string]any) (map[string]any, *CErr) {
 func (w *Worker) cmdPosition(msg map[string]any) (map[string]any, *CErr) {
 	topic, _ := field(msg, "topic").(string)
 	tp := TP{topic, int32(asInt(field(msg, "partition"), "partition"))}
-	offset, err := w.consumer.position(tp)
+	var offset int64
+	var err *CErr
+	w.watched("position", func() { offset, err = w.consumer.position(tp) })
 	if err != nil {
 		return nil, err
 	}
@@ -681,7 +702,11 @@ func (w *Worker) cmdPosition(msg map[string]any) (map[string]any, *CErr) {
 
 func (w *Worker) cmdCommitted(msg map[string]any) (map[string]any, *CErr) {
 	tps := partitionsField(msg, "partitions")
-	res, err := w.consumer.committed(context.Background(), tps)
+	var res map[TP]int64
+	var err *CErr
+	w.watched("committed", func() {
+		res, err = w.consumer.committed(context.Background(), tps)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -699,7 +724,9 @@ func (w *Worker) cmdCommitted(msg map[string]any) (map[string]any, *CErr) {
 
 func (w *Worker) cmdPause(msg map[string]any) (map[string]any, *CErr) {
 	tps := partitionsField(msg, "partitions")
-	if err := w.consumer.pause(tps); err != nil {
+	var err *CErr
+	w.watched("pause", func() { err = w.consumer.pause(tps) })
+	if err != nil {
 		return nil, err
 	}
 	w.emit("paused", map[string]any{"partitions": tpsJSON(tps)})
@@ -708,7 +735,9 @@ func (w *Worker) cmdPause(msg map[string]any) (map[string]any, *CErr) {
 
 func (w *Worker) cmdResume(msg map[string]any) (map[string]any, *CErr) {
 	tps := partitionsField(msg, "partitions")
-	if err := w.consumer.resume(tps); err != nil {
+	var err *CErr
+	w.watched("resume", func() { err = w.consumer.resume(tps) })
+	if err != nil {
 		return nil, err
 	}
 	w.emit("resumed", map[string]any{"partitions": tpsJSON(tps)})
@@ -736,7 +765,7 @@ func (w *Worker) cmdClose(msg map[string]any) (map[string]any, *CErr) {
 	}
 	if !w.consumer.closed {
 		w.mu.Unlock() // the listener runs while the consumer leaves the group
-		w.consumer.close()
+		w.watched("close", w.consumer.close)
 		w.mu.Lock()
 		w.consumer.closed = true
 	}

@@ -15,17 +15,20 @@ const readline = require('readline')
 
 const ADAPTER = 'kafkajs'
 let kafkajs
-try {
-  kafkajs = require('kafkajs')
-} catch (e) {
-  process.stderr.write(`cannot load kafkajs: ${e.message}\n`)
-  process.exit(3)
+let CLIENT_VERSION
+// kafkajs is loaded when this file runs as the worker (not when a test requires its watch)
+function loadClient() {
+  try {
+    kafkajs = require('kafkajs')
+  } catch (e) {
+    process.stderr.write(`cannot load kafkajs: ${e.message}\n`)
+    process.exit(3)
+  }
+  CLIENT_VERSION = require('kafkajs/package.json').version
 }
-const CLIENT_VERSION = require('kafkajs/package.json').version
 
 // -- output: stdout is the protocol's; everything else goes to stderr -----------------------
 const protocolOut = process.stdout
-console.log = console.info = console.debug = console.warn = console.error
 const args = process.argv.slice(2)
 const MEMBER = args.includes('--id') ? args[args.indexOf('--id') + 1] : 'm1'
 
@@ -65,6 +68,7 @@ const CAPABILITIES = {
   poll_interval: false,
   unsubscribe: false,
   seek_to_end: false,
+  reports_calls: true, // CallWatch below
 }
 const CONFIG_KEYS = new Set(['bootstrap_servers', 'group_id', 'auto_offset_reset',
   'enable_auto_commit', 'auto_commit_interval_ms', 'group_protocol', 'assignment_strategy',
@@ -162,6 +166,63 @@ function keyText(key) {
 const offsetsJson = map => sortTps([...map.keys()]).map(([t, p]) => [t, p, map.get(tpKey(t, p))])
 const commitKey = list => list.map(([t, p, o]) => `${t}|${p}|${o}`).sort().join(',')
 
+// -- the call watch (conformance/calls.py) ---------------------------------------------------
+// Every call the worker makes into kafkajs is watched: one still outstanding (its promise not
+// settled) past its bound is reported once as `call_outstanding`, and as `call_returned` should
+// it settle after all. A synchronous kafkajs call (pause, seek) that hung would block the event
+// loop and this timer with it: it is watched, but only a hung promise can be reported.
+const API_TIMEOUT = 60 // seconds a blocking client call may take (default.api.timeout.ms)
+const CLOSE_TIMEOUT = 30 // seconds close may take (the Java client's default)
+const MARGIN = 5
+
+/** Seconds `call` may be outstanding, as conformance.calls.bound. */
+function callBound(call, timeout = null) {
+  if (call === 'poll') return (timeout || 0) + API_TIMEOUT + MARGIN
+  if (call === 'close') return CLOSE_TIMEOUT + MARGIN
+  return API_TIMEOUT + MARGIN
+}
+
+const round3 = x => Math.round(x * 1000) / 1000
+
+class CallWatch {
+  /** `emit(type, data)`: the event writer; `bound(call, timeout)`: seconds (tests inject it). */
+  constructor(emit, { bound = callBound, tick = 0.5 } = {}) {
+    this.emit = emit
+    this.bound = bound
+    this.tick = tick
+    this.ids = 0
+    this.open = new Map() // id -> {call, since, bound, reported}
+    this.timer = null
+  }
+
+  /** `fn()` (a promise or a value) under the watch as `call`; resolves or throws as it does. */
+  async call(call, fn, timeout = null) {
+    const id = ++this.ids
+    const entry = { call, since: monotonic(), bound: this.bound(call, timeout), reported: false }
+    this.open.set(id, entry)
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.check(), this.tick * 1000)
+      this.timer.unref() // the watch never keeps the process alive
+    }
+    try {
+      return await fn()
+    } finally {
+      this.open.delete(id)
+      if (entry.reported) this.emit('call_returned', { call, id, seconds: round3(monotonic() - entry.since) })
+    }
+  }
+
+  check() {
+    const now = monotonic()
+    for (const [id, entry] of this.open) {
+      if (entry.reported || now - entry.since <= entry.bound) continue
+      entry.reported = true
+      this.emit('call_outstanding', { call: entry.call, id, since: entry.since,
+        seconds: round3(now - entry.since), bound: entry.bound })
+    }
+  }
+}
+
 const REVOKING = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION'])
 const REVOKING_TEXT = /not initialized|not running|not aware of this member|generation id is not valid|group is rebalancing/i
 function normalize(e, commit = false) {
@@ -236,6 +297,7 @@ class Worker {
     this.lastPollAt = monotonic()
     this.topics = []
     this.done = false
+    this.watch = new CallWatch(emit)
   }
 
   // -- group events (no rebalance listener in kafkajs: inferred from instrumentation) -------
@@ -334,7 +396,7 @@ class Worker {
       // the application is busy with this batch as long as it polls (max.poll.interval.ms)
       if (entry.dropped || !(this.running || monotonic() - this.lastPollAt < interval)) continue
       try {
-        await heartbeat()
+        await this.watch.call('heartbeat', heartbeat)
       } catch (e) {
         if (REVOKING.has(e.type)) {
           const pending = this.revokeAll(`heartbeat: ${e.type}`)
@@ -416,7 +478,8 @@ class Worker {
     const mark = { seen: false }
     this.inflight.set(key, mark)
     try {
-      await this.consumer.commitOffsets(list.map(([topic, partition, offset]) => ({ topic, partition, offset: String(offset) })))
+      await this.watch.call('commit', () => this.consumer.commitOffsets(
+        list.map(([topic, partition, offset]) => ({ topic, partition, offset: String(offset) }))))
     } finally {
       if (this.inflight.get(key) === mark) this.inflight.delete(key)
     }
@@ -440,7 +503,12 @@ class Worker {
     this.lastPollAt = monotonic()
     try {
       if (processRecords && this.clock.beforePoll()) await this.commitProcessed('manual')
-      const items = await this.take(timeout, max)
+      // The poll: kafkajs has no poll call; its runner fetches, joins and heartbeats in the
+      // background and hands batches to eachBatch. What stands for a poll is the wait for the
+      // next batch within the poll's timeout, watched with a poll's bound. It is bounded by
+      // this worker, so a hung kafkajs shows in the calls this worker awaits instead: run
+      // (the first join), heartbeat, commit, close and the admin calls, each watched.
+      const items = await this.watch.call('poll', () => this.take(timeout, max), timeout)
       if (!items.length) return []
       const recs = items.map(i => i.rec)
       for (const r of recs) {
@@ -610,8 +678,10 @@ class Worker {
     if (this.topics.length) throw new ConsumerError('illegal-state', 'already subscribed')
     this.topics = msg.topics.map(String)
     try {
-      await this.consumer.connect()
-      await this.subscribeTopics()
+      await this.watch.call('subscribe', async () => {
+        await this.consumer.connect()
+        await this.subscribeTopics()
+      })
     } catch (e) {
       if (e.type !== 'UNKNOWN_TOPIC_OR_PARTITION') {
         this.topics = []
@@ -636,7 +706,7 @@ class Worker {
     const attempt = async () => {
       if (this.done || this.closing) return
       try {
-        await this.subscribeTopics()
+        await this.watch.call('subscribe', () => this.subscribeTopics())
       } catch (e) {
         setTimeout(attempt, 500)
         return
@@ -648,14 +718,15 @@ class Worker {
 
   startRunner() {
     // consumer.run resolves after the first join: the group is joined in the background and
-    // `assigned` arrives as an event, like a listener's on_assigned during a poll
-    this.consumer.run({
+    // `assigned` arrives as an event, like a listener's on_assigned during a poll. It is
+    // watched as `run` (kafkajs's method) with any call's bound: a first join that never ends
+    this.watch.call('run', () => this.consumer.run({
       autoCommit: this.strategy.name === 'auto',
       autoCommitInterval: this.strategy.name === 'auto' ? this.config.auto_commit_interval_ms : null,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 64,
       eachBatch: payload => this.eachBatch(payload),
-    }).catch(e => emit('error', { code: normalize(e).code, message: String(e.message || e), fatal: false }))
+    })).catch(e => emit('error', { code: normalize(e).code, message: String(e.message || e), fatal: false }))
   }
 
   async cmd_assign(msg) {
@@ -714,7 +785,7 @@ class Worker {
     const key = tpKey(topic, partition)
     this.requireOwned([key], 'seek')
     try {
-      this.consumer.seek({ topic, partition, offset: String(offset) })
+      await this.watch.call('seek', () => this.consumer.seek({ topic, partition, offset: String(offset) }))
     } catch (e) {
       throw new ConsumerError('illegal-state', String(e.message || e))
     }
@@ -740,18 +811,23 @@ class Worker {
       return
     }
     // nothing read since the assignment: the committed offset, else the reset point
-    const [committed] = await this.committedOffsets(topic, [partition])
+    const [committed] = await this.committedOffsets(topic, [partition], 'position')
     let offset = committed[2]
     if (offset === null) {
-      const marks = await this.withAdmin(a => a.fetchTopicOffsets(topic))
+      const marks = await this.withAdmin('position', a => a.fetchTopicOffsets(topic))
       const mark = marks.find(m => Number(m.partition) === partition)
       offset = Number(this.config.auto_offset_reset === 'latest' ? mark.high : mark.low)
     }
     reply(msg, { offset })
   }
 
-  /** `fn(admin)`; once more with fresh metadata when it fails (e.g. partitions were added). */
-  async withAdmin(fn) {
+  /** `fn(admin)`, watched as `call`; once more with fresh metadata when it fails (e.g.
+   * partitions were added). */
+  withAdmin(call, fn) {
+    return this.watch.call(call, () => this.adminAttempts(fn))
+  }
+
+  async adminAttempts(fn) {
     for (let attempt = 0; ; attempt++) {
       try {
         if (!this.adminConnected) {
@@ -768,8 +844,8 @@ class Worker {
     }
   }
 
-  async committedOffsets(topic, partitions) {
-    const res = await this.withAdmin(a => a.fetchOffsets({ groupId: this.config.group_id, topics: [topic] }))
+  async committedOffsets(topic, partitions, call = 'committed') {
+    const res = await this.withAdmin(call, a => a.fetchOffsets({ groupId: this.config.group_id, topics: [topic] }))
     const found = new Map()
     for (const t of res) {
       for (const p of t.partitions) found.set(Number(p.partition), Number(p.offset))
@@ -806,7 +882,7 @@ class Worker {
   async cmd_pause(msg) {
     const keys = this.partitionsArg(msg)
     this.requireOwned(keys, 'pause')
-    this.consumer.pause(this.byTopic(keys))
+    await this.watch.call('pause', () => this.consumer.pause(this.byTopic(keys)))
     for (const key of keys) {
       this.paused.add(key)
       this.drop(key) // untaken records are fetched again after resume (from the position)
@@ -818,7 +894,7 @@ class Worker {
   async cmd_resume(msg) {
     const keys = this.partitionsArg(msg)
     this.requireOwned(keys, 'resume')
-    this.consumer.resume(this.byTopic(keys))
+    await this.watch.call('resume', () => this.consumer.resume(this.byTopic(keys)))
     for (const key of keys) this.paused.delete(key)
     emit('resumed', { partitions: sortTps(keys) })
     reply(msg)
@@ -836,8 +912,10 @@ class Worker {
     this.revokedSinceJoin = true // kafkajs calls no listener on close: no revoke is reported
     this.dropAll()
     try {
-      await this.consumer.disconnect()
-      if (this.adminConnected) await this.admin.disconnect()
+      await this.watch.call('close', async () => {
+        await this.consumer.disconnect()
+        if (this.adminConnected) await this.admin.disconnect()
+      })
     } catch (e) {
       log('WARN', `close: ${e.message}`)
     }
@@ -912,5 +990,11 @@ async function main() {
 }
 
 const EOF = Symbol('eof')
-process.on('unhandledRejection', e => log('ERROR', `unhandled rejection: ${(e && e.stack) || e}`))
-main()
+if (require.main === module) {
+  console.log = console.info = console.debug = console.warn = console.error
+  process.on('unhandledRejection', e => log('ERROR', `unhandled rejection: ${(e && e.stack) || e}`))
+  loadClient()
+  main()
+} else {
+  module.exports = { CallWatch, callBound } // for callwatch.test.js
+}

@@ -4,6 +4,7 @@ worker protocol end to end through the harness, the semantics scenarios and a ge
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +34,18 @@ def franz():
     return resolve(ClientSpec.parse("franz-go"))
 
 
+def test_call_watch_unit_tests(franz):
+    """The worker's CallWatch under ``go test`` (adapters/go/callwatch_test.go), with the
+    modules the build fetched."""
+    go = shutil.which("go")
+    assert go is not None
+    source = Path(__file__).resolve().parents[2] / "adapters" / "go"
+    proc = subprocess.run([go, "test", "-count=1", "-v", "."],
+                          cwd=source, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "--- PASS" in proc.stdout and "--- FAIL" not in proc.stdout
+
+
 def test_build_is_cached(franz):
     built: list[str] = []
     first = build(None, built.append)
@@ -43,6 +56,7 @@ def test_build_is_cached(franz):
     assert ready["version"] == pinned_version() and ready["server_side_balancer"] is True
     assert franz.client == "franz-go" and franz.client_version == pinned_version()
     assert franz.capabilities["consumer_protocol"] is True
+    assert franz.capabilities["reports_calls"] is True
 
 
 def test_describe_and_malformed_commands(franz):
@@ -106,6 +120,9 @@ def test_protocol_end_to_end(franz, kafka_broker, tmp_path):
         h.close()
     types = [e.type for e in h.history.by_source("m1")]
     assert types[:2] == ["ready", "assigned"]
+    # its client calls are watched (callwatch.go): call_outstanding past a call's bound
+    assert h.history.by_source("m1")[0].data["capabilities"]["reports_calls"] is True
+    assert not {"call_outstanding", "call_returned"} & set(types)
     assert {"polled", "processed", "commit_requested", "committed", "seeked", "paused",
             "resumed", "revoked", "closed"} <= set(types)
     assert types.index("processed") < types.index("commit_requested")
@@ -169,11 +186,10 @@ def test_generated_run_holds_every_invariant(franz, kafka_broker, tmp_path):
     profile = replace(PROFILES["ci"], max_examples=2)  # the canonical example and one more
     outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234)
     assert outcome.infra_errors == []
-    # the franz-go worker does not watch its client calls (capability reports_calls)
-    [calls] = [r for r in outcome.results if r.check == "calls-return"]
-    assert calls.verdict == Verdict.UNSUPPORTED and "reports_calls" in calls.note
+    # the franz-go worker watches its client calls (reports_calls): calls-return is judged
+    assert [r.verdict for r in outcome.results if r.check == "calls-return"] == [Verdict.PASS]
     failing = {r.check: [v.message for v in r.violations[:3]] for r in outcome.results
-               if r.verdict != Verdict.PASS and r is not calls}
+               if r.verdict != Verdict.PASS}
     assert failing == {}
     assert len(outcome.examples) >= 2
 

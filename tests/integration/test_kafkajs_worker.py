@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from conformance.clients import ClientSpec, resolve
-from conformance.clients.node import build, build_dir, pinned_version
+from conformance.clients.node import SOURCE, build, build_dir, pinned_version
 from conformance.errors import UsageError, WorkerError
 from conformance.harness import SCENARIO_CONFIG, Harness
 from conformance.machines.runner import PROFILES, run_machine
@@ -56,9 +56,21 @@ def test_build_is_cached(kafkajs):
     assert again.command[1].startswith(str(build_dir(pinned_version())))
     assert kafkajs.client == "kafkajs" and kafkajs.client_version == pinned_version()
     caps = kafkajs.capabilities
-    assert caps["pause_resume"] and caps["async_commit"]
+    assert caps["pause_resume"] and caps["async_commit"] and caps["reports_calls"]
     assert not (caps["manual_assignment"] or caps["cooperative"] or caps["consumer_protocol"]
                 or caps["on_lost"] or caps["offset_reset_none"])
+
+
+def test_call_watch_unit_tests():
+    """The worker's CallWatch under node --test (adapters/node/callwatch.test.js), run by the
+    node that runs the worker."""
+    node = build(None)
+    if int(node.runtime.removeprefix("node v").split(".")[0]) < 18:
+        pytest.skip(f"node --test needs Node.js 18 or newer, not {node.runtime}")
+    proc = subprocess.run([node.command[0], "--test", str(SOURCE / "callwatch.test.js")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "# fail 0" in proc.stdout and "# pass 0" not in proc.stdout
 
 
 def test_describe_refuses_what_kafkajs_lacks(kafkajs):
@@ -97,6 +109,9 @@ def test_protocol_end_to_end(harness):
     assert [r[3] for r in got if r[1] == 0] == ["k0", "k1", "k0", "k1"]
     types = [e.type for e in h.history.by_source("m1")]
     assert types[:2] == ["ready", "assigned"]
+    # its client calls are watched (CallWatch): call_outstanding past a call's bound
+    assert h.history.by_source("m1")[0].data["capabilities"]["reports_calls"] is True
+    assert not {"call_outstanding", "call_returned"} & set(types)
     assert {"polled", "processed", "commit_requested", "committed"} <= set(types)
     assert types.index("processed") < types.index("commit_requested")
     assert all(e.data["ok"] for e in h.history.of_type("committed"))
@@ -179,11 +194,10 @@ def test_generated_run_holds_every_invariant(kafka_broker, kafkajs, tmp_path):
     profile = replace(PROFILES["ci"], max_examples=2)
     outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234)
     assert outcome.infra_errors == []
-    # the kafkajs worker does not watch its client calls (capability reports_calls)
-    [calls] = [r for r in outcome.results if r.check == "calls-return"]
-    assert calls.verdict == Verdict.UNSUPPORTED and "reports_calls" in calls.note
+    # the kafkajs worker watches its client calls (capability reports_calls): judged
+    assert [r.verdict for r in outcome.results if r.check == "calls-return"] == [Verdict.PASS]
     failing = {r.check: [v.message for v in r.violations[:3]] or r.note
-               for r in outcome.results if r.verdict != Verdict.PASS and r is not calls}
+               for r in outcome.results if r.verdict != Verdict.PASS}
     assert failing == {}
     assert len(outcome.examples) >= 2
 
