@@ -21,7 +21,11 @@ Anomalies
                                   ``strategy.bound`` (when it is an int). Records below an
                                   offset A tried to commit in its span but the broker refused
                                   (A had been fenced: S8's re-delivery from the last commit)
-                                  do not count, nor records A processed and then sought back
+                                  do not count, nor those below an offset A had asked to
+                                  commit and had no outcome for when it was killed (an async
+                                  commit cut short by the kill may not have landed: the bound
+                                  counts from the last commit requested), nor records A
+                                  processed and then sought back
                                   over (its rewind left them uncommitted, S7), nor those
                                   B re-read after seeking back over them (its own rewind,
                                   S7). Pairs whose
@@ -52,6 +56,7 @@ from conformance.checkers.spans import (
     condense,
     processings,
     tp_name,
+    unresolved_at_kill,
 )
 from conformance.history import History
 from conformance.verdicts import Violation
@@ -115,6 +120,11 @@ def check_duplicates(history: History) -> list[Violation]:
             out.append(v)
     if settings.bound is not None:
         failed = _failed_commits(history)
+        cut_short: dict[tuple[str, TP], list[tuple[int, int]]] = defaultdict(list)
+        for kill, offsets in unresolved_at_kill(history):
+            member = str(history.events[kill].data.get("member"))
+            for tp, off in offsets.items():
+                cut_short[(member, tp)].append((kill, off))
         for (a, b), rs in handovers(found).items():
             if not b.orphan and b.start < a.start:
                 # B processed in an ownership older than A's: a stale owner (a zombie) reading
@@ -125,6 +135,11 @@ def check_duplicates(history: History) -> list[Violation]:
             # records a commit of A covered but the broker refused (A was fenced): re-reading
             # them is the documented price of a lost membership (S8), not the strategy's
             rs = [r for r in rs if r.first.rec.offset >= covered]
+            # records a commit of A covered that A had asked for and had no outcome of when it
+            # was killed: the bound counts from the last commit requested
+            pending = max((off for kill, off in cut_short.get((a.member, a.tp), [])
+                           if kill >= a.start and (a.end is None or kill <= a.end)), default=-1)
+            rs = [r for r in rs if r.first.rec.offset >= pending]
             # records A processed before it sought back over them (in this span or a later
             # one of its own, before B took over): its rewind (S7), not the strategy, left
             # them uncommitted

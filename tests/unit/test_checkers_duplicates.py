@@ -229,3 +229,25 @@ def test_a_reread_after_unsubscribing_unheard_is_a_new_ownership() -> None:
         return check_duplicates(h.assigned("m1", 0).consumed("m1", 0, range(2, 6)).build())
     assert run(unsubscribe=True) == []
     assert {v.anomaly for v in run(unsubscribe=False)} == {"duplicate-without-cause"}
+
+
+def test_async_commits_cut_short_by_a_kill_do_not_count_against_the_bound() -> None:
+    """RECORD with async commits: the member asked to commit 14 and 15 and was killed before
+    either answer (seen: confluent-kafka, consumer protocol); the next owner re-reads 13..15.
+    The bound counts from the last commit requested: only 15 is over it."""
+    h = (H().scenario(bound=1, strategy="RECORD", asynchronous=True).produce(0, range(20))
+         .assigned("m1", 0).consumed("m1", 0, range(13))
+         .commit_requested("m1", {0: 13}, mode="record").committed("m1", {0: 13}, "record")
+         .polled("m1", 0, range(13, 20))
+         .processed("m1", 0, 13).commit_requested("m1", {0: 14}, mode="record")
+         .processed("m1", 0, 14).commit_requested("m1", {0: 15}, mode="record")
+         .processed("m1", 0, 15).killed("m1")
+         .assigned("m2", 0).consumed("m2", 0, range(13, 20)))
+    assert check_duplicates(h.build()) == []
+    # the same re-reads after a commit of 13 with nothing asked since: over the bound
+    sync = (H().scenario(bound=1, strategy="RECORD").produce(0, range(20))
+            .assigned("m1", 0).consumed("m1", 0, range(13)).committed("m1", {0: 13}, "record")
+            .consumed("m1", 0, range(13, 16)).killed("m1")
+            .assigned("m2", 0).consumed("m2", 0, range(13, 20)))
+    [v] = check_duplicates(sync.build())
+    assert v.anomaly == "duplicates-over-bound" and v.details["offsets"] == [13, 14, 15]
