@@ -1,4 +1,9 @@
-"""Options of the project's own test suite.
+"""Options and tiers of the project's own test suite.
+
+Two tiers (README, "Tests"): the quick tier is ``pytest -m "not full"``, the full tier adds the
+tests marked ``full`` (``pytest``, what ``.ci/run`` runs): the release matrix (the contract tests
+against ``contract_clients``, marked here), the other languages' workers, the 3-node cluster,
+the long machine runs and the browser test (marked in their modules).
 
 ``--contract-client SPEC`` (repeatable; ini setting ``contract_clients``, a list): client specs
 (``NAME==VERSION``, ``NAME@/path/to/python``) the adapter contract tests run against besides
@@ -20,3 +25,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "kafka-python==2.0.2 (repeatable; replaces the ini contract_clients)")
     parser.addini("contract_clients", "client specs the adapter contract tests also run "
                   "against, each in its own environment", type="linelist", default=[])
+
+
+def _remote_target(item: pytest.Item) -> bool:
+    """A contract test against a ``contract_clients`` spec (a release in its own environment
+    or a native worker), not a client installed beside the suite."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for name in ("combo", "unsupported"):
+        value = params.get(name)
+        if isinstance(value, tuple) and value and getattr(value[0], "remote", False):
+            return True
+    return bool(getattr(params.get("remote"), "remote", False))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _remote_target(item):
+            item.add_marker(pytest.mark.full)

@@ -128,6 +128,7 @@ def as_runner_sees(matrix: dict[tuple[str, str, str], str]) -> dict[tuple[str, s
     return {k: "pass" if v == "expected" else v for k, v in matrix.items()}
 
 
+@pytest.mark.full
 def test_serial_parallel_and_sharded_runs_give_the_same_verdicts(kafka_broker, tmp_path):
     """--jobs runs configurations concurrently on one broker, --shard K/N a slice of the
     matrix; the parallel run's matrix and the merged shards' are the serial one."""

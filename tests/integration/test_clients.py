@@ -16,7 +16,7 @@ from conformance.clients.envs import INSTALLER_ENV, env_dir
 from conformance.harness import SCENARIO_CONFIG, Harness
 from conformance.strategies import Strategy
 
-pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("clients")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("clients")]
 
 #: A release other than the one installed beside the suite.
 RELEASE = "kafka-python==3.0.11"

@@ -22,7 +22,7 @@ from conformance.broker.admin import (
 from conformance.broker.embedded import EmbeddedKafka
 from conformance.errors import BrokerError
 
-pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("failover")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("failover")]
 
 
 @pytest.fixture(scope="module")

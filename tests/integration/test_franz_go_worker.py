@@ -22,7 +22,7 @@ from conformance.scenarios.runner import run_semantics
 from conformance.strategies import Strategy
 from conformance.verdicts import Verdict
 
-pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("franz-go")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("franz-go")]
 
 #: Another release than the pinned one: franz-go before kgo.ServerSideBalancer (KIP-848).
 OTHER = "1.21.7"

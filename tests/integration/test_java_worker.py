@@ -23,7 +23,7 @@ from conformance.scenarios.runner import run_semantics
 from conformance.strategies import Strategy
 from conformance.verdicts import Verdict
 
-pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("java")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("java")]
 
 #: Another kafka-clients release than the broker's.
 OTHER_RELEASE = "4.1.0"

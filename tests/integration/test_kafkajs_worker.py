@@ -22,7 +22,7 @@ from conformance.scenarios.runner import run_semantics
 from conformance.strategies import Strategy
 from conformance.verdicts import Verdict
 
-pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("kafkajs")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("kafkajs")]
 
 #: Another release than the lockfile's.
 OTHER = "2.1.0"

@@ -52,6 +52,7 @@ def anomalies(outcome, check: str) -> set[str]:
     return {v.anomaly for v in result.violations}
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("client,protocol", [("confluent-kafka", "classic"),
                                              ("confluent-kafka", "consumer"),
                                              ("kafka-python", "classic")])

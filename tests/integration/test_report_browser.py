@@ -118,6 +118,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return page
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("width", WIDTHS)
 def test_matrix_evidence_and_timeline_are_visible_without_sideways_scroll(
         chromium: str, report: Path, tmp_path: Path, width: int) -> None:

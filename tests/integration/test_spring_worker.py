@@ -22,7 +22,7 @@ from conformance.scenarios.runner import run_semantics
 from conformance.strategies import Strategy
 from conformance.verdicts import Verdict
 
-pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("spring-kafka")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("spring-kafka")]
 
 
 @pytest.fixture(scope="module")
