@@ -77,7 +77,7 @@ def _run(cmd: list[str], cwd: Path, label: str) -> str:
         raise ClientEnvError(f"{label}: cannot run {cmd[0]}: {exc}") from None
     if proc.returncode != 0:
         lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        if cmd[1] == "get" and any(_NO_RELEASE.search(ln) for ln in lines):
+        if cmd[1] in ("get", "list") and any(_NO_RELEASE.search(ln) for ln in lines):
             raise UsageError(f"{label}: no such release of {MODULE}")
         first = next((ln for ln in lines if not ln.startswith("#")), "no output")
         what = "the worker does not compile against this release" if cmd[1] == "build" \
@@ -95,14 +95,13 @@ def _go_version(go: str) -> str:
 
 
 def _check_release(go: str, version: str, src: Path, label: str) -> None:
-    """UsageError when ``go list -m -versions`` lists releases and ``version`` is not one."""
+    """UsageError when the module proxy does not know ``version``: asked for that release
+    (``go list -m MODULE@vX``), not looked up in ``go list -m -versions``, whose listing is
+    partial behind many mirrors (seen: v1.12.1 resolves, the listing starts later)."""
     try:
-        out = _run([go, "list", "-m", "-versions", MODULE], src, label)
+        _run([go, "list", "-m", f"{MODULE}@v{version}"], src, label)
     except ClientEnvError:
-        return  # no listing (e.g. offline): go get decides
-    known = [v.removeprefix("v") for v in out.split()[1:]]
-    if known and version not in known:
-        raise UsageError(f"{label}: no such release of {MODULE} (latest: {known[-1]})")
+        return  # the proxy cannot be asked (e.g. offline): go get decides
 
 
 def build_dir(version: str, runtime: str) -> Path:

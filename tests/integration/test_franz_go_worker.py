@@ -205,6 +205,21 @@ def test_other_release_builds_and_describes(kafka_broker):
     assert other.unsupported(dict(SCENARIO_CONFIG)) is None
 
 
+def test_a_release_the_listing_omits_is_asked_for_directly(tmp_path):
+    """An exact release is resolved by asking the module proxy for it, not by finding it in
+    ``go list -m -versions`` (partial behind many mirrors): 1.12.1 is accepted (an old
+    release, asked for; it resolves here), a release that does not exist is refused."""
+    from conformance.clients import go
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for path in go._source_files():
+        shutil.copy2(path, src / path.name)
+    go._check_release(go._go(), "1.12.1", src, "franz-go==1.12.1")
+    with pytest.raises(UsageError, match="no such release"):
+        go._check_release(go._go(), "1.99.1", src, "franz-go==1.99.1")
+
+
 def test_unknown_release_is_one_line():
     with pytest.raises(UsageError) as info:
         resolve(ClientSpec.parse("franz-go==1.99.0"))
