@@ -5,6 +5,8 @@ Layout, top to bottom:
     failures    first, one line per failing cell: client and release, protocol, configuration,
                 check, the first violation's message, a link to its section and the command
                 that reproduces it
+    hazards     folded, one line per (check, anomalies) across clients: how many cells, a link
+                to each cell's section, the first cause (``hazard_groups``)
     header      exit code, an "incomplete" banner for an interrupted run, run id, profile, seed,
                 command line, the suite's Python, Kafka and broker, one line per client spec
                 (release, runtime: Python or Java version, librdkafka under confluent-kafka)
@@ -102,6 +104,7 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
     sections.sort(key=lambda s: SEVERITY.get(Verdict(s["verdict"]), 9))
     return {
         "failures": [_failure(s) for s in sections if s["verdict"] == str(Verdict.FAIL)],
+        "hazards": hazard_groups(sections),
         "run": _header(result),
         "matrices": matrices(result),
         "legend": {"verdicts": [(v, SYMBOLS[Verdict(v)], text, counts.get(v, 0))
@@ -201,6 +204,7 @@ def _section(result: RunResult, client: ClientResult, c: CheckResult, anchor: st
     first = c.violations[0].message if c.violations else ""
     return {
         "anchor": anchor, "client": spec_of(client), "label": client.label, "check": c.check,
+        "anomalies": ", ".join(sorted({v.anomaly for v in c.violations})),
         "version": client.client_version, "protocol": client.protocol,
         "cause": first or (c.note.splitlines()[0] if c.note else ""),
         "section": c.section, "title": SECTIONS.get(c.section, ""),
@@ -212,6 +216,20 @@ def _section(result: RunResult, client: ClientResult, c: CheckResult, anchor: st
         "events": events, "more_events": more_events,
         "history_file": c.history_file or "", "timeline": timeline, "picture": picture,
     }
+
+
+def hazard_groups(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hazard cells grouped by check and anomalies across clients, largest group first:
+    one line each (the check, how many cells, a link per cell, the first cause)."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for s in sections:
+        if s["verdict"] != str(Verdict.HAZARD):
+            continue
+        key = (s["check"], s["anomalies"])
+        group = groups.setdefault(key, {"check": s["check"], "anomalies": s["anomalies"],
+                                        "cause": s["cause"][:240], "cells": []})
+        group["cells"].append({k: s[k] for k in ("anchor", "client", "protocol", "label")})
+    return sorted(groups.values(), key=lambda g: (-len(g["cells"]), g["check"]))
 
 
 def _failure(section: dict[str, Any]) -> dict[str, Any]:

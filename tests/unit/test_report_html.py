@@ -461,3 +461,28 @@ def test_failures_open_and_hazards_fold_their_evidence(tmp_path: Path) -> None:
     assert '<details class="body" open>' in fail
     assert '<details class="body">' in hazard and "folded: a hazard" in hazard
     assert hazard.index("12 records lost with latest") < hazard.index('<details class="body">')
+
+
+def test_hazards_are_grouped_by_check_and_anomaly_and_folded(tmp_path: Path) -> None:
+    """After the failures box, one folded line per (check, anomalies) across clients, each
+    cell linked to its section."""
+    def cell(verdict: Verdict, anomaly: str) -> CheckResult:
+        v = Violation(check="zombie-fencing", anomaly=anomaly, section="S8",
+                      message=f"m3 read while fenced ({anomaly})", evidence=[], details={})
+        return CheckResult("zombie-fencing", "S8", verdict, violations=[v])
+    clients = [ClientResult(name, name, "1.0", label=f"{name} classic", protocol="classic",
+                            checks=[cell(Verdict.HAZARD, "zombie-read")])
+               for name in ("java", "confluent-kafka")]
+    clients.append(ClientResult("kafka-python", "kafka-python", "3.0", label="kp", checks=[
+        cell(Verdict.HAZARD, "zombie-commit-accepted")]))
+    run = RunResult(run_id="r", tool_version="0", started_at="2026-01-01T00:00:00+00:00",
+                    clients=clients)
+    html = render_html(run)
+    hazards = html.split('<section id="hazards"', 1)[1].split("</section>", 1)[0]
+    assert "<details>" in hazards and "<details open" not in hazards
+    assert "3 hazard cells</b> in 2 group(s)" in hazards
+    first, second = hazards.split("<li>")[1:3]
+    assert "zombie-read" in first and "&times;2" in first
+    assert 'href="#c0-k0"' in first and 'href="#c1-k0"' in first
+    assert "zombie-commit-accepted" in second and 'href="#c2-k0"' in second
+    assert html.index('id="hazards"') < html.index('id="matrix"')
