@@ -29,6 +29,14 @@ def is_fixed(check: str) -> bool:
     return check[:1] == "S" and check[1:2].isdigit() and "-" in check
 
 
+def _log_name(path: Path, folder: Path) -> str:
+    """``log m1``, ``log replay-2/m1``; ``(empty)`` when the worker wrote nothing."""
+    name = path.stem if path.parent == folder else \
+        path.relative_to(folder).with_suffix("").as_posix()
+    empty = path.stat().st_size == 0
+    return f"log {name}" + (" (empty)" if empty else "")
+
+
 def reproduce(result: RunResult, client: ClientResult, check: CheckResult,
               run_dir: str | Path | None) -> dict[str, Any]:
     """Links (relative to the run folder), commands, seed and shrink state of one cell."""
@@ -44,9 +52,8 @@ def reproduce(result: RunResult, client: ClientResult, check: CheckResult,
             links.append(("replay", replay))
         if base is not None and (base / folder).is_dir():
             logs = sorted((base / folder).rglob("*.stderr"))[:MAX_LOGS]
-            links += [(f"log {p.stem}" if p.parent == base / folder else
-                       f"log {p.relative_to(base / folder).with_suffix('').as_posix()}",
-                       p.relative_to(base).as_posix()) for p in logs]
+            links += [(_log_name(p, base / folder), p.relative_to(base).as_posix())
+                      for p in logs]
     commands = []
     if replay:
         commands.append(("in the report's folder: replay these steps on a fresh broker",

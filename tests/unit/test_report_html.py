@@ -295,8 +295,8 @@ def rich_run(tmp_path: Path) -> RunResult:
     result = sample_run(tmp_path)
     folder = tmp_path / HISTORY_FILE.rsplit("/", 1)[0]
     (folder / "replay.json").write_text("{}")
-    for member in ("m1", "m2"):
-        (folder / f"{member}.stderr").write_text("")
+    (folder / "m1.stderr").write_text("")
+    (folder / "m2.stderr").write_text("WARN: rebalance in progress\n")
     result.clients[0].checks[1].shrink = "partly shrunk (3 of 9 steps removed, 4 replays)"
     result.clients += [
         _fixed_entry("confluent-kafka", "classic", {FIXED[2]: Verdict.FAIL}),
@@ -332,7 +332,8 @@ def test_reproduce_box_links_files_and_gives_commands_seed_and_shrink(tmp_path: 
     folder = HISTORY_FILE.rsplit("/", 1)[0]
     links = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', box)
     assert links == [(HISTORY_FILE, "history"), (f"{folder}/replay.json", "replay"),
-                     (f"{folder}/m1.stderr", "log m1"), (f"{folder}/m2.stderr", "log m2")]
+                     (f"{folder}/m1.stderr", "log m1 (empty)"),
+                     (f"{folder}/m2.stderr", "log m2")]
     # relative to the report's folder: it works wherever the folder is copied
     assert f"kafka-conformance replay {folder}/replay.json" in box and str(tmp_path) not in box
     # narrowed to the failing client (and its protocol, when the entry records it): not the
