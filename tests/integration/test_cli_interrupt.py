@@ -32,6 +32,14 @@ def _env() -> dict[str, str]:
     return {**os.environ, "COLUMNS": "400"}  # console lines unwrapped
 
 
+def _interruptible() -> None:
+    """In the child before exec: SIGINT back to its default, so that Python turns it into
+    KeyboardInterrupt. A test session started in the background of a non-interactive shell
+    (``cmd &``) ignores SIGINT, and an ignored signal stays ignored across exec: the run
+    then never sees the Ctrl-C (seen: it ran on to exit 0)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _lines(stream, into: queue.Queue) -> None:
     for line in stream:
         into.put(line)
@@ -59,7 +67,8 @@ def test_ctrl_c_writes_a_partial_report_and_leaves_no_process(tmp_path: Path) ->
         [sys.executable, "-m", "conformance.cli", "run", "--profile", "smoke",
          "--client", "confluent-kafka", "--protocol", "classic", "--only", "semantics",
          "--jobs", "1", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+        preexec_fn=_interruptible)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
