@@ -54,8 +54,9 @@ test('a call outstanding past its bound is reported once, and when it returns', 
   assert.strictEqual(out.call, 'poll')
   assert.strictEqual(out.id, 1)
   assert.strictEqual(out.bound, 0.05)
-  assert.ok(out.since >= before && out.since <= before + 0.05, `since ${out.since}`)
-  assert.ok(out.seconds > 0.05 && out.seconds <= monotonic() - before, `seconds ${out.seconds}`)
+  assert.ok(out.since >= before && out.since <= before + 1, `since ${out.since}`)
+  // rounded to ms: a call just past its bound may read as the bound itself (seen: 0.05)
+  assert.ok(out.seconds >= 0.05 && out.seconds <= monotonic() - before, `seconds ${out.seconds}`)
   assert.strictEqual(Math.round(out.seconds * 1000) / 1000, out.seconds)
   pending.resolve('records')
   assert.strictEqual(await call, 'records')
@@ -65,7 +66,7 @@ test('a call outstanding past its bound is reported once, and when it returns', 
   assert.strictEqual(back.type, 'call_returned')
   assert.strictEqual(back.call, 'poll')
   assert.strictEqual(back.id, 1)
-  assert.ok(back.seconds >= 0.25, `seconds ${back.seconds}`)
+  assert.ok(back.seconds >= 0.2, `seconds ${back.seconds}`)
   await sleep(50)
   assert.strictEqual(events.length, 2)
 })
@@ -82,11 +83,11 @@ test('a reported call that throws returns too, and the error goes through', asyn
 })
 
 test('a call that settles within its bound is never reported', async () => {
-  const { watch, events } = watching(0.2)
+  const { watch, events } = watching(1) // far above the calls' 30 ms, even on a loaded machine
   assert.strictEqual(await watch.call('seek', () => 'done'), 'done') // a synchronous call
   assert.strictEqual(await watch.call('commit', () => sleep(30).then(() => 7)), 7)
   await assert.rejects(watch.call('pause', () => { throw new Error('not assigned') }), /not assigned/)
-  await sleep(300)
+  await sleep(1100) // past the bound after every call returned
   assert.deepStrictEqual(events, [])
   assert.strictEqual(watch.open.size, 0)
   assert.strictEqual(watch.ids, 3)
