@@ -53,9 +53,12 @@ def pytest_in(folder: Path, *args: str, timeout: float = 600) -> subprocess.Comp
 
 
 def outcomes(out: str) -> dict[str, str]:
-    """Test id -> PASSED/FAILED/... from the ``-rA`` summary."""
+    """Test id -> PASSED/FAILED/... from the ``-rA`` summary (only there: a captured log line
+    such as ``ERROR    kafka.cluster:cluster.py:175 ...`` starts with a word like it too)."""
     found = {}
-    for line in out.splitlines():
+    summary = out.rsplit("short test summary info", 1)[-1] if "short test summary info" in out \
+        else ""
+    for line in summary.splitlines():
         word, _, rest = line.partition(" ")
         if word in ("PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS"):
             found[rest.split(" - ", 1)[0]] = word
