@@ -119,6 +119,7 @@ def _java_of(run_dir: Path) -> list[psutil.Process]:
     return [p for p in processes.processes_using(run_dir) if "java" in (p.name() or "")]
 
 
+@pytest.mark.full
 def test_three_nodes_survive_one_node_kill_and_stop_leaves_nothing():
     broker = EmbeddedKafka(nodes=3)
     with broker:

@@ -67,6 +67,7 @@ def test_broken_adapter_run_exits_1_and_replay_reproduces(kafka_broker, tmp_path
     assert "no-loss" in again.stderr and "fail" in again.stderr
 
 
+@pytest.mark.full
 def test_a_client_call_that_never_returns_fails_the_run_with_exit_1(kafka_broker, tmp_path):
     """close() blocks forever: the example ends with call-never-returned and its evidence,
     the other checks still judge the history, and the run exits 1 (a violation), not 3."""

@@ -200,6 +200,7 @@ def test_generation_stops_at_its_time_budget(kafka_broker, tmp_path):
     assert set(verdicts(outcome).values()) == {Verdict.PASS}
 
 
+@pytest.mark.full
 def test_a_simple_fault_is_shrunk_to_a_minimal_program(kafka_broker, tmp_path):
     """The ci profile finishes shrinking a skipped record: steps are deleted by replay until
     none can go, and the report says so."""

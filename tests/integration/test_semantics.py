@@ -12,7 +12,7 @@ from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
 from conformance.verdicts import Verdict
 
-pytestmark = [pytest.mark.broker, pytest.mark.xdist_group("semantics")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("semantics")]
 
 BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
 
