@@ -72,7 +72,8 @@ class Harness:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.history = History()
-        self._lock = threading.Lock()
+        # reentrant: a wait_for predicate may call the harness's own locked queries (owned())
+        self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self.workers: dict[str, WorkerHandle] = {}
         self._member_ids = itertools.count(1)
