@@ -137,6 +137,24 @@ def poll_until(handle: WorkerHandle, done: Callable[[list[list[Any]]], bool],
     return got
 
 
+def set_committed(h: Harness, member: str, handle: WorkerHandle, offsets: list[list[Any]],
+                  partitions: int = 1, attempts: int = 5) -> None:
+    """Commit ``offsets`` with a step-mode member whose only job is to set the group's offset
+    (not the client under judgement): a commit refused because a rebalance is in progress
+    (kafka-python's RebalanceInProgressError right after its first assignment, seen in a soak)
+    is retried once the member polled its way back to its partitions."""
+    for attempt in range(attempts):
+        try:
+            handle.request({"type": "commit", "offsets": offsets})
+            return
+        except WorkerError as exc:
+            if attempt == attempts - 1 or error_code(exc) != "commit-failed":
+                raise
+            h.record("note", text=f"{member}: commit refused ({str(exc).splitlines()[0]}), "
+                                  "polling and retrying")
+            wait_assigned(h, member, partitions, timeout=10.0, handle=handle)
+
+
 def wait_assigned(h: Harness, member: str, count: int, timeout: float = 30.0,
                   handle: WorkerHandle | None = None,
                   collect: list[list[Any]] | None = None) -> bool:

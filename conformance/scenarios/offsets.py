@@ -14,6 +14,7 @@ from conformance.scenarios.base import (
     poll_until,
     result,
     semantics_check,
+    set_committed,
     wait_assigned,
 )
 from conformance.scenarios.evidence import last_commit
@@ -121,7 +122,7 @@ def _reset_case(ctx: Context, reset: str, with_commit: bool) -> tuple[str, str, 
     if with_commit:
         setter = h.start_member("setter", run=False, config={"auto_offset_reset": "earliest"})
         wait_assigned(h, "setter", 1, handle=setter)
-        setter.request({"type": "commit", "offsets": [[h.topic, 0, 3]]})
+        set_committed(h, "setter", setter, [[h.topic, 0, 3]])
         h.stop_member("setter")
     member = h.start_member("m1", run=False)
     got: list[list] = []
