@@ -88,10 +88,8 @@ def check_member_rejoined(history: History) -> list[Violation]:
     for removal in _removals(history, polling - manual):
         mine = [e for e in history.by_source(removal.member) if e.index > removal.began
                 and e.ts > removal.since]
-        if any(e.type == "assigned" and e.partitions() for e in mine):
-            rejoined = next(e.ts for e in mine if e.type == "assigned" and e.partitions())
-        else:
-            rejoined = float("inf")
+        rejoined = next((e.ts for e in mine if e.type == "assigned" and e.partitions()),
+                        float("inf"))
         until = min(rejoined, teardown, _end(history, removal))
         blocks = group_blocks(history, bound, but=removal.member)
         stretch = _stretch(removal.since, until, blocks, bound)
@@ -125,12 +123,18 @@ def _removals(history: History, judged: set[str]) -> list[_Removal]:
         if e.source not in judged or not e.partitions():
             continue
         isolated = any(lo <= e.ts <= hi + 0.001 for lo, hi in windows.get(e.source, []))
-        after_one = any(r.member == e.source and r.began < e.index and r.since <= e.ts
-                        for r in out)
-        if not isolated and not after_one:
+        # a removal still pending (no assignment since) absorbs this one: the same removal
+        pending = any(r.member == e.source and r.began < e.index and r.since <= e.ts
+                      and not _assigned_between(history, r.member, r.began, e.index)
+                      for r in out)
+        if not isolated and not pending:
             out.append(_Removal(e.source, "lost", e.ts, (e.index,), e.index))
-    # a removal already pending (not yet rejoined) absorbs a later one of the same member
     return sorted(out, key=lambda r: r.since)
+
+
+def _assigned_between(history: History, member: str, after: int, before: int) -> bool:
+    return any(e.type == "assigned" and e.partitions() and after < e.index < before
+               for e in history.by_source(member))
 
 
 def _end(history: History, removal: _Removal) -> float:

@@ -87,3 +87,12 @@ def test_members_the_group_cannot_all_feed_and_unknown_loops_are_not_judged() ->
                .assigned("m1", 0, 1).frozen("m1").waited(1.0).thawed("m1")
                .waited(MIN_BOUND + 2).add("teardown"))
     assert check_member_rejoined(untaken.build()) == []  # never removed: nothing taken
+
+
+def test_a_second_removal_after_a_rejoin_is_judged_on_its_own() -> None:
+    """Removed (frozen), back, then its partitions lost again and never given back: the
+    second removal fails; the lost event of the first removal adds none."""
+    h = (removed_m1().waited(0.5).lost("m1", 0).waited(1.0).assigned("m1", 0)
+         .waited(2.0).lost("m1", 0).as_("again").waited(MIN_BOUND + 2).add("teardown"))
+    [v] = check_member_rejoined(h.build())
+    assert v.details["removal"] == "lost" and v.evidence[0] == h.at["again"]
