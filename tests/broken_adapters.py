@@ -565,6 +565,7 @@ class _Skips(Delegating):
         super().__init__(config)
         self.skip: dict[TopicPartition, set[int]] = {}
         self.next: dict[TopicPartition, int] = {}
+        self.high: dict[TopicPartition, int] = {}  # one past the highest offset delivered
 
     def delivered(self, records: list[Record]) -> list[Record]:
         out = []
@@ -575,6 +576,7 @@ class _Skips(Delegating):
                 continue
             out.append(r)
             self.next[r.tp] = r.offset + 1
+            self.high[r.tp] = max(self.high.get(r.tp, 0), r.offset + 1)
         return out
 
     def poll(self, timeout: float, max_records: int = 500) -> list[Record]:
@@ -610,9 +612,11 @@ class DoublePauseSkipsOne(_Skips):
         self.inner.pause(tps)
         for tp in tps:
             if tp in self.paused:
-                # the offset after the last record delivered, or (none delivered yet in this
-                # member) the client's position
-                at = self.next[tp] if tp in self.next else self.inner.position(tp)
+                # past every record this member delivered (a re-read after a seek may still
+                # be under way: its next record was delivered before), or (none delivered yet)
+                # the client's position
+                at = (max(self.next[tp], self.high[tp]) if tp in self.next
+                      else self.inner.position(tp))
                 if at >= 0:
                     self.skip.setdefault(tp, set()).add(at)
         self.paused |= set(tps)

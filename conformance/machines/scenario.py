@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,9 +152,12 @@ class Scenario:
             return None
 
     def rewind(self, member: str, partition: int, back: int, wait: float = 10.0) -> None:
-        """Seek a partition the member owns ``back`` records before its position, then watch
-        that the member reads from there (recorded as ``seek_checked``)."""
+        """Once the member has read what the partition holds (unless paused), seek it ``back``
+        records before its position, then watch that the member reads from there (recorded as
+        ``seek_checked``) and back to where it was: the step leaves nothing moving."""
         topic = self.h.topic
+        if (member, partition) not in self.paused:
+            self.h.wait_for(self._read_all(member, partition), wait)
         pos = self.owned_request(member, {"type": "position", "topic": topic,
                                           "partition": partition})
         if pos is None:
@@ -168,9 +172,11 @@ class Scenario:
         if seek_event is None or not produced:
             return
 
-        def read_target() -> bool:
+        back_at = int(pos["offset"]) - 1
+
+        def read(offset: int) -> bool:
             return any(e.source == member and e.type in ("polled", "processed")
-                       and any(r.partition == partition and r.offset == target
+                       and any(r.partition == partition and r.offset == offset
                                for r in e.records())
                        for e in self.h.history.events[seek_event + 1:])
 
@@ -178,13 +184,27 @@ class Scenario:
             return (topic, partition) not in self.h.own.of(member)
 
         started = time.monotonic()
-        self.h.wait_for(lambda: read_target() or moved(), wait)
-        honored = self.h.wait_for(read_target, 0)
+        self.h.wait_for(lambda: read(target) or moved(), wait)
+        honored = self.h.wait_for(lambda: read(target), 0)
+        if honored and back_at > target:
+            self.h.wait_for(lambda: read(back_at) or moved(), wait)
         owned = self.h.owns(member, partition)
         self.h.record("seek_checked", member=member, topic=topic, partition=partition,
                       offset=target, honored=honored, owned=owned and member in self.h.live(),
                       paused=(member, partition) in self.paused, seek_event=seek_event,
                       waited=round(time.monotonic() - started, 1))
+
+    def _read_all(self, member: str, partition: int) -> Callable[[], bool]:
+        """A predicate: the member has polled the last record written to the partition that a
+        consumer can see (not an aborted one) by now."""
+        visible = self.h.history.last_written(self.h.topic, aborted=False).get(partition, -1)
+
+        def read_all() -> bool:  # under the history lock: no request in here
+            return visible < 0 or any(
+                e.source == member and e.type == "polled"
+                and any(r.partition == partition and r.offset >= visible for r in e.records())
+                for e in reversed(self.h.history.events))
+        return read_all
 
     def seek_to_end(self, member: str, partition: int, wait: float = 10.0) -> None:
         """Once the member's position is past every record written to the partition (aborted
@@ -193,16 +213,8 @@ class Scenario:
         does not catch up within ``wait`` (paused, moved away) is left alone (a note)."""
         topic = self.h.topic
         last = self.h.history.last_written(topic).get(partition, -1)
-        visible = self.h.history.last_written(topic, aborted=False).get(partition, -1)
-
-        def read_all() -> bool:  # under the history lock: no request in here
-            return visible < 0 or any(
-                e.source == member and e.type == "polled"
-                and any(r.partition == partition and r.offset >= visible for r in e.records())
-                for e in reversed(self.h.history.events))
-
         if (member, partition) not in self.paused:
-            self.h.wait_for(read_all, wait)
+            self.h.wait_for(self._read_all(member, partition), wait)
         reply = self.owned_request(member, {"type": "position", "topic": topic,
                                             "partition": partition})
         if reply is None or int(reply["offset"]) <= last:
