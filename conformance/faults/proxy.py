@@ -13,6 +13,11 @@ Faults (``fault(prefix, kind, delay_ms=...)``, the longest matching prefix wins)
             bytes is closed when the fault is healed (its stream is broken)
     cut     the client's connections are closed at once; new ones are closed as soon as their
             first request names that client
+
+Protocol faults (``protocol_fault(prefix, api, kind, ...)``, see :mod:`conformance.faults.protocol`)
+touch one Kafka API of a client for its next N requests: answer them with an error, lose their
+responses, or delay them. Every connection is read as Kafka frames (headers only, unless a fault
+needs the whole request) so that responses stay in request order.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
+
+from conformance.faults.protocol import ArmedFault, Exchange, ProtocolFault, Touch, api_key
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +115,8 @@ class _Pipe:
 class _Conn:
     """One proxied connection: the accepted client socket and its upstream socket."""
 
-    __slots__ = ("broken", "client", "client_id", "closed", "connected", "down", "fault", "head",
-                 "masks", "up", "upstream")
+    __slots__ = ("broken", "client", "client_id", "closed", "closing", "connected", "down",
+                 "exchange", "fault", "head", "masks", "up", "upstream")
 
     def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
         self.client = client
@@ -122,6 +129,8 @@ class _Conn:
         self.broken = False  # bytes were dropped: the stream can never be whole again
         self.closed = False
         self.fault: Fault | None = None
+        self.exchange: Exchange | None = None  # the Kafka frames on it, once identified
+        self.closing = False  # a response was lost: close once the client has the rest
         self.masks = {client: 0, upstream: 0}
 
 
@@ -131,10 +140,11 @@ _CLIENT, _UPSTREAM = "client", "upstream"
 class FaultProxy:
     """Forwards connections accepted on ``host``:``port`` (0: a free port) to ``target`` on
     loopback, applying the faults keyed by client.id prefix. ``start()`` binds and starts the
-    proxy thread (a daemon); ``stop()`` closes every socket and joins it. Thread-safe."""
+    proxy thread (a daemon); ``stop()`` closes every socket and joins it. Thread-safe.
+    ``protocol=False`` forwards bytes without reading Kafka frames (no protocol faults)."""
 
     def __init__(self, target: tuple[str, int], *, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, protocol: bool = True) -> None:
         target_host, target_port = target
         self.target = (loopback_host(target_host, "target"), int(target_port))
         if not 0 < self.target[1] < 65536:
@@ -148,6 +158,10 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._faults: dict[str, Fault] = {}
+        self.protocol = protocol
+        #: (client.id prefix, api key) -> armed protocol fault; replaced, never changed in place,
+        #: so the proxy thread reads it without the lock
+        self._armed: dict[tuple[str, int], ArmedFault] = {}
         self._version = 0  # bumped by every fault change
         self._applied = 0  # the version the proxy thread has applied
         self._conns: set[_Conn] = set()
@@ -238,6 +252,43 @@ class FaultProxy:
         else:
             self._change(lambda faults: faults.pop(client_prefix, None))
 
+    def protocol_fault(self, client_prefix: str, api: str, kind: str, *,
+                       error: str | None = None, count: int | None = 1, delay_ms: int = 0,
+                       listener: Callable[[Touch], object] | None = None) -> ArmedFault:
+        """Touch the next ``count`` (None: all, until healed) ``api`` requests of clients whose
+        id starts with ``client_prefix``: ``kind`` "error" (answer with ``error``, e.g.
+        "REBALANCE_IN_PROGRESS"), "lose-response" or "delay-response" (``delay_ms``). Replaces
+        a protocol fault on the same prefix and api. The returned handle tells what was touched
+        (and refused, with the reason); ``listener`` is called with each :class:`Touch`."""
+        fault = ProtocolFault(api, kind, error, count, delay_ms)
+        return self.arm(ArmedFault(client_prefix, fault, listener))
+
+    def arm(self, armed: ArmedFault) -> ArmedFault:
+        """Put ``armed`` in force (a :class:`ProxySet` shares one among its proxies)."""
+        if not self.protocol:
+            raise ValueError("this fault proxy does not read Kafka frames (protocol=False)")
+        with self._lock:
+            self._armed = {**self._armed, (armed.prefix, armed.fault.api_key): armed}
+        return armed
+
+    def heal_protocol(self, client_prefix: str | None = None,
+                      api: str | None = None) -> list[ArmedFault]:
+        """Remove the protocol faults on ``client_prefix`` (every prefix if None) and ``api``
+        (every api if None); returns them. Responses already held keep their delay."""
+        key = None if api is None else api_key(api)
+        with self._lock:
+            gone = [a for (prefix, k), a in self._armed.items()
+                    if client_prefix in (None, prefix) and key in (None, k)]
+            self._armed = {pk: a for pk, a in self._armed.items() if a not in gone}
+        for armed in gone:
+            armed.healed = True
+        return gone
+
+    def protocol_faults(self) -> list[ArmedFault]:
+        """The protocol faults in force (spent ones included until healed)."""
+        with self._lock:
+            return list(self._armed.values())
+
     def active(self) -> dict[str, Fault]:
         """The faults in force: client.id prefix -> Fault."""
         with self._lock:
@@ -280,6 +331,18 @@ class FaultProxy:
             if client_id.startswith(prefix) and (best is None or len(prefix) > len(best)):
                 best = prefix
         return None if best is None else self._faults[best]
+
+    def _armed_for(self, client_id: str, key: int) -> ArmedFault | None:
+        """The live protocol fault on ``key`` with the longest prefix of ``client_id``."""
+        armed = self._armed
+        if not armed:
+            return None
+        best: ArmedFault | None = None
+        for (prefix, k), a in armed.items():
+            if k == key and client_id.startswith(prefix) and not a.spent \
+                    and (best is None or len(prefix) > len(best.prefix)):
+                best = a
+        return best
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError, AttributeError):
@@ -371,7 +434,10 @@ class FaultProxy:
                 self._close(conn)
                 return
             del pipe.ready[:sent]
-        self._pass_eof(conn)
+        if conn.closing:
+            self._finish(conn)
+        else:
+            self._pass_eof(conn)
         self._dirty.add(conn)
 
     def _on_readable(self, conn: _Conn, side: str) -> None:
@@ -400,7 +466,7 @@ class FaultProxy:
             if client_id is not None:
                 self._identify(conn, client_id)
             return
-        self._forward(conn, pipe, data)
+        self._carry(conn, side, data)
 
     def _identify(self, conn: _Conn, client_id: str) -> None:
         with self._lock:
@@ -411,16 +477,50 @@ class FaultProxy:
         if cut:
             self._close(conn)
             return
+        if self.protocol:
+            conn.exchange = Exchange(client_id, lambda key: self._armed_for(client_id, key))
         head, conn.head = bytes(conn.head), bytearray()
-        self._forward(conn, conn.up, head)
+        self._carry(conn, _CLIENT, head)
 
-    def _forward(self, conn: _Conn, pipe: _Pipe, data: bytes) -> None:
+    def _carry(self, conn: _Conn, side: str, data: bytes) -> None:
+        """Pass ``data`` read from ``side`` through the connection's Kafka frames (if read)."""
+        exchange = conn.exchange
+        if exchange is None:
+            self._forward(conn, conn.up if side == _CLIENT else conn.down, data)
+            return
+        try:
+            if side == _CLIENT:
+                up, down = exchange.from_client(data)
+                answers = [(chunk, 0) for chunk in down]
+            else:
+                up, answers = [], exchange.from_broker(data)
+        except Exception:  # a bug here must not take every other connection down
+            log.exception("fault proxy %s: reading Kafka frames of %r failed; closing the "
+                          "connection", self._port, conn.client_id)
+            self._close(conn)
+            return
+        for chunk in up:
+            self._forward(conn, conn.up, chunk)
+        for chunk, delay_ms in answers:
+            self._forward(conn, conn.down, chunk, delay_ms)
+        if exchange.closing and not conn.closing:
+            conn.closing = True
+            self._finish(conn)
+
+    def _finish(self, conn: _Conn) -> None:
+        """Close a connection that lost a response once the client has everything before it."""
+        if conn.closing and not conn.down.queued():
+            self._close(conn)
+
+    def _forward(self, conn: _Conn, pipe: _Pipe, data: bytes, delay_ms: int = 0) -> None:
         fault = conn.fault
         if fault is not None and fault.kind == "drop":
             conn.broken = True
             return
-        if fault is not None and fault.kind == "delay" and fault.delay_ms > 0:
-            pipe.held.append((time.monotonic() + fault.delay_ms / 1000.0, data))
+        if fault is not None and fault.kind == "delay":
+            delay_ms = max(delay_ms, fault.delay_ms)
+        if delay_ms > 0:
+            pipe.held.append((time.monotonic() + delay_ms / 1000.0, data))
         elif pipe.held:  # a healed delay: keep the order
             pipe.held.append((time.monotonic(), data))
         else:
@@ -480,9 +580,9 @@ class FaultProxy:
             if conn.closed:
                 continue
             dropping = conn.fault is not None and conn.fault.kind == "drop"
-            read_client = not conn.up.eof and (conn.client_id is None or dropping
-                                               or conn.up.queued() < _HIGH_WATER)
-            read_upstream = conn.connected and not conn.down.eof and (
+            read_client = not conn.up.eof and not conn.closing and (
+                conn.client_id is None or dropping or conn.up.queued() < _HIGH_WATER)
+            read_upstream = conn.connected and not conn.down.eof and not conn.closing and (
                 dropping or conn.down.queued() < _HIGH_WATER)
             wanted = {
                 conn.client: (selectors.EVENT_READ if read_client else 0)
@@ -525,9 +625,9 @@ class ProxySet:
         self.proxies: list[FaultProxy] = list(proxies)
 
     def add(self, target: tuple[str, int], *, host: str = "127.0.0.1",
-            port: int = 0) -> FaultProxy:
+            port: int = 0, protocol: bool = True) -> FaultProxy:
         """A new (unstarted) proxy to ``target``, part of this set."""
-        proxy = FaultProxy(target, host=host, port=port)
+        proxy = FaultProxy(target, host=host, port=port, protocol=protocol)
         self.proxies.append(proxy)
         return proxy
 
@@ -554,6 +654,29 @@ class ProxySet:
         """:meth:`FaultProxy.heal` on every proxy."""
         for proxy in self.proxies:
             proxy.heal(client_prefix)
+
+    def protocol_fault(self, client_prefix: str, api: str, kind: str, *,
+                       error: str | None = None, count: int | None = 1, delay_ms: int = 0,
+                       listener: Callable[[Touch], object] | None = None) -> ArmedFault:
+        """:meth:`FaultProxy.protocol_fault` on every proxy, with one shared count: the next
+        ``count`` matching requests of the client, whichever broker they go to."""
+        armed = ArmedFault(client_prefix, ProtocolFault(api, kind, error, count, delay_ms),
+                           listener)
+        for proxy in self.proxies:
+            proxy.arm(armed)
+        return armed
+
+    def heal_protocol(self, client_prefix: str | None = None,
+                      api: str | None = None) -> list[ArmedFault]:
+        """:meth:`FaultProxy.heal_protocol` on every proxy; returns the faults removed."""
+        gone: dict[int, ArmedFault] = {}
+        for proxy in self.proxies:
+            gone.update((id(a), a) for a in proxy.heal_protocol(client_prefix, api))
+        return list(gone.values())
+
+    def protocol_faults(self) -> list[ArmedFault]:
+        """The protocol faults in force (the same on every proxy)."""
+        return self.proxies[0].protocol_faults() if self.proxies else []
 
     def active(self) -> dict[str, Fault]:
         """The faults in force (the same on every proxy)."""
