@@ -103,6 +103,43 @@ def clients() -> None:
     Console().print(cached)
 
 
+@cli.command("releases")
+@click.argument("name")
+@click.option("--pre", is_flag=True, help="also list pre-releases (alpha, beta, rc, milestones)")
+@click.option("--refresh", is_flag=True, help="ask the registry again (listings are cached "
+                                              "for an hour)")
+@click.option("--json", "as_json", is_flag=True, help="print the listing as JSON")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="only the N newest releases")
+def releases_(name: str, pre: bool, refresh: bool, as_json: bool, limit: int | None) -> None:
+    """List the releases of client NAME the suite can run (NAME==VERSION), newest first, with
+    the ones known not to build or load marked and why."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from conformance.clients.releases import releases
+
+    listing = releases(name, pre=pre, refresh=refresh)[:limit]
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in listing], indent=2))
+        return
+    table = Table()
+    table.add_column("release")
+    table.add_column("status", overflow="fold")
+    for r in listing:
+        table.add_row(r.version, Text(r.unusable, style="yellow") if r.unusable
+                      else Text("runs", style="green"))
+    console = Console()
+    console.print(f"releases of {name}, newest first")
+    console.print(table)
+    if name.split(":", 1)[0] == "franz-go":
+        click.echo("The module proxy's list can be partial; franz-go==VERSION asks for any "
+                   "release directly.", err=True)
+
+
 # -- run --------------------------------------------------------------------------------------
 _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NAME==VERSION (that "
                 "release in its own cached environment) or NAME@/path/to/python; "
