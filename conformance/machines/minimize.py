@@ -10,11 +10,12 @@ or meets an infrastructure error, keeps the steps: timing noise makes it conserv
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from conformance.broker.base import Broker
 from conformance.checkers import run_checks
 from conformance.errors import ConformanceError
 from conformance.harness import Harness
+from conformance.history import History
 from conformance.machines.scenario import Scenario, ScenarioSpec
 from conformance.verdicts import CheckResult, Verdict
 
@@ -81,10 +83,58 @@ class Minimized:
     last_failure: Replayed | None  # the replay of ``steps`` that failed, if any ran
 
 
+def evidence_core(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:
+    """The steps during which the evidence of a failure was recorded, with the steps that
+    started the members they name (and every start before, so that members keep their
+    names): a first candidate for :func:`minimize`, often the whole reduction at once. None
+    when the history's steps are not ``steps`` (nothing to map) or the core is everything."""
+    marks = [e.index for e in history.of_type("step")]
+    if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
+        return None
+
+    def step_of(index: int) -> int:
+        return max(bisect.bisect_right(marks, index) - 1, 0)
+
+    evidence = sorted(set(evidence))
+    keep = {step_of(i) for i in evidence}
+    # the records the evidence names were written by some step, and records written between
+    # the first and the last evidence (e.g. while a partition was paused) are part of it too
+    cited = {(r.topic, r.partition, r.offset) for i in evidence if 0 <= i < len(history.events)
+             for r in history.events[i].records()}
+    keep |= {step_of(e.index) for e in history.of_type("produced")
+             if any((r[0], int(r[1]), int(r[2])) in cited for r in e.data.get("records", []))}
+    if keep:
+        first, last = min(keep), max(keep)
+        keep |= {k for k in range(first, last) if steps[k][0].startswith("produce")}
+    # the group as it was: the last settle before each step kept
+    keep |= {max(k for k in range(kept) if steps[k][0] == "settle")
+             for kept in list(keep) if any(steps[k][0] == "settle" for k in range(kept))}
+    started = {e.data.get("member"): step_of(e.index) for e in history.of_type("member_started")}
+    named = {a.get("member") for k, (_n, a) in enumerate(steps) if k in keep}
+    last_start = max((started[m] for m in named if m in started), default=0)
+    keep |= {k for k, (name, _a) in enumerate(steps)
+             if name == "start_member" and k <= last_start}
+    keep.add(0)
+    if len(keep) >= len(steps):
+        return None
+    return [step for k, step in enumerate(steps) if k in keep]
+
+
+def evidence_prefix(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:
+    """The steps up to the last one during which evidence was recorded (None: all of them)."""
+    marks = [e.index for e in history.of_type("step")]
+    if len(marks) != len(steps) or not evidence:
+        return None
+    last = max(bisect.bisect_right(marks, i) - 1 for i in evidence)
+    return steps[:last + 1] if 0 <= last < len(steps) - 1 else None
+
+
 def minimize(broker: Broker, spec: ScenarioSpec, steps: Steps, check: str, seconds: float,
-             workdir: Path) -> Minimized:
+             workdir: Path, cores: Iterable[Steps | None] = ()) -> Minimized:
     """Delete steps of a sequence that fails ``check`` while it still fails, within
-    ``seconds``. The first step (the first member) stays."""
+    ``seconds``. The first step (the first member) stays. ``cores`` (subsequences, e.g.
+    :func:`evidence_core`, :func:`evidence_prefix`) are tried first, in order: deletion goes
+    on from the first that fails too."""
     head, body = steps[:1], list(steps[1:])
     deadline = time.monotonic() + seconds
     counter = itertools.count(1)
@@ -98,6 +148,13 @@ def minimize(broker: Broker, spec: ScenarioSpec, steps: Steps, check: str, secon
             return True
         return False
 
+    for core in cores:
+        if time.monotonic() >= deadline:
+            break
+        if core is not None and core[:1] == head and len(core) < len(steps) \
+                and fails(core[1:]):
+            body = list(core[1:])
+            break
     n = 2
     while body and time.monotonic() < deadline:
         size = math.ceil(len(body) / n)

@@ -14,6 +14,7 @@ from hypothesis.errors import Flaky
 
 from conformance.broker.base import Broker
 from conformance.checkers import CHECKS
+from conformance.history import History
 from conformance.machines.group import (
     Collector,
     Example,
@@ -23,7 +24,7 @@ from conformance.machines.group import (
     machine_for,
 )
 from conformance.machines.hypothesis_shim import run_machine_with_min_steps, shrink_budget
-from conformance.machines.minimize import minimize
+from conformance.machines.minimize import Steps, evidence_core, evidence_prefix, minimize
 from conformance.machines.scenario import ScenarioSpec, program, save_replay
 from conformance.verdicts import CheckResult, Verdict, combine
 
@@ -156,7 +157,8 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
                    key=lambda ex: (len(ex.steps), -ex.number))
     folder = collector.workdir / f"minimize-{smallest.number}"
     spec = smallest.spec or collector.spec
-    found = minimize(broker, spec, smallest.steps, check, seconds, folder)
+    found = minimize(broker, spec, smallest.steps, check, seconds, folder,
+                     cores=_cores(smallest, check))
     run = found.last_failure
     if run is None or len(found.steps) >= len(smallest.steps):
         return
@@ -173,6 +175,18 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
     example.replay_file = save_replay(where / "replay.json", spec, found.steps,
                                       collector.seed)
     collector.examples.append(example)
+
+
+def _cores(example: Example, check: str) -> list[Steps | None]:
+    """The first candidates of a reduction of ``example``'s failure of ``check``: the steps
+    that hold its evidence, then the steps up to the last of them (none without a history)."""
+    if example.history_file is None or not example.history_file.exists():
+        return []
+    history = History.from_jsonl(example.history_file)
+    evidence = [i for r in example.results if r.check == check for v in r.violations
+                for i in v.evidence]
+    return [evidence_core(example.steps, history, evidence),
+            evidence_prefix(example.steps, history, evidence)]
 
 
 def run_canonical(machine: type[GroupMachine]) -> None:

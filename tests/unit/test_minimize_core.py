@@ -1,0 +1,75 @@
+"""The first candidate of a reduction: the steps that hold a failure's evidence."""
+
+from __future__ import annotations
+
+from conformance.history import Event, History
+from conformance.machines.minimize import evidence_core, evidence_prefix
+
+
+def story(steps, events_in_step):
+    """A history with one ``step`` event per step, then the events each step recorded."""
+    h = History()
+    for k, (name, args) in enumerate(steps):
+        h.events.append(Event("step", float(len(h.events)), "harness",
+                              {"name": name, "args": args}, len(h.events)))
+        for etype, source, data in events_in_step.get(k, []):
+            h.events.append(Event(etype, float(len(h.events)), source, data, len(h.events)))
+    return h
+
+
+STEPS = [("start_member", {}), ("produce", {"count": 5}), ("start_member", {}),
+         ("settle", {}), ("consume", {}), ("start_member", {}),
+         ("freeze_member", {"member": "m2"}), ("settle", {})]
+EVENTS = {0: [("member_started", "harness", {"member": "m1"})],
+          2: [("member_started", "harness", {"member": "m2"})],
+          5: [("member_started", "harness", {"member": "m3"})],
+          6: [("lost", "m2", {"partitions": [["t", 0]]})],
+          7: [("settled", "harness", {"timeout": True})]}
+
+
+def index_of(history, etype):
+    return next(e.index for e in history.events if e.type == etype)
+
+
+def test_the_core_is_the_evidence_steps_and_the_starts_of_the_members_they_name():
+    h = story(STEPS, EVENTS)
+    core = evidence_core(STEPS, h, [index_of(h, "lost"), index_of(h, "settled")])
+    # m2 is named: its start (and m1's, before it) stay, m3's start does not; the settle
+    # before the freeze keeps the group as it was
+    assert core == [STEPS[0], STEPS[2], STEPS[3], STEPS[6], STEPS[7]]
+
+
+def test_evidence_after_the_last_step_belongs_to_it_and_a_whole_program_is_no_core():
+    h = story(STEPS, EVENTS)
+    h.events.append(Event("teardown", 99.0, "harness", {}, len(h.events)))
+    assert evidence_core(STEPS, h, [len(h.events) - 1]) == [STEPS[0], STEPS[3], STEPS[7]]
+    everything = [e.index for e in h.events if e.type == "step"]
+    assert evidence_core(STEPS, h, everything) is None
+
+
+def test_a_history_of_other_steps_gives_no_core():
+    h = story(STEPS, EVENTS)
+    assert evidence_core(STEPS[:-1], h, [index_of(h, "lost")]) is None
+
+
+def test_the_steps_that_wrote_the_cited_records_and_what_was_written_in_between_stay():
+    steps = [("start_member", {}), ("produce", {"count": 1}), ("consume", {}), ("settle", {}),
+             ("pause_twice", {"member": "m1", "partition": 0}), ("produce", {"count": 1}),
+             ("consume", {})]
+    events = {0: [("member_started", "harness", {"member": "m1"})],
+              1: [("produced", "harness", {"records": [["t", 0, 0, "k", "v"]]})],
+              4: [("paused", "m1", {"partitions": [["t", 0]]})],
+              5: [("produced", "harness", {"records": [["t", 0, 1, "k", "v"]]})],
+              6: [("polled", "m1", {"records": [["t", 0, 0, "k"], ["t", 0, 1, "k"]]})]}
+    h = story(steps, events)
+    core = evidence_core(steps, h, [index_of(h, "paused"), index_of(h, "polled")])
+    # record 0 was written by step 1, record 1 by step 5 (also between the pause and the poll);
+    # the settle before the pause stays, the first consume goes
+    assert core == [steps[0], steps[1], steps[3], steps[4], steps[5], steps[6]]
+
+
+def test_the_prefix_ends_with_the_last_step_that_holds_evidence():
+    h = story(STEPS, EVENTS)
+    assert evidence_prefix(STEPS, h, [index_of(h, "lost")]) == STEPS[:7]
+    assert evidence_prefix(STEPS, h, [index_of(h, "settled")]) is None  # the last step
+    assert evidence_prefix(STEPS, h, []) is None
