@@ -83,6 +83,24 @@ def test_a_complete_run_is_not_marked_incomplete(monkeypatch, tmp_path) -> None:
     assert broker.stopped and not stopped
 
 
+def test_an_interrupted_broker_start_still_stops_the_broker(monkeypatch, tmp_path) -> None:
+    """Ctrl-C while the broker starts (a node may be up already): it is stopped, and the
+    run's report says incomplete."""
+    out, broker, stopped = _execute(monkeypatch, tmp_path, _finished)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(broker, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run.execute(RunOptions(clients=(), out=out, jobs=1, profile="smoke",
+                               only=("semantics",)))
+    assert broker.stopped and stopped
+    [run_dir] = out.iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["incomplete"] is True and results["clients"] == []
+
+
 def test_an_interrupted_run_says_130_even_after_a_configurations_error() -> None:
     """results.json's exit code is the process's: a configuration's own error earlier does not
     turn an interruption into 3; an internal error that stopped the run does."""
