@@ -42,3 +42,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _remote_target(item):
             item.add_marker(pytest.mark.full)
+
+
+@pytest.fixture
+def make_harness(kafka_broker, tmp_path):
+    """A factory of set-up harnesses on the session broker, each closed at the test's end:
+    ``make_harness(client, strategy="BATCH", partitions=1, **config)`` (config on top of
+    SCENARIO_CONFIG; a strategy as text or a Strategy)."""
+    import contextlib
+    import itertools
+
+    from conformance.harness import SCENARIO_CONFIG, Harness
+    from conformance.strategies import Strategy
+
+    made = itertools.count()
+    with contextlib.ExitStack() as stack:
+        def make(client, strategy="BATCH", partitions: int = 1, **config) -> Harness:
+            strat = Strategy.parse(strategy) if isinstance(strategy, str) else strategy
+            workdir = tmp_path / f"h{next(made)}"
+            return stack.enter_context(Harness(kafka_broker, client,
+                                               {**SCENARIO_CONFIG, **config}, strat,
+                                               partitions=partitions, workdir=workdir))
+        yield make

@@ -122,6 +122,18 @@ class Harness:
         return True
 
     # -- setup -----------------------------------------------------------------------------
+    def __enter__(self) -> Harness:
+        """``with Harness(...) as h``: set up (closed again if that fails), closed at the end."""
+        try:
+            self.setup()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def setup(self) -> None:
         self.broker.admin.create_topic(self.topic, self.partitions,
                                        replication_factor=min(3, self.broker.nodes))

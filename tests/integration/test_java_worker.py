@@ -3,6 +3,7 @@ protocol, the fixed scenarios and a generated run, all against the embedded brok
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -15,12 +16,11 @@ from conformance.broker.jars import DEFAULT_KAFKA_VERSION
 from conformance.clients import ClientSpec, resolve
 from conformance.clients import java as java_builder
 from conformance.errors import UsageError, WorkerError
-from conformance.harness import SCENARIO_CONFIG, Harness
+from conformance.harness import Harness
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.run import specs_for
 from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
-from conformance.strategies import Strategy
 from conformance.verdicts import Verdict
 
 pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("java")]
@@ -35,19 +35,8 @@ def java():
 
 
 @pytest.fixture
-def harness(kafka_broker, tmp_path, java):
-    made: list[Harness] = []
-
-    def make(strategy: str = "BATCH", partitions: int = 1, **config) -> Harness:
-        h = Harness(kafka_broker, java, {**SCENARIO_CONFIG, **config}, Strategy.parse(strategy),
-                    partitions=partitions, workdir=tmp_path / f"h{len(made)}")
-        h.setup()
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()
+def harness(make_harness, java):
+    return functools.partial(make_harness, java)
 
 
 def worker_lines(java, *commands: str, timeout: float = 60) -> list[dict]:

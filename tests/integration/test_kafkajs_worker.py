@@ -3,6 +3,7 @@ line protocol through the harness, the fixed semantics scenarios and a generated
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -13,13 +14,12 @@ import pytest
 from conformance.clients import ClientSpec, resolve
 from conformance.clients.node import SOURCE, build, build_dir, pinned_version
 from conformance.errors import UsageError, WorkerError
-from conformance.harness import SCENARIO_CONFIG, Harness
+from conformance.harness import SCENARIO_CONFIG
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
 from conformance.run import fault_families, specs_for
 from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
-from conformance.strategies import Strategy
 from conformance.verdicts import Verdict
 
 pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("kafkajs")]
@@ -34,20 +34,8 @@ def kafkajs():
 
 
 @pytest.fixture
-def harness(kafka_broker, kafkajs, tmp_path):
-    made: list[Harness] = []
-
-    def make(strategy: str = "BATCH", partitions: int = 1, **config) -> Harness:
-        h = Harness(kafka_broker, kafkajs, {**SCENARIO_CONFIG, **config},
-                    Strategy.parse(strategy), partitions=partitions,
-                    workdir=tmp_path / f"h{len(made)}")
-        h.setup()
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()
+def harness(make_harness, kafkajs):
+    return functools.partial(make_harness, kafkajs)
 
 
 def test_build_is_cached(kafkajs):

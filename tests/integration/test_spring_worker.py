@@ -4,6 +4,7 @@ against the embedded broker."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import time
@@ -14,7 +15,7 @@ import pytest
 from conformance.clients import ClientSpec, resolve
 from conformance.clients import spring as spring_builder
 from conformance.errors import UsageError, WorkerError
-from conformance.harness import SCENARIO_CONFIG, Harness
+from conformance.harness import Harness
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.run import specs_for
 from conformance.scenarios import SEMANTICS_CHECKS
@@ -31,20 +32,8 @@ def spring():
 
 
 @pytest.fixture
-def harness(kafka_broker, tmp_path, spring):
-    made: list[Harness] = []
-
-    def make(strategy: str | Strategy = "BATCH", partitions: int = 1, **config) -> Harness:
-        strat = Strategy.parse(strategy) if isinstance(strategy, str) else strategy
-        h = Harness(kafka_broker, spring, {**SCENARIO_CONFIG, **config}, strat,
-                    partitions=partitions, workdir=tmp_path / f"h{len(made)}")
-        h.setup()
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()
+def harness(make_harness, spring):
+    return functools.partial(make_harness, spring)
 
 
 def worker_lines(client, *commands: str, timeout: float = 60) -> list[dict]:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from conformance.errors import WorkerError
-from conformance.harness import SCENARIO_CONFIG, Harness
-from conformance.strategies import Strategy
+from conformance.harness import Harness
 
 pytestmark = pytest.mark.broker
 
@@ -19,19 +18,10 @@ BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
 
 
 @pytest.fixture
-def harness(kafka_broker, tmp_path):
-    made: list[Harness] = []
-
+def harness(make_harness):
     def make(adapter: str = "confluent-kafka", strategy: str = "BATCH", **config) -> Harness:
-        h = Harness(kafka_broker, adapter, {**SCENARIO_CONFIG, **config},
-                    Strategy.parse(strategy), workdir=tmp_path / f"h{len(made)}")
-        h.setup()
-        made.append(h)
-        return h
-
-    yield make
-    for h in made:
-        h.close()
+        return make_harness(adapter, strategy, **config)
+    return make
 
 
 def worker_lines(*commands: str, timeout: float = 60) -> list[dict]:
