@@ -86,8 +86,10 @@ class Minimized:
 def evidence_core(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:
     """The steps during which the evidence of a failure was recorded, with the steps that
     started the members they name (and every start before, so that members keep their
-    names): a first candidate for :func:`minimize`, often the whole reduction at once. None
-    when the history's steps are not ``steps`` (nothing to map) or the core is everything."""
+    names) and the steps that wrote the records it cites or wrote records in between (a
+    settle before each step kept made cores longer, not likelier to fail): a first
+    candidate for :func:`minimize`, often the whole reduction at once. None when the
+    history's steps are not ``steps`` (nothing to map) or the core is everything."""
     marks = [e.index for e in history.of_type("step")]
     if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
         return None
@@ -106,9 +108,6 @@ def evidence_core(steps: Steps, history: History, evidence: Iterable[int]) -> St
     if keep:
         first, last = min(keep), max(keep)
         keep |= {k for k in range(first, last) if steps[k][0].startswith("produce")}
-    # the group as it was: the last settle before each step kept
-    keep |= {max(k for k in range(kept) if steps[k][0] == "settle")
-             for kept in list(keep) if any(steps[k][0] == "settle" for k in range(kept))}
     started = {e.data.get("member"): step_of(e.index) for e in history.of_type("member_started")}
     named = {a.get("member") for k, (_n, a) in enumerate(steps) if k in keep}
     last_start = max((started[m] for m in named if m in started), default=0)

@@ -34,15 +34,14 @@ def index_of(history, etype):
 def test_the_core_is_the_evidence_steps_and_the_starts_of_the_members_they_name():
     h = story(STEPS, EVENTS)
     core = evidence_core(STEPS, h, [index_of(h, "lost"), index_of(h, "settled")])
-    # m2 is named: its start (and m1's, before it) stay, m3's start does not; the settle
-    # before the freeze keeps the group as it was
-    assert core == [STEPS[0], STEPS[2], STEPS[3], STEPS[6], STEPS[7]]
+    # m2 is named: its start (and m1's, before it) stay, m3's start does not
+    assert core == [STEPS[0], STEPS[2], STEPS[6], STEPS[7]]
 
 
 def test_evidence_after_the_last_step_belongs_to_it_and_a_whole_program_is_no_core():
     h = story(STEPS, EVENTS)
     h.events.append(Event("teardown", 99.0, "harness", {}, len(h.events)))
-    assert evidence_core(STEPS, h, [len(h.events) - 1]) == [STEPS[0], STEPS[3], STEPS[7]]
+    assert evidence_core(STEPS, h, [len(h.events) - 1]) == [STEPS[0], STEPS[7]]
     everything = [e.index for e in h.events if e.type == "step"]
     assert evidence_core(STEPS, h, everything) is None
 
@@ -64,8 +63,8 @@ def test_the_steps_that_wrote_the_cited_records_and_what_was_written_in_between_
     h = story(steps, events)
     core = evidence_core(steps, h, [index_of(h, "paused"), index_of(h, "polled")])
     # record 0 was written by step 1, record 1 by step 5 (also between the pause and the poll);
-    # the settle before the pause stays, the first consume goes
-    assert core == [steps[0], steps[1], steps[3], steps[4], steps[5], steps[6]]
+    # the consume and the settle before the pause go
+    assert core == [steps[0], steps[1], steps[4], steps[5], steps[6]]
 
 
 def test_the_prefix_ends_with_the_last_step_that_holds_evidence():
