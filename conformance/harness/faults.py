@@ -4,6 +4,10 @@
                   the group moves on, then SIGCONT: ``member_frozen`` / ``member_thawed``
     network       delay, cut or black-hole one member's connections through the broker's fault
                   proxies (loopback only) for a while: ``network_fault`` / ``network_healed``
+    protocol      one member's next requests of one Kafka API answered with an error, their
+                  responses lost or delayed, through the same proxies: ``protocol_fault``, one
+                  ``protocol_touched`` per request touched, ``protocol_healed`` (a refusal: a
+                  ``note`` with the reason)
     failover      (3 nodes) restart a node, move a partition's leader, move the group
                   coordinator: ``broker_stopped`` / ``broker_started`` / ``leader_moved`` /
                   ``coordinator_moved``
@@ -14,15 +18,23 @@ hang. docs/faults.md lists the checks that judge each fault.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from adapters.base import ConsumerConfig
+from conformance.errors import UsageError
+from conformance.faults.protocol import ProtocolFault, Touch
+
 if TYPE_CHECKING:
+    from conformance.faults.protocol import ArmedFault
     from conformance.harness.core import Harness
 
 #: How long the group gets to move on without a frozen member, beyond its timeouts.
 MOVE_ON_TIMEOUT = 30.0
+#: How long a protocol fault waits for the requests it is to touch before it is healed.
+PROTOCOL_WINDOW = 5.0
 
 
 class Faults:
@@ -30,6 +42,7 @@ class Faults:
 
     def __init__(self, harness: Harness) -> None:
         self.h = harness
+        self._protocol_ids = itertools.count(1)
 
     # -- zombie ----------------------------------------------------------------------------
     def _timeout(self, key: str, default: int) -> float:
@@ -99,6 +112,67 @@ class Faults:
         finally:
             proxies.heal(client)
             self.h.record("network_healed", member=member)
+
+    # -- Kafka protocol --------------------------------------------------------------------
+    @property
+    def protocol_available(self) -> bool:
+        """Whether the broker's fault proxies read Kafka frames (protocol faults work)."""
+        proxies = getattr(self.h.broker, "faults", None)
+        return bool(proxies) and all(getattr(p, "protocol", False) for p in proxies)
+
+    @property
+    def group_protocol(self) -> str:
+        """The configuration's group protocol: "classic" or "consumer" (KIP-848)."""
+        return ConsumerConfig.from_json(self.h.config).group_protocol
+
+    def protocol(self, member: str, api: str, kind: str, *, error: str | None = None,
+                 count: int | None = 1, delay_ms: int = 0, seconds: float | None = None,
+                 trigger: Callable[[], object] | None = None) -> ArmedFault:
+        """Touch ``member``'s next ``count`` (None: every) ``api`` requests with ``kind``
+        ("error", "lose-response" or "delay-response", see :mod:`conformance.faults.protocol`),
+        run ``trigger`` (what makes the member send the api soon), then wait ``seconds`` (while
+        the member lives) or, without, until ``count`` requests were touched or
+        :data:`PROTOCOL_WINDOW` passed, and heal (like :meth:`network`, nothing outlives the
+        step). Each touched request is recorded as it is touched (the history is locked; the
+        proxy thread records it before the client gets the answer), a refusal as a note."""
+        try:
+            fault = ProtocolFault(api, kind, error, count, delay_ms)
+        except ValueError as exc:
+            raise UsageError(f"protocol fault: {exc}") from None
+        proxies = self.h.broker.faults  # type: ignore[attr-defined]
+        client = self.client_id(member)
+        number = next(self._protocol_ids)
+        what = {"fault": number, "member": member, "api": fault.api, "kind": kind}
+
+        def heard(touch: Touch) -> None:  # from a proxy thread
+            if touch.refused is not None:
+                self.h.record("note", text=f"protocol fault {number} ({kind} {fault.api}) on "
+                                           f"{member} refused for {fault.api} "
+                                           f"v{touch.api_version} (correlation id "
+                                           f"{touch.correlation_id}): {touch.refused}")
+            else:
+                self.h.record("protocol_touched", **what, error=touch.error,
+                              correlation_id=touch.correlation_id,
+                              api_version=touch.api_version)
+
+        self.h.record("protocol_fault", **what, error=fault.error, count=count,
+                      delay_ms=delay_ms, seconds=seconds)
+        armed = proxies.protocol_fault(client, fault.api, kind, error=fault.error, count=count,
+                                       delay_ms=delay_ms, listener=heard)
+        try:
+            if trigger is not None:
+                trigger()
+            if seconds is not None:
+                self.h.wait_for(lambda: member not in self.h.live(), seconds)
+            else:
+                armed.wait_touched(count or 1, PROTOCOL_WINDOW)
+        finally:
+            proxies.heal_protocol(client, fault.api)
+            touched = armed.touches
+            self.h.record("protocol_healed", **what, touched=len(touched), spent=armed.spent,
+                          correlation_ids=[t.correlation_id for t in touched],
+                          refused=len(armed.refusals))
+        return armed
 
     # -- broker failover -------------------------------------------------------------------
     @property

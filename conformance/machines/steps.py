@@ -11,7 +11,9 @@ then one ``@step`` function below; docs/faults.md says which checks judge it.
 Families (``ScenarioSpec.faults`` chooses which are drawn): ``core`` (produce, members, pause,
 rewind, growth, waiting), ``zombie`` (frozen members), ``network`` (slow, cut and black-holed
 connections, needs a proxied broker), ``broker`` (node restarts, leader and coordinator moves,
-needs 3 nodes).
+needs 3 nodes), ``protocol`` (one member's next requests of one Kafka API answered with an
+error, their responses lost or delayed, through the same proxies; the (API, error) pairs are
+:data:`conformance.faults.catalog.ERRORS`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import strategies as st
 
 from conformance.errors import UsageError
+from conformance.faults import catalog
 
 if TYPE_CHECKING:
     from conformance.machines.scenario import Scenario
 
 MAX_MEMBERS = 3
 MAX_PARTITIONS = 6
-FAMILIES = ("core", "zombie", "network", "broker")
+FAMILIES = ("core", "zombie", "network", "broker", "protocol")
 
 Args = dict[str, Any]
 MEMBER = st.integers(0, MAX_MEMBERS - 1)
@@ -350,6 +353,92 @@ def slow_member(sc: Scenario, member: str, delay_ms: int, seconds: int) -> None:
       when=_proxied)
 def cut_member(sc: Scenario, member: str, seconds: int, silent: bool = False) -> None:
     sc.h.faults.network(member, "drop" if silent else "cut", seconds)
+
+
+# -- Kafka protocol --------------------------------------------------------------------------
+def _protocol(sc: Scenario) -> bool:
+    return sc.h.faults.protocol_available
+
+
+def _provoke(sc: Scenario, member: str, api: str) -> Callable[[], object] | None:
+    """What makes ``member`` send ``api`` within the fault's window (see
+    :data:`conformance.faults.catalog.PROVOKE`): records to process and commit, or a rejoin
+    (unsubscribe, subscribe; members whose adapter can); None: it sends it on its own."""
+    how = catalog.PROVOKE.get(api, "")
+    if how == "commit":
+        return lambda: sc.h.produce(10, _keys(3))
+    if how == "rejoin" and _able(sc, member, "unsubscribe"):
+        def rejoin() -> None:
+            if sc.owned_request(member, {"type": "unsubscribe"}) is not None:
+                sc.h.request(member, {"type": "subscribe", "topics": [sc.h.topic]})
+        return rejoin
+    return None
+
+
+def _pick_member(sc: Scenario, drawn: Args) -> str | None:
+    live = sc.h.live()
+    return live[drawn["i"] % len(live)] if live else None
+
+
+def _error_pair(sc: Scenario, drawn: Args) -> Args | None:
+    """A member and one of the (API, error) pairs its group protocol meets (pairs that need a
+    rejoin only for members that can unsubscribe)."""
+    member = _pick_member(sc, drawn)
+    if member is None:
+        return None
+    pairs = [e for e in catalog.errors_for(sc.h.faults.group_protocol)
+             if e.provoke != "rejoin" or _able(sc, member, "unsubscribe")]
+    pair = pairs[drawn["pair"] % len(pairs)]
+    return {"member": member, "api": pair.api, "error": pair.error, "count": drawn["count"]}
+
+
+def _api_of(table: dict[str, tuple[str, ...]], *keep: str) -> Callable[[Scenario, Args],
+                                                                         Args | None]:
+    """A resolver: a member and one of ``table``'s APIs for its group protocol, with the
+    drawn values named in ``keep``."""
+    def resolve(sc: Scenario, drawn: Args) -> Args | None:
+        member = _pick_member(sc, drawn)
+        if member is None:
+            return None
+        apis = table[sc.h.faults.group_protocol]
+        return {"member": member, "api": apis[drawn["api"] % len(apis)],
+                **{k: drawn[k] for k in keep}}
+    return resolve
+
+
+@step(lambda a: f"fail {a['member']}'s next "
+      + (f"{a['count']} {a['api']} requests" if a.get("count", 1) > 1 else a["api"])
+      + f" with {a['error']}", family="protocol",
+      draws=({"i": MEMBER, "pair": st.integers(0, 63), "count": st.integers(1, 3)},),
+      when=_protocol, resolver=_error_pair)
+def fail_next(sc: Scenario, member: str, api: str, error: str, count: int = 1) -> None:
+    """The member's next ``count`` ``api`` requests never reach the broker: the proxy answers
+    them with ``error`` (docs/faults.md says what a correct client does). A commit or a rejoin
+    is provoked when the api needs one; healed once touched or after a few seconds."""
+    sc.h.faults.protocol(member, api, "error", error=error, count=count,
+                         trigger=_provoke(sc, member, api))
+
+
+@step("lose the response to {member}'s next {api}", family="protocol",
+      draws=({"i": MEMBER, "api": st.integers(0, 2)},), when=_protocol,
+      resolver=_api_of(catalog.LOSE_APIS))
+def lose_next_response(sc: Scenario, member: str, api: str) -> None:
+    """The member's next ``api`` request reaches the broker (and is applied) but its response
+    is dropped and the connection closed: an OffsetCommit whose outcome the client cannot
+    know."""
+    sc.h.faults.protocol(member, api, "lose-response", trigger=_provoke(sc, member, api))
+
+
+@step("delay {member}'s {api} responses by {delay_ms} ms for {seconds} s", family="protocol",
+      draws=({"i": MEMBER, "api": st.integers(0, 2),
+              "delay_ms": st.sampled_from([200, 500, 1000, 2000]),
+              "seconds": st.integers(1, 5)},), when=_protocol,
+      resolver=_api_of(catalog.SLOW_APIS, "delay_ms", "seconds"))
+def slow_api(sc: Scenario, member: str, api: str, delay_ms: int, seconds: int) -> None:
+    """One api's responses to the member held ``delay_ms`` (a slow coordinator, a slow fetch)
+    for ``seconds``, the member's other requests untouched; then healed."""
+    sc.h.faults.protocol(member, api, "delay-response", count=None, delay_ms=delay_ms,
+                         seconds=seconds, trigger=_provoke(sc, member, api))
 
 
 # -- broker ----------------------------------------------------------------------------------

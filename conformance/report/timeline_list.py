@@ -23,7 +23,7 @@ MEMBER_END = ("member_killed", "member_stopped", "member_died")
 MERGEABLE = ("produced", "processed", "polled")
 #: harness events that end or mark a fault, shown on the member's rows
 FAULT_ENDS = {"member_frozen": "frozen (SIGSTOP)", "member_thawed": "thawed (SIGCONT)",
-              "network_healed": "network healed"}
+              "network_healed": "network healed", "protocol_healed": "protocol fault healed"}
 
 
 @dataclass

@@ -12,7 +12,8 @@ The picture (a ``viewBox`` 900 units wide, scaled to the page) shows, left to ri
                 processed (red crosses at the moment they were produced, with their offsets)
     members     one lane each, also for a member that never got a partition: its life from start
                 to kill (black cross), stop (square) or death; rebalances (assigned up, revoked
-                down, lost red), pauses, freezes and network faults (spans), errors, fault steps
+                down, lost red), pauses, freezes, network and protocol faults (spans), errors,
+                fault steps
     vertical    partition growth (orange), broker faults and the teardown, across every row
 
 Events named in a violation's evidence are circled in red; the first ones carry their index.
@@ -48,7 +49,8 @@ COLOURS = ("#0969da", "#1a7f37", "#8250df", "#0e7490", "#bf3989", "#953800", "#4
            "#0a3069", "#6e7781", "#116329")
 MEMBER_END = {"member_killed": "killed", "member_stopped": "stopped", "member_died": "died"}
 SPANS = {"paused": ("resumed", "paused"), "member_frozen": ("member_thawed", "frozen"),
-         "network_fault": ("network_healed", "network fault")}
+         "network_fault": ("network_healed", "network fault"),
+         "protocol_fault": ("protocol_healed", "protocol fault")}
 MISSING = ("lost", "missing", "skip")
 #: marks so many that those falling on one spot are drawn once
 DENSE = {"processed", "again", "produced", "polled", "committed", "group_offset"}
@@ -605,7 +607,8 @@ def _lane_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> s
         return (f'<line class="mark life" x1="{x:.1f}" x2="{max(x2, x + 1):.1f}" y1="{y:.1f}" '
                 f'y2="{y:.1f}" stroke="{c}" stroke-width="2" stroke-opacity="0.5"/>')
     if k in SPANS:
-        fill = {"paused": "#afb8c1", "member_frozen": "#0550ae", "network_fault": "#bc4c00"}[k]
+        fill = {"paused": "#afb8c1", "member_frozen": "#0550ae", "network_fault": "#bc4c00",
+                "protocol_fault": "#1b7c83"}[k]
         return (f'<g class="mark {k}"><rect x="{x:.1f}" y="{y - 6:.1f}" '
                 f'width="{max(x2 - x, 2):.1f}" height="12" fill="{fill}" fill-opacity="0.35" '
                 f'stroke="{fill}"/><text x="{x + 2:.1f}" y="{y + 3:.1f}" font-size="8">'
