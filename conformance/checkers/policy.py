@@ -383,11 +383,22 @@ def judge(check_id: str, violations: list[Violation], scenario: dict[str, Any],
     parts = [_part(kind, kinds[kind], reasons) for kind in (FAILS, HAZARD, ALLOWED)
              if kinds[kind]]
     note = "; ".join(parts)
+    if kinds[FAILS] and check_id == "no-loss" and history is not None \
+            and drain_incomplete(history):
+        return Verdict.UNKNOWN, ("undecided: the final drain never caught up (no drain member "
+                                 "got its partitions), so unprocessed records may still be "
+                                 "readable; " + note)
     if kinds[FAILS]:
         return Verdict.FAIL, note
     if kinds[HAZARD]:
         return Verdict.HAZARD, note
     return Verdict.PASS, note
+
+
+def drain_incomplete(history: History) -> bool:
+    """A final drain ran and none of its members reached the end of every partition."""
+    drains = history.of_type("drain_finished")
+    return bool(drains) and not any(e.data.get("complete") for e in drains)
 
 
 def _part(kind: str, counts: Counter[str], reasons: dict[tuple[str, str], str]) -> str:
