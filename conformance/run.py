@@ -73,19 +73,9 @@ HELD_BACK: dict[str, tuple[str, ...]] = {"smoke": ("protocol",), "ci": ("protoco
 
 
 def fault_families(broker: Broker | None) -> tuple[str, ...]:
-    """The fault families a broker allows beyond ``core``: frozen members always, network
-    and Kafka-protocol faults through its proxies, failover on 3 nodes."""
-    if broker is None:
-        return ("zombie",)
-    families = ["zombie"]
-    proxies = getattr(broker, "faults", None)
-    if proxies is not None:
-        families.append("network")
-        if proxies and all(getattr(p, "protocol", False) for p in proxies):
-            families.append("protocol")
-    if broker.nodes >= 3 and getattr(broker, "provider", "") == "embedded":
-        families.append("broker")
-    return tuple(families)
+    """The fault families a broker allows beyond ``core`` (:meth:`Broker.fault_families`);
+    without a broker, frozen members only."""
+    return ("zombie",) if broker is None else broker.fault_families()
 
 
 def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str,
@@ -203,7 +193,7 @@ def execute(opts: RunOptions) -> int:
     result.finished_at = _now()
     if base is not None:
         result = base.apply(result)
-    paths = write_reports(result, run_dir)
+    paths = write_reports(result, run_dir, previous=opts.previous)
     print_summary(result)
     console.print(f"reports: {', '.join(str(p) for p in paths.values())}")
     if stopped is not None:

@@ -28,6 +28,8 @@ class Broker(ABC):
 
     provider: str = ""
     owned: bool = True
+    #: whether ``kill_node``/``restart_node`` work (the broker fault family)
+    restarts_nodes: bool = False
 
     def __init__(self, client_config: dict[str, Any] | None = None,
                  prefix: str | None = None) -> None:
@@ -68,6 +70,21 @@ class Broker(ABC):
         client.id prefix, see ``conformance.faults``), or None: this broker has none, so
         network faults cannot be injected."""
         return None
+
+    def fault_families(self) -> tuple[str, ...]:
+        """The fault families this broker allows beyond ``core``: frozen members always,
+        network faults through its proxies, Kafka-protocol faults when those proxies read
+        Kafka frames, node failover on 3 nodes of a provider that restarts nodes. The one
+        answer to "may this broker take this fault?"."""
+        families = ["zombie"]
+        proxies = self.faults
+        if proxies is not None:
+            families.append("network")
+            if proxies.proxies and all(p.protocol for p in proxies.proxies):
+                families.append("protocol")
+        if self.restarts_nodes and self.nodes >= 3:
+            families.append("broker")
+        return tuple(families)
 
     def describe(self) -> dict[str, Any]:
         return {"provider": self.provider, "version": self.version,

@@ -140,6 +140,7 @@ class EmbeddedKafka(Broker):
     """Apache Kafka 4.x in KRaft combined mode, started from jars fetched by ``mvn``."""
 
     provider = "embedded"
+    restarts_nodes = True
     owned = True
 
     def __init__(self, nodes: int = 1, kafka_version: str = DEFAULT_KAFKA_VERSION, *,

@@ -117,8 +117,7 @@ class Faults:
     @property
     def protocol_available(self) -> bool:
         """Whether the broker's fault proxies read Kafka frames (protocol faults work)."""
-        proxies = getattr(self.h.broker, "faults", None)
-        return bool(proxies) and all(getattr(p, "protocol", False) for p in proxies)
+        return "protocol" in self.h.broker.fault_families()
 
     @property
     def group_protocol(self) -> str:
@@ -177,7 +176,7 @@ class Faults:
     # -- broker failover -------------------------------------------------------------------
     @property
     def failover_available(self) -> bool:
-        return self.h.broker.nodes >= 3 and hasattr(self.h.broker, "restart_node")
+        return "broker" in self.h.broker.fault_families()
 
     def _node_ids(self) -> list[int]:
         return sorted(self.h.broker.admin.broker_ids())

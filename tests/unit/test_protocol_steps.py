@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from conformance.broker.base import Broker
 from conformance.faults import catalog
 from conformance.faults import protocol as P
+from conformance.faults.proxy import FaultProxy, ProxySet
 from conformance.machines import steps
 from conformance.run import HELD_BACK, fault_families, specs_for
 
@@ -135,16 +137,47 @@ def test_the_steps_need_the_family_and_proxies() -> None:
 
 
 # -- gating ------------------------------------------------------------------------------------
-class Proxies(list):  # a ProxySet stand-in: proxies that read Kafka frames
-    pass
+class FakeBroker(Broker):
+    """A broker that never starts: its proxies (unstarted) and node count are what it says."""
+
+    def __init__(self, proxies: ProxySet | None, nodes: int = 1, restarts: bool = False) -> None:
+        super().__init__()
+        self._proxies, self._nodes, self.restarts_nodes = proxies, nodes, restarts
+
+    def start(self) -> Broker:
+        return self
+
+    def stop(self) -> None:
+        pass
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return "127.0.0.1:1"
+
+    @property
+    def nodes(self) -> int:
+        return self._nodes
+
+    @property
+    def faults(self) -> ProxySet | None:
+        return self._proxies
+
+
+def proxies(protocol: bool) -> ProxySet:
+    return ProxySet([FaultProxy(("127.0.0.1", 9), protocol=protocol)])
 
 
 def test_a_proxied_broker_allows_the_protocol_family() -> None:
-    broker = SimpleNamespace(faults=Proxies([SimpleNamespace(protocol=True)]), nodes=1)
-    assert fault_families(broker) == ("zombie", "network", "protocol")  # type: ignore[arg-type]
-    bytes_only = SimpleNamespace(faults=Proxies([SimpleNamespace(protocol=False)]), nodes=1)
-    assert "protocol" not in fault_families(bytes_only)  # type: ignore[arg-type]
-    assert "protocol" not in fault_families(SimpleNamespace(faults=None, nodes=1))  # type: ignore[arg-type]
+    assert fault_families(FakeBroker(proxies(True))) == ("zombie", "network", "protocol")
+    assert "protocol" not in fault_families(FakeBroker(proxies(False)))
+    assert fault_families(FakeBroker(None)) == ("zombie",)
+    assert fault_families(None) == ("zombie",)
+
+
+def test_only_a_provider_that_restarts_nodes_allows_failover_and_on_three_nodes() -> None:
+    assert "broker" in fault_families(FakeBroker(None, nodes=3, restarts=True))
+    assert "broker" not in fault_families(FakeBroker(None, nodes=3))
+    assert "broker" not in fault_families(FakeBroker(None, nodes=1, restarts=True))
 
 
 @pytest.mark.parametrize(("profile", "drawn"), [("smoke", False), ("ci", False), ("dev", True),
