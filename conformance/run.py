@@ -143,6 +143,13 @@ def execute(opts: RunOptions) -> int:
             runtimes[prep.label] = runtimes.pop(prep.spec.label)
     broker = make_broker(bootstrap_servers=opts.bootstrap_servers, nodes=opts.nodes,
                          kafka_version=opts.kafka_version, client_config=opts.client_properties)
+    try:
+        with console.status("starting the broker"):
+            broker.start()
+    except BaseException:  # an interrupted or failed start: stop what it started, then say so
+        with contextlib.suppress(Exception):
+            broker.stop()
+        raise
     run_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]kafka-conformance {__version__}[/bold] run {run_id}, profile "
                   f"{opts.profile}, seed {opts.seed} (--seed {opts.seed} reproduces it), "
@@ -151,9 +158,7 @@ def execute(opts: RunOptions) -> int:
     jobs: list[Job] = []
     finished: dict[int, ClientResult] = {}
     stopped: BaseException | None = None
-    try:  # from the broker's start: an interrupted start stops what it started too
-        with console.status("starting the broker"):
-            broker.start()
+    try:
         result.broker = {**broker.describe(), "nodes": broker.nodes}
         console.print(f"broker: {broker.provider} Kafka {broker.version} at "
                       f"{broker.bootstrap_servers}; {opts.jobs} configuration(s) at a time")
