@@ -175,18 +175,29 @@ _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NA
 @click.option("--shard", default=None, metavar="K/N",
               help="run only shard K of N of the matrix (merge the shards' results.json "
                    "with 'kafka-conformance merge')")
+@click.option("--previous", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+              help="the results.json of an earlier run: the report's header says what changed "
+                   "since (new failures, fixed, new hazards, as 'compare' finds them)")
 def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
         bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
         kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
         out: str, baseline: str | None, only: tuple[str, ...], jobs: int | None,
-        shard: str | None) -> None:
+        shard: str | None, previous: str | None) -> None:
     """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
     from pathlib import Path
 
+    from conformance.errors import UsageError
     from conformance.jobs import default_jobs
     from conformance.merge import parse_shard
     from conformance.options import PROTOCOLS, RunOptions, client_properties, client_specs
+    from conformance.report.since import load_previous
     from conformance.run import execute
+
+    if previous:  # read before anything runs: a bad file is a usage error (exit 2)
+        try:
+            load_previous(previous)
+        except UsageError as exc:
+            raise UsageError(f"--previous {exc}") from None
 
     opts = RunOptions(clients=client_specs(clients_, adapter_refs),
                       bootstrap_servers=bootstrap_servers,
@@ -194,7 +205,8 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
                       kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
                       profile=profile, seed=seed, out=Path(out),
                       baseline=Path(baseline) if baseline else None, only=only,
-                      jobs=jobs or default_jobs(), shard=parse_shard(shard) if shard else None)
+                      jobs=jobs or default_jobs(), shard=parse_shard(shard) if shard else None,
+                      previous=Path(previous) if previous else None)
     sys.exit(execute(opts))
 
 

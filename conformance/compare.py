@@ -91,6 +91,13 @@ def compare(old: RunResult, new: RunResult, old_spec: str | None = None,
                       unchanged)
 
 
+def compare_runs(old: RunResult, new: RunResult) -> list[Comparison]:
+    """One comparison per client spec both runs hold (a run of several specs against the
+    same run later), in NEW's order."""
+    both = set(specs_in(old))
+    return [compare(old, new, spec, spec) for spec in specs_in(new) if spec in both]
+
+
 def specs_in(result: RunResult) -> list[str]:
     """The distinct client specs of a run, in order of appearance."""
     return list(dict.fromkeys(spec_of(c) for c in result.clients))

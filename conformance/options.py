@@ -34,6 +34,7 @@ class RunOptions:
     only: tuple[str, ...] = ()
     jobs: int = 1  # configurations at a time on the one broker
     shard: tuple[int, int] | None = None  # (K, N): run only shard K of N of the matrix
+    previous: Path | None = None  # a results.json the report says what changed since
 
 
 def client_specs(clients: tuple[str, ...], adapter_refs: tuple[str, ...] = ()

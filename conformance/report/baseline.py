@@ -113,8 +113,10 @@ class Baseline:
         return next((d for d in self.deviations if d.matches(client, check)), None)
 
     def apply(self, result: RunResult) -> RunResult:
-        """A copy of ``result`` where every failure the baseline covers is ``expected``."""
+        """A copy of ``result`` where every failure the baseline covers is ``expected``; its
+        ``environment["baseline"]`` names this baseline's file (the report header shows it)."""
         out = copy.deepcopy(result)
+        out.environment = {**out.environment, "baseline": self.source}
         for client in out.clients:
             for i, check in enumerate(client.checks):
                 if check.verdict != Verdict.FAIL:

@@ -1,9 +1,11 @@
-"""What a run ran on, for the report header: the suite's Python and, per client spec, the
-runtime its workers run (``python 3.12.3``, ``java 17.0.9``, ``go1.22.4``) and, for
+"""What a run ran on, for the report header: the suite's Python and git commit and, per client
+spec, the runtime its workers run (``python 3.12.3``, ``java 17.0.9``, ``go1.22.4``) and, for
 confluent-kafka, the librdkafka release underneath.
 
-Stored in ``RunResult.environment`` as ``{"python": "3.12.3", "clients": {spec: {"runtime":
-..., "librdkafka": ...}}}``; the command line in ``RunResult.command_line``.
+Stored in ``RunResult.environment`` as ``{"python": "3.12.3", "commit": "431d738-dirty",
+"clients": {spec: {"runtime": ..., "librdkafka": ...}}}`` (``commit`` only when the suite runs
+from a git checkout of its own; ``baseline``, the file applied, is added by ``Baseline.apply``);
+the command line in ``RunResult.command_line``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
+#: the folder of the ``conformance`` package (its parent is the checkout's root, if any)
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 LIBRDKAFKA_PROBE = ("import confluent_kafka as c; v = c.libversion(); "
                     "print(v[0] if isinstance(v, tuple) else v)")
 
@@ -56,7 +61,35 @@ def run_environment(clients: Iterable[DescribedClient | None]) -> dict[str, Any]
             if lib:
                 entry["librdkafka"] = lib
         out[client.label] = entry
-    return {"python": sys.version.split()[0], "clients": out}
+    env: dict[str, Any] = {"python": sys.version.split()[0], "clients": out}
+    commit = suite_commit()
+    if commit:
+        env["commit"] = commit
+    return env
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    """``git ARGS`` run in ``cwd``: its output, or None when git is missing or fails."""
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def suite_commit(package_dir: Path = PACKAGE_DIR) -> str:
+    """The suite's own git commit (``431d738``, ``431d738-dirty`` when ``git status`` lists
+    changes); '' when the package is not the top of a git checkout (installed in
+    site-packages, even inside someone else's repository) or git is missing."""
+    top = _git(["rev-parse", "--show-toplevel"], package_dir)
+    if not top or Path(top).resolve() != package_dir.parent.resolve():
+        return ""
+    commit = _git(["rev-parse", "--short", "HEAD"], package_dir)
+    if not commit:
+        return ""
+    status = _git(["status", "--porcelain"], package_dir)
+    return commit + ("-dirty" if status else "")
 
 
 def librdkafka_version(python: str, env: dict[str, str] | None = None) -> str:

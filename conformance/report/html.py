@@ -7,8 +7,11 @@ Layout, top to bottom:
                 that reproduces it
     hazards     folded, one line per (check, anomalies) across clients: how many cells, a link
                 to each cell's section, the first cause (``hazard_groups``)
-    header      exit code, an "incomplete" banner for an interrupted run, run id, profile, seed,
-                command line, the suite's Python, Kafka and broker, one line per client spec
+    header      exit code, an "incomplete" banner for an interrupted run, run id, the suite's
+                version and git commit, profile, seed, command line, the baseline applied (or
+                none), "since the last run" (``run --previous``: new failures, fixed, new
+                hazards, as ``compare`` finds them), the suite's Python, Kafka and broker,
+                one line per client spec
                 (release, runtime: Python or Java version, librdkafka under confluent-kafka)
     matrices    generated-scenario invariants (a row per client spec and configuration) and
                 fixed scenarios (a row per scenario, as in the console, a column per entry);
@@ -67,23 +70,27 @@ EXIT_CODES = {
 SEVERITY = {Verdict.FAIL: 0, Verdict.UNKNOWN: 1, Verdict.EXPECTED: 2, Verdict.HAZARD: 3}
 
 
-def render_html(result: RunResult, run_dir: str | Path | None = None) -> str:
-    """The HTML page of ``result``; history files are resolved against ``run_dir``."""
+def render_html(result: RunResult, run_dir: str | Path | None = None,
+                since: dict[str, Any] | None = None) -> str:
+    """The HTML page of ``result``; history files are resolved against ``run_dir``;
+    ``since``: the "since the last run" line (``since.since_file``)."""
     env = Environment(loader=PackageLoader("conformance.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template(TEMPLATE).render(**page_context(result, run_dir))
+    return env.get_template(TEMPLATE).render(**page_context(result, run_dir, since))
 
 
-def write_html(result: RunResult, path: str | Path, run_dir: str | Path | None = None) -> Path:
+def write_html(result: RunResult, path: str | Path, run_dir: str | Path | None = None,
+               since: dict[str, Any] | None = None) -> Path:
     """Write ``index.html`` to ``path``; ``run_dir`` defaults to the file's folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(result, path.parent if run_dir is None else run_dir),
+    path.write_text(render_html(result, path.parent if run_dir is None else run_dir, since),
                     encoding="utf-8")
     return path
 
 
-def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[str, Any]:
+def page_context(result: RunResult, run_dir: str | Path | None = None,
+                 since: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain values."""
     checks: dict[str, str] = {}
     counts: Counter[str] = Counter()
@@ -105,7 +112,7 @@ def page_context(result: RunResult, run_dir: str | Path | None = None) -> dict[s
     return {
         "failures": [_failure(s) for s in sections if s["verdict"] == str(Verdict.FAIL)],
         "hazards": hazard_groups(sections),
-        "run": _header(result),
+        "run": _header(result) | {"since": since},
         "matrices": matrices(result),
         "legend": {"verdicts": [(v, SYMBOLS[Verdict(v)], text, counts.get(v, 0))
                                 for v, text in VERDICTS.items()],
@@ -169,7 +176,8 @@ def _header(result: RunResult) -> dict[str, Any]:
     return {
         "run_id": result.run_id, "tool_version": result.tool_version or "?",
         "profile": result.profile, "seed": "" if result.seed is None else str(result.seed),
-        "command_line": result.command_line,
+        "command_line": result.command_line, "commit": str(env.get("commit") or ""),
+        "baseline": _baseline(result),
         "python": str(env.get("python", "")), "java": ", ".join(runtimes),
         "kafka": str(result.broker.get("version", "")),
         "started_at": result.started_at, "finished_at": result.finished_at,
@@ -179,6 +187,16 @@ def _header(result: RunResult) -> dict[str, Any]:
         "errors": list(result.errors), "clients": clients,
         "incomplete": bool(getattr(result, "incomplete", False)),
     }
+
+
+def _baseline(result: RunResult) -> str:
+    """The baseline file applied; '' when none (results written before the file was recorded
+    that have ``expected`` cells: "applied, file not recorded")."""
+    recorded = (result.environment or {}).get("baseline")
+    if recorded:
+        return str(recorded)
+    expected = any(c.verdict == Verdict.EXPECTED for cl in result.clients for c in cl.checks)
+    return "applied, file not recorded" if expected else ""
 
 
 def _section(result: RunResult, client: ClientResult, c: CheckResult, anchor: str,

@@ -18,7 +18,9 @@ suite carries the property ``incomplete`` (``true``/``false``).
 
 Every testcase that is not a pass links to its cell's section in the HTML report
 (``index.html#<anchor>``, see ``columns.cell_anchor``): in its messages and as the testcase
-property ``html``.
+property ``html``. Its text ends with the commands that reproduce it, as the HTML report prints
+them (``reproduce``): the replay of its ``replay.json`` (relative to the report's folder, to
+run there) and the ``run`` narrowed to its client, protocol and seed.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ import json
 import re
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from conformance.report.columns import cell_anchor, column_ids, spec_of
+from conformance.report.reproduce import replay_command, replay_path, rerun_command
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 JUNIT_FILE = "junit.xml"
@@ -46,10 +50,11 @@ def xml_text(value: Any) -> str:
     return _INVALID_XML.sub("", str(value))
 
 
-def build_junit(result: RunResult) -> ET.Element:
-    """The ``<testsuites>`` element of ``result``."""
+def build_junit(result: RunResult, run_dir: str | Path | None = None) -> ET.Element:
+    """The ``<testsuites>`` element of ``result``; ``run_dir`` (the report's folder) tells
+    which cells have a ``replay.json`` (without it: those that recorded steps)."""
     root = ET.Element("testsuites", name=ROOT_NAME)
-    suites = [_suite(result, client, suite_id, n) for n, (client, suite_id)
+    suites = [_suite(result, client, suite_id, n, run_dir) for n, (client, suite_id)
               in enumerate(zip(result.clients, column_ids(result.clients), strict=True))]
     if result.errors or result.incomplete:
         suites.append(_errors_suite(result))
@@ -63,29 +68,43 @@ def build_junit(result: RunResult) -> ET.Element:
     return root
 
 
-def write_junit(result: RunResult, path: str | Path) -> Path:
+def write_junit(result: RunResult, path: str | Path, run_dir: str | Path | None = None) -> Path:
     """Write the junit XML of ``result`` to ``path`` (UTF-8, with an XML declaration)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = ET.ElementTree(build_junit(result))
+    tree = ET.ElementTree(build_junit(result, run_dir))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
     return path
 
 
-def _suite(result: RunResult, client: ClientResult, suite_id: str, entry: int) -> ET.Element:
+def _suite(result: RunResult, client: ClientResult, suite_id: str, entry: int,
+           run_dir: str | Path | None) -> ET.Element:
     suite = ET.Element("testsuite", name=xml_text(suite_id))
     counts = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     props = ET.SubElement(suite, "properties")
     for name, value in _properties(result, client):
         ET.SubElement(props, "property", name=xml_text(name), value=xml_text(value))
     for k, check in enumerate(client.checks):
-        suite.append(_case(suite_id, check, counts, f"{HTML_PAGE}#{cell_anchor(entry, k)}"))
+        commands = [] if check.verdict in (Verdict.PASS, Verdict.UNSUPPORTED) else \
+            _commands(result, client, check, run_dir)
+        suite.append(_case(suite_id, check, counts, f"{HTML_PAGE}#{cell_anchor(entry, k)}",
+                           commands))
     _set_counts(suite, counts, sum(c.seconds for c in client.checks), result, suite_id)
     return suite
 
 
-def _case(suite_id: str, check: CheckResult, counts: dict[str, int], link: str) -> ET.Element:
+def _commands(result: RunResult, client: ClientResult, check: CheckResult,
+              run_dir: str | Path | None) -> list[str]:
+    """The lines that reproduce a cell: its replay (if it has a replay.json), its rerun."""
+    replay = replay_path(check, run_dir)
+    return ([f"replay (in the report's folder): {replay_command(replay)}"] if replay else []) \
+        + [f"run again (this client, protocol and seed): "
+           f"{rerun_command(result, client, check)}"]
+
+
+def _case(suite_id: str, check: CheckResult, counts: dict[str, int], link: str,
+          commands: list[str]) -> ET.Element:
     case = ET.Element("testcase", name=xml_text(check.check), classname=xml_text(suite_id),
                       time=f"{check.seconds:.3f}")
     counts["tests"] += 1
@@ -98,20 +117,20 @@ def _case(suite_id: str, check: CheckResult, counts: dict[str, int], link: str) 
         counts["failures"] += 1
         el = ET.SubElement(case, "failure", type=xml_text(_anomalies(check) or "fail"),
                            message=xml_text(f"{failure_message(check)} ({see})"))
-        el.text = xml_text(f"{see}\n{_failure_text(check)}")
+        el.text = xml_text(f"{see}\n{_failure_text(check, commands)}")
     elif verdict == Verdict.UNKNOWN:
         counts["errors"] += 1
         cause = _first_line(check.note) or "the check could not decide"
         el = ET.SubElement(case, "error", type="unknown",
                            message=xml_text(f"{_section(check)} undecided: {cause} ({see})"))
-        el.text = xml_text(f"{see}\n{_failure_text(check)}")
+        el.text = xml_text(f"{see}\n{_failure_text(check, commands)}")
     elif verdict == Verdict.UNSUPPORTED:
         counts["skipped"] += 1
         ET.SubElement(case, "skipped",
                       message=xml_text(check.note or "unsupported by this client/adapter"))
     elif verdict in (Verdict.HAZARD, Verdict.EXPECTED):
         out = ET.SubElement(case, "system-out")
-        out.text = xml_text(f"{_explanation(check)}\n{see}")
+        out.text = xml_text(f"{_explanation(check, commands)}\n{see}")
     return case
 
 
@@ -188,7 +207,7 @@ def _anomalies(check: CheckResult) -> str:
     return ",".join(dict.fromkeys(v.anomaly for v in check.violations if v.anomaly))
 
 
-def _failure_text(check: CheckResult) -> str:
+def _failure_text(check: CheckResult, commands: Sequence[str] = ()) -> str:
     lines = []
     if check.note:
         lines.append(check.note)
@@ -205,21 +224,18 @@ def _failure_text(check: CheckResult) -> str:
         lines += [f"  {s}" for s in check.steps]
     if check.history_file:
         lines.append(f"history: {check.history_file}")
-        if check.steps:  # a failing generated example keeps its replay.json beside it
-            folder = Path(check.history_file).parent.as_posix()
-            lines.append(f"replay (in the report's folder): kafka-conformance replay "
-                         f"{folder}/replay.json")
     lines.append(f"examples: {check.examples}")
+    lines += commands
     return "\n".join(lines)
 
 
-def _explanation(check: CheckResult) -> str:
+def _explanation(check: CheckResult, commands: list[str]) -> str:
     if check.verdict == Verdict.HAZARD:
         head = (f"hazard: documented Kafka behaviour reproduced and measured "
                 f"({_section(check)}), not a client bug")
     else:
         head = f"expected: a known deviation listed in the baseline ({_section(check)})"
-    return head + "\n" + _failure_text(check)
+    return head + "\n" + _failure_text(check, commands)
 
 
 def _scalar(value: Any) -> str:

@@ -9,6 +9,8 @@ artifact is unpacked. Commands:
     kafka-conformance replay <example>/replay.json      (in the report's folder) the same steps
     kafka-conformance run --only <check or generated> --client <spec> --protocol <p>
         --profile <profile> --seed <seed>               that client and protocol only, again
+
+The JUnit failure body carries the same two commands (``replay_command``, ``rerun_command``).
 """
 
 from __future__ import annotations
@@ -37,18 +39,61 @@ def _log_name(path: Path, folder: Path) -> str:
     return f"log {name}" + (" (empty)" if empty else "")
 
 
+def replay_path(check: CheckResult, run_dir: str | Path | None) -> str:
+    """The cell's ``replay.json``, relative to the run folder ('' if it has none): the file
+    beside its history when ``run_dir`` shows it exists; without ``run_dir``, when the cell
+    recorded steps (a failing generated example writes its replay.json beside its history)."""
+    if not check.history_file:
+        return ""
+    path = Path(check.history_file).parent / REPLAY_FILE
+    if run_dir is None:
+        return path.as_posix() if check.steps else ""
+    return path.as_posix() if (Path(run_dir) / path).is_file() else ""
+
+
+def replay_command(path: str) -> str:
+    """``kafka-conformance replay <path>``, to run in the report's folder."""
+    return shlex.join(["kafka-conformance", "replay", path])
+
+
+def rerun_command(result: RunResult, client: ClientResult, check: CheckResult) -> str:
+    """``kafka-conformance run`` narrowed to this cell: its fixed scenario (or the generated
+    scenarios), its client, its group protocol, the run's profile and seed, and the embedded
+    broker's node count and Kafka release when they are not the defaults."""
+    if client.adapter:  # an adapter given by reference: the column shows its declared name
+        pick = ["--adapter", client.adapter]
+    else:
+        spec = spec_of(client)
+        pick = ["--adapter" if spec.endswith(".py") or ".py:" in spec else "--client", spec]
+    protocol = client.protocol or (client.label.split()[0] if client.label.split()[:1] in (
+        ["classic"], ["consumer"]) else "")  # results written before the protocol was kept
+    seed = [] if result.seed is None else ["--seed", str(result.seed)]
+    broker: list[str] = []
+    if result.broker.get("provider") == "embedded":
+        from conformance.broker.jars import DEFAULT_KAFKA_VERSION  # the broker package is slow
+
+        if result.broker.get("nodes") not in (None, 1):
+            broker += ["--nodes", str(result.broker["nodes"])]
+        version = result.broker.get("version")
+        if version and version != DEFAULT_KAFKA_VERSION:
+            broker += ["--kafka-version", str(version)]
+    return shlex.join(["kafka-conformance", "run", "--only",
+                       check.check if is_fixed(check.check) else "generated", *pick,
+                       *(["--protocol", protocol] if protocol else []),
+                       "--profile", result.profile, *seed, *broker])
+
+
 def reproduce(result: RunResult, client: ClientResult, check: CheckResult,
               run_dir: str | Path | None) -> dict[str, Any]:
     """Links (relative to the run folder), commands, seed and shrink state of one cell."""
     base = Path(run_dir) if run_dir is not None else None
     links: list[tuple[str, str]] = []
-    replay = ""
+    replay = replay_path(check, run_dir)
     if check.history_file:
         history = Path(check.history_file)
         links.append(("history", history.as_posix()))
         folder = history.parent
-        if base is not None and (base / folder / REPLAY_FILE).is_file():
-            replay = (folder / REPLAY_FILE).as_posix()
+        if replay:
             links.append(("replay", replay))
         if base is not None and (base / folder).is_dir():
             logs = sorted((base / folder).rglob("*.stderr"))[:MAX_LOGS]
@@ -57,19 +102,10 @@ def reproduce(result: RunResult, client: ClientResult, check: CheckResult,
     commands = []
     if replay:
         commands.append(("in the report's folder: replay these steps on a fresh broker",
-                         shlex.join(["kafka-conformance", "replay", replay])))
-    spec = spec_of(client)
-    pick = ["--adapter", spec] if ("/" in spec or spec.endswith(".py") or ".py:" in spec) \
-        else ["--client", spec]
-    protocol = client.protocol or (client.label.split()[0] if client.label.split()[:1] in (
-        ["classic"], ["consumer"]) else "")  # results written before the protocol was kept
-    seed = [] if result.seed is None else ["--seed", str(result.seed)]
-    again = ["kafka-conformance", "run", "--only",
-             check.check if is_fixed(check.check) else "generated", *pick,
-             *(["--protocol", protocol] if protocol else []), "--profile", result.profile, *seed]
+                         replay_command(replay)))
     commands.append(("run this fixed scenario again" if is_fixed(check.check) else
                      "run this client's search again with its seed (timing may differ)",
-                     shlex.join(again)))
+                     rerun_command(result, client, check)))
     shrink = check.shrink or ("" if is_fixed(check.check) or not check.steps else
                               "shrink state not recorded")
     return {

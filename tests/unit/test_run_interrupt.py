@@ -86,7 +86,7 @@ def test_a_complete_run_is_not_marked_incomplete(monkeypatch, tmp_path) -> None:
 def test_an_interrupted_broker_start_still_stops_the_broker(monkeypatch, tmp_path) -> None:
     """Ctrl-C while the broker starts (a node may be up already): what it started is stopped,
     and the interruption goes on up (no run has begun: no report)."""
-    out, broker, stopped = _execute(monkeypatch, tmp_path, _finished)
+    out, broker, _stopped = _execute(monkeypatch, tmp_path, _finished)
 
     def interrupted() -> None:
         raise KeyboardInterrupt
