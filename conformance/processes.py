@@ -133,9 +133,9 @@ def kill(proc: subprocess.Popen, timeout: float = 30.0) -> int | None:
 def write_owner(run_dir: Path) -> None:
     """Mark ``run_dir`` as owned by this process (pid + start time)."""
     me = psutil.Process()
-    (run_dir / "owner.json").write_text(
-        json.dumps({"pid": me.pid, "create_time": me.create_time()})
-    )
+    partial = run_dir / f".owner.json.{me.pid}"
+    partial.write_text(json.dumps({"pid": me.pid, "create_time": me.create_time()}))
+    os.replace(partial, run_dir / "owner.json")  # atomic: a reaper never reads half a file
 
 
 def _owner_alive(run_dir: Path) -> bool:
@@ -192,8 +192,10 @@ def stop_children(keep: Collection[int] = (), grace: float = 5.0) -> None:
 def reap_orphans(runs_root: Path, min_age: float = 2.0) -> int:
     """Kill processes of run folders whose owner died, and delete those folders.
 
-    Returns the number of folders reaped. Folders younger than ``min_age`` seconds without an
-    owner file are left alone (their owner may be writing it right now).
+    Returns the number of folders reaped. Folders younger than ``min_age`` seconds are left
+    alone, owner file or not: their owner may be writing it right now (a reaper that read a
+    half-written owner file took a starting broker's folder, seen with several test workers
+    starting brokers at once); a dead owner's folder is reaped by a later start.
     """
     if not runs_root.is_dir():
         return 0
@@ -201,8 +203,11 @@ def reap_orphans(runs_root: Path, min_age: float = 2.0) -> int:
     for run_dir in runs_root.iterdir():
         if not run_dir.is_dir() or _owner_alive(run_dir):
             continue
-        young = time.time() - run_dir.stat().st_mtime < min_age
-        if young and not (run_dir / "owner.json").exists():
+        try:
+            young = time.time() - run_dir.stat().st_mtime < min_age
+        except OSError:  # reaped meanwhile by another process
+            continue
+        if young:
             continue
         kill_processes(processes_using(run_dir))
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -62,3 +63,24 @@ def test_a_child_started_from_any_thread_dies_with_a_killed_parent() -> None:
         parent.kill()
         parent.wait(10)
         parent.stdout.close()
+
+
+def test_a_young_run_folder_is_never_reaped_even_with_a_half_written_owner_file(tmp_path):
+    """Another process starting a broker may be writing its owner file right now: a reaper
+    that took an unreadable file for a dead owner deleted a starting broker's folder."""
+    young = tmp_path / "young"
+    young.mkdir()
+    (young / "owner.json").write_text("")  # half written
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "owner.json").write_text('{"pid": 999999999, "create_time": 0}')  # a dead owner
+    stamp = time.time() - 60
+    os.utime(old, (stamp, stamp))
+    assert processes.reap_orphans(tmp_path) == 1
+    assert young.is_dir() and not old.exists()
+
+
+def test_the_owner_file_is_written_whole(tmp_path):
+    processes.write_owner(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["owner.json"]
+    assert processes._owner_alive(tmp_path)
