@@ -407,17 +407,19 @@ class NeverRejoins(Delegating):
         outer = self
 
         class Listener:
+            # once removed, nothing more reaches the application: a rejoin that completes in
+            # the very poll that reported the loss (seen under load) is left unheard too
             def on_assigned(self, partitions):
-                if not outer.left:
+                if not outer.removed:
                     listener.on_assigned(partitions)
 
             def on_revoked(self, partitions):
-                if not outer.left:
+                if not outer.removed:
                     listener.on_revoked(partitions)
 
             def on_lost(self, partitions):
-                if not outer.left:
-                    outer.removed = outer.removed or bool(partitions)
+                if not outer.removed:
+                    outer.removed = bool(partitions)
                     listener.on_lost(partitions)
 
         self.inner.subscribe(topics, Listener())
@@ -429,7 +431,8 @@ class NeverRejoins(Delegating):
         if self.left:
             time.sleep(timeout)
             return []
-        return self.inner.poll(timeout, max_records)
+        records = self.inner.poll(timeout, max_records)
+        return [] if self.removed else records  # removed in this very poll: nothing handed on
 
 
 class StopsFetchingRetained(Delegating):

@@ -319,8 +319,11 @@ def _owning(sc: Scenario, drawn: Args) -> Args | None:
 @step("stop {member} (close) while an async commit is in flight", draws=({"i": MEMBER},),
       when=lambda sc: any(sc.h.owned(m) for m in sc.h.live()), resolver=_owning)
 def close_during_async_commit(sc: Scenario, member: str) -> None:
+    """The group's committed offsets are observed as soon as the member is closed: what the
+    close left is judged before a successor's first commit can move it on."""
     sc.owned_request(member, {"type": "commit", "processed": True, "asynchronous": True})
     sc.h.stop_member(member)
+    sc.h.observe_group()
 
 
 # -- zombie ----------------------------------------------------------------------------------
