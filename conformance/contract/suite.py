@@ -865,8 +865,13 @@ def test_auto_commits_reach_the_auto_commit_callback(make, combo, kafka_broker,
     periodic = make(group, enable_auto_commit=True, auto_commit_interval_ms=200)
     auto = CommitResults()
     periodic.set_auto_commit_callback(auto)
-    periodic.subscribe([topic], Recorder())
-    records = poll_records(periodic, 6)
+    recorder = Recorder()
+    periodic.subscribe([topic], recorder)
+    try:
+        records = poll_records(periodic, 6)
+    except AssertionError:  # nothing read: kafka-python's first-join stall, or a failure
+        _xfail_on_the_known_stall(periodic, recorder, {tp})
+        raise
     expected = 6
     if stores:  # only what was stored (processed) is committed
         assert periodic.store(records[:4]) == {tp: 4}
