@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from loopback import serving
 
 from conformance.faults.proxy import Fault, FaultProxy, ProxySet, read_client_id
 
@@ -52,13 +53,8 @@ class _Echo(socketserver.BaseRequestHandler):
 
 @pytest.fixture
 def echo() -> Iterator[tuple[str, int]]:
-    server = _EchoServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.server_address[:2]
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(_EchoServer(("127.0.0.1", 0), _Echo)) as address:
+        yield address
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import random
 import socket
 import socketserver
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from kio.index import load_request_schema, load_response_schema
 from kio.schema.errors import ErrorCode
 from kio.serial import entity_reader, entity_writer
+from loopback import serving
 
 from conformance.faults import protocol as P
 from conformance.faults.proxy import FaultProxy, ProxySet
@@ -448,13 +448,8 @@ class _Answer(socketserver.BaseRequestHandler):
 
 @pytest.fixture
 def responder() -> Iterator[tuple[str, int]]:
-    server = _Responder(("127.0.0.1", 0), _Answer)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server.server_address[:2]
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(_Responder(("127.0.0.1", 0), _Answer)) as address:
+        yield address
 
 
 def read_frames(sock: socket.socket, count: int) -> list[bytes]:
