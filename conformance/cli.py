@@ -210,6 +210,60 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
     sys.exit(execute(opts))
 
 
+@cli.command("history")
+@click.option("--client", "client", required=True, metavar="NAME",
+              help="a built-in client (kafka-python, confluent-kafka, java, franz-go, ...)")
+@click.option("--releases", "releases_spec", required=True, metavar="SPEC",
+              help="A..B (inclusive, in version order; A.. or ..B open), every-minor (the "
+                   "newest patch of each minor), last:N, or a list V1,V2,...")
+@click.option("--bootstrap-servers", default=None, help="use this existing cluster")
+@click.option("--client-property", "client_props", multiple=True,
+              help="KEY=VALUE passed to every client (e.g. SASL/SSL), repeatable")
+@click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True)
+@click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
+@click.option("--protocol", "protocols", multiple=True,
+              type=click.Choice(["classic", "consumer"]),
+              help="group protocol(s); default: both")
+@click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]), default="ci",
+              show_default=True, help="search effort, as for run")
+@click.option("--seed", type=int, default=None, help="Hypothesis seed (the same for every "
+                                                     "release)")
+@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--baseline", type=click.Path(dir_okay=False), default=None,
+              help="TOML file of known deviations (reported as expected)")
+@click.option("--only", "only", multiple=True,
+              help="run only: 'generated', 'semantics', a section (S1..S9) or a check id; "
+                   "repeatable")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="configurations run at once on the one broker, as for run")
+def history(client: str, releases_spec: str, bootstrap_servers: str | None,
+            client_props: tuple[str, ...], nodes: str, kafka_version: str,
+            protocols: tuple[str, ...], profile: str, seed: int | None, out: str,
+            baseline: str | None, only: tuple[str, ...], jobs: int | None) -> None:
+    """One run over chosen releases of one client (one broker; each release its own
+    environment or build), then a release-history report in the run's folder: history.html
+    (releases by checks, changes marked), history.json and a console table. Exits as run."""
+    from pathlib import Path
+
+    from conformance.clients.releases import releases
+    from conformance.errors import UsageError
+    from conformance.jobs import default_jobs
+    from conformance.options import PROTOCOLS, RunOptions, client_properties
+    from conformance.release_history import run_history, select_releases
+
+    if "==" in client or "@" in client:
+        raise UsageError(f"--client {client!r}: give the client's name only; --releases "
+                         f"chooses its releases")
+    selection = select_releases(releases(client, pre=True), releases_spec, client)
+    opts = RunOptions(bootstrap_servers=bootstrap_servers,
+                      client_properties=client_properties(client_props), nodes=int(nodes),
+                      kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
+                      profile=profile, seed=seed, out=Path(out),
+                      baseline=Path(baseline) if baseline else None, only=only,
+                      jobs=jobs or default_jobs())
+    sys.exit(run_history(opts, client, selection))
+
+
 @cli.command("replay")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--client", "client", default=None, metavar="SPEC",
