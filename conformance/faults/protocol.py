@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+import os
 import struct
 import threading
 import time
@@ -41,6 +42,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, get_args, get_origin
+
+from conformance.cache import cache_root
+
+# kio registers Hypothesis strategies for its types when it is imported beside Hypothesis, and
+# that writes Hypothesis's character tables into ``.hypothesis`` in the working directory: a
+# run must write only under its --out, so Hypothesis's storage goes to the cache folder (unless
+# the user chose one). Read by Hypothesis at its first storage access.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(cache_root() / "hypothesis"))
 
 from kio.index import UnknownAPIKey, UnknownEntity, load_request_schema, load_response_schema
 from kio.schema.errors import ErrorCode
