@@ -146,18 +146,27 @@ _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NA
                 "default: java (the reference) and the Python clients beside the suite")
 
 
+def _broker_and_protocol_options(fn: Any) -> Any:
+    """The options ``run`` and ``history`` share: which broker, client properties, protocols."""
+    for option in reversed([
+        click.option("--bootstrap-servers", default=None, help="use this existing cluster"),
+        click.option("--client-property", "client_props", multiple=True,
+                     help="KEY=VALUE passed to every client (e.g. SASL/SSL), repeatable"),
+        click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True),
+        click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True),
+        click.option("--protocol", "protocols", multiple=True,
+                     type=click.Choice(["classic", "consumer"]),
+                     help="group protocol(s); default: both"),
+    ]):
+        fn = option(fn)
+    return fn
+
+
 @cli.command("run")
 @click.option("--client", "clients_", multiple=True, metavar="SPEC", help=_CLIENT_HELP)
 @click.option("--adapter", "adapter_refs", multiple=True,
               help="an adapter in your own code: module:Class or path/to/file.py:Class")
-@click.option("--bootstrap-servers", default=None, help="use this existing cluster")
-@click.option("--client-property", "client_props", multiple=True,
-              help="KEY=VALUE passed to every client (e.g. SASL/SSL), repeatable")
-@click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True)
-@click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
-@click.option("--protocol", "protocols", multiple=True,
-              type=click.Choice(["classic", "consumer"]),
-              help="group protocol(s); default: both")
+@_broker_and_protocol_options
 @click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]), default="ci",
               show_default=True,
               help="search effort: smoke (a quick look, no shrinking), ci (bounded), dev, "
@@ -216,14 +225,7 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
 @click.option("--releases", "releases_spec", required=True, metavar="SPEC",
               help="A..B (inclusive, in version order; A.. or ..B open), every-minor (the "
                    "newest patch of each minor), last:N, or a list V1,V2,...")
-@click.option("--bootstrap-servers", default=None, help="use this existing cluster")
-@click.option("--client-property", "client_props", multiple=True,
-              help="KEY=VALUE passed to every client (e.g. SASL/SSL), repeatable")
-@click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True)
-@click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True)
-@click.option("--protocol", "protocols", multiple=True,
-              type=click.Choice(["classic", "consumer"]),
-              help="group protocol(s); default: both")
+@_broker_and_protocol_options
 @click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]), default="ci",
               show_default=True, help="search effort, as for run")
 @click.option("--seed", type=int, default=None, help="Hypothesis seed (the same for every "
