@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conformance.checkers import run_checks
-from conformance.checkers.spans import isolations
+from conformance.checkers.spans import GroupOffsets, isolations
 from conformance.history import History
 from conformance.report.baseline import Baseline
 from conformance.scenarios.commits import judge_removal
@@ -196,3 +196,25 @@ def test_async_record_commits_cut_short_by_a_kill_are_not_over_the_bound() -> No
     cells = judged("confluent-kafka-consumer-record-async-kill-ci")
     assert cells["duplicates-bounded"].verdict == Verdict.PASS
     assert {c.verdict for c in cells.values()} <= {Verdict.PASS, Verdict.HAZARD}
+
+
+def test_soak_seed20_a_report_asked_while_a_commit_was_on_its_way_predates_it() -> None:
+    """java, classic, soak seed 20: m1 requested a commit of 13 for partition 1 (event 150),
+    the harness asked the broker for the group's offsets (event 151: 12, the commit not
+    applied yet), then the commit's ok came (event 154) and m1 was killed. The drain started
+    at 14 (offset 13 is a transaction marker): right. The report was taken for the later
+    fact because it was asked after the request was sent (a suite bug): a report asked before
+    the acknowledgement that shows another offset predates the commit."""
+    name = "java-classic-start-after-committed-soak-seed20"
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    tp = (history.events[150].data["offsets"][1][0], 1)
+    assert history.events[151].type == "group_offsets" and history.events[154].type == "committed"
+    drain = next(e.index for e in history.of_type("drain_started"))
+    assert GroupOffsets(history).at(tp, drain) == (154, 13)
+    assert all(v != Verdict.FAIL for v in verdicts(name).values())
+    # the same report asked after the acknowledgement is the later fact: the drain's 14
+    # would skip record 12 again, and start-position says so
+    late = History(replace(e, data={**e.data, "asked": history.events[154].ts + 0.001})
+                   if e.index == 151 else e for e in history.events)
+    assert GroupOffsets(late).at(tp, drain) == (151, 12)
+    assert {r.check: r.verdict for r in run_checks(late)}["start-position"] == Verdict.FAIL
