@@ -610,6 +610,7 @@ class DoublePauseSkipsOne(_Skips):
     def __init__(self, config: ConsumerConfig) -> None:
         super().__init__(config)
         self.paused: set[TopicPartition] = set()
+        self.skip_from: dict[TopicPartition, int] = {}
 
     def pause(self, tps) -> None:
         self.inner.pause(tps)
@@ -620,9 +621,18 @@ class DoublePauseSkipsOne(_Skips):
                 # the client's position
                 at = (max(self.next[tp], self.high[tp]) if tp in self.next
                       else self.inner.position(tp))
-                if at >= 0:
-                    self.skip.setdefault(tp, set()).add(at)
+                if at >= 0:  # the first record from there: ``at`` may be a transaction marker
+                    self.skip_from[tp] = at
         self.paused |= set(tps)
+
+    def delivered(self, records: list[Record]) -> list[Record]:
+        out = []
+        for r in records:
+            if r.tp in self.skip_from and r.offset >= self.skip_from[r.tp]:
+                del self.skip_from[r.tp]
+                continue
+            out.append(r)
+        return super().delivered(out)
 
     def resume(self, tps) -> None:
         self.inner.resume(tps)
