@@ -43,7 +43,7 @@ from adapters.registry import load
 SETUP: dict[str, dict[str, Any]] = {
     "StoredStoresOnPoll": {"spread": 14},
     "StoredMessageStoresNext": {"spread": 14},
-    "CloseRecommitsStale": {"strategy": "TIME:300"},
+    "CloseRecommitsStale": {"strategy": "TIME:5000"},
     "AutoCommitOnePast": {"spread": 8},
 }
 
