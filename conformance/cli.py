@@ -266,6 +266,66 @@ def history(client: str, releases_spec: str, bootstrap_servers: str | None,
     sys.exit(run_history(opts, client, selection))
 
 
+@cli.command("bisect")
+@click.option("--client", "client", required=True, metavar="NAME",
+              help="a built-in client (kafka-python, confluent-kafka, java, franz-go, ...)")
+@click.option("--good", required=True, metavar="V1",
+              help="the older release: the search looks for where its verdict of CHECK ends")
+@click.option("--bad", required=True, metavar="V2",
+              help="the newer release, on which CHECK's verdict differs from V1's")
+@click.option("--check", "check", required=True, metavar="CHECK",
+              help="a check of the generated scenarios (no-loss, order, ...) or a fixed "
+                   "scenario id (S5-BATCH-crash-bound, ...)")
+@click.option("--replay", "replay_file", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH", help="replay this saved program (a failing example's "
+                                   "replay.json) on each release instead of a generated search")
+@_broker_and_protocol_options
+@click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]), default="ci",
+              show_default=True, help="search effort, as for run")
+@click.option("--seed", type=int, default=None, help="Hypothesis seed (the same for every "
+                                                     "release; default: one drawn for all)")
+@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
+@click.option("--only", "only", multiple=True,
+              help="run only: 'generated', 'semantics', a section (S1..S9) or a check id; "
+                   "repeatable; default: the least that runs CHECK")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="configurations run at once on the one broker, as for run")
+def bisect(client: str, good: str, bad: str, check: str, replay_file: str | None,
+           bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
+           kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
+           out: str, only: tuple[str, ...], jobs: int | None) -> None:
+    """Find the first release between V1 and V2 (in version order, as 'releases NAME' lists
+    them) at which CHECK's verdict changes: V1 and V2 run first, then a binary search, each
+    release with the same seed and --only (or the same --replay program). Prints the boundary
+    with both reports and writes bisect.json. Exit 0 found, 2 bad input or V1 and V2 agree,
+    3 a release left CHECK undecided (or an infrastructure error)."""
+    from pathlib import Path
+
+    from conformance.bisect import check_replay, run_bisect, run_only, select_range
+    from conformance.clients.releases import listing_partial, releases
+    from conformance.errors import UsageError
+    from conformance.jobs import default_jobs
+    from conformance.options import PROTOCOLS, RunOptions, client_properties
+    from conformance.release_history import version_key
+
+    if "==" in client or "@" in client:
+        raise UsageError(f"--client {client!r}: give the client's name only; --good and --bad "
+                         f"choose its releases")
+    if replay_file and only:
+        raise UsageError("--only does not apply with --replay: the saved program runs as it is")
+    picked = run_only(check, only, protocols or PROTOCOLS)
+    span = select_range(releases(client, pre=True), good, bad, client, version_key(client),
+                        listing_partial(client))
+    if replay_file:
+        check_replay(Path(replay_file), client, check, protocols)
+    opts = RunOptions(bootstrap_servers=bootstrap_servers,
+                      client_properties=client_properties(client_props), nodes=int(nodes),
+                      kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
+                      profile=profile, seed=seed, out=Path(out),
+                      only=() if replay_file else picked, jobs=jobs or default_jobs())
+    sys.exit(run_bisect(opts, client, check, span, Path(replay_file) if replay_file else None))
+
+
 @cli.command("replay")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--client", "client", default=None, metavar="SPEC",

@@ -63,6 +63,16 @@ PYTHON_OLDEST: dict[str, tuple[str, str]] = {
 }
 
 
+#: Clients whose listing can lack releases that exist (a Go module proxy's list is partial):
+#: ``NAME==VERSION`` still asks for a release the listing omits.
+PARTIAL_LISTINGS = frozenset({"franz-go"})
+
+
+def listing_partial(name: str) -> bool:
+    """Whether client ``name``'s listing can omit releases that exist."""
+    return name.split(":", 1)[0] in PARTIAL_LISTINGS
+
+
 class RegistryError(ConformanceError):
     """A registry's client is missing or could not list the releases (exit 3)."""
 
