@@ -532,7 +532,9 @@ class GroupOffsets:
     def at(self, tp: TP, index: int, member: str | None = None) -> tuple[int, int] | None:
         """(event index, offset) of the ok commit of ``tp`` acknowledged before ``index`` that
         the broker applied last: the latest acknowledged, unless an earlier acknowledgement
-        answers a later request (out-of-order async acks) or a broker report came later."""
+        answers a later request (out-of-order async acks) or a broker report came later; a
+        report asked for before an earlier-recorded ack arrived, showing a lower offset, yields to
+        that ack (the commit was not applied yet; a higher offset is a later commit's)."""
         key = (tp, member)
         n = bisect.bisect_left(self._indices.get(key, []), index)
         if not n:
@@ -541,7 +543,9 @@ class GroupOffsets:
         last = acks[n - 1]
         sent = self._sent.get(last[0], last[0])
         for i in range(n - 2, max(-1, n - 50), -1):  # recent acks answering later requests
-            if self._sent.get(acks[i][0], acks[i][0]) > sent and not self._predates(acks[i], last):
+            later = self._sent.get(acks[i][0], acks[i][0]) > sent
+            behind = self._predates(last, acks[i]) and last[1] < acks[i][1]
+            if (later and not self._predates(acks[i], last)) or behind:
                 last, sent = acks[i], self._sent.get(acks[i][0], acks[i][0])
         return last
 
