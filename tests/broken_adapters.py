@@ -1002,3 +1002,61 @@ class CloseRecommitsStale(Delegating):
             with contextlib.suppress(ConsumerError):
                 self.inner.commit(stale, asynchronous=False)
         self.inner.close()
+
+
+# -- error paths met through Kafka-protocol faults (issue 21) ----------------------------------
+class ResendsFailedCommit(Delegating):
+    """Keeps every commit that failed and sends it again, synchronously and without telling
+    anyone, after each newer commit that succeeded (a retry queue that never drops what a
+    newer commit made obsolete): the group's offset moves back below what the member was told
+    it committed. Met through ``fail_next(OffsetCommit, REBALANCE_IN_PROGRESS)``."""
+
+    name = "broken:resends-failed-commit"
+
+    def __init__(self, config: ConsumerConfig) -> None:
+        super().__init__(config)
+        self.failed: dict[TopicPartition, int] = {}
+
+    def _tracked(self, offsets) -> dict[TopicPartition, int]:
+        if offsets:
+            return dict(offsets)
+        return {tp: self.inner.position(tp) for tp in self.inner.assignment()}
+
+    def commit(self, offsets=None, asynchronous: bool = False, callback=None):
+        wanted = self._tracked(offsets)
+        if asynchronous:
+            def heard(committed, error):
+                if error is not None:
+                    self.failed.update(committed or wanted)
+                if callback is not None:
+                    callback(committed, error)
+            return self.inner.commit(offsets, True, heard)
+        try:
+            result = self.inner.commit(offsets, False, callback)
+        except ConsumerError:
+            self.failed.update(wanted)
+            raise
+        if self.failed:
+            with contextlib.suppress(ConsumerError):
+                self.inner.commit(dict(self.failed), asynchronous=False)
+        return result
+
+
+class IllegalGenerationIsFatal(NeverRejoins):
+    """Treats a removal from the group (ILLEGAL_GENERATION or UNKNOWN_MEMBER_ID on a heartbeat,
+    which the client reports as its partitions lost, or on a commit) as fatal: it quietly
+    leaves the group and never joins again, while the application keeps polling and gets
+    nothing (as :class:`NeverRejoins`, also on a commit's error). Met through
+    ``fail_next(Heartbeat, ILLEGAL_GENERATION)``."""
+
+    name = "broken:illegal-generation-is-fatal"
+    FATAL = ("ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID", "generation", "member id")
+
+    def commit(self, offsets=None, asynchronous: bool = False, callback=None):
+        try:
+            return self.inner.commit(offsets, asynchronous, callback)
+        except ConsumerError as exc:
+            text = f"{exc} {exc.cause}"
+            if any(word.lower() in text.lower() for word in self.FATAL):
+                self.removed = True
+            raise
