@@ -7,6 +7,7 @@ each with several configurations; the pair (spec, label) identifies one entry of
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 
 from conformance.verdicts import ClientResult
@@ -35,11 +36,35 @@ def column_ids(clients: list[ClientResult]) -> list[str]:
     return out
 
 
+def slug(text: str) -> str:
+    """``text`` as a piece of an HTML id: lower case, letters, digits and dots, every other
+    run of characters one hyphen (``kafka-python==2.0.2`` -> ``kafka-python-2.0.2``)."""
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-") or "x"
+
+
+def cell_ids(clients: list[ClientResult]) -> dict[tuple[int, int], str]:
+    """The id of every cell's place in ``index.html``, keyed by (entry index, check index):
+    ``<spec>--<configuration label>--<check>``, each part a :func:`slug`
+    (``java--classic-range-reset-earliest-batch-revoke-commit--start-position``). Named, not
+    numbered, so a link to a cell stays right across runs whose entries come in another order;
+    a repeat of one name gets ``-2``, ``-3``. Other reports (junit.xml) link to
+    ``index.html#<id>``; every cell that is not ``pass`` has such a place."""
+    out: dict[tuple[int, int], str] = {}
+    seen: Counter[str] = Counter()
+    for ei, client in enumerate(clients):
+        for ki, check in enumerate(client.checks):
+            base = "--".join((slug(spec_of(client)), slug(client.label),
+                              slug(check.check)))
+            seen[base] += 1
+            out[ei, ki] = base if seen[base] == 1 else f"{base}-{seen[base]}"
+    return out
+
+
 def cell_anchor(entry: int, check: int) -> str:
-    """The id of a cell's section in ``index.html`` (its evidence): ``c<entry>-k<check>``, by the
-    entry's index in ``RunResult.clients`` and the check's index in that entry's ``checks``.
-    Other reports (junit.xml) link to ``index.html#<id>``; every cell that is not ``pass`` has
-    such a section."""
+    """The positional id of a cell, ``c<entry>-k<check>`` (by the entry's index in
+    ``RunResult.clients`` and the check's index in its ``checks``): links written before the
+    named ids (:func:`cell_ids`), and ``history.html``'s, still land, as ``index.html`` keeps
+    it as an alias beside each named place."""
     return f"c{entry}-k{check}"
 
 

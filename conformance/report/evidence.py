@@ -1,9 +1,9 @@
-"""Violations and their evidence events as small tables (never raw JSON).
+"""Violations as small table rows (never raw JSON), and events and values in words.
 
 A violation becomes one row: anomaly, section, partition, offsets, member(s), message and its
-remaining details as ``key value`` pairs. The evidence events of every violation of a cell are
-listed once (an event several violations cite is one row naming them all), each summarised in
-words: ``records t-0 3-9``, ``partitions t-0, t-1``, ``offsets t-0 10 (sync, ok)``.
+remaining details as ``key value`` pairs; repeats of one violation are one row. Its evidence
+events are told in the chain of events (``chain``), each summarised in words where no better
+phrase exists: ``records t-0 3-9``, ``partitions t-0, t-1``, ``offsets t-0 10 (sync, ok)``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.history import Event, History
+from conformance.history import Event
 from conformance.verdicts import Violation
 
 OFFSET_KEYS = ("offsets", "offset", "expected", "read", "committed", "first", "missing")
 MEMBER_KEYS = ("member", "members", "from", "to", "owners")
-MAX_EVENTS = 40
 RECORDS = ("produced", "processed", "polled")
 MAX_TEXT = 240
 
@@ -54,38 +53,6 @@ def violation_rows(violations: list[Violation], limit: int = 50) -> list[dict[st
         seen[key] = row
         rows.append(row)
     return rows
-
-
-def evidence_events(history: History, violations: list[Violation],
-                    limit: int = MAX_EVENTS) -> tuple[list[dict[str, Any]], int]:
-    """The events cited by ``violations``, each once, in history order, with the numbers of
-    the violations citing it; consecutive records events of one source cited by the same
-    violations are one row (``indices`` holds them all). Also how many rows were left out
-    beyond ``limit``."""
-    cited: dict[int, list[int]] = {}
-    for n, v in enumerate(violations, 1):
-        for i in v.evidence:
-            if isinstance(i, int) and 0 <= i < len(history) and n not in cited.get(i, []):
-                cited.setdefault(i, []).append(n)
-    t0 = min((e.ts for e in history), default=0.0)
-    rows: list[dict[str, Any]] = []
-    for i in sorted(cited):
-        e = history[i]
-        prev = rows[-1] if rows else None
-        if (prev is not None and e.type in RECORDS and prev["type"] == e.type
-                and prev["source"] == e.source and prev["by"] == cited[i]
-                and prev["indices"][-1] + 1 == i):
-            prev["indices"].append(i)
-            prev["events"].append(e)
-            continue
-        rows.append({"index": i, "indices": [i], "events": [e], "t": f"+{e.ts - t0:.3f}s",
-                     "source": e.source, "type": e.type, "by": cited[i]})
-    for row in rows:
-        events = row.pop("events")
-        row["what"] = summary(events[0]) if len(events) == 1 else _records_summary(events)
-        first, last = row["indices"][0], row["indices"][-1]
-        row["label"] = str(first) if first == last else f"{first}\u2013{last}"
-    return rows[:limit], max(0, len(rows) - limit)
 
 
 def summary(e: Event) -> str:

@@ -16,8 +16,9 @@ Run-level errors (``RunResult.errors``) become ``<error>`` testcases of an extra
 an incomplete run (Ctrl-C, a crash) adds an ``<error>`` testcase ``incomplete`` there, and every
 suite carries the property ``incomplete`` (``true``/``false``).
 
-Every testcase that is not a pass links to its cell's section in the HTML report
-(``index.html#<anchor>``, see ``columns.cell_anchor``): in its messages and as the testcase
+Every testcase that is not a pass links to its cell's place in the HTML report
+(``index.html#<id>``, the cell's named id, see ``columns.cell_ids``): in its messages and as the
+testcase
 property ``html``. Its text ends with the commands that reproduce it, as the HTML report prints
 them (``reproduce``): the replay of its ``replay.json`` (relative to the report's folder, to
 run there) and the ``run`` narrowed to its client, protocol and seed.
@@ -33,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from conformance.report.columns import cell_anchor, column_ids, spec_of
+from conformance.report.columns import cell_ids, column_ids, spec_of
 from conformance.report.reproduce import replay_command, replay_path, rerun_command
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
@@ -54,7 +55,9 @@ def build_junit(result: RunResult, run_dir: str | Path | None = None) -> ET.Elem
     """The ``<testsuites>`` element of ``result``; ``run_dir`` (the report's folder) tells
     which cells have a ``replay.json`` (without it: those that recorded steps)."""
     root = ET.Element("testsuites", name=ROOT_NAME)
-    suites = [_suite(result, client, suite_id, n, run_dir) for n, (client, suite_id)
+    ids = cell_ids(result.clients)
+    suites = [_suite(result, client, suite_id, [ids[n, k] for k in range(len(client.checks))],
+                     run_dir) for n, (client, suite_id)
               in enumerate(zip(result.clients, column_ids(result.clients), strict=True))]
     if result.errors or result.incomplete:
         suites.append(_errors_suite(result))
@@ -78,7 +81,7 @@ def write_junit(result: RunResult, path: str | Path, run_dir: str | Path | None 
     return path
 
 
-def _suite(result: RunResult, client: ClientResult, suite_id: str, entry: int,
+def _suite(result: RunResult, client: ClientResult, suite_id: str, anchors: list[str],
            run_dir: str | Path | None) -> ET.Element:
     suite = ET.Element("testsuite", name=xml_text(suite_id))
     counts = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
@@ -88,7 +91,7 @@ def _suite(result: RunResult, client: ClientResult, suite_id: str, entry: int,
     for k, check in enumerate(client.checks):
         commands = [] if check.verdict in (Verdict.PASS, Verdict.UNSUPPORTED) else \
             _commands(result, client, check, run_dir)
-        suite.append(_case(suite_id, check, counts, f"{HTML_PAGE}#{cell_anchor(entry, k)}",
+        suite.append(_case(suite_id, check, counts, f"{HTML_PAGE}#{anchors[k]}",
                            commands))
     _set_counts(suite, counts, sum(c.seconds for c in client.checks), result, suite_id)
     return suite

@@ -7,7 +7,8 @@ The picture (a ``viewBox`` 900 units wide, scaled to the page) shows, left to ri
     partitions  one row each: the owner (a band in the member's colour), records produced (grey
                 ticks above the line), records processed (bars in the member's colour, labelled
                 with their offsets where there is room; processed again: orange, below), commits
-                (filled diamonds; failed: red, hollow), the group's committed offsets as the
+                (filled diamonds; failed: red, hollow; a member's commits in a row: a line to
+                its last one, labelled with the offsets), the group's committed offsets as the
                 broker reports them (hollow diamonds), seeks (arrows) and records never
                 processed (red crosses at the moment they were produced, with their offsets)
     members     one lane each, also for a member that never got a partition: its life from start
@@ -350,23 +351,45 @@ def _death(marks: list[Mark], member: str, tmax: float) -> float:
 
 def _merge(marks: list[Mark]) -> list[Mark]:
     """Consecutive processed bars of one member and partition with contiguous offsets become
-    one bar (highlighted marks stay on their own)."""
+    one bar; a member's ok commits in a row (within a second of each other, offsets not going
+    back) become one run, drawn as a line to its last commit (a commit per record would
+    otherwise draw hundreds of diamonds); highlighted marks stay on their own."""
     out: list[Mark] = []
     last: dict[tuple[str, TP | None, str], Mark] = {}
     for m in marks:
         key = (m.kind, m.tp, m.member)
         prev = last.get(key)
-        if (m.kind in ("processed", "again", "produced") and prev is not None
-                and not m.highlight and not prev.highlight and _continues(prev.text, m.text)
-                and m.t - (prev.t2 if prev.t2 is not None else prev.t) <= 1.0):
+        close = prev is not None and not m.highlight and not prev.highlight and \
+            m.t - (prev.t2 if prev.t2 is not None else prev.t) <= 1.0
+        if close and m.kind in ("processed", "again", "produced") and _continues(
+                prev.text, m.text):
             prev.t2 = m.t
             prev.text = f"{prev.text.split(DASH)[0]}{DASH}{m.text.split(DASH)[-1]}"
             prev.title = f"{prev.title.rsplit(' ', 1)[0]} {prev.text}"
             prev.events.extend(m.events)
             continue
+        if close and m.kind == "committed" and _commits_on(prev.text, m.text):
+            prev.t2 = m.t
+            first = prev.text.split(DASH)[0]
+            prev.text = first if not m.text or m.text == first else f"{first}{DASH}{m.text}"
+            prev.title = " ".join(t for t in (f"{m.member} committed", prev.text,
+                                              f"({len(prev.events) + 1} commits)") if t)
+            prev.events.extend(m.events)
+            continue
         out.append(m)
         last[key] = m
     return out
+
+
+def _commits_on(a: str, b: str) -> bool:
+    """Whether a commit of offset text ``b`` continues a run ending at ``a`` (not backwards;
+    lane marks carry no offsets)."""
+    if not a or not b:
+        return not a and not b
+    try:
+        return int(b) >= int(a.split(DASH)[-1])
+    except ValueError:
+        return False
 
 
 def _continues(a: str, b: str) -> bool:
@@ -585,6 +608,12 @@ def _row_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> st
         return (f'<g class="mark {k}"><rect x="{x - 1.5:.1f}" y="{top:.1f}" width="{width:.1f}" '
                 f'height="{7 if k == "again" else 8}" fill="{fill}" rx="1">{title}</rect>'
                 f'{label}</g>')
+    if k == "committed" and x2 > x:  # a run of commits: a line to its last one
+        return (f'<g class="mark committed"><line x1="{x:.1f}" x2="{x2:.1f}" y1="{y:.1f}" '
+                f'y2="{y:.1f}" stroke="#8250df" stroke-width="1.5"/><path d="M{x2:.1f} '
+                f'{y - 5:.1f} l4 5 l-4 5 l-4 -5 z" fill="#8250df"/><text x="{x2 + 5:.1f}" '
+                f'y="{y - 2:.1f}" font-size="7.5" fill="#8250df">{escape(m.text)}</text>'
+                f'{title}</g>')
     if k in ("committed", "commit_failed", "commit_requested", "group_offset"):
         filled = k == "committed"
         stroke = {"commit_failed": "#cf222e", "group_offset": "#24292f"}.get(k, "#8250df")
@@ -628,6 +657,9 @@ def _lane_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> s
         return (f'<g class="mark {k}"><rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" '
                 f'height="8" fill="#57606a"/><text x="{x + 6:.1f}" y="{y + 3:.1f}" '
                 f'font-size="8" fill="#57606a">{escape(m.text)}</text>{title}</g>')
+    if k == "committed" and x2 > x:  # a run of commits
+        return (f'<line class="mark committed" x1="{x:.1f}" x2="{x2:.1f}" y1="{y:.1f}" '
+                f'y2="{y:.1f}" stroke="#8250df" stroke-width="3">{title}</line>')
     if k in ("committed", "commit_failed"):
         ok = k == "committed"
         return (f'<path class="mark {k}" d="M{x:.1f} {y - 4:.1f} l3 4 l-3 4 l-3 -4 z" '

@@ -17,6 +17,13 @@ def _page(tmp_path: Path) -> str:
     return write_html(sample_run(tmp_path), tmp_path / "index.html").read_text(encoding="utf-8")
 
 
+#: the named ids of sample_run's first entry (spec ``confluent-kafka[BATCH]``, label
+#: ``BATCH, classic``) and of rich_run's failing fixed scenario
+A = "confluent-kafka-batch--batch-classic--"
+FAIL_ID = A + "no-duplicates"
+FIXED_FAIL_ID = "confluent-kafka--classic-fixed-scenarios--s8-killed-member-redelivery"
+
+
 def _matrix(html: str) -> str:
     return html.split('<table class="matrix generated">', 1)[1].split("</table>", 1)[0]
 
@@ -30,10 +37,11 @@ def test_matrix_has_every_client_and_check(tmp_path: Path) -> None:
             assert check.check in matrix
     for verdict in Verdict:
         assert f'class="cell v-{verdict}"' in matrix
-        assert f"{verdict}</span>" in matrix
-    assert "37 ex" in matrix and "12.5 s" in matrix
+        assert f" {verdict}" in matrix
+    assert "37 ex" in matrix, "examples per cell where the entry's checks judged different counts"
+    assert "12.5 s" not in matrix, "a generated check has no time of its own: none per cell"
     assert "not run" in matrix, "a check the second client did not run"
-    assert 'href="#c0-k1"' in matrix, "a failing cell links to its section"
+    assert f'href="#{FAIL_ID}"' in matrix, "a failing cell links to its section"
 
 
 def test_header(tmp_path: Path) -> None:
@@ -48,9 +56,9 @@ def test_hostile_strings_are_escaped(tmp_path: Path) -> None:
     assert "<script" not in html.lower(), "no raw script and no JavaScript at all"
     escaped = str(escape(HOSTILE))
     assert escaped == "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
-    # the client name (clients table, matrix row) and the violation message (its section and
-    # the failures box); never raw
-    assert html.count(escaped) == 4
+    # the client name (clients table, matrix row) and the violation message (its section, the
+    # last line of its chain of events and the failures box); never raw
+    assert html.count(escaped) == 5
 
 
 def test_hostile_strings_everywhere_are_escaped(tmp_path: Path) -> None:
@@ -79,10 +87,12 @@ def test_self_contained(tmp_path: Path) -> None:
 def test_sections_for_non_pass_cells_only(tmp_path: Path) -> None:
     html = _page(tmp_path)
     sections = re.findall(r'<section class="finding f-\w+" id="([^"]+)"', html)
-    assert sections == ["c0-k1", "c0-k4", "c0-k5", "c0-k2"], "failures first, then unknown, " \
-        "expected, hazard; the unsupported cell is a line of the unsupported list"
+    assert sections == [FAIL_ID, A + "order", A + "commit-validity", "hz-latest-hazard"], \
+        "failures first, then unknown, expected, then one section per hazard group; the " \
+        "unsupported cell is a line of the unsupported list"
+    assert f'<tr id="{A}latest-hazard">' in html, "the hazard cell: a row of its group"
     unsupported = html.split('<section id="unsupported">', 1)[1].split("</section>", 1)[0]
-    assert '<span id="c0-k3"></span>' in unsupported
+    assert f'<span id="{A}manual-assign"></span><span id="c0-k3"></span>' in unsupported
     assert re.search(r">S5(</a>)? Manual commit", html), "the section and its title"
     assert "adapter lacks the &#39;assign&#39; capability" in html
     assert "baseline: librdkafka stores offsets before processing" in html
@@ -97,7 +107,7 @@ def test_steps_are_a_pasteable_code_block(tmp_path: Path) -> None:
 
 def test_timeline_rows_and_highlighted_evidence(tmp_path: Path) -> None:
     html = _page(tmp_path)
-    section = html.split('id="c0-k1"', 1)[1].split("</section>", 1)[0]
+    section = html.split(f'id="{FAIL_ID}"', 1)[1].split("</section>", 1)[0]
     rows = re.findall(r'<tr class="(failing)?"><th>([^<]+)', section)
     assert rows == [("failing", f"{T}-0"), ("", f"{T}-1")]
     row0 = section.split(f"<th>{T}-0", 1)[1].split("</tr>", 1)[0]
@@ -109,8 +119,8 @@ def test_timeline_rows_and_highlighted_evidence(tmp_path: Path) -> None:
         ("processed", " hl", "m2 processed 3\u20139"), ("committed", "", "m2 committed 10 (sync)"),
     ]
     assert "#4\u2013#8" in row0, "collapsed events keep their index range"
-    assert '<a href="#c0-k1-e12">#12</a>' in section, "the violation links its evidence"
-    assert 'id="c0-k1-e12"><td class="mono">12</td>' in section, "the event itself is listed"
+    assert f'<a href="#{FAIL_ID}-e12">#12</a>' in section, "the violation links its evidence"
+    assert f'<li class="cited" id="{FAIL_ID}-e12">' in section, "the event is a chain line"
 
 
 def test_missing_history_file_is_reported(tmp_path: Path) -> None:
@@ -246,7 +256,8 @@ def test_two_specs_of_one_client_are_separate_rows_named_by_spec() -> None:
     assert matrix.count("<th scope=\"row\">kafka-python==2.0.2<") == 1
     assert matrix.count("<th scope=\"row\">kafka-python==3.0.12<") == 1
     assert "<th scope=\"row\">confluent-kafka<" in matrix, "no spec: the adapter name"
-    assert re.search(r'<section class="finding f-fail" id="c2-k1">.*?kafka-python==3\.0\.12', html,
+    assert re.search(r'<section class="finding f-fail" id="kafka-python-3\.0\.12--classic-'
+                     r'range-reset-earliest-batch-revoke--order">.*?kafka-python==3\.0\.12', html,
                      re.S), "the finding names the spec"
 
 
@@ -270,7 +281,7 @@ def test_version_matrix_one_column_per_spec() -> None:
     assert '<th class="mono">kafka-python==2.0.2</th><th class="mono">kafka-python==3.0.12</th>' \
         in table
     assert table.count('class="differs"') == 2
-    assert 'href="#c2-k1"' in table
+    assert 'href="#kafka-python-3.0.12--classic-range-reset-earliest-batch-revoke--order"' in table
     assert "confluent-kafka" not in table, "one spec of a client: no version matrix"
 
 
@@ -327,7 +338,7 @@ def _finding(html: str, anchor: str) -> str:
 
 
 def test_reproduce_box_links_files_and_gives_commands_seed_and_shrink(tmp_path: Path) -> None:
-    section = _finding(_rich_page(tmp_path), "c0-k1")
+    section = _finding(_rich_page(tmp_path), FAIL_ID)
     box = section.split('<div class="repro">', 1)[1].split("</div>\n</div>", 1)[0]
     folder = HISTORY_FILE.rsplit("/", 1)[0]
     links = re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', box)
@@ -351,17 +362,18 @@ def test_the_failures_box_comes_first_with_cause_link_and_command(tmp_path: Path
         < html.index('<section id="matrix">')
     assert "1 failing cell</h2>" in box
     [item] = re.findall(r"<li>.*?</li>", box, re.S)
-    assert 'href="#c0-k1"' in item and "no-duplicates" in item and "2.12.0" in item
+    assert f'href="#{FAIL_ID}"' in item and "no-duplicates" in item and "2.12.0" in item
     assert "2 record(s) of ktest-topic-0 processed twice" in item
+    assert "as run: commit BATCH" in item, "the configuration its failing example ran with"
     assert "kafka-conformance run --only generated" in item and "--seed 1234" in item
-    assert 'id="c0-k1"' in html, "the link has its target"
+    assert f'<section class="finding f-fail" id="{FAIL_ID}">' in html, "the link's target"
     passing = sample_run(tmp_path)
     passing.clients = passing.clients[1:]
     assert '<section id="failures"' not in render_html(passing, tmp_path)
 
 
 def test_a_fixed_scenario_reproduces_with_its_own_run_command(tmp_path: Path) -> None:
-    box = _finding(_rich_page(tmp_path), "c2-k2").split('<div class="repro">', 1)[1]
+    box = _finding(_rich_page(tmp_path), FIXED_FAIL_ID).split('<div class="repro">', 1)[1]
     assert ("kafka-conformance run --only S8-killed-member-redelivery --client confluent-kafka "
             "--protocol classic --profile ci --seed 1234") in box
     assert "run this fixed scenario again" in box
@@ -393,8 +405,6 @@ def test_every_in_page_link_has_a_target(tmp_path: Path) -> None:
 
 
 def test_legend_describes_every_check_and_links_its_section(tmp_path: Path) -> None:
-    from conformance.report.legend import SEMANTICS_DOC
-
     html = _rich_page(tmp_path)
     legend = html.split('<aside id="legend">', 1)[1].split("</aside>", 1)[0]
     for verdict in Verdict:
@@ -404,11 +414,10 @@ def test_legend_describes_every_check_and_links_its_section(tmp_path: Path) -> N
         assert f'<dt><span class="mono">{check}</span>' in legend
     assert "every produced record is processed by some member" in legend
     assert "A member killed without a chance to commit" in legend, "a fixed scenario's title"
-    headings = {re.sub(r"\s+", "-", re.sub(r"[^a-z0-9 _-]", "", h.lower()))
-                for h in re.findall(r"^#+ (.+)$", SEMANTICS_DOC.read_text(), re.M)}
-    links = re.findall(r'href="([^"#]+)#([^"]+)"', legend)
-    assert links and {anchor for _doc, anchor in links} <= headings
-    assert {(tmp_path / doc).resolve() for doc, _anchor in links} == {SEMANTICS_DOC}
+    links = re.findall(r'href="([^"]*)"', legend)
+    assert links and all(href.startswith("#sec-s") for href in links), "in-page links only"
+    for href in set(links):
+        assert f'<div id="{href[1:]}"><dt>' in legend, f"{href}: the section's text is here"
 
 
 def test_failures_only_filter_is_css_only(tmp_path: Path) -> None:
@@ -422,16 +431,21 @@ def test_failures_only_filter_is_css_only(tmp_path: Path) -> None:
     assert generated.count('<tr class="fails">') == 1 and generated.count('"nofail"') == 1
 
 
-def test_evidence_is_tables_each_event_once(tmp_path: Path) -> None:
-    section = _finding(_rich_page(tmp_path), "c2-k2")
+def test_evidence_is_a_chain_of_events_each_cited_event_once(tmp_path: Path) -> None:
+    section = _finding(_rich_page(tmp_path), FIXED_FAIL_ID)
     assert "{&#34;" not in section and '{"' not in section, "no raw JSON"
-    events = section.split('<table class="small events">', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r'id="c2-k2-e(\d+)"><td class="mono">\d+</td>.*?<td>([\d, ]+)</td></tr>',
-                      events)
-    assert rows == [("3", "2"), ("4", "1"), ("12", "1, 2")], "event 12: cited by both"
-    assert f"{T}-0 3\u20139" in events, "a processed event in words"
+    chains = re.findall(r'<ol class="chain">(.*?)</ol>', section, re.S)
+    assert len(chains) == 2, "one chain per distinct violation"
+    ids = re.findall(rf'id="{FIXED_FAIL_ID}-e(\d+)"', section)
+    assert sorted(ids, key=int) == ["3", "4", "12"] and len(set(ids)) == 3, \
+        "every cited event has one line with an id, event 12 (cited by both) once"
+    assert re.search(r'<span class="at">#12 [^<]*</span> <b>m2</b> processed '
+                     r'<span class="tp">p0</span> <span class="off">3\u20139</span>', chains[0])
+    last = re.findall(r"<li[^>]*>(.*?)</li>", chains[0])[-1]
+    assert "<b>duplicated</b>: 3, 4 processed twice" in last, "the violation is the last line"
     violations = section.split('<table class="small violations">', 1)[1].split("</table>")[0]
     assert f'<td class="mono">{T}-0</td>' in violations and "3\u20134" in violations
+    assert f'<a href="#{FIXED_FAIL_ID}-e12">#12</a>' in violations
 
 
 def test_header_versions_command_line_and_incomplete_banner(tmp_path: Path) -> None:
@@ -447,7 +461,7 @@ def test_header_versions_command_line_and_incomplete_banner(tmp_path: Path) -> N
 
 
 def test_the_timeline_is_an_inline_picture(tmp_path: Path) -> None:
-    section = _finding(_page(tmp_path), "c0-k1")
+    section = _finding(_page(tmp_path), FAIL_ID)
     svg = section.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert 'class="axis"' in svg
     assert re.findall(r'<g class="lane" data-member="(\w+)"', svg) == ["m1", "m2"]
@@ -455,18 +469,21 @@ def test_the_timeline_is_an_inline_picture(tmp_path: Path) -> None:
 
 
 def test_failures_open_and_hazards_fold_their_evidence(tmp_path: Path) -> None:
-    """A hazard or an expected failure keeps its heading and note, its evidence folded."""
+    """An expected failure keeps its heading and note, its evidence folded; a hazard is a row
+    of its group's section (its cause visible), the group's evidence folded."""
     html = _page(tmp_path)
-    fail = html.split('id="c0-k1">', 1)[1].split("</section>", 1)[0]
-    hazard = html.split('id="c0-k2">', 1)[1].split("</section>", 1)[0]
+    fail = _finding(html, FAIL_ID)
+    expected = _finding(html, A + "commit-validity")
+    hazard = _finding(html, "hz-latest-hazard")
     assert '<details class="body" open>' in fail
-    assert '<details class="body">' in hazard and "folded: a hazard" in hazard
+    assert '<details class="body">' in expected and "folded: expected, not a failure" in expected
+    assert '<details class="body">' in hazard and '<details class="body" open' not in hazard
     assert hazard.index("12 records lost with latest") < hazard.index('<details class="body">')
 
 
 def test_hazards_are_grouped_by_check_and_anomaly_and_folded(tmp_path: Path) -> None:
     """After the failures box, one folded line per (check, anomalies) across clients, each
-    cell linked to its section."""
+    cell linked to its row of the group's one section (not a section per client)."""
     def cell(verdict: Verdict, anomaly: str) -> CheckResult:
         v = Violation(check="zombie-fencing", anomaly=anomaly, section="S8",
                       message=f"m3 read while fenced ({anomaly})", evidence=[], details={})
@@ -484,6 +501,14 @@ def test_hazards_are_grouped_by_check_and_anomaly_and_folded(tmp_path: Path) -> 
     assert "3 hazard cells</b> in 2 group(s)" in hazards
     first, second = hazards.split("<li>")[1:3]
     assert "zombie-read" in first and "&times;2" in first
-    assert 'href="#c0-k0"' in first and 'href="#c1-k0"' in first
-    assert "zombie-commit-accepted" in second and 'href="#c2-k0"' in second
+    assert 'href="#java--java-classic--zombie-fencing"' in first
+    assert 'href="#confluent-kafka--confluent-kafka-classic--zombie-fencing"' in first
+    assert "zombie-commit-accepted" in second
+    assert 'href="#kafka-python--kp--zombie-fencing"' in second
     assert html.index('id="hazards"') < html.index('id="matrix"')
+    groups = re.findall(r'<section class="finding f-hazard" id="([^"]+)">', html)
+    assert groups == ["hz-zombie-fencing-zombie-read", "hz-zombie-fencing-zombie-commit-accepted"]
+    group = _finding(html, groups[0])
+    assert re.findall(r'<tr id="([^"]+)">', group) == [
+        "java--java-classic--zombie-fencing",
+        "confluent-kafka--confluent-kafka-classic--zombie-fencing"]
