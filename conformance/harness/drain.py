@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING
 
 from conformance.errors import WorkerError
+from conformance.harness.session import Session
 from conformance.strategies import Strategy
 
-if TYPE_CHECKING:
-    from conformance.harness.core import Harness
 
-
-def drain(h: Harness, timeout: float = 60.0, attempts: int = 3,
+def drain(h: Session, timeout: float = 60.0, attempts: int = 3,
           assignment_timeout: float = 20.0) -> bool:
     """Stop every member, then read to the end with a fresh member of the same group.
 

@@ -21,15 +21,11 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from adapters.base import ConsumerConfig
 from conformance.errors import UsageError
-from conformance.faults.protocol import ProtocolFault, Touch
-
-if TYPE_CHECKING:
-    from conformance.faults.protocol import ArmedFault
-    from conformance.harness.core import Harness
+from conformance.faults.protocol import ArmedFault, ProtocolFault, Touch
+from conformance.harness.session import Session
 
 #: How long the group gets to move on without a frozen member, beyond its timeouts.
 MOVE_ON_TIMEOUT = 30.0
@@ -40,7 +36,7 @@ PROTOCOL_WINDOW = 5.0
 class Faults:
     """The fault operations of one harness (``harness.faults``)."""
 
-    def __init__(self, harness: Harness) -> None:
+    def __init__(self, harness: Session) -> None:
         self.h = harness
         self._protocol_ids = itertools.count(1)
 

@@ -9,15 +9,13 @@ counts them as owed to the group.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
 from conformance.broker.admin import LIBRDKAFKA_LOG
 from conformance.errors import BrokerError
-
-if TYPE_CHECKING:
-    from conformance.harness.core import Harness
+from conformance.harness.session import Recorder
 
 TIMEOUT = 30.0
 
@@ -25,7 +23,7 @@ TIMEOUT = 30.0
 class Transactions:
     """Produce in transactions that commit or abort (``harness.transactions``)."""
 
-    def __init__(self, harness: Harness) -> None:
+    def __init__(self, harness: Recorder) -> None:
         self.h = harness
         self._producer: Producer | None = None
 

@@ -2,8 +2,10 @@
 
 A :class:`WorkerHandle` starts ``python -m conformance.worker`` (or another language's worker)
 with its client's command line, reads its stdout lines on a thread, hands replies to the caller
-waiting for them and every other line to ``on_event``; it kills (SIGKILL), freezes (SIGSTOP) and
-thaws (SIGCONT) the process, or stops it gracefully. Every wait has a timeout.
+waiting for them and every event (:data:`~conformance.history.WORKER_EVENTS`) to ``on_event``
+(a line of another type is a protocol error, kept out of the history); it kills (SIGKILL),
+freezes (SIGSTOP) and thaws (SIGCONT) the process, or stops it gracefully. Every wait has a
+timeout.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from conformance import processes
 from conformance.calls import reply_timeout
 from conformance.clients import Client
 from conformance.errors import ClientCallHung, WorkerError
-from conformance.history import Event
+from conformance.history import WORKER_EVENTS, Event
 
 
 class MidBatch:
@@ -92,6 +94,11 @@ class WorkerHandle:
                     self._cond.notify_all()
                 if obj["type"] == "error":
                     self.on_event(obj)
+                continue
+            if not isinstance(obj["type"], str) or obj["type"] not in WORKER_EVENTS:
+                # kept out of the history, which could not be read back with it
+                self.protocol_errors.append(f"unknown event type {obj['type']!r} (a worker's "
+                                            "events: conformance.history.EVENTS)")
                 continue
             if obj["type"] == "call_outstanding":
                 self.hung[obj.get("id")] = obj

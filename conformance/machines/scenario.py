@@ -106,7 +106,8 @@ class ScenarioSpec:
 
 class Scenario:
     """Runs steps of :data:`~conformance.machines.steps.STEPS` on a harness and records them
-    (``steps``: what a replay needs; a ``step`` event with its label in the history)."""
+    (``steps``: what a replay needs; a ``step`` event with its label in the history). It is
+    the :class:`~conformance.machines.steps.Stage` every step acts on."""
 
     def __init__(self, harness: Harness, families: tuple[str, ...] = ("core",),
                  growth: bool = True, paths: list[str] | None = None) -> None:
