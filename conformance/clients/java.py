@@ -2,8 +2,9 @@
 
 ``java`` is the kafka-clients release of the embedded broker
 (:data:`~conformance.broker.jars.DEFAULT_KAFKA_VERSION`), ``java==VERSION`` another one. The
-worker's sources live in ``adapters/java`` (docs/java-worker.md); Maven builds a release once
-into the cache (:mod:`conformance.clients.maven`).
+worker's sources live in ``adapters/java`` (docs/java-worker.md): its own in ``src/main/java``,
+the code it shares with the spring-kafka worker in ``shared/src/main/java``; Maven builds a
+release once into the cache (:mod:`conformance.clients.maven`), the source hash covering both.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ MAIN_CLASS = "io.github.kafkaconformance.worker.Main"
 #: cooperative assignor: kafka-clients 2.4).
 WORKER = MavenWorker(client="java", artifact="org.apache.kafka:kafka-clients",
                      version_property="kafka.clients.version", main_class=MAIN_CLASS,
-                     projects=("java",), oldest=(2, 4), default=DEFAULT_KAFKA_VERSION)
+                     project="java", oldest=(2, 4), default=DEFAULT_KAFKA_VERSION)
 
 
 def build_dir(version: str) -> Path:

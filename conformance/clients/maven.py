@@ -3,9 +3,11 @@ clients).
 
 A release is built once with ``mvn -B -q ... compile`` into
 ``<cache>/workers/<client>/<version>-<hash>/`` (``classes`` and the runtime jars in ``lib``),
-where ``<hash>`` covers the worker's sources, so an edited worker is rebuilt. Builds go to a
-temporary folder renamed into place when complete, under a file lock (concurrent test
-processes build once); a ``ready.json`` marks a finished build.
+where ``<hash>`` covers the worker's pom and every ``.java`` file of the source folders the pom
+compiles (its ``compileSourceRoots``: the java and spring-kafka workers each compile their own
+folder and ``adapters/java/shared``), so an edited worker, or edited shared code, is rebuilt.
+Builds go to a temporary folder renamed into place when complete, under a file lock
+(concurrent test processes build once); a ``ready.json`` marks a finished build.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import shutil
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +42,14 @@ _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)([.-][0-9A-Za-z.-]+)?$")
 @dataclass(frozen=True)
 class MavenWorker:
     """One client whose worker Maven builds: its spec name, the artifact a release names (the
-    pom property it goes into), the main class, the ``adapters/`` projects whose sources it
-    compiles (the first holds the pom), the oldest release it builds on and its default."""
+    pom property it goes into), the main class, the ``adapters/`` folder of its pom (which
+    lists the source folders it compiles), the oldest release it builds on and its default."""
 
     client: str
     artifact: str  # group:artifact of the release, e.g. org.apache.kafka:kafka-clients
     version_property: str
     main_class: str
-    projects: tuple[str, ...]
+    project: str  # the folder in adapters/ holding the pom, e.g. "spring"
     oldest: tuple[int, int]
     default: str
     #: pom properties set when the default release is built (e.g. kafka-clients pinned)
@@ -57,19 +60,33 @@ class MavenWorker:
         """The artifact id a release names (``kafka-clients``, ``spring-kafka``)."""
         return self.artifact.split(":", 1)[1]
 
-    def sources(self, project: str | None = None) -> Path:
+    def sources(self) -> Path:
+        """The worker's Maven project: the folder of its pom."""
         import adapters
 
-        return Path(adapters.__file__).resolve().parent / (project or self.projects[0])
+        return Path(adapters.__file__).resolve().parent / self.project
+
+    def source_roots(self) -> list[Path]:
+        """The source folders the pom compiles: maven-compiler-plugin's ``compileSourceRoots``
+        (``${project.basedir}`` is the pom's folder), else ``src/main/java``."""
+        base = self.sources()
+        roots = [el.text.strip() for el in ET.parse(base / "pom.xml").iter()
+                 if isinstance(el.tag, str) and el.tag.rsplit("}", 1)[-1] == "compileSourceRoot"
+                 and el.text and el.text.strip()]
+        return [Path(os.path.normpath(base / root.replace("${project.basedir}", str(base))))
+                for root in roots or ["src/main/java"]]
 
     def source_hash(self) -> str:
-        """A digest of the pom and every source file of the worker's projects."""
+        """A digest of the pom and every ``.java`` file of the folders it compiles, each named by
+        its path below ``adapters/``: a change to any of them (shared code too) is a new build."""
+        adapters_dir = self.sources().parent
+        files = [self.sources() / "pom.xml"]
+        for root in self.source_roots():
+            files += sorted(root.rglob("*.java"))
         digest = hashlib.sha256()
-        for project in self.projects:
-            root = self.sources(project)
-            for path in [root / "pom.xml", *sorted((root / "src").rglob("*.java"))]:
-                digest.update(f"{project}/{path.relative_to(root)}".encode() + b"\0"
-                              + path.read_bytes() + b"\0")
+        for path in files:
+            name = os.path.relpath(path, adapters_dir).replace(os.sep, "/")
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
         return digest.hexdigest()[:12]
 
     def build_dir(self, version: str) -> Path:

@@ -4,9 +4,9 @@
 embedded broker's release (:data:`~conformance.broker.jars.DEFAULT_KAFKA_VERSION`);
 ``spring-kafka==VERSION`` another release with the kafka-clients it brings. The worker's
 sources live in ``adapters/spring`` (docs/spring-kafka-worker.md) and compile together with
-the Java reference worker's (``adapters/java``: JSON lines, errors, config mapping); Maven
-builds a release once into the cache (:mod:`conformance.clients.maven`), the source hash
-covering both trees.
+the code every JVM worker shares (``adapters/java/shared``: the process, the command loop,
+JSON lines, errors, config mapping); Maven builds a release once into the cache
+(:mod:`conformance.clients.maven`), the source hash covering both folders.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ DEFAULT_RELEASE = "4.1.2"
 #: The oldest release the worker compiles against: the Spring 6 / Java 17 baseline, 3.x API.
 WORKER = MavenWorker(client="spring-kafka", artifact="org.springframework.kafka:spring-kafka",
                      version_property="spring.kafka.version", main_class=MAIN_CLASS,
-                     projects=("spring", "java"), oldest=(3, 0), default=DEFAULT_RELEASE,
+                     project="spring", oldest=(3, 0), default=DEFAULT_RELEASE,
                      default_pins=(("kafka.clients.version", DEFAULT_KAFKA_VERSION),))
 
 

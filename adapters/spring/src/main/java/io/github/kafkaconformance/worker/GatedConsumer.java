@@ -9,7 +9,6 @@ import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -338,12 +337,6 @@ final class GatedConsumer implements InvocationHandler {
                     new Errors.ConsumerError("illegal-state", why, false));
             }
         }
-    }
-
-    static Map<TopicPartition, Long> plain(Map<TopicPartition, OffsetAndMetadata> m) {
-        Map<TopicPartition, Long> out = new HashMap<>();
-        m.forEach((tp, o) -> out.put(tp, o == null ? null : o.offset()));
-        return out;
     }
 
     static Collection<TopicPartition> owned(Consumer<byte[], byte[]> c,

@@ -2,14 +2,11 @@ package io.github.kafkaconformance.worker;
 
 import static io.github.kafkaconformance.worker.CallWatch.CALL_BOUND;
 import static io.github.kafkaconformance.worker.CallWatch.CLOSE_BOUND;
-import static io.github.kafkaconformance.worker.Wire.TP_ORDER;
-import static io.github.kafkaconformance.worker.Wire.field;
+import static io.github.kafkaconformance.worker.Wire.committedJson;
 import static io.github.kafkaconformance.worker.Wire.offsetsJson;
-import static io.github.kafkaconformance.worker.Wire.partitions;
+import static io.github.kafkaconformance.worker.Wire.plain;
 import static io.github.kafkaconformance.worker.Wire.rec;
-import static io.github.kafkaconformance.worker.Wire.recs;
-import static io.github.kafkaconformance.worker.Wire.tp;
-import static io.github.kafkaconformance.worker.Wire.tps;
+import static io.github.kafkaconformance.worker.Wire.toClient;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -18,19 +15,12 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
-import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -52,9 +42,10 @@ import org.springframework.kafka.listener.KafkaMessageListenerContainer;
  * drives its own poll loop with the strategy's AckMode; this class reports what happens (the
  * listener's {@code processed}, the rebalance listener's {@code assigned}/{@code revoked}/
  * {@code lost}, Spring's commits seen by {@link GatedConsumer} and its commit callback) and
- * serves the commands that fit a container (docs/spring-kafka-worker.md).
+ * serves the commands that fit a container (docs/spring-kafka-worker.md). The command loop,
+ * the commands' parsing and replies and the offsets tracked are {@link ProtocolWorker}'s.
  */
-final class SpringWorker {
+final class SpringWorker extends ProtocolWorker {
     static final String ADAPTER = "spring-kafka";
     static final String BATCH_VARIANT = "spring-kafka:batch";
     static final String CLIENT = "spring-kafka";
@@ -66,55 +57,36 @@ final class SpringWorker {
     /** The commit mode inside the rebalance listener (revoke, assign), else null. */
     private static final ThreadLocal<String> CONTEXT = new ThreadLocal<>();
     private static final ThreadLocal<Boolean> LOSING = new ThreadLocal<>();
-    static volatile SpringWorker current;
 
-    private final Out out;
-    /** every call into Spring or the consumer is watched: one that never returns is reported */
-    private final CallWatch watch;
-    private ClientConfig config;
-    private Strategy strategy = new Strategy();
     private String adapter = ADAPTER;
     private Properties props;
     private ConcurrentMessageListenerContainer<byte[], byte[]> container;
     private final List<GatedConsumer> gates = new CopyOnWriteArrayList<>();
     private volatile boolean running;
     private volatile boolean stopping;
-    private boolean initialized;
-    private boolean done;
-    private ExecutorService pool;
-    private final Set<TopicPartition> owned = ConcurrentHashMap.newKeySet();
-    private final Map<TopicPartition, Long> processedNext = new ConcurrentHashMap<>();
-    private final Map<TopicPartition, Long> positions = new ConcurrentHashMap<>();
     private final List<Pending> pendingAsync = new ArrayList<>();
 
-    /** A commit that was requested: its mode and offsets (async: until its callback). */
-    static final class Pending {
-        final String mode;
-        final Map<TopicPartition, Long> offsets;
+    /** A commit that was requested: its mode and offsets (async: until its callback);
+     *  ``explicit``: a commit command's, else Spring's. */
+    static final class Pending extends Commit {
         final boolean explicit;
-        boolean interceptorSeen;
 
         Pending(String mode, Map<TopicPartition, Long> offsets, boolean explicit) {
-            this.mode = mode;
-            this.offsets = offsets;
+            super(mode, offsets);
             this.explicit = explicit;
         }
     }
 
+    /** Calls into Spring or the consumer are watched ({@link #watched}) on any thread: the
+     *  command thread and the container's consumer threads (their polls, Spring's commits). */
     SpringWorker(Out out) {
-        this.out = out;
-        this.watch = new CallWatch(out);
-    }
-
-    /** One call into Spring or the consumer, under the watch (``call``: the Python worker's
-     *  name). Any thread: the command thread and the container's consumer threads (their polls,
-     *  Spring's commits); the events go through ``out``, which writes whole lines under a lock. */
-    <T> T watched(String call, double bound, Supplier<T> body) {
-        return watch.call(call, bound, body);
-    }
-
-    void watched(String call, double bound, Runnable body) {
-        watch.run(call, bound, body);
+        super(out, CLIENT, VERSION, ADAPTER, BATCH_VARIANT);
+        command("assign", msg -> {
+            throw Errors.unsupported("assign: a listener container subscribes (manual "
+                + "assignment would be a container of TopicPartitionOffsets, fixed at start)");
+        });
+        command("run", this::run);
+        command("halt", this::halt);
     }
 
     boolean running() {
@@ -138,16 +110,7 @@ final class SpringWorker {
         return new TopicPartition(r.topic(), r.partition());
     }
 
-    // -- events from the container -----------------------------------------------------------
-    void polled(List<ConsumerRecord<byte[], byte[]>> records) {
-        for (ConsumerRecord<byte[], byte[]> r : records) {
-            positions.put(tpOf(r), r.offset() + 1);
-        }
-        ObjectNode e = out.event("polled");
-        e.set("records", recs(records));
-        out.write(e);
-    }
-
+    // -- events from the container (polled: ProtocolWorker.polled) ------------------------------
     private String ackModeName() {
         return strategy.name.toLowerCase();
     }
@@ -156,7 +119,7 @@ final class SpringWorker {
     Pending requested(Map<TopicPartition, OffsetAndMetadata> offsets, boolean async) {
         String ctx = CONTEXT.get();
         String mode = ctx != null ? ctx : stopping ? "close" : ackModeName();
-        Pending p = new Pending(mode, GatedConsumer.plain(offsets), false);
+        Pending p = new Pending(mode, plain(offsets), false);
         ObjectNode req = out.event("commit_requested");
         req.put("mode", mode);
         req.set("offsets", offsetsJson(p.offsets));
@@ -176,22 +139,9 @@ final class SpringWorker {
         reportCommit(p.mode, p.offsets, Errors.commitError(e));
     }
 
-    void reportCommit(String mode, Map<TopicPartition, Long> offsets, Errors.ConsumerError err) {
-        ObjectNode e = out.event("committed");
-        e.put("mode", mode);
-        e.put("ok", err == null);
-        e.set("offsets", offsetsJson(offsets));
-        if (err == null) {
-            e.putNull("error");
-        } else {
-            e.put("error", err.reported());
-        }
-        out.write(e);
-    }
-
     /** Spring's commit callback (ContainerProperties.setCommitCallback): async outcomes. */
     private void onCommitCallback(Map<TopicPartition, OffsetAndMetadata> offsets, Exception exc) {
-        Map<TopicPartition, Long> got = offsets == null ? Map.of() : GatedConsumer.plain(offsets);
+        Map<TopicPartition, Long> got = offsets == null ? Map.of() : plain(offsets);
         Pending match = null;
         synchronized (pendingAsync) {
             for (Pending p : pendingAsync) {
@@ -218,20 +168,15 @@ final class SpringWorker {
     }
 
     /** The interceptor saw a successful commit: ``auto`` unless it is one the worker saw. */
+    @Override
     void onClientCommit(Map<TopicPartition, OffsetAndMetadata> offsets) {
         if (SYNC_IN_FLIGHT.get() != null) {
             return;
         }
-        Map<TopicPartition, Long> got = GatedConsumer.plain(offsets);
-        synchronized (pendingAsync) {
-            for (Pending p : pendingAsync) {
-                if (!p.interceptorSeen && p.offsets.equals(got)) {
-                    p.interceptorSeen = true;
-                    return;
-                }
-            }
+        Map<TopicPartition, Long> got = plain(offsets);
+        if (!ownCommit(pendingAsync, got)) {
+            reportCommit("auto", got, null);
         }
-        reportCommit("auto", got, null);
     }
 
     /** Around Spring's own rebalance listener: ``assigned`` before Spring commits the
@@ -240,13 +185,7 @@ final class SpringWorker {
         return new ConsumerRebalanceListener() {
             @Override
             public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-                if (!partitions.isEmpty()) {
-                    owned.addAll(partitions);
-                    partitions.forEach(positions::remove);
-                    ObjectNode e = out.event("assigned");
-                    e.set("partitions", tps(partitions));
-                    out.write(e);
-                }
+                assigned(partitions);
                 CONTEXT.set("assign");
                 try {
                     spring.onPartitionsAssigned(partitions);
@@ -285,9 +224,7 @@ final class SpringWorker {
         public void onPartitionsRevokedBeforeCommit(Consumer<?, ?> consumer,
                                                     Collection<TopicPartition> partitions) {
             if (!partitions.isEmpty() && LOSING.get() == null) {
-                ObjectNode e = out.event("revoked");
-                e.set("partitions", tps(partitions));
-                out.write(e);
+                out.write(partitionsEvent("revoked", partitions));
             }
         }
 
@@ -302,9 +239,7 @@ final class SpringWorker {
                                      Collection<TopicPartition> partitions) {
             if (!partitions.isEmpty()) {
                 LOSING.set(Boolean.TRUE);  // Spring goes on with its revoke path: no revoked
-                ObjectNode e = out.event("lost");
-                e.set("partitions", tps(partitions));
-                out.write(e);
+                out.write(partitionsEvent("lost", partitions));
             }
         }
 
@@ -315,49 +250,19 @@ final class SpringWorker {
         }
     }
 
-    private void forget(Collection<TopicPartition> partitions) {
-        for (TopicPartition tp : partitions) {
-            owned.remove(tp);
-            processedNext.remove(tp);
-            positions.remove(tp);
-        }
-    }
-
     // -- the listeners -------------------------------------------------------------------------
     private void process(ConsumerRecord<byte[], byte[]> r) {
         if (strategy.processMs > 0) {
             Strategy.sleepMs(strategy.processMs);
         }
-        ObjectNode e = out.event("processed");
-        e.set("records", Out.JSON.createArrayNode().add(rec(r)));
-        out.write(e);
+        processed(Out.JSON.createArrayNode().add(rec(r)));
         processedNext.put(tpOf(r), r.offset() + 1);
-    }
-
-    /** S6's pool model: a thread pool processes, the listener returns at once, so Spring
-     *  commits what was delivered, not what finished. */
-    private void handOff(ConsumerRecord<byte[], byte[]> r) {
-        synchronized (this) {
-            if (pool == null) {
-                pool = Executors.newFixedThreadPool(4, t -> {
-                    Thread th = new Thread(t, "proc");
-                    th.setDaemon(true);
-                    return th;
-                });
-            }
-        }
-        double span = Math.max(strategy.processMs, 1.0) * 4;
-        ArrayNode one = Out.JSON.createArrayNode().add(rec(r));
-        pool.submit(() -> {
-            Strategy.sleepMs(ThreadLocalRandom.current().nextDouble(0, span));
-            ObjectNode e = out.event("processed");
-            e.set("records", one);
-            out.write(e);
-        });
     }
 
     private Object listener() {
         boolean poolModel = strategy.processing.equals("pool");
+        // the pool model (S6): handOff returns at once, so Spring commits what was delivered,
+        // not what finished
         if (adapter.equals(BATCH_VARIANT)) {
             return (BatchAcknowledgingConsumerAwareMessageListener<byte[], byte[]>)
                 (records, ack, consumer) -> {
@@ -386,32 +291,24 @@ final class SpringWorker {
     }
 
     // -- commands ------------------------------------------------------------------------------
-    private static String checkAdapter(JsonNode msg) {
-        String name = msg.path("adapter").asText("");
-        if (!name.equals(ADAPTER) && !name.equals(BATCH_VARIANT)) {
-            throw new Errors.UsageError("unknown-adapter", "unknown client '" + name
-                + "': this worker runs only '" + ADAPTER + "' and '" + BATCH_VARIANT + "' ("
-                + CLIENT + ")");
-        }
-        return name;
-    }
-
-    private ObjectNode info(ObjectNode node, String name) {
-        node.put("adapter", name);
-        node.put("client", CLIENT);
-        node.put("client_version", VERSION);
-        ObjectNode caps = ClientConfig.capabilities();
+    @Override
+    protected ObjectNode capabilities() {
+        ObjectNode caps = super.capabilities();
         caps.put("manual_assignment", false);
         caps.put("offset_reset_none", false);
         caps.put("unsubscribe", false);  // the container owns the subscription
         caps.put("seek_to_end", false);  // seeks go through the container (ConsumerSeekAware)
-        caps.put("reports_calls", true);  // call_outstanding / call_returned (CallWatch)
-        node.set("capabilities", caps);
-        return node;
+        return caps;
+    }
+
+    @Override
+    protected String runtime() {
+        return super.runtime() + ", kafka-clients " + ClientConfig.VERSION;
     }
 
     /** Why this worker cannot run ``cfg`` (null: it can). */
-    static String unsupported(ClientConfig cfg) {
+    @Override
+    protected String unsupported(ClientConfig cfg) {
         String reason = cfg.unsupported();
         if (reason != null) {
             return reason;
@@ -425,102 +322,17 @@ final class SpringWorker {
         return null;
     }
 
-    private static final Set<String> COMMANDS = Set.of("describe", "init", "subscribe", "assign",
-        "poll", "run", "halt", "commit", "seek", "position", "committed", "pause", "resume",
-        "assignment", "close");
-
-    void handle(JsonNode msg) {
-        JsonNode type = msg.get("type");
-        String kind = type != null && type.isTextual() ? type.asText() : null;
-        if (kind == null || !COMMANDS.contains(kind)) {
-            throw new Errors.ProtocolError("unknown command type "
-                + (kind == null ? String.valueOf(type) : "'" + kind + "'"));
-        }
-        if (!kind.equals("init") && !kind.equals("describe") && !initialized) {
-            throw new Errors.ProtocolError("the first command must be 'init'");
-        }
-        switch (kind) {
-            case "describe": describe(msg); break;
-            case "init": init(msg); break;
-            case "subscribe": subscribe(msg); break;
-            case "assign":
-                throw Errors.unsupported("assign: a listener container subscribes (manual "
-                    + "assignment would be a container of TopicPartitionOffsets, fixed at start)");
-            case "poll": poll(msg); break;
-            case "run": run(msg); break;
-            case "halt": halt(msg); break;
-            case "commit": commitCommand(msg); break;
-            case "seek": seek(msg); break;
-            case "position": position(msg); break;
-            case "committed": committed(msg); break;
-            case "pause": pauseResume(msg, true); break;
-            case "resume": pauseResume(msg, false); break;
-            case "assignment": assignment(msg); break;
-            case "close": close(msg); break;
-            default: throw new Errors.ProtocolError("unknown command type '" + kind + "'");
-        }
-    }
-
-    private void describe(JsonNode msg) {
-        String name = checkAdapter(msg);
-        ArrayNode reasons = Out.JSON.createArrayNode();
-        JsonNode configs = msg.path("configs");
-        if (configs.isArray()) {
-            for (JsonNode raw : configs) {
-                String reason = unsupported(ClientConfig.fromJson(raw));
-                if (reason == null) {
-                    reasons.addNull();
-                } else {
-                    reasons.add(reason);
-                }
-            }
-        }
-        ObjectNode reply = info(out.reply(msg), name);
-        reply.set("unsupported", reasons);
-        // spring-kafka:batch is not listed as a variant: generated runs pick variants per
-        // member whatever the strategy, and Spring refuses AckMode.RECORD with a batch listener
-        reply.set("variants", Out.JSON.createArrayNode());
-        reply.putNull("python");
-        reply.put("runtime", "java " + System.getProperty("java.version") + ", kafka-clients "
-            + ClientConfig.VERSION);
-        reply.put("executable", ProcessHandle.current().info().command().orElse("java"));
-        out.write(reply);
-    }
-
-    private void init(JsonNode msg) {
-        if (initialized) {
-            throw new Errors.ProtocolError("init was already done");
-        }
-        String name = checkAdapter(msg);
-        ClientConfig cfg = ClientConfig.fromJson(msg.get("config") == null
-            ? Out.JSON.createObjectNode() : msg.get("config"));
-        Strategy s = Strategy.fromJson(msg.get("strategy"));
-        if (s.autoCommit()) {
-            cfg.enableAutoCommit = true;
-        }
-        String reason = unsupported(cfg);
-        if (reason == null && name.equals(BATCH_VARIANT) && s.name.equals("RECORD")) {
-            reason = "AckMode.RECORD with a batch listener: Spring refuses it (\"Cannot use "
-                + "AckMode.RECORD with a batch listener\")";
-        }
-        if (reason != null) {
-            throw Errors.unsupported(reason);
+    @Override
+    protected void start(String name, JsonNode msg) {
+        if (name.equals(BATCH_VARIANT) && strategy.name.equals("RECORD")) {
+            throw Errors.unsupported("AckMode.RECORD with a batch listener: Spring refuses it "
+                + "(\"Cannot use AckMode.RECORD with a batch listener\")");
         }
         adapter = name;
-        strategy = s;
-        config = cfg;
-        props = cfg.properties(false);
-        if (s.autoCommit()) {
-            props.put("interceptor.classes", SpringAutoCommits.class.getName());
+        props = config.properties(false);
+        if (strategy.autoCommit()) {
+            props.put("interceptor.classes", AutoCommits.class.getName());
         }
-        current = this;
-        initialized = true;
-        ObjectNode ready = info(out.event("ready"), name);
-        ready.put("pid", ProcessHandle.current().pid());
-        out.write(ready);
-        ObjectNode reply = info(out.reply(msg), name);
-        reply.put("pid", ProcessHandle.current().pid());
-        out.write(reply);
     }
 
     private Map<String, Object> factoryConfig() {
@@ -549,15 +361,8 @@ final class SpringWorker {
         return Math.max(1, count);
     }
 
-    private void subscribe(JsonNode msg) {
-        List<String> topics = new ArrayList<>();
-        for (JsonNode t : field(msg, "topics")) {
-            topics.add(t.asText());
-        }
-        if (!config.hasGroup()) {
-            throw new Errors.ConsumerError("illegal-state",
-                "subscribe needs a group id (the consumer has none)", false);
-        }
+    @Override
+    protected void subscribe(List<String> topics) {
         if (container != null) {
             throw Errors.unsupported("subscribe again: the container's topics are fixed once it "
                 + "started");
@@ -583,7 +388,6 @@ final class SpringWorker {
         container.setConcurrency(concurrency);
         container.setBeanName(config.clientId == null ? "spring" : config.clientId);
         watched("subscribe", CALL_BOUND, container::start);
-        out.write(out.reply(msg));
     }
 
     private GatedConsumer gate() {
@@ -631,7 +435,8 @@ final class SpringWorker {
         return onThread(first, call, fn);
     }
 
-    private void poll(JsonNode msg) {
+    @Override
+    protected List<ConsumerRecord<byte[], byte[]>> poll(JsonNode msg) {
         if (running) {
             throw new Errors.ConsumerError("illegal-state", "poll while running: the container "
                 + "polls by itself until 'halt'", false);
@@ -647,11 +452,8 @@ final class SpringWorker {
         g.permit(p);
         // waits on while its KafkaConsumer.poll is outstanding: past its bound the watch
         // reports it, and the harness gives up on the reply
-        List<ConsumerRecord<byte[], byte[]>> records = GatedConsumer.await(p.done,
-            () -> p.polling, timeout + 60, "the container did not finish the poll");
-        ObjectNode reply = out.reply(msg);
-        reply.set("records", recs(records));
-        out.write(reply);
+        return GatedConsumer.await(p.done, () -> p.polling, timeout + 60,
+            "the container did not finish the poll");
     }
 
     private void run(JsonNode msg) {
@@ -674,38 +476,9 @@ final class SpringWorker {
         out.write(out.reply(msg));
     }
 
-    private Map<TopicPartition, Long> ownedProcessed() {
-        Map<TopicPartition, Long> res = new HashMap<>();
-        processedNext.forEach((tp, o) -> {
-            if (owned.contains(tp)) {
-                res.put(tp, o);
-            }
-        });
-        return res;
-    }
-
-    private void commitCommand(JsonNode msg) {
-        JsonNode raw = msg.get("offsets");
-        Map<TopicPartition, Long> offsets = null;
-        if (raw != null && !raw.isNull()) {
-            offsets = new HashMap<>();
-            for (JsonNode triple : raw) {
-                if (!triple.isArray() || triple.size() < 3) {
-                    throw new Errors.ProtocolError("an offset is [topic, partition, offset], not "
-                        + triple);
-                }
-                offsets.put(tp(triple), triple.get(2).asLong());
-            }
-        } else if (msg.path("processed").asBoolean(false)) {
-            offsets = ownedProcessed();
-            if (offsets.isEmpty()) {
-                ObjectNode reply = out.reply(msg);
-                reply.set("offsets", Out.JSON.createArrayNode());
-                out.write(reply);
-                return;
-            }
-        }
-        boolean asynchronous = msg.path("asynchronous").asBoolean(false);
+    @Override
+    protected Map<TopicPartition, Long> commitOffsets(Map<TopicPartition, Long> offsets,
+                                                      boolean asynchronous) {
         String mode = asynchronous ? "async" : "sync";
         ObjectNode req = out.event("commit_requested");
         req.put("mode", mode);
@@ -736,8 +509,7 @@ final class SpringWorker {
             if (wanted.isEmpty()) {
                 return wanted;
             }
-            Map<TopicPartition, OffsetAndMetadata> client = new LinkedHashMap<>();
-            wanted.forEach((tp, o) -> client.put(tp, new OffsetAndMetadata(o)));
+            Map<TopicPartition, OffsetAndMetadata> client = toClient(wanted);
             if (asynchronous) {
                 Pending p = new Pending(mode, wanted, true);
                 synchronized (pendingAsync) {
@@ -772,77 +544,48 @@ final class SpringWorker {
         // reached only when every part was committed (or, async, handed to the client)
         Map<TopicPartition, Long> all = new HashMap<>();
         parts.forEach(all::putAll);
-        if (!asynchronous) {
-            reportCommit(mode, all, null);
-        }
-        ObjectNode reply = out.reply(msg);
         if (asynchronous) {
-            reply.putNull("offsets");
-        } else {
-            reply.set("offsets", offsetsJson(all));
+            return null;
         }
-        out.write(reply);
+        reportCommit(mode, all, null);
+        return all;
     }
 
     /** An explicit commit that failed: its ``committed`` event, then the error reply. */
-    void commitFailed(JsonNode msg, RuntimeException e) {
+    @Override
+    protected RuntimeException failed(JsonNode msg, RuntimeException e) {
+        if (!"commit".equals(msg.path("type").asText())) {
+            return e;
+        }
         Errors.ConsumerError err = Errors.commitError(e);
         reportCommit(msg.path("asynchronous").asBoolean(false) ? "async" : "sync", Map.of(), err);
-        throw err;
+        return err;
     }
 
-    private void seek(JsonNode msg) {
-        TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
-            field(msg, "partition").asInt());
-        long offset = field(msg, "offset").asLong();
+    @Override
+    protected void seek(TopicPartition tp, long offset) {
         onOwner(tp, "seek", c -> {
             c.seek(tp, offset);
             return null;
         });
-        positions.put(tp, offset);
-        processedNext.remove(tp);
-        ObjectNode e = out.event("seeked");
-        e.put("topic", tp.topic());
-        e.put("partition", tp.partition());
-        e.put("offset", offset);
-        out.write(e);
-        out.write(out.reply(msg));
     }
 
-    private void position(JsonNode msg) {
-        TopicPartition tp = new TopicPartition(field(msg, "topic").asText(),
-            field(msg, "partition").asInt());
-        long offset = onOwner(tp, "position", c -> c.position(tp));
-        ObjectNode reply = out.reply(msg);
-        reply.put("offset", offset);
-        out.write(reply);
+    @Override
+    protected long position(TopicPartition tp) {
+        return onOwner(tp, "position", c -> c.position(tp));
     }
 
-    private void committed(JsonNode msg) {
-        List<TopicPartition> parts = partitions(msg);
+    @Override
+    protected ArrayNode committed(List<TopicPartition> parts) {
         Map<TopicPartition, OffsetAndMetadata> got = parts.isEmpty() ? Map.of()
             : onThread(gate(), "committed", c -> c.committed(new HashSet<>(parts)));
-        ArrayNode arr = Out.JSON.createArrayNode();
-        List<TopicPartition> sorted = new ArrayList<>(parts);
-        sorted.sort(TP_ORDER);
-        for (TopicPartition tp : sorted) {
-            OffsetAndMetadata o = got.get(tp);
-            ArrayNode row = arr.addArray().add(tp.topic()).add(tp.partition());
-            if (o == null) {
-                row.addNull();
-            } else {
-                row.add(o.offset());
-            }
-        }
-        ObjectNode reply = out.reply(msg);
-        reply.set("offsets", arr);
-        out.write(reply);
+        return committedJson(parts, got);
     }
 
     /** Through the container (pausePartition/resumePartition); the consumers apply it on
      *  their own thread at once, so the next poll honours it. */
-    private void pauseResume(JsonNode msg, boolean pause) {
-        List<TopicPartition> parts = partitions(msg);
+    @Override
+    protected void pauseResume(List<TopicPartition> parts, boolean pause) {
         String call = pause ? "pause" : "resume";
         gate();
         watched(call, CALL_BOUND, () -> {
@@ -863,25 +606,21 @@ final class SpringWorker {
             }
             return null;
         });
-        ObjectNode e = out.event(pause ? "paused" : "resumed");
-        e.set("partitions", tps(parts));
-        out.write(e);
-        out.write(out.reply(msg));
     }
 
-    private void assignment(JsonNode msg) {
+    @Override
+    protected Collection<TopicPartition> assignment() {
         Set<TopicPartition> all = new HashSet<>();
         if (container != null) {
             onConsumers("assignment", Consumer::assignment).forEach(all::addAll);
         }
-        ObjectNode reply = out.reply(msg);
-        reply.set("partitions", tps(all));
-        out.write(reply);
+        return all;
     }
 
     /** container.stop(): Spring commits its pending acks (mode ``close``), unsubscribes
      *  (revoked, ``revoke`` commits) and closes the consumers. */
-    private void close(JsonNode msg) {
+    @Override
+    protected void close(JsonNode msg) {
         running = false;
         stopping = true;
         if (container != null) {
@@ -895,74 +634,14 @@ final class SpringWorker {
             });
             before.forEach(g -> g.abandon("the container stopped"));
         }
-        if (pool != null) {
-            pool.shutdown();
-            try {
-                pool.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        shutdownPool();
         List<Pending> left;
         synchronized (pendingAsync) {
             left = new ArrayList<>(pendingAsync);
             pendingAsync.clear();
         }
         for (Pending p : left) {
-            reportCommit(p.mode, p.offsets, new Errors.ConsumerError("commit-failed",
-                "the consumer closed before the commit was acknowledged", true));
-        }
-        out.write(out.event("closed"));
-        out.write(out.reply(msg));
-        done = true;
-    }
-
-    // -- main loop -----------------------------------------------------------------------------
-    void execute(Object item) {
-        JsonNode msg = item instanceof JsonNode ? (JsonNode) item : null;
-        try {
-            if (msg == null || !msg.isObject()) {
-                throw new Errors.ProtocolError("a command must be a JSON object with a 'type'");
-            }
-            try {
-                handle(msg);
-            } catch (Errors.ConsumerError | Errors.ProtocolError | Errors.UsageError e) {
-                throw e;
-            } catch (RuntimeException e) {
-                if ("commit".equals(msg.path("type").asText())) {
-                    commitFailed(msg, e);
-                }
-                throw e;
-            }
-        } catch (Errors.ProtocolError e) {
-            out.write(out.error(msg, "malformed-command", e.getMessage(), false, false));
-        } catch (Errors.UsageError e) {
-            out.write(out.error(msg, e.code, e.getMessage(), !initialized, false));
-        } catch (RuntimeException e) {
-            String kind = msg.path("type").asText("command");
-            Errors.ConsumerError err = Errors.normalize(e, kind + " failed");
-            if (err != null) {
-                out.write(out.error(msg, err.code, err.getMessage(), false, err.retriable));
-            } else {
-                e.printStackTrace(System.err);
-                out.write(out.error(msg, "adapter-error", e.getClass().getSimpleName() + ": "
-                    + e.getMessage(), false, false));
-            }
-        }
-    }
-
-    void serve(BlockingQueue<Object> commands) {
-        while (!done) {
-            Object item;
-            try {
-                item = commands.take();
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (item == SpringMain.EOF) {
-                return;
-            }
-            execute(item);
+            reportUnacknowledged(p.mode, p.offsets);
         }
     }
 }

@@ -9,14 +9,18 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
 /** The worker protocol's JSON shapes (docs/worker-protocol.md): partitions, offsets and records
- *  written in events, partitions and fields read from commands. Shared by every JVM worker. */
+ *  written in events, partitions and fields read from commands; and offsets as the client's
+ *  commit maps carry them. Shared by every JVM worker. */
 final class Wire {
     static final Comparator<TopicPartition> TP_ORDER =
         Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition);
@@ -40,6 +44,39 @@ final class Wire {
         ArrayNode arr = Out.JSON.createArrayNode();
         sorted.forEach((tp, o) -> arr.addArray().add(tp.topic()).add(tp.partition()).add(o));
         return arr;
+    }
+
+    /** A {@code committed} reply's rows: [topic, partition, offset or null] for each of
+     *  ``partitions`` (as given: a list may repeat one), sorted. */
+    static ArrayNode committedJson(Collection<TopicPartition> partitions,
+                                   Map<TopicPartition, OffsetAndMetadata> got) {
+        List<TopicPartition> sorted = new ArrayList<>(partitions);
+        sorted.sort(TP_ORDER);
+        ArrayNode arr = Out.JSON.createArrayNode();
+        for (TopicPartition tp : sorted) {
+            OffsetAndMetadata o = got.get(tp);
+            ArrayNode row = arr.addArray().add(tp.topic()).add(tp.partition());
+            if (o == null) {
+                row.addNull();
+            } else {
+                row.add(o.offset());
+            }
+        }
+        return arr;
+    }
+
+    /** The offsets of a client's commit map (an entry without metadata: null). */
+    static Map<TopicPartition, Long> plain(Map<TopicPartition, OffsetAndMetadata> m) {
+        Map<TopicPartition, Long> out = new HashMap<>();
+        m.forEach((tp, o) -> out.put(tp, o == null ? null : o.offset()));
+        return out;
+    }
+
+    /** ``offsets`` as the client commits them, in their order. */
+    static Map<TopicPartition, OffsetAndMetadata> toClient(Map<TopicPartition, Long> offsets) {
+        Map<TopicPartition, OffsetAndMetadata> out = new LinkedHashMap<>();
+        offsets.forEach((tp, o) -> out.put(tp, new OffsetAndMetadata(o)));
+        return out;
     }
 
     private static String key(byte[] key) {

@@ -9,12 +9,13 @@ import org.apache.kafka.common.TopicPartition;
 /**
  * Sees the client's own (auto) commits: kafka-clients has no callback for them, but calls
  * every interceptor's {@code onCommit} once a commit succeeded (auto, sync and async alike; a
- * failed auto commit is only logged). Installed only with enable.auto.commit; the worker tells
- * its explicit commits apart (see {@link Worker#onClientCommit}). May run on the client's
- * heartbeat or background thread.
+ * failed auto commit is only logged). Installed only with enable.auto.commit (strategy
+ * {@code auto}); the worker of the process ({@link ProtocolWorker#onClientCommit}) tells the
+ * commits it reports itself apart and reports the others as {@code committed} with mode
+ * {@code auto}. May run on the client's heartbeat or background thread.
  */
 public final class AutoCommits implements ConsumerInterceptor<byte[], byte[]> {
-    static volatile Worker owner;
+    static volatile ProtocolWorker owner;
 
     @Override
     public ConsumerRecords<byte[], byte[]> onConsume(ConsumerRecords<byte[], byte[]> records) {
@@ -23,7 +24,7 @@ public final class AutoCommits implements ConsumerInterceptor<byte[], byte[]> {
 
     @Override
     public void onCommit(Map<TopicPartition, OffsetAndMetadata> offsets) {
-        Worker worker = owner;
+        ProtocolWorker worker = owner;
         if (worker != null) {
             worker.onClientCommit(offsets);
         }
