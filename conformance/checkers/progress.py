@@ -29,7 +29,8 @@ Anomalies (one per span)
                                  position waited longer than the bound, and none of its polls
                                  returned one. Evidence: M's ``assigned`` event, its last
                                  ``polled`` (or ``seeked``) event of P before the wait, the
-                                 ``produced`` event of the first waiting record. Details:
+                                 ``produced`` event of the first waiting record, the
+                                 first event recorded once the bound ran out. Details:
                                  member, topic, partition, ``position``, ``waiting`` (how many
                                  records at its start), ``seconds`` (how long the stall lasted
                                  within the expected time), ``bound_seconds``.
@@ -120,7 +121,10 @@ def _stall(history: History, span: Span, first: int | None,
         if position is not None and anchor is not None:
             wait = _waited(anchor, position, produced, blocked, bound, min(now, end))
             if wait is not None:
-                return _violation(span, start, wait, bound)
+                late = wait.since + bound
+                overrun = next((x for x in history.events[wait.first.index:] if x.ts >= late),
+                               None)
+                return _violation(span, start, wait, bound, overrun)
         if e is None or e.ts >= end:
             break
         if e.type == "seeked" and e.data.get("partition") == span.tp[1]:
@@ -190,7 +194,8 @@ def _member_blocks(history: History, member: str, tp: TP, bound: float
     return out
 
 
-def _violation(span: Span, start: Event, wait: _Wait, bound: float) -> Violation:
+def _violation(span: Span, start: Event, wait: _Wait, bound: float,
+               overrun: Event | None = None) -> Violation:
     tp = span.tp
     seconds = wait.seconds
     return Violation(
@@ -198,7 +203,8 @@ def _violation(span: Span, start: Event, wait: _Wait, bound: float) -> Violation
         message=(f"{span.member} owned {tp_name(tp)} and kept polling, yet records from "
                  f"offset {wait.position} on waited {seconds:g} s for it (bound "
                  f"{bound:g} s) without one poll returning them"),
-        evidence=sorted({start.index, wait.anchor.index, wait.first.index}),
+        evidence=sorted({start.index, wait.anchor.index, wait.first.index}
+                        | ({overrun.index} if overrun is not None else set())),
         details={"member": span.member, "topic": tp[0], "partition": tp[1],
                  "position": wait.position, "waiting": wait.waiting, "seconds": seconds,
                  "bound_seconds": bound},

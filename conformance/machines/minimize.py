@@ -83,13 +83,19 @@ class Minimized:
     last_failure: Replayed | None  # the replay of ``steps`` that failed, if any ran
 
 
-def evidence_core(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:
+def evidence_core(steps: Steps, history: History, evidence: Iterable[int],
+                  settled: bool = False) -> Steps | None:
     """The steps during which the evidence of a failure was recorded, with the steps that
-    started the members they name (and every start before, so that members keep their
-    names) and the steps that wrote the records it cites or wrote records in between (a
-    settle before each step kept made cores longer, not likelier to fail): a first
-    candidate for :func:`minimize`, often the whole reduction at once. None when the
-    history's steps are not ``steps`` (nothing to map) or the core is everything."""
+    started the members they or their events name (and every start before, so that
+    members keep their names), the steps that wrote the records it cites or wrote
+    records in between and the partitions added before them (the key's partition depends
+    on the count; a settle before each step kept made cores longer, not likelier to
+    fail): a first
+    candidate for :func:`minimize`, often the whole reduction at once. ``settled``: also
+    the last ``settle`` before the first step kept after the first member's start, so that
+    a step aimed at a partition (a pause) or at a rebalance among members (a second start)
+    finds the group as the original did. None when the history's steps are not ``steps``
+    (nothing to map), the core is everything, or (``settled``) no such settle exists."""
     marks = [e.index for e in history.of_type("step")]
     if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
         return None
@@ -108,12 +114,23 @@ def evidence_core(steps: Steps, history: History, evidence: Iterable[int]) -> St
     if keep:
         first, last = min(keep), max(keep)
         keep |= {k for k in range(first, last) if steps[k][0].startswith("produce")}
+    # partitions added before a record was written decide which partition it landed on
+    writes = [k for k in keep if steps[k][0].startswith("produce")]
+    keep |= {k for k in range(max(writes, default=0)) if steps[k][0] == "add_partitions"}
     started = {e.data.get("member"): step_of(e.index) for e in history.of_type("member_started")}
     named = {a.get("member") for k, (_n, a) in enumerate(steps) if k in keep}
+    named |= {e.data.get("member") or e.source for e in
+              (history.events[i] for i in evidence if 0 <= i < len(history.events))}
     last_start = max((started[m] for m in named if m in started), default=0)
     keep |= {k for k, (name, _a) in enumerate(steps)
              if name == "start_member" and k <= last_start}
     keep.add(0)
+    if settled:
+        later = [k for k in keep if k > 0]
+        before = [k for k in range(1, min(later, default=0)) if steps[k][0] == "settle"]
+        if not before:
+            return None
+        keep.add(before[-1])
     if len(keep) >= len(steps):
         return None
     return [step for k, step in enumerate(steps) if k in keep]

@@ -114,9 +114,10 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
         # verdicts are unknown already, and generated examples would meet the same error
         error = f"generation skipped: the canonical example met: {first.infra_errors[0]}"
     shrinking = bool(profile.shrink if shrink is None else shrink)
-    # a third of the shrink budget for Hypothesis's shrinker (it also simplifies arguments),
-    # the rest for deleting steps by replay (minimize), which gets further per second here
-    hypothesis_budget = max(1, profile.shrink_seconds // 3)
+    # a sixth of the shrink budget for Hypothesis's shrinker (it also simplifies arguments),
+    # the rest for deleting steps by replay (minimize), which gets further per second here:
+    # its evidence cores often reduce at the first replay, then each replay deletes steps
+    hypothesis_budget = max(1, profile.shrink_seconds // 6)
     with shrink_budget(hypothesis_budget):
         try:
             if error or not generate:
@@ -179,13 +180,15 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
 
 def _cores(example: Example, check: str) -> list[Steps | None]:
     """The first candidates of a reduction of ``example``'s failure of ``check``: the steps
-    that hold its evidence, then the steps up to the last of them (none without a history)."""
+    that hold its evidence with the settle that preceded them, the same without it, then the
+    steps up to the last of them (none without a history)."""
     if example.history_file is None or not example.history_file.exists():
         return []
     history = History.from_jsonl(example.history_file)
     evidence = [i for r in example.results if r.check == check for v in r.violations
                 for i in v.evidence]
-    return [evidence_core(example.steps, history, evidence),
+    return [evidence_core(example.steps, history, evidence, settled=True),
+            evidence_core(example.steps, history, evidence),
             evidence_prefix(example.steps, history, evidence)]
 
 

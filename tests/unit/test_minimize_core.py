@@ -72,3 +72,52 @@ def test_the_prefix_ends_with_the_last_step_that_holds_evidence():
     assert evidence_prefix(STEPS, h, [index_of(h, "lost")]) == STEPS[:7]
     assert evidence_prefix(STEPS, h, [index_of(h, "settled")]) is None  # the last step
     assert evidence_prefix(STEPS, h, []) is None
+
+
+def test_the_settled_core_adds_the_last_settle_before_the_first_step_it_keeps():
+    steps = [("start_member", {}), ("settle", {}), ("consume", {}), ("settle", {}),
+             ("pause_twice", {"member": "m1", "partition": 0}), ("produce", {"count": 1}),
+             ("consume", {})]
+    events = {0: [("member_started", "harness", {"member": "m1"})],
+              4: [("paused", "m1", {"partitions": [["t", 0]]})],
+              5: [("produced", "harness", {"records": [["t", 0, 0, "k", "v"]]})],
+              6: [("polled", "m1", {"records": [["t", 0, 0, "k"]]})]}
+    h = story(steps, events)
+    evidence = [index_of(h, "paused"), index_of(h, "polled")]
+    assert evidence_core(steps, h, evidence) == [steps[0], steps[4], steps[5], steps[6]]
+    assert evidence_core(steps, h, evidence, settled=True) == \
+        [steps[0], steps[3], steps[4], steps[5], steps[6]]
+    # no settle before the first step kept: no settled core
+    h2 = story(steps[:1] + steps[4:], {0: events[0], 1: events[4], 2: events[5], 3: events[6]})
+    assert evidence_core(steps[:1] + steps[4:], h2, [index_of(h2, "paused")],
+                         settled=True) is None
+
+
+def test_partitions_added_before_a_kept_write_stay():
+    """Which partition a keyed record lands on depends on the partition count then."""
+    steps = [("start_member", {}), ("add_partitions", {"count": 2}), ("consume", {}),
+             ("pause_twice", {"member": "m1", "partition": 2}),
+             ("produce_transaction", {"commit": False}), ("add_partitions", {"count": 1}),
+             ("consume", {})]
+    events = {0: [("member_started", "harness", {"member": "m1"})],
+              3: [("paused", "m1", {"partitions": [["t", 2]]})],
+              4: [("produced", "harness", {"records": [["t", 2, 0, "k", "v"]]})],
+              6: [("polled", "m1", {"records": [["t", 2, 0, "k"]]})]}
+    h = story(steps, events)
+    core = evidence_core(steps, h, [index_of(h, "paused"), index_of(h, "polled")])
+    assert core == [steps[0], steps[1], steps[3], steps[4], steps[6]]
+
+
+def test_a_member_that_recorded_evidence_keeps_its_start():
+    """Evidence recorded by m3 (its assignment) keeps m3's start and the starts before it."""
+    steps = [("start_member", {}), ("start_member", {}), ("stop_member", {"member": "m1"}),
+             ("start_member", {}), ("add_partitions", {"count": 1}), ("produce", {}),
+             ("settle", {})]
+    events = {0: [("member_started", "harness", {"member": "m1"})],
+              1: [("member_started", "harness", {"member": "m2"})],
+              3: [("member_started", "harness", {"member": "m3"})],
+              5: [("produced", "harness", {"records": [["t", 0, 0, "k", "v"]]})],
+              6: [("assigned", "m3", {"partitions": [["t", 0]]})]}
+    h = story(steps, events)
+    core = evidence_core(steps, h, [index_of(h, "produced"), index_of(h, "assigned")])
+    assert core == [steps[0], steps[1], steps[3], steps[4], steps[5], steps[6]]
