@@ -33,11 +33,15 @@ def resend_after_newer(s: Program) -> None:
 
 
 def heartbeat_illegal_generation(s: Program) -> None:
-    """A heartbeat answered ILLEGAL_GENERATION, then the group is waited for."""
+    """The member's first heartbeat is answered ILLEGAL_GENERATION (the step waits until it
+    was), then records are produced for it and consumed: a member that rejoins reads them, one
+    that does not reports its loss meanwhile and leaves the group without an owner for the
+    settle to wait on. (A settle right after the fault could find the group settled before
+    the member reported the loss, and end the example before the member had to rejoin.)"""
     s.start_member()
+    s.fail_next(member="m1", api="Heartbeat", error="ILLEGAL_GENERATION", count=1)
     s.produce(count=10, keys=1)
     s.consume()
-    s.fail_next(member="m1", api="Heartbeat", error="ILLEGAL_GENERATION", count=1)
     s.settle()
 
 

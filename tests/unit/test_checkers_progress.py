@@ -91,3 +91,16 @@ def test_a_new_owner_that_never_reads_from_the_committed_offset_fails() -> None:
     latest = (H().scenario(reset="latest", heartbeat_interval_ms=500).produce(0, range(6))
               .started("m1").assigned("m1", 0).waited(MIN_BOUND + 2).add("teardown"))
     assert check_progress(latest.build()) == []  # where the reset put it is unknown
+
+
+def test_a_pause_holds_until_resumed_also_across_a_new_assignment() -> None:
+    """librdkafka keeps a partition paused when the member loses it and is assigned it again
+    (seen in a soak: confluent-kafka, consumer protocol, a cut member); the Java client
+    forgets the pause. Neither stalls until the member resumes it; then the bound counts."""
+    kept = (reading_m1().paused("m1", 0).waited(1.0).lost("m1", 0).assigned("m1", 0)
+            .waited(3 * MIN_BOUND).add("teardown"))
+    assert check_progress(kept.build()) == []
+    resumed = (reading_m1().paused("m1", 0).waited(1.0).lost("m1", 0).assigned("m1", 0)
+               .waited(1.0).resumed("m1", 0).waited(2 * MIN_BOUND + 2).add("teardown"))
+    [v] = check_progress(resumed.build())
+    assert v.anomaly == "owned-partition-stalled" and v.details["member"] == "m1"
