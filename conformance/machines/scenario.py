@@ -28,6 +28,11 @@ __all__ = ["MAX_MEMBERS", "MAX_PARTITIONS", "Scenario", "ScenarioSpec", "load_re
            "program", "save_replay"]
 #: Worker error codes that mean "the partition moved away meanwhile" (not an infrastructure error)
 RACING_CODES = ("illegal-state", "consumer-error")
+#: error codes that are a command's outcome, not a failed step: a commit refused because the
+#: member was removed from the group meanwhile (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, a fenced
+#: epoch) is recorded by the worker as a ``committed`` event with ``ok: false``, which the
+#: checks judge (docs/worker-protocol.md)
+OUTCOME_CODES = {"commit": ("commit-failed", "fenced-member")}
 
 
 @dataclass
@@ -143,11 +148,17 @@ class Scenario:
     def owned_request(self, member: str, cmd: dict[str, Any]) -> dict[str, Any] | None:
         """A command about a partition the member owned a moment ago; a rebalance may have
         taken it since, which the client reports as an illegal state: the step then has no
-        target (recorded as a note), like a replayed step whose member is gone."""
+        target (recorded as a note), like a replayed step whose member is gone. A commit
+        refused because the group removed the member is the command's outcome (a note; the
+        worker's ``committed`` event says it failed), not a failed step."""
         try:
             return self.h.request(member, cmd)
         except WorkerError as exc:
-            if getattr(exc, "code", None) not in RACING_CODES:
+            code = getattr(exc, "code", None)
+            if code in OUTCOME_CODES.get(cmd["type"], ()):
+                self.h.record("note", text=f"{cmd['type']} refused: {exc}")
+                return None
+            if code not in RACING_CODES:
                 raise
             self.h.record("note", text=f"{cmd['type']} skipped: {exc}")
             return None
