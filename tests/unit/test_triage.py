@@ -218,3 +218,18 @@ def test_soak_seed20_a_report_asked_while_a_commit_was_on_its_way_predates_it() 
                    if e.index == 151 else e for e in history.events)
     assert GroupOffsets(late).at(tp, drain) == (151, 12)
     assert {r.check: r.verdict for r in run_checks(late)}["start-position"] == Verdict.FAIL
+
+
+def test_soak_seed40_a_pause_librdkafka_kept_across_a_new_assignment_is_no_stall() -> None:
+    """confluent-kafka 2.16.2, consumer protocol, soak seed 40 (four examples alike): m1 paused
+    partition 0 twice, a 3 s cut made it lose and get back all its partitions, and librdkafka
+    kept partition 0 paused (librdkafka issue 1849: a pause outlives a re-assignment) while
+    records from offset 10 waited 5.1 s (bound 5 s) until the teardown. The check ended the
+    pause at the new assignment (the Java client's rule; a suite bug): only ``resumed`` does."""
+    history = History.from_jsonl(HERE / "confluent-kafka-consumer-pause-kept-soak-seed40.jsonl")
+    m1 = [e.type for e in history.by_source("m1")]
+    assert "paused" in m1 and "resumed" not in m1
+    assert m1.index("lost") > m1.index("paused") and "assigned" in m1[m1.index("lost"):]
+    cells = judged("confluent-kafka-consumer-pause-kept-soak-seed40")
+    assert cells["progress"].verdict == Verdict.PASS
+    assert all(c.verdict != Verdict.FAIL for c in cells.values())
