@@ -219,6 +219,28 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
     sys.exit(execute(opts))
 
 
+def _releases_run_options(seed: str, only: str) -> Callable[[Any], Any]:
+    """The run options ``history`` and ``bisect`` share (each release runs as ``run`` would):
+    profile, seed (``seed``: what it means across releases), out, only (``only``: what is
+    added to its help), jobs."""
+    def decorate(fn: Any) -> Any:
+        for option in reversed([
+            click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]),
+                         default="ci", show_default=True, help="search effort, as for run"),
+            click.option("--seed", type=int, default=None, help=f"Hypothesis seed ({seed})"),
+            click.option("--out", type=click.Path(file_okay=False), default="reports",
+                         show_default=True),
+            click.option("--only", "only", multiple=True,
+                         help="run only: 'generated', 'semantics', a section (S1..S9) or a "
+                              f"check id; repeatable{only}"),
+            click.option("--jobs", type=click.IntRange(min=1), default=None,
+                         help="configurations run at once on the one broker, as for run"),
+        ]):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
 @cli.command("history")
 @click.option("--client", "client", required=True, metavar="NAME",
               help="a built-in client (kafka-python, confluent-kafka, java, franz-go, ...)")
@@ -226,18 +248,9 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
               help="A..B (inclusive, in version order; A.. or ..B open), every-minor (the "
                    "newest patch of each minor), last:N, or a list V1,V2,...")
 @_broker_and_protocol_options
-@click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]), default="ci",
-              show_default=True, help="search effort, as for run")
-@click.option("--seed", type=int, default=None, help="Hypothesis seed (the same for every "
-                                                     "release)")
-@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
+@_releases_run_options(seed="the same for every release", only="")
 @click.option("--baseline", type=click.Path(dir_okay=False), default=None,
               help="TOML file of known deviations (reported as expected)")
-@click.option("--only", "only", multiple=True,
-              help="run only: 'generated', 'semantics', a section (S1..S9) or a check id; "
-                   "repeatable")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="configurations run at once on the one broker, as for run")
 def history(client: str, releases_spec: str, bootstrap_servers: str | None,
             client_props: tuple[str, ...], nodes: str, kafka_version: str,
             protocols: tuple[str, ...], profile: str, seed: int | None, out: str,
@@ -280,16 +293,8 @@ def history(client: str, releases_spec: str, bootstrap_servers: str | None,
               metavar="PATH", help="replay this saved program (a failing example's "
                                    "replay.json) on each release instead of a generated search")
 @_broker_and_protocol_options
-@click.option("--profile", type=click.Choice(["smoke", "ci", "dev", "thorough"]), default="ci",
-              show_default=True, help="search effort, as for run")
-@click.option("--seed", type=int, default=None, help="Hypothesis seed (the same for every "
-                                                     "release; default: one drawn for all)")
-@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True)
-@click.option("--only", "only", multiple=True,
-              help="run only: 'generated', 'semantics', a section (S1..S9) or a check id; "
-                   "repeatable; default: the least that runs CHECK")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="configurations run at once on the one broker, as for run")
+@_releases_run_options(seed="the same for every release; default: one drawn for all",
+                       only="; default: the least that runs CHECK")
 def bisect(client: str, good: str, bad: str, check: str, replay_file: str | None,
            bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
            kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
