@@ -24,7 +24,9 @@ Anomalies
                                   do not count, nor those below an offset A had asked to
                                   commit and had no outcome for when it was killed (an async
                                   commit cut short by the kill may not have landed: the bound
-                                  counts from the last commit requested), nor records A
+                                  counts from the last commit requested; also when A's span
+                                  ended, e.g. by ``lost``, before the kill and A had not owned
+                                  the partition again since), nor records A
                                   processed and then sought back
                                   over (its rewind left them uncommitted, S7), nor those
                                   B re-read after seeking back over them (its own rewind,
@@ -136,9 +138,12 @@ def check_duplicates(history: History) -> list[Violation]:
             # them is the documented price of a lost membership (S8), not the strategy's
             rs = [r for r in rs if r.first.rec.offset >= covered]
             # records a commit of A covered that A had asked for and had no outcome of when it
-            # was killed: the bound counts from the last commit requested
+            # was killed: the bound counts from the last commit requested. The kill may come
+            # after A's span ended: a member that heard of its loss (``lost``, e.g. fenced
+            # during a network cut) between the kill step and the SIGKILL still had those
+            # requests unanswered; they count as long as A had not taken the partition again
             pending = max((off for kill, off in cut_short.get((a.member, a.tp), [])
-                           if kill >= a.start and (a.end is None or kill <= a.end)), default=-1)
+                           if _last_span_before(spans, a, kill)), default=-1)
             rs = [r for r in rs if r.first.rec.offset >= pending]
             # records A processed before it sought back over them (in this span or a later
             # one of its own, before B took over): its rewind (S7), not the strategy, left
@@ -154,6 +159,14 @@ def check_duplicates(history: History) -> list[Violation]:
             if len(rs) > settings.bound:
                 out.append(_over_bound(a, b, rs, settings))
     return sorted(out, key=lambda v: v.evidence[-1] if v.evidence else -1)
+
+
+def _last_span_before(spans: Spans, a: Span, index: int) -> bool:
+    """Whether ``a`` is its member's latest span of its partition begun before ``index``
+    (``index`` lies in it or after its end, before any later span of that member)."""
+    if a.orphan:
+        return a.end is None or index <= a.end
+    return spans.latest_before(a.member, a.tp, index) == a
 
 
 def _failed_commits(history: History) -> dict[tuple[str, TP], list[tuple[int, int]]]:

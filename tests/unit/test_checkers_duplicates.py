@@ -251,3 +251,27 @@ def test_async_commits_cut_short_by_a_kill_do_not_count_against_the_bound() -> N
             .assigned("m2", 0).consumed("m2", 0, range(13, 20)))
     [v] = check_duplicates(sync.build())
     assert v.anomaly == "duplicates-over-bound" and v.details["offsets"] == [13, 14, 15]
+
+
+def test_commits_cut_short_by_a_kill_after_the_member_heard_of_its_loss() -> None:
+    """Soak seed 30 (confluent-kafka 2.16.2, consumer protocol, RECORD with async commits): m1
+    asked to commit each record during a 5 s black hole, was fenced meanwhile, reported
+    ``lost`` once healed and was SIGKILLed 10 ms later with every request unanswered. Its span
+    ended at ``lost``, before ``member_killed``: the requests still count as cut short by the
+    kill, and the drain's re-reads below the last one requested do not count."""
+    def run(last_requested: int) -> list:
+        h = (H().scenario(bound=1, strategy="RECORD", asynchronous=True).produce(0, range(20))
+             .assigned("m1", 0).consumed("m1", 0, range(13))
+             .commit_requested("m1", {0: 13}, mode="record").committed("m1", {0: 13}, "record")
+             .polled("m1", 0, range(13, 20)).network_fault("m1", kind="drop", seconds=5))
+        for o in range(13, 17):
+            h = h.processed("m1", 0, o)
+            if o < last_requested:
+                h = h.commit_requested("m1", None, mode="record", tracked={0: o + 1})
+        h = (h.network_healed("m1").lost("m1", 0).as_("lost").killed("m1")
+             .started("drain").assigned("drain", 0).consumed("drain", 0, range(13, 20)))
+        return check_duplicates(h.build())
+    assert run(last_requested=17) == []
+    # m1 asked to commit up to 14 only: 14, 15 and 16 are over the bound, kill or not
+    [v] = run(last_requested=14)
+    assert v.anomaly == "duplicates-over-bound" and v.details["offsets"] == [14, 15, 16]
