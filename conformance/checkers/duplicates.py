@@ -165,7 +165,7 @@ def _last_span_before(spans: Spans, a: Span, index: int) -> bool:
     """Whether ``a`` is its member's latest span of its partition begun before ``index``
     (``index`` lies in it or after its end, before any later span of that member)."""
     if a.orphan:
-        return a.end is None or index <= a.end
+        return a.start <= index and (a.end is None or index <= a.end)
     return spans.latest_before(a.member, a.tp, index) == a
 
 
