@@ -65,6 +65,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+from conformance.protocols import GroupProtocol, parse
+
 
 class TopicPartition(NamedTuple):
     topic: str
@@ -144,7 +146,7 @@ class ConsumerConfig:
     auto_offset_reset: str = "earliest"  # earliest | latest | none
     enable_auto_commit: bool = False
     auto_commit_interval_ms: int = 5000
-    group_protocol: str = "classic"  # classic | consumer (KIP-848)
+    group_protocol: GroupProtocol = GroupProtocol.CLASSIC  # a name is parsed (UsageError)
     assignment_strategy: str = "range"  # range | roundrobin | cooperative-sticky
     max_poll_records: int = 500
     session_timeout_ms: int = 6000
@@ -157,6 +159,10 @@ class ConsumerConfig:
     isolation_level: str = "read_uncommitted"  # read_committed | read_uncommitted (KIP-98)
     client_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # pass-through client properties
+
+    def __post_init__(self) -> None:
+        # the one check of the group protocol: every config, from JSON or built, passes here
+        self.group_protocol = parse(self.group_protocol, "group_protocol")
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -228,7 +234,7 @@ class Adapter(ABC):
     def check_config(cls, config: ConsumerConfig) -> None:
         """Raise :class:`Unsupported` for a configuration this adapter cannot run."""
         caps = cls.capabilities
-        if config.group_protocol == "consumer" and not caps.consumer_protocol:
+        if config.group_protocol == GroupProtocol.CONSUMER and not caps.consumer_protocol:
             raise Unsupported(f"{cls.name} does not support group.protocol=consumer (KIP-848)")
         if config.assignment_strategy == "cooperative-sticky" and not caps.cooperative:
             raise Unsupported(f"{cls.name} does not support cooperative rebalancing")

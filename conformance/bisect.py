@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from conformance.clients.releases import Release
 from conformance.errors import ConformanceError, UsageError
 from conformance.options import RunOptions
+from conformance.protocols import GroupProtocol
 
 if TYPE_CHECKING:
     from conformance.broker.base import Broker
@@ -446,7 +447,7 @@ class _Replayer:
                            tool_version=__version__, profile="replay",
                            broker={**self.broker.describe(), "nodes": self.broker.nodes},
                            command_line=command_line())
-        protocol = str(self.spec.config.get("group_protocol", "classic"))
+        protocol = str(self.spec.config.get("group_protocol", GroupProtocol.CLASSIC))
         try:
             resolved = resolve(spec)
         except UsageError:
@@ -522,7 +523,7 @@ def check_replay(replay_file: Path, client: str, check: str,
     if spec.adapter.split(":", 1)[0] != client.split(":", 1)[0]:
         raise UsageError(f"--replay {replay_file} was recorded with {spec.client.label}, not "
                          f"with {client}")
-    protocol = str(spec.config.get("group_protocol", "classic"))
+    protocol = str(spec.config.get("group_protocol", GroupProtocol.CLASSIC))
     if protocols and protocol not in protocols:
         raise UsageError(f"--replay {replay_file} runs the {protocol} protocol, not "
                          f"--protocol {' '.join(protocols)}")

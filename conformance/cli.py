@@ -21,6 +21,7 @@ import click
 from conformance import __version__
 from conformance.broker.jars import DEFAULT_KAFKA_VERSION
 from conformance.errors import ConformanceError
+from conformance.protocols import ALL, GroupProtocol, parse
 
 
 def _fail(exc: ConformanceError) -> NoReturn:
@@ -146,6 +147,12 @@ _CLIENT_HELP = ("client spec (repeatable): NAME (installed beside the suite), NA
                 "default: java (the reference) and the Python clients beside the suite")
 
 
+def _protocols(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+               ) -> tuple[GroupProtocol, ...]:
+    """``--protocol`` values, parsed (a bad one: one line, exit 2)."""
+    return tuple(parse(v, "--protocol") for v in values)
+
+
 def _broker_and_protocol_options(fn: Any) -> Any:
     """The options ``run`` and ``history`` share: which broker, client properties, protocols."""
     for option in reversed([
@@ -154,9 +161,8 @@ def _broker_and_protocol_options(fn: Any) -> Any:
                      help="KEY=VALUE passed to every client (e.g. SASL/SSL), repeatable"),
         click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True),
         click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True),
-        click.option("--protocol", "protocols", multiple=True,
-                     type=click.Choice(["classic", "consumer"]),
-                     help="group protocol(s); default: both"),
+        click.option("--protocol", "protocols", multiple=True, callback=_protocols,
+                     metavar=f"[{'|'.join(ALL)}]", help="group protocol(s); default: both"),
     ]):
         fn = option(fn)
     return fn
@@ -189,16 +195,16 @@ def _broker_and_protocol_options(fn: Any) -> Any:
                    "since (new failures, fixed, new hazards, as 'compare' finds them)")
 def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
         bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
-        kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
-        out: str, baseline: str | None, only: tuple[str, ...], jobs: int | None,
-        shard: str | None, previous: str | None) -> None:
+        kafka_version: str, protocols: tuple[GroupProtocol, ...], profile: str,
+        seed: int | None, out: str, baseline: str | None, only: tuple[str, ...],
+        jobs: int | None, shard: str | None, previous: str | None) -> None:
     """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
     from pathlib import Path
 
     from conformance.errors import UsageError
     from conformance.jobs import default_jobs
     from conformance.merge import parse_shard
-    from conformance.options import PROTOCOLS, RunOptions, client_properties, client_specs
+    from conformance.options import RunOptions, client_properties, client_specs
     from conformance.report.since import load_previous
     from conformance.run import execute
 
@@ -211,7 +217,7 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
     opts = RunOptions(clients=client_specs(clients_, adapter_refs),
                       bootstrap_servers=bootstrap_servers,
                       client_properties=client_properties(client_props), nodes=int(nodes),
-                      kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
+                      kafka_version=kafka_version, protocols=protocols or ALL,
                       profile=profile, seed=seed, out=Path(out),
                       baseline=Path(baseline) if baseline else None, only=only,
                       jobs=jobs or default_jobs(), shard=parse_shard(shard) if shard else None,
@@ -253,7 +259,7 @@ def _releases_run_options(seed: str, only: str) -> Callable[[Any], Any]:
               help="TOML file of known deviations (reported as expected)")
 def history(client: str, releases_spec: str, bootstrap_servers: str | None,
             client_props: tuple[str, ...], nodes: str, kafka_version: str,
-            protocols: tuple[str, ...], profile: str, seed: int | None, out: str,
+            protocols: tuple[GroupProtocol, ...], profile: str, seed: int | None, out: str,
             baseline: str | None, only: tuple[str, ...], jobs: int | None) -> None:
     """One run over chosen releases of one client (one broker; each release its own
     environment or build), then a release-history report in the run's folder: history.html
@@ -263,7 +269,7 @@ def history(client: str, releases_spec: str, bootstrap_servers: str | None,
     from conformance.clients.releases import releases
     from conformance.errors import UsageError
     from conformance.jobs import default_jobs
-    from conformance.options import PROTOCOLS, RunOptions, client_properties
+    from conformance.options import RunOptions, client_properties
     from conformance.release_history import run_history, select_releases
 
     if "==" in client or "@" in client:
@@ -272,7 +278,7 @@ def history(client: str, releases_spec: str, bootstrap_servers: str | None,
     selection = select_releases(releases(client, pre=True), releases_spec, client)
     opts = RunOptions(bootstrap_servers=bootstrap_servers,
                       client_properties=client_properties(client_props), nodes=int(nodes),
-                      kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
+                      kafka_version=kafka_version, protocols=protocols or ALL,
                       profile=profile, seed=seed, out=Path(out),
                       baseline=Path(baseline) if baseline else None, only=only,
                       jobs=jobs or default_jobs())
@@ -297,8 +303,8 @@ def history(client: str, releases_spec: str, bootstrap_servers: str | None,
                        only="; default: the least that runs CHECK")
 def bisect(client: str, good: str, bad: str, check: str, replay_file: str | None,
            bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
-           kafka_version: str, protocols: tuple[str, ...], profile: str, seed: int | None,
-           out: str, only: tuple[str, ...], jobs: int | None) -> None:
+           kafka_version: str, protocols: tuple[GroupProtocol, ...], profile: str,
+           seed: int | None, out: str, only: tuple[str, ...], jobs: int | None) -> None:
     """Find the first release between V1 and V2 (in version order, as 'releases NAME' lists
     them) at which CHECK's verdict changes: V1 and V2 run first, then a binary search, each
     release with the same seed and --only (or the same --replay program). Prints the boundary
@@ -310,7 +316,7 @@ def bisect(client: str, good: str, bad: str, check: str, replay_file: str | None
     from conformance.clients.releases import listing_partial, releases
     from conformance.errors import UsageError
     from conformance.jobs import default_jobs
-    from conformance.options import PROTOCOLS, RunOptions, client_properties
+    from conformance.options import RunOptions, client_properties
     from conformance.release_history import version_key
 
     if "==" in client or "@" in client:
@@ -318,14 +324,14 @@ def bisect(client: str, good: str, bad: str, check: str, replay_file: str | None
                          f"choose its releases")
     if replay_file and only:
         raise UsageError("--only does not apply with --replay: the saved program runs as it is")
-    picked = run_only(check, only, protocols or PROTOCOLS)
+    picked = run_only(check, only, protocols or ALL)
     span = select_range(releases(client, pre=True), good, bad, client, version_key(client),
                         listing_partial(client))
     if replay_file:
         check_replay(Path(replay_file), client, check, protocols)
     opts = RunOptions(bootstrap_servers=bootstrap_servers,
                       client_properties=client_properties(client_props), nodes=int(nodes),
-                      kafka_version=kafka_version, protocols=protocols or PROTOCOLS,
+                      kafka_version=kafka_version, protocols=protocols or ALL,
                       profile=profile, seed=seed, out=Path(out),
                       only=() if replay_file else picked, jobs=jobs or default_jobs())
     sys.exit(run_bisect(opts, client, check, span, Path(replay_file) if replay_file else None))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from conformance.checkers import CHECKS
 from conformance.errors import UsageError
+from conformance.protocols import ALL, parse
 from conformance.report.json_report import load_results, run_result_from_json
 from conformance.verdicts import ClientResult, RunResult
 
@@ -55,14 +56,18 @@ def canonical_order(entries: list[ClientResult]) -> list[ClientResult]:
     generated_rank = {c: i for i, c in enumerate(CHECKS)}
     fixed = sorted(SEMANTICS_CHECKS, key=lambda c: SEMANTICS_CHECKS[c].section)
     fixed_rank = {c: i for i, c in enumerate(fixed)}
-    protocols = ("classic", "consumer")
+
+    def protocol_rank(entry: ClientResult) -> int:
+        # results written before ClientResult.protocol named it only in the label, and merge
+        # still reads them: the label's first word, where it is a protocol
+        try:
+            return ALL.index(parse(entry.protocol or entry.label.split(" ", 1)[0], "label"))
+        except UsageError:
+            return len(ALL)
 
     def entry_key(entry: ClientResult) -> tuple[int, bool, int, str]:
-        # results written before ClientResult.protocol named it only in the label
-        protocol = entry.protocol or entry.label.split(" ", 1)[0]
         return (specs.index(entry.spec or entry.name), entry.label.endswith("fixed scenarios"),
-                protocols.index(protocol) if protocol in protocols else len(protocols),
-                entry.label)
+                protocol_rank(entry), entry.label)
 
     out = sorted(merged.values(), key=entry_key)
     for entry in out:

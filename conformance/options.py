@@ -8,8 +8,8 @@ from pathlib import Path
 from conformance.broker.jars import DEFAULT_KAFKA_VERSION
 from conformance.clients import ClientSpec
 from conformance.errors import UsageError
+from conformance.protocols import ALL, GroupProtocol
 
-PROTOCOLS = ("classic", "consumer")
 #: The Python clients installed beside the suite (the pytest plugin's default).
 DEFAULT_CLIENTS = ("confluent-kafka", "kafka-python")
 #: What `kafka-conformance run` judges without --client: the Java reference client (its column
@@ -26,7 +26,7 @@ class RunOptions:
     client_properties: dict[str, str] = field(default_factory=dict)
     nodes: int = 1
     kafka_version: str = DEFAULT_KAFKA_VERSION
-    protocols: tuple[str, ...] = PROTOCOLS
+    protocols: tuple[GroupProtocol, ...] = ALL
     profile: str = "ci"
     seed: int | None = None
     out: Path = Path("reports")

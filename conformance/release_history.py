@@ -36,6 +36,7 @@ from conformance.clients.releases import Release, python_key, release_key
 from conformance.clients.spec import distribution
 from conformance.errors import UsageError
 from conformance.options import RunOptions
+from conformance.protocols import ALL
 from conformance.report.cells import classify
 from conformance.report.columns import cell_anchor
 from conformance.report.matrix import SYMBOLS
@@ -251,7 +252,7 @@ def release_history(results: dict[str, Any], client: str,
     order = sorted(rows, key=key)
     matrices = []
     changes: list[dict[str, Any]] = []
-    for protocol in sorted(checks, key=lambda p: (p not in ("classic", "consumer"), p)):
+    for protocol in sorted(checks, key=lambda p: (p not in ALL, p)):
         cells: dict[tuple[str, str], HistoryCell] = {}
         for check, section in checks[protocol].items():
             before: tuple[str, str | None] | None = None  # (version, verdict) of the last row

@@ -31,6 +31,7 @@ from conformance.machines.scenario import ScenarioSpec
 from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
 from conformance.processes import stop_children
+from conformance.protocols import GroupProtocol
 from conformance.strategies import Strategy
 from conformance.verdicts import INTERNAL_ERROR, CheckResult, ClientResult, RunResult, Verdict
 
@@ -51,18 +52,20 @@ PROCESS_MS = 2.0
 
 @dataclass(frozen=True)
 class MatrixEntry:
-    protocol: str
+    protocol: GroupProtocol
     assignment: str
     strategy: str
 
 
 #: What `run` covers per client and protocol (the ci profile runs the first entry of each).
-MATRIX: dict[str, list[MatrixEntry]] = {
-    "classic": [MatrixEntry("classic", "range", "BATCH+revoke"),
-                MatrixEntry("classic", "cooperative-sticky", "RECORD+async"),
-                MatrixEntry("classic", "range", "auto")],
-    "consumer": [MatrixEntry("consumer", "range", "BATCH+revoke"),
-                 MatrixEntry("consumer", "range", "auto")],
+MATRIX: dict[GroupProtocol, list[MatrixEntry]] = {
+    GroupProtocol.CLASSIC: [
+        MatrixEntry(GroupProtocol.CLASSIC, "range", "BATCH+revoke"),
+        MatrixEntry(GroupProtocol.CLASSIC, "cooperative-sticky", "RECORD+async"),
+        MatrixEntry(GroupProtocol.CLASSIC, "range", "auto")],
+    GroupProtocol.CONSUMER: [
+        MatrixEntry(GroupProtocol.CONSUMER, "range", "BATCH+revoke"),
+        MatrixEntry(GroupProtocol.CONSUMER, "range", "auto")],
 }
 
 
@@ -78,7 +81,7 @@ def fault_families(broker: Broker | None) -> tuple[str, ...]:
     return ("zombie",) if broker is None else broker.fault_families()
 
 
-def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str,
+def specs_for(client: Client | str, protocols: tuple[GroupProtocol, ...], profile: str,
               faults: tuple[str, ...] = ("zombie",)) -> list[ScenarioSpec]:
     """The generated-scenario configurations of one client (an adapter name: the client
     installed beside the suite), drawing the ``faults`` families beside the core steps (less
@@ -89,7 +92,8 @@ def specs_for(client: Client | str, protocols: tuple[str, ...], profile: str,
     for protocol in protocols:
         entries = MATRIX[protocol] if profile not in ("smoke", "ci") else MATRIX[protocol][:1]
         for e in entries:
-            config = {**SCENARIO_CONFIG, "group_protocol": e.protocol,
+            # the plain name: a config is JSON-like (a failure's program repr()s it)
+            config = {**SCENARIO_CONFIG, "group_protocol": str(e.protocol),
                       "assignment_strategy": e.assignment}
             strategy = Strategy.parse(e.strategy)
             strategy.process_ms = PROCESS_MS

@@ -30,6 +30,7 @@ from conformance.clients.spec import ClientSpec
 from conformance.errors import ConformanceError, WorkerError
 from conformance.harness.core import SCENARIO_CONFIG, Harness
 from conformance.harness.workers import WorkerHandle
+from conformance.protocols import GroupProtocol
 from conformance.strategies import Strategy
 
 #: The error codes of docs/worker-protocol.md.
@@ -353,7 +354,7 @@ def framing_problem(line: Line, member: str, started: float) -> str | None:
 def check_describe(s: Session) -> str:
     h = s.topic()
     w = s.start("m1")
-    configs = [h.config, {**h.config, "group_protocol": "consumer"},
+    configs = [h.config, {**h.config, "group_protocol": GroupProtocol.CONSUMER},
                {**h.config, "assignment_strategy": "cooperative-sticky"}]
     reply = w.ok({"type": "describe", "adapter": s.adapter, "configs": configs})
     for key in ("adapter", "client", "client_version"):
@@ -696,7 +697,8 @@ def check_pause_resume(s: Session) -> str:
        "joins, the first member's 'revoked' (or 'lost') of a partition precedes the second "
        "member's 'assigned' of it (by the lines' ts)")
 def check_rebalance(s: Session) -> str:
-    h = s.topic(partitions=2, assignment_strategy="range", group_protocol="classic")
+    h = s.topic(partitions=2, assignment_strategy="range",
+                group_protocol=GroupProtocol.CLASSIC)
     w1, w2 = s.start("m1"), s.start("m2")
     wanted = {(h.topic, 0), (h.topic, 1)}
     s.init(w1, h, "BATCH")

@@ -14,6 +14,7 @@ from conformance.broker.base import Broker
 from conformance.clients import ClientSpec, resolve
 from conformance.errors import ConformanceError
 from conformance.machines.runner import PROFILES, run_machine
+from conformance.protocols import ALL
 from conformance.verdicts import CheckResult, Verdict
 
 #: The plugin's options (conformance/pytest_plugin.py).
@@ -55,7 +56,7 @@ def test_generated_scenarios_pass(kafka_broker: Broker, adapter_ref: str, tmp_pa
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     judged, bad = 0, []
-    specs = specs_for(client, ("classic", "consumer"), profile, fault_families(kafka_broker))
+    specs = specs_for(client, ALL, profile, fault_families(kafka_broker))
     for number, spec in enumerate(specs):
         if client.unsupported(spec.config):
             continue

@@ -19,8 +19,7 @@ from conformance.clients.native import is_native
 from conformance.clients.remote import RemoteAdapter
 from conformance.clients.worker_adapter import WorkerAdapter
 from conformance.errors import ConformanceError
-
-PROTOCOLS = ("classic", "consumer")
+from conformance.protocols import ALL, GroupProtocol
 
 
 @dataclass(frozen=True)
@@ -87,10 +86,10 @@ class Deviation:
     since: str
     until: str | None
     reason: str
-    protocol: str | None = None
+    protocol: GroupProtocol | None = None
     exact: bool = False
 
-    def applies(self, test: str, target: Target, protocol: str) -> bool:
+    def applies(self, test: str, target: Target, protocol: GroupProtocol) -> bool:
         if test != self.test or self.protocol not in (None, protocol) or target.error:
             return False
         if target.adapter != self.adapter and (
@@ -169,19 +168,19 @@ def targets(config: pytest.Config) -> list[Target]:
     return config.stash[_TARGETS]
 
 
-def combos(config: pytest.Config) -> list[tuple[Target, str]]:
+def combos(config: pytest.Config) -> list[tuple[Target, GroupProtocol]]:
     """Every target with every group protocol its capabilities support (an unresolved spec:
     classic only, failing with its error)."""
     out = []
     for target in targets(config):
-        for protocol in PROTOCOLS:
-            if protocol == "classic" or target.capabilities.consumer_protocol:
+        for protocol in ALL:
+            if protocol == GroupProtocol.CLASSIC or target.capabilities.consumer_protocol:
                 out.append((target, protocol))
     return out
 
 
-def unsupported_combos(config: pytest.Config) -> list[tuple[Target, str]]:
-    return [(t, "consumer") for t in targets(config)
+def unsupported_combos(config: pytest.Config) -> list[tuple[Target, GroupProtocol]]:
+    return [(t, GroupProtocol.CONSUMER) for t in targets(config)
             if not t.error and not t.capabilities.consumer_protocol]
 
 

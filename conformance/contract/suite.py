@@ -68,13 +68,14 @@ from conformance.contract.helpers import (
     unsupported_combos,
     wait_for,
 )
+from conformance.protocols import GroupProtocol
 
 pytestmark = pytest.mark.broker
 
 TIMEOUT = 30.0  # every wait below is a loop on a condition with this bound
 
 Make = Callable[..., Adapter]
-Combo = tuple[Target, str]
+Combo = tuple[Target, GroupProtocol]
 
 #: Known client bugs: the tests they break are strict xfails for the affected releases (the
 #: built-ins in this process included: their release is what is installed).
@@ -147,7 +148,7 @@ DEVIATIONS = (
         "failed ('the consumer closed before the commit was acknowledged'): 8 of 8 runs per "
         "release, also with 0.3 s between commitAsync and close. The consumer protocol "
         "(AsyncKafkaConsumer) runs it",
-        protocol="classic"),
+        protocol=GroupProtocol.CLASSIC),
     Deviation(
         "test_listener_on_join_and_on_close", "kafkajs", "2", None,
         "kafkajs (seen on 2.2.4) has no rebalance listener: consumer.disconnect() leaves the "
@@ -181,7 +182,8 @@ NOT_EXPRESSIBLE = {
 STALL = DEVIATIONS[2]
 
 
-def _marks(test: str, target: Target, protocol: str) -> list[pytest.MarkDecorator]:
+def _marks(test: str, target: Target, protocol: GroupProtocol
+           ) -> list[pytest.MarkDecorator]:
     return [pytest.mark.xfail(strict=True, reason=d.reason) for d in DEVIATIONS
             if d.applies(test, target, protocol)][:1]
 
@@ -737,7 +739,7 @@ def test_cooperative_rebalance_revokes_only_moving_partitions(make, combo, kafka
                                                               kafka_names) -> None:
     target, protocol = combo
     topic, group = kafka_names
-    if protocol == "classic" and not target.capabilities.cooperative:
+    if protocol == GroupProtocol.CLASSIC and not target.capabilities.cooperative:
         config = ConsumerConfig(kafka_broker.bootstrap_servers, group_id=group,
                                 assignment_strategy="cooperative-sticky")
         assert target.cls is not None
@@ -845,9 +847,10 @@ def test_commit_after_removal_from_the_group_fails(make, combo, kafka_broker,
     if not target.capabilities.on_lost:  # the client cannot tell lost from revoked
         assert first_gone[0] == ("revoked", sorted(everything)), r1.events
     elif target.adapter.startswith("kafka-python") or (target.adapter == "java"
-                                                      and protocol == "classic"):
+                                                      and protocol == GroupProtocol.CLASSIC):
         assert first_gone[0] == ("lost", sorted(everything)), r1.events
-    elif protocol == "classic":  # librdkafka does not flag them lost after max.poll.interval
+    elif protocol == GroupProtocol.CLASSIC:
+        # librdkafka does not flag them lost after max.poll.interval
         assert first_gone[0] == ("revoked", sorted(everything)), r1.events
     else:
         assert gone <= {"revoked", "lost"}, r1.events

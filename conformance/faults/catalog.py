@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conformance.protocols import ALL, GroupProtocol
+
 PROTOCOL_GUIDE = "https://kafka.apache.org/protocol#protocol_error_codes"
 _KIP = "https://cwiki.apache.org/confluence/display/KAFKA/"
 KIP_320 = _KIP + "KIP-320%3A+Allow+fetchers+to+detect+and+handle+log+truncation"
 KIP_447 = _KIP + "KIP-447%3A+Producer+scalability+for+exactly+once+semantics"
 KIP_848 = _KIP + "KIP-848%3A+The+Next+Generation+of+the+Consumer+Rebalance+Protocol"
 
-CLASSIC, CONSUMER = "classic", "consumer"
-BOTH = (CLASSIC, CONSUMER)
+CLASSIC, CONSUMER = GroupProtocol.CLASSIC, GroupProtocol.CONSUMER  # short, for the rows
+BOTH = ALL
 
 #: What a step does so that the member sends the API soon (see the module docstring).
 PROVOKE = {"OffsetCommit": "commit", "OffsetFetch": "rejoin", "JoinGroup": "rejoin",
@@ -37,7 +39,7 @@ class ErrorFault:
 
     api: str
     error: str
-    protocols: tuple[str, ...]
+    protocols: tuple[GroupProtocol, ...]
     correct: str
     sources: tuple[str, ...]
     drawn: bool = True
@@ -48,7 +50,7 @@ class ErrorFault:
         return PROVOKE.get(self.api, "")
 
 
-def _pairs(api: str, protocols: tuple[str, ...], sources: tuple[str, ...],
+def _pairs(api: str, protocols: tuple[GroupProtocol, ...], sources: tuple[str, ...],
            rows: list[tuple[str, str]]) -> list[ErrorFault]:
     return [ErrorFault(api, error, protocols, correct, sources) for error, correct in rows]
 
@@ -147,7 +149,7 @@ LOSE_APIS = {CLASSIC: ("OffsetCommit", "Fetch", "Heartbeat"),
 SLOW_APIS = LOSE_APIS
 
 
-def errors_for(protocol: str, drawn: bool = True) -> list[ErrorFault]:
+def errors_for(protocol: GroupProtocol, drawn: bool = True) -> list[ErrorFault]:
     """The pairs a member of ``protocol`` meets (only those drawn, unless ``drawn`` is False)."""
     return [e for e in ERRORS if protocol in e.protocols and (e.drawn or not drawn)]
 

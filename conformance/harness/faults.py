@@ -26,6 +26,7 @@ from adapters.base import ConsumerConfig
 from conformance.errors import UsageError
 from conformance.faults.protocol import ArmedFault, ProtocolFault, Touch
 from conformance.harness.session import Session
+from conformance.protocols import GroupProtocol
 
 #: How long the group gets to move on without a frozen member, beyond its timeouts.
 MOVE_ON_TIMEOUT = 30.0
@@ -116,8 +117,8 @@ class Faults:
         return "protocol" in self.h.broker.fault_families()
 
     @property
-    def group_protocol(self) -> str:
-        """The configuration's group protocol: "classic" or "consumer" (KIP-848)."""
+    def group_protocol(self) -> GroupProtocol:
+        """The configuration's group protocol."""
         return ConsumerConfig.from_json(self.h.config).group_protocol
 
     def protocol(self, member: str, api: str, kind: str, *, error: str | None = None,

@@ -19,6 +19,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from conformance.protocols import GroupProtocol
 from conformance.strategies import Strategy
 
 
@@ -72,7 +73,7 @@ DIMENSIONS: dict[str, list[Value]] = {
 }
 
 #: Dimensions that mean nothing under a group protocol.
-NOT_UNDER = {"assignor": "consumer"}
+NOT_UNDER = {"assignor": GroupProtocol.CONSUMER}
 
 
 def applies(dimension: str, strategy: Strategy) -> bool:

@@ -19,6 +19,7 @@ from conformance.errors import ConformanceError, UsageError, WorkerError
 from conformance.harness import Harness
 from conformance.machines import steps
 from conformance.machines.steps import FAMILIES, MAX_MEMBERS, MAX_PARTITIONS
+from conformance.protocols import GroupProtocol
 from conformance.strategies import Strategy
 
 #: How long a ``settle`` step waits for the group (a live group settles within seconds).
@@ -88,8 +89,8 @@ class ScenarioSpec:
     @property
     def label(self) -> str:
         cfg = self.config
-        bits = [cfg.get("group_protocol", "classic")]
-        if cfg.get("group_protocol", "classic") == "classic":
+        bits = [cfg.get("group_protocol", GroupProtocol.CLASSIC)]
+        if bits[0] == GroupProtocol.CLASSIC:
             bits.append(cfg.get("assignment_strategy", "range"))
         bits += [f"reset={cfg.get('auto_offset_reset', 'earliest')}", self.strategy.label]
         return " ".join(bits)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.history import History
+from conformance.protocols import GroupProtocol
 
 DRAWN_NOTE = "drawn: "
 ORDER = ("commit", "offsets", "assignor", "batch", "fetch", "eof", "isolation", "reset", "path")
@@ -81,7 +82,8 @@ def as_run(history: History) -> list[Item]:
         found["commit"] = str(label)
     if strategy and strategy.get("name") != "auto":
         found["offsets"] = "explicit" if strategy.get("explicit", True) else "commit()"
-    if config.get("assignment_strategy") and config.get("group_protocol") != "consumer":
+    if (config.get("assignment_strategy")
+            and config.get("group_protocol") != GroupProtocol.CONSUMER):
         found["assignor"] = str(config["assignment_strategy"])
     if config.get("max_poll_records") is not None:
         found["batch"] = f"max.poll.records={config['max_poll_records']}"

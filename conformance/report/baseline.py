@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from conformance.errors import UsageError
+from conformance.protocols import ALL
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 REQUIRED = ("client", "check", "reason")
 OPTIONAL = ("anomalies", "protocol")
-PROTOCOLS = ("classic", "consumer")
 
 
 class BaselineError(UsageError):
@@ -152,7 +152,7 @@ def _deviation(entry: Any, n: int, source: str) -> Deviation:
     if not isinstance(anomalies, list) or not all(isinstance(a, str) for a in anomalies):
         raise BaselineError(f"{where}: 'anomalies' must be a list of strings")
     protocol = entry.get("protocol", "")
-    if protocol not in ("", *PROTOCOLS):
-        raise BaselineError(f"{where}: 'protocol' must be one of {', '.join(PROTOCOLS)}")
+    if protocol not in ("", *ALL):
+        raise BaselineError(f"{where}: 'protocol' must be one of {', '.join(ALL)}")
     return Deviation(entry["client"].strip(), entry["check"].strip(),
                      " ".join(entry["reason"].split()), tuple(anomalies), protocol)

@@ -6,6 +6,7 @@ from typing import Any
 
 from conformance.harness import Harness
 from conformance.history import History
+from conformance.protocols import GroupProtocol
 from conformance.scenarios import evidence
 from conformance.scenarios.base import (
     Context,
@@ -77,7 +78,7 @@ def assign_and_seek(ctx: Context) -> CheckResult:
 
 
 def _assignments(ctx: Context) -> list[str]:
-    if ctx.protocol == "consumer":
+    if ctx.protocol == GroupProtocol.CONSUMER:
         return ["consumer-protocol"]
     return ["range"] + (["cooperative-sticky"] if ctx.capabilities.cooperative else [])
 

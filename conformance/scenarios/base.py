@@ -29,6 +29,7 @@ from conformance.clients import Client
 from conformance.errors import ConformanceError, WorkerError
 from conformance.harness import SCENARIO_CONFIG, Harness, WorkerHandle
 from conformance.history import History
+from conformance.protocols import ALL, GroupProtocol
 from conformance.strategies import Strategy
 from conformance.verdicts import CheckResult, Verdict, Violation
 
@@ -39,7 +40,7 @@ class Context:
 
     broker: Broker
     client: Client
-    protocol: str
+    protocol: GroupProtocol
     capabilities: Capabilities
     workdir: Path
     harnesses: list[Harness] = field(default_factory=list)
@@ -77,7 +78,7 @@ class SemanticsCheck:
     section: str
     fn: Check
     needs: tuple[str, ...] = ()  # capability names
-    protocols: tuple[str, ...] = ("classic", "consumer")
+    protocols: tuple[GroupProtocol, ...] = ALL
     title: str = ""
 
 
@@ -85,7 +86,7 @@ SEMANTICS_CHECKS: dict[str, SemanticsCheck] = {}
 
 
 def semantics_check(check: str, section: str, *, needs: tuple[str, ...] = (),
-                    protocols: tuple[str, ...] = ("classic", "consumer")
+                    protocols: tuple[GroupProtocol, ...] = ALL
                     ) -> Callable[[Check], Check]:
     """Register a fixed-scenario check under a stable id and its SEMANTICS section."""
 
