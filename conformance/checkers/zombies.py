@@ -14,8 +14,10 @@ Analysis
     Only what Z did after the isolation ended counts. A ``polled`` event returned after the
     end; records in hand (or polled while isolated) may legitimately be processed. A
     ``committed`` acknowledgement whose request (Z's pending ``commit_requested`` with the same
-    offsets, ``spans.commit_pairs``; else its latest one of the same mode before it) was made
-    before the end is a late answer to an old commit; an
+    offsets, ``spans.commit_pairs``, a commit without offsets by the offsets the worker said
+    the client tracked, ``spans.asked``; else its latest one of the same mode before it) was
+    made before the end is a late answer to an old commit (seen: librdkafka reports the answers
+    to async commits it sent just before a SIGSTOP only after the SIGCONT); an
     acknowledgement without a request (auto commit) whose offset does not exceed Z's position
     before the end (the highest offset it had polled of P + 1) may be one too, and is not
     counted.
@@ -54,6 +56,7 @@ from conformance.checkers.spans import (
     Isolation,
     Span,
     Spans,
+    asked,
     commit_pairs,
     condense,
     isolations,
@@ -103,11 +106,11 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
                 position[r.tp] = max(position.get(r.tp, 0), r.offset + 1)
     requests = [e for e in mine if e.type == "commit_requested"]
     # an answer with the offsets of a request answers that one (a client that sends async
-    # commits one at a time answers an old one after later requests)
+    # commits one at a time answers an old one after later requests); a request without
+    # offsets asked for what the client tracked
     exact = {outcome.index: history.events[index]
              for index, outcome in commit_pairs(history) if outcome.source == iso.member
-             and history.events[index].data.get("offsets") is not None
-             and history.events[index].offsets() == outcome.offsets()}
+             and outcome.offsets() and asked(history.events[index]) == outcome.offsets()}
     assigned: dict[tuple[str, TP], list[int]] = defaultdict(list)
     for e in history.of_type("assigned"):
         for tp in e.partitions():

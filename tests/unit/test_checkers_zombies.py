@@ -296,3 +296,43 @@ def test_a_zombie_that_hears_of_the_loss_only_when_it_closes_fails() -> None:
     assert v.details["heard"] is None
     [result] = run_checks(h.build(), only=["zombie-fencing"])
     assert result.verdict == Verdict.FAIL and "never heard" in result.note
+
+
+def test_late_answers_to_commits_without_offsets_requested_before_the_freeze_pass() -> None:
+    """Soak seed 37 (confluent-kafka 2.16.2, classic, the ``stored`` consume path): m2 asked
+    for async commits of its stored offsets (``offsets`` null, ``tracked`` 1 and 2) just before
+    the SIGSTOP; the broker applied them (m1, given the partition 2.6 s later, began at 2);
+    librdkafka reported both answers only after the thaw, after m2's new requests (answered
+    UNKNOWN_MEMBER_ID). Each answer carries the offsets its request tracked: a late answer."""
+    h = (H().scenario(reset="earliest", heartbeat_interval_ms=500).produce(0, range(10))
+         .started("m1").started("m2").assigned("m2", 0).polled("m2", 0, range(7))
+         .processed("m2", 0, 0).commit_requested("m2", None, "record", tracked={0: 1})
+         .processed("m2", 0, 1).commit_requested("m2", None, "record", tracked={0: 2})
+         .frozen("m2").as_("freeze").assigned("m1", 0).consumed("m1", 0, range(2, 7))
+         .committed("m1", {0: 7}, mode="record").thawed("m2", 6.558).as_("thaw")
+         .processed("m2", 0, 2).commit_requested("m2", None, "record", tracked={0: 3})
+         .processed("m2", 0, 3).commit_requested("m2", None, "record", tracked={0: 4})
+         .committed("m2", {0: 1}, mode="record").committed("m2", {0: 2}, mode="record")
+         .lost("m2", 0)
+         .committed("m2", {0: 3}, mode="record", ok=False, error="commit-failed")
+         .committed("m2", {0: 4}, mode="record", ok=False, error="commit-failed"))
+    assert check_zombie_fencing(h.build()) == []
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.PASS
+
+
+def test_an_accepted_commit_without_offsets_requested_after_the_thaw_still_fails() -> None:
+    """The answer carries the offsets tracked at a request made after the thaw (the request
+    still pending from before the freeze tracked others): a zombie's commit, accepted."""
+    h = (H().scenario(reset="earliest").produce(0, range(10))
+         .started("m1").started("m2").assigned("m2", 0).polled("m2", 0, range(7))
+         .processed("m2", 0, 0).commit_requested("m2", None, "record", tracked={0: 1})
+         .frozen("m2").as_("freeze").assigned("m1", 0).as_("taken")
+         .consumed("m1", 0, range(1, 7)).thawed("m2").as_("thaw")
+         .processed("m2", 0, 1, 2).commit_requested("m2", None, "record", tracked={0: 3})
+         .committed("m2", {0: 3}, mode="record").as_("ack"))
+    [v] = check_zombie_fencing(h.build())
+    assert v.anomaly == "zombie-commit-accepted" and v.details["offsets"] == [3]
+    assert v.evidence == [h.at["freeze"], h.at["taken"], h.at["thaw"], h.at["ack"]]
+    [result] = run_checks(h.build(), only=["zombie-fencing"])
+    assert result.verdict == Verdict.FAIL

@@ -250,3 +250,19 @@ def test_soak_seed30_commits_cut_short_by_a_kill_just_after_the_loss_are_not_ove
     cells = judged("confluent-kafka-consumer-record-lost-before-kill-soak-seed30")
     assert cells["duplicates-bounded"].verdict == Verdict.PASS
     assert all(c.verdict != Verdict.FAIL for c in cells.values())
+
+
+def test_soak_seed37_late_answers_to_commits_asked_before_the_freeze_are_no_zombie() -> None:
+    """confluent-kafka 2.16.2, classic, the stored-offsets path (commits without offsets),
+    soak seed 37 (the shrunk replay: start m1, start m2, freeze m2 past the poll interval):
+    m2 asked to commit 4-8 ms before SIGSTOP, the broker applied it (m1 started the partition
+    at 2), and librdkafka reported the answers after the thaw. The check paired answers with
+    requests only by explicit offsets and took a request made after the thaw (a suite bug);
+    every commit m2 asked for after the thaw was refused with UNKNOWN_MEMBER_ID."""
+    history = History.from_jsonl(HERE / "confluent-kafka-classic-zombie-commit-soak-seed37.jsonl")
+    frozen = next(e for e in history.of_type("member_frozen") if e.data["member"] == "m2")
+    asked = [e for e in history.by_source("m2") if e.type == "commit_requested"]
+    assert asked and asked[0].ts < frozen.ts and all(e.data["offsets"] is None for e in asked)
+    cells = judged("confluent-kafka-classic-zombie-commit-soak-seed37")
+    assert cells["zombie-fencing"].verdict != Verdict.FAIL
+    assert all(c.verdict != Verdict.FAIL for c in cells.values())
