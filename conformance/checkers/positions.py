@@ -10,8 +10,10 @@ Analysis
     (latest ok commit of any member before it, or the broker's ``group_offsets`` report; also
     the offsets of commits a killed member had requested without an outcome, which may have
     landed, and under auto commit the positions it held after its polls since its last ok
-    commit, which it may have committed without reporting it; while no commit is certain, the
-    reset policy's start is accepted too), and every ok commit of the partition
+    commit, which it may have committed without reporting it; also the offsets of commits
+    requested before a ``group_offsets`` report but answered, ok or failed, only after it was
+    asked, which may have landed after the report; while no commit is certain, the reset
+    policy's start is accepted too), and every ok commit of the partition
     acknowledged after the ``assigned`` event and before ``f``'s event (async commits race the
     hand-over). ``f`` is right when some ``a <= f`` has no produced offset in ``[a, f)`` (offsets
     that were never produced, such as transaction markers, cannot be skipped).

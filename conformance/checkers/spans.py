@@ -404,10 +404,11 @@ def commit_pairs(history: History) -> list[tuple[int, Event]]:
     return out
 
 
-def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
-    """(request index, outcome index, offsets) of every commit a member reported after
-    requesting it: the broker may have applied an ok one anywhere in between (e.g. while the
-    member was frozen), a failed one anywhere after its request (outcome: infinity)."""
+def _in_flight(history: History) -> list[tuple[int, float, float, dict[TP, int]]]:
+    """(request index, outcome index, outcome time, offsets) of every commit a member reported
+    after requesting it: the broker may have applied an ok one anywhere in between (e.g. while
+    the member was frozen), a failed one anywhere after its request (outcome: infinity); the
+    outcome time is when the member reported it, ok or failed."""
     out = []
     for requested, e in commit_pairs(history):
         # ok: applied somewhere in between; failed: perhaps applied anyway (a retry after
@@ -416,7 +417,8 @@ def _in_flight(history: History) -> list[tuple[int, float, dict[TP, int]]]:
         outcome = e.index if ok else float("inf")
         # a failed commit without offsets reports none: what its request tracked
         offsets = e.offsets() or ({} if ok else asked(history.events[requested]))
-        out.append((requested, outcome, {tp: off for tp, off in offsets.items() if off >= 0}))
+        out.append((requested, outcome, e.ts,
+                    {tp: off for tp, off in offsets.items() if off >= 0}))
     return out
 
 
@@ -500,25 +502,43 @@ class GroupOffsets:
         for kill, offsets in [*unresolved_at_kill(history), *unreported_auto_commits(history)]:
             for tp, off in offsets.items():
                 self._maybe[tp].append((kill, off))
-        self._flight: dict[TP, list[tuple[int, float, int]]] = defaultdict(list)
-        for requested, outcome, offsets in _in_flight(history):
+        self._flight: dict[TP, list[tuple[int, float, float, int]]] = defaultdict(list)
+        for requested, outcome, answered, offsets in _in_flight(history):
             for tp, off in offsets.items():
-                self._flight[tp].append((requested, outcome, off))
+                self._flight[tp].append((requested, outcome, answered, off))
 
     def possible(self, tp: TP, index: int) -> list[tuple[int, int]]:
         """(event index, offset) of every offset the group may hold for ``tp`` at ``index``:
         the latest ok commit before it, and since then the uncertain commits of killed members,
         the commits in flight at ``index`` (requested before, reported ok after it) and the
-        failed ones (requested before it)."""
+        failed ones (requested before it). When the latest is a broker report, a commit
+        requested before the report but answered (ok or failed) only after the report was
+        asked for may have been applied after the report's moment: it counts as well, unless
+        a commit sent after it had been acknowledged before the question."""
         settled = self.at(tp, index)
         since = settled[0] if settled else -1
         # a commit sent after the settled one's request may have been applied after it, even
         # if its answer (or failure) came first: the broker applies them in the order sent
         sent = self._sent.get(since, since) if settled else -1
+        # a report shows the group at one moment after it was asked: a commit still unanswered
+        # then may land later (soak seed 29, java: a commit sent 7 ms before a black hole, a
+        # report showing the offset before it, the commit failed after the heal with the
+        # retry's UNKNOWN_MEMBER_ID, yet the client resumed at it and a fresh drain started
+        # there); one sent before a commit acknowledged ahead of the question is older
+        asked_at = self._asked_at.get(since) if settled else None
+        floor = self._applied_by(tp, asked_at) if asked_at is not None else sent
         return ([settled] if settled else []) + [
             (i, off) for i, off in self._maybe.get(tp, []) if since < i < index] + [
-            (req, off) for req, outcome, off in self._flight.get(tp, [])
-            if sent < req < index < outcome]
+            (req, off) for req, outcome, answered, off in self._flight.get(tp, [])
+            if req < index < outcome and (sent < req or (
+                asked_at is not None and floor < req and answered > asked_at))]
+
+    def _applied_by(self, tp: TP, moment: float) -> int:
+        """The latest request index among the ok commits of ``tp`` acknowledged before
+        ``moment`` (-1 if none): the broker had applied them, and every commit of the same
+        member sent before them, by then."""
+        return max((self._sent.get(i, i) for i, _ in self._acks.get((tp, None), [])
+                    if self._acked_at.get(i, float("inf")) < moment), default=-1)
 
     def acks(self, tp: TP, after: int = -1, before: float = float("inf"),
              member: str | None = None) -> list[tuple[int, int]]:

@@ -322,3 +322,59 @@ def test_a_higher_report_asked_before_an_acknowledgement_stays_the_later_fact() 
     group is at 25, not 20 (soak seed 3, async record commits acknowledged in a burst)."""
     h = report_before_ack(25).assigned("m2", 0).consumed("m2", 0, range(25, 30))
     assert check_start_position(h.build()) == []
+
+
+def report_then_failed_commit(first: int, *, failed_before_question: bool = False,
+                              newer_ok_first: bool = False, resumer: str = "m1") -> H:
+    """Soak seed 29 (java, both protocols): m1 committed 2, processed 2 and asked to commit 3;
+    the broker's report, asked after that request, still shows 2; m1 is cut off (black hole),
+    its commit of 3 fails after the heal with the retry's answer (unknown member) and m1 loses
+    the partition; then ``resumer`` (m1 again, or a fresh member after m1 stopped) reads from
+    ``first``. ``failed_before_question``: the failure was reported before the report was
+    asked for (the report then shows whether 3 landed); ``newer_ok_first``: an async commit
+    of 3 is followed by a commit of 2 acknowledged before the question (the broker applied
+    3 first, 2 last)."""
+    h = (H().scenario().produce(0, range(10))
+         .assigned("m1", 0).consumed("m1", 0, range(2))
+         .commit_requested("m1", {0: 2}).committed("m1", {0: 2})
+         .consumed("m1", 0, 2))
+    if newer_ok_first:
+        h.commit_requested("m1", {0: 3}, "async").commit_requested("m1", {0: 2})
+        h.committed("m1", {0: 2})
+    else:
+        h.commit_requested("m1", {0: 3}, "async" if failed_before_question else "sync")
+    if failed_before_question:
+        h.committed("m1", {0: 3}, mode="async", ok=False, error="commit-failed: unknown member")
+    asked = h.history.events[-1].ts + 0.0005
+    h.add("group_offsets", asked=asked, offsets=[["t", 0, 2]])
+    h.network_fault("m1", kind="drop", seconds=3).waited(3).network_healed("m1")
+    if not failed_before_question:
+        mode = "async" if newer_ok_first else "sync"
+        h.committed("m1", {0: 3}, mode=mode, ok=False, error="commit-failed: unknown member")
+    h.lost("m1", 0)
+    if resumer != "m1":
+        h.stopped("m1")
+    return h.assigned(resumer, 0).polled(resumer, 0, range(first, 10))
+
+
+def test_a_commit_unanswered_when_a_report_was_asked_may_have_landed_after_it() -> None:
+    """A broker report shows the group at one moment: a commit sent before it and answered
+    (here: failed) only afterwards may have been applied after that moment, so resuming at
+    it is neither a skip nor the member's own position."""
+    assert check_start_position(report_then_failed_commit(3).build()) == []
+    assert check_start_position(report_then_failed_commit(3, resumer="drain").build()) == []
+    [v] = check_start_position(report_then_failed_commit(4).build())
+    assert v.anomaly == "start-after-committed" and v.details["expected"] == 3
+    [v] = check_start_position(report_then_failed_commit(4, resumer="drain").build())
+    assert v.anomaly == "start-after-committed" and v.details["expected"] == 3
+
+
+def test_a_report_asked_after_a_commit_was_answered_settles_it() -> None:
+    """The failure came before the question: the report of 2 shows the commit of 3 did not
+    land, so m1 resuming at 3 is its own position; a commit of 2 acknowledged before the
+    question was sent after the failed one of 3, so the broker applied it last."""
+    [v] = check_start_position(report_then_failed_commit(3, failed_before_question=True).build())
+    assert v.anomaly == "resumed-own-position" and v.details["expected"] == 2
+    [v] = check_start_position(report_then_failed_commit(3, newer_ok_first=True).build())
+    assert v.anomaly == "resumed-own-position" and v.details["expected"] == 2
+    assert check_start_position(report_then_failed_commit(2, newer_ok_first=True).build()) == []

@@ -266,3 +266,40 @@ def test_soak_seed37_late_answers_to_commits_asked_before_the_freeze_are_no_zomb
     cells = judged("confluent-kafka-classic-zombie-commit-soak-seed37")
     assert cells["zombie-fencing"].verdict != Verdict.FAIL
     assert all(c.verdict != Verdict.FAIL for c in cells.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "member", "partition", "requested", "report", "failed", "start"), [
+        ("java-classic-resumed-own-position-soak-seed29", "m1", 0, 22, 23, 31, 3),
+        ("java-consumer-start-after-committed-soak-seed29", "drain", 1, 69, 73, 81, 7),
+    ])
+def test_soak_seed29_a_commit_unanswered_when_the_report_was_asked_landed_after_it(
+        name: str, member: str, partition: int, requested: int, report: int, failed: int,
+        start: int) -> None:
+    """java 4.3.1, classic (range) and consumer protocol, soak seed 29: m1 asked to commit
+    ``start`` (event ``requested``), the harness's report (``report``) still showed the offset
+    before it, and a black hole began a few ms later; after the heal the client's retry was
+    refused (UNKNOWN_MEMBER_ID: CommitFailedException, event ``failed``), yet the first
+    attempt had landed: on the classic protocol the Java client clears its positions when it
+    loses its partitions and m1 resumed at 3 after getting them back (in the shrink's
+    replays, where the request came after the black hole began, it resumed at the older
+    committed offset); under KIP-848 the fresh drain started at 7. The report was taken as
+    the last word on the group (a suite bug): it shows one moment, and a commit still
+    unanswered when it was asked may be applied later."""
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    asked_for, shown, outcome = (history.events[i] for i in (requested, report, failed))
+    tp = (asked_for.data["offsets"][0][0], partition)
+    assert asked_for.type == "commit_requested" and asked_for.offsets()[tp] == start
+    assert shown.type == "group_offsets" and shown.offsets()[tp] == start - 1
+    assert outcome.type == "committed" and outcome.data["ok"] is False
+    assert asked_for.ts < next(e.ts for e in history.of_type("network_fault"))
+    assigned = next(e.index for e in history.by_source(member)
+                    if e.type == "assigned" and e.index > requested)
+    assert (requested, start) in GroupOffsets(history).possible(tp, assigned)
+    assert all(v != Verdict.FAIL for v in verdicts(name).values())
+    # the failure reported before the report was asked: the report's offset is the group's
+    # (the commit did not land), and the start after it fails again
+    early = [e for e in history.events if e.index != failed]
+    early.insert(report, replace(outcome, ts=shown.data["asked"] - 0.001))
+    late = History(replace(e, index=n) for n, e in enumerate(early))
+    assert {r.check: r.verdict for r in run_checks(late)}["start-position"] == Verdict.FAIL
