@@ -21,7 +21,7 @@ from pathlib import Path
 from conformance.broker.embedded import EmbeddedKafka
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
-from conformance.run import fault_families, specs_for
+from conformance.matrix import fault_families, specs_for
 from conformance.strategies import Strategy
 
 BROKEN = Path(__file__).resolve().parent.parent / "tests" / "broken_adapters.py"

@@ -332,7 +332,7 @@ def run_bisect(opts: RunOptions, client: str, check: str, span: Range,
     (0 found, 2 V1 and V2 agree, 3 undecided)."""
     from rich.markup import escape
 
-    from conformance.run import console
+    from conformance.console import console
 
     if opts.seed is None and replay_file is None:  # one seed for every release's search
         opts = replace(opts, seed=random.SystemRandom().randrange(2**31))
@@ -416,7 +416,7 @@ class _Replayer:
     def __enter__(self) -> _Replayer:
         import contextlib
 
-        from conformance.run import console
+        from conformance.console import console
 
         try:
             with console.status("starting the broker"):

@@ -363,9 +363,9 @@ def merge(files: tuple[str, ...], out: str | None) -> None:
     JUnit); exits with the merged run's exit code."""
     from pathlib import Path
 
+    from conformance.console import print_summary
     from conformance.merge import merge_results
     from conformance.report import write_reports
-    from conformance.run import print_summary
 
     folder = Path(out) if out else Path("reports") / f"merged-{time.strftime('%Y%m%d-%H%M%S')}"
     result = merge_results([Path(f) for f in files], folder)

@@ -382,8 +382,9 @@ def run_history(opts: RunOptions, client: str, selection: Selection) -> int:
     without clients) through :func:`conformance.run.execute`, then write the history into
     that run's folder and print it; returns the run's exit code."""
     from conformance.clients import ClientSpec
+    from conformance.console import console
     from conformance.report.json_report import RESULTS_FILE, load_results
-    from conformance.run import console, execute
+    from conformance.run import execute
 
     specs = tuple(ClientSpec.parse(f"{client}=={v}") for v in selection.versions)
     for version, why in selection.skipped:

@@ -1,4 +1,5 @@
-"""`kafka-conformance run`: the matrix of clients x configurations, verdicts and reports."""
+"""`kafka-conformance run`: the matrix (:mod:`conformance.matrix`) executed on one broker, a
+job per configuration, ``--jobs`` at a time, into a run folder and its reports; and a replay."""
 
 from __future__ import annotations
 
@@ -14,28 +15,24 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from conformance import __version__
 from conformance.broker.base import Broker
 from conformance.broker.providers import make_broker
 from conformance.checkers import CHECKS
 from conformance.clients import Client, ClientSpec, resolve
+from conformance.console import STYLE, console, print_summary
 from conformance.errors import ConformanceError, UsageError
-from conformance.harness import SCENARIO_CONFIG
 from conformance.jobs import Board, run_all
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
+from conformance.matrix import fault_families, selection, specs_for
 from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
 from conformance.processes import stop_children
-from conformance.protocols import GroupProtocol
-from conformance.strategies import Strategy
 from conformance.verdicts import INTERNAL_ERROR, CheckResult, ClientResult, RunResult, Verdict
 
-console = Console(stderr=True)
 #: set once a run is interrupted: the tasks still running print no more verdicts (theirs
 #: are not reported)
 _STOPPING = threading.Event()
@@ -45,62 +42,6 @@ def _task_print(text: str) -> None:
     """A line of a configuration's task, unless the run was interrupted meanwhile."""
     if not _STOPPING.is_set():
         console.print(text)
-
-#: Simulated work per record: a batch takes long enough for a crash to land inside it.
-PROCESS_MS = 2.0
-
-
-@dataclass(frozen=True)
-class MatrixEntry:
-    protocol: GroupProtocol
-    assignment: str
-    strategy: str
-
-
-#: What `run` covers per client and protocol (the ci profile runs the first entry of each).
-MATRIX: dict[GroupProtocol, list[MatrixEntry]] = {
-    GroupProtocol.CLASSIC: [
-        MatrixEntry(GroupProtocol.CLASSIC, "range", "BATCH+revoke"),
-        MatrixEntry(GroupProtocol.CLASSIC, "cooperative-sticky", "RECORD+async"),
-        MatrixEntry(GroupProtocol.CLASSIC, "range", "auto")],
-    GroupProtocol.CONSUMER: [
-        MatrixEntry(GroupProtocol.CONSUMER, "range", "BATCH+revoke"),
-        MatrixEntry(GroupProtocol.CONSUMER, "range", "auto")],
-}
-
-
-#: Fault families a profile does not draw although the broker allows them: not soaked yet, so
-#: the suite's default run (ci) and the smoke run keep their verdicts. A program or a replay
-#: that names the family (``Program(..., faults=("protocol",))``) draws it under any profile.
-HELD_BACK: dict[str, tuple[str, ...]] = {"smoke": ("protocol",), "ci": ("protocol",)}
-
-
-def fault_families(broker: Broker | None) -> tuple[str, ...]:
-    """The fault families a broker allows beyond ``core`` (:meth:`Broker.fault_families`);
-    without a broker, frozen members only."""
-    return ("zombie",) if broker is None else broker.fault_families()
-
-
-def specs_for(client: Client | str, protocols: tuple[GroupProtocol, ...], profile: str,
-              faults: tuple[str, ...] = ("zombie",)) -> list[ScenarioSpec]:
-    """The generated-scenario configurations of one client (an adapter name: the client
-    installed beside the suite), drawing the ``faults`` families beside the core steps (less
-    those the profile holds back, :data:`HELD_BACK`)."""
-    faults = tuple(f for f in faults if f not in HELD_BACK.get(profile, ()))
-    specs = []
-    per_spec = PROFILES[profile].max_examples if profile in PROFILES else 0
-    for protocol in protocols:
-        entries = MATRIX[protocol] if profile not in ("smoke", "ci") else MATRIX[protocol][:1]
-        for e in entries:
-            # the plain name: a config is JSON-like (a failure's program repr()s it)
-            config = {**SCENARIO_CONFIG, "group_protocol": str(e.protocol),
-                      "assignment_strategy": e.assignment}
-            strategy = Strategy.parse(e.strategy)
-            strategy.process_ms = PROCESS_MS
-            # each configuration's examples continue where the previous one's stopped
-            specs.append(ScenarioSpec(client, config, strategy, faults=faults,
-                                      spread=len(specs) * max(0, per_spec - 1)))
-    return specs
 
 
 def unsupported_results(reason: str) -> list[CheckResult]:
@@ -133,7 +74,7 @@ def execute(opts: RunOptions) -> int:
     base = Baseline.load(opts.baseline) if opts.baseline else None
     if opts.seed is None:  # always a real seed, so that any run can be reproduced
         opts = replace(opts, seed=random.SystemRandom().randrange(2**31))
-    generated, semantics = _selection(opts.only)
+    generated, semantics = selection(opts.only)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     run_dir = opts.out / run_id
     result = RunResult(run_id, _now(), tool_version=__version__, profile=opts.profile,
@@ -435,23 +376,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=+_-]+", "-", text).strip("-")[:120]
 
 
-def _selection(only: tuple[str, ...]) -> tuple[bool, list[str]]:
-    """(run the generated scenarios?, the semantics checks to run) for ``--only``."""
-    from conformance.scenarios import SEMANTICS_CHECKS
-
-    every = list(SEMANTICS_CHECKS)
-    if not only:
-        return True, every
-    picked = [c for c in every if "semantics" in only
-              or any(c == o or c.startswith(f"{o}-") for o in only)]
-    unknown = [o for o in only if o not in ("generated", "semantics")
-               and not any(c == o or c.startswith(f"{o}-") for c in every)]
-    if unknown:
-        raise UsageError(f"--only {unknown[0]!r} names no check: use 'generated', 'semantics', "
-                         f"a section (S1..S9) or a check id such as {every[0]}")
-    return "generated" in only, picked
-
-
 def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: list[str],
                        run_dir: Path, note: Callable[[str], None]) -> ClientResult:
     """Fixed scenarios of one client and protocol."""
@@ -480,84 +404,10 @@ def _run_semantics(broker: Broker, client: Client, label: str, protocol: str,
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
     for check in results:
-        style = _STYLE.get(str(check.verdict), "")
+        style = STYLE.get(str(check.verdict), "")
         _task_print(escape(f"  {title} {check.check}: ")
                       + f"[{style}]{check.verdict}[/] ({check.seconds:.0f} s)")
     return results
-
-
-_STYLE = {"pass": "green", "fail": "bold red", "hazard": "yellow", "unsupported": "dim",
-          "unknown": "magenta", "expected": "cyan"}
-
-
-def print_summary(result: RunResult) -> None:
-    """The client x check tables: generated invariants, then the fixed scenarios (transposed:
-    one row per check, one column per client and protocol)."""
-    out = Console(width=max(Console().width, 140))
-    generated = [cl for cl in result.clients if not cl.label.endswith("fixed scenarios")]
-    fixed = [cl for cl in result.clients if cl.label.endswith("fixed scenarios")]
-
-    def cell(c: CheckResult | None) -> str:
-        return "-" if c is None else f"[{_STYLE.get(str(c.verdict), '')}]{c.verdict}[/]"
-
-    if generated:
-        table = Table(title=f"generated scenarios (run {result.run_id})")
-        table.add_column("client")
-        table.add_column("configuration")
-        for check, (section, _fn) in CHECKS.items():
-            table.add_column(f"{check}\n{section}")
-        for cl in generated:
-            by = {c.check: c for c in cl.checks}
-            table.add_row(escape(cl.spec or cl.name), escape(cl.label),
-                          *[cell(by.get(check)) for check in CHECKS])
-        out.print(table)
-    if fixed:
-        table = Table(title="fixed scenarios per docs/semantics.md section")
-        table.add_column("check")
-        for cl in fixed:
-            table.add_column(escape(f"{cl.spec or cl.name}\n{cl.protocol}"))
-        ids = list(dict.fromkeys(c.check for cl in fixed for c in cl.checks))
-        for check in ids:
-            table.add_row(check, *[cell(next((c for c in cl.checks if c.check == check), None))
-                                   for cl in fixed])
-        out.print(table)
-    print_reference(result, out)
-    code = result.exit_code
-    verdicts = [c.verdict for cl in result.clients for c in cl.checks]
-    judged = sum(v not in (Verdict.UNSUPPORTED, Verdict.UNKNOWN) for v in verdicts)
-    meaning = {0: "every check passed", 1: "a check failed",
-               3: "infrastructure error or undecided check",
-               130: "interrupted: the reports hold the configurations that finished"}[code]
-    if code != 130 and verdicts and all(v == Verdict.UNSUPPORTED for v in verdicts):
-        meaning = "nothing was judged: every cell is unsupported"
-    console.print(f"exit code {code}: {meaning} ({judged} of {len(verdicts)} cells judged, "
-                  f"{sum(v == Verdict.UNSUPPORTED for v in verdicts)} unsupported)")
-    for err in result.errors:
-        console.print(f"[red]error:[/red] {err}")
-
-
-def print_reference(result: RunResult, out: Console) -> None:
-    """The cells where a client differs from the Java reference client, and a count per
-    client of the cells that agree and of those either side did not decide."""
-    from conformance.report.reference import against_reference, reference_spec
-
-    against = against_reference(result)
-    if not against:
-        return
-    table = Table(title=f"against the reference client {reference_spec(result)}")
-    for column in ("client", "configuration", "check", "reference", "client's", "moved"):
-        table.add_column(column)
-    for a in against:
-        for d in a.differences:
-            moved = ", ".join(f"{k} {v['old']}->{v['new']}" for k, v in d.figures.items())
-            table.add_row(escape(a.spec), escape(d.label), d.check, d.old or "-", d.new or "-",
-                          escape(moved))
-    if table.row_count:
-        out.print(table)
-    for a in against:
-        out.print(escape(f"{a.spec} against {reference_spec(result)}: {len(a.differences)} "
-                         f"differ, {a.same} agree, {a.undecided} not compared "
-                         f"(unsupported, unknown or not run on one side)"))
 
 
 def replay_file(file: str, bootstrap_servers: str | None = None,
@@ -588,4 +438,4 @@ def replay_file(file: str, bootstrap_servers: str | None = None,
     return 1 if failed else 0
 
 
-__all__ = ["execute", "print_summary", "replay_file", "specs_for"]
+__all__ = ["execute", "replay_file"]

@@ -45,7 +45,7 @@ def describe(label: str, result: CheckResult, limit: int = 5) -> str:
 
 def test_generated_scenarios_pass(kafka_broker: Broker, adapter_ref: str, tmp_path: Path,
                                   pytestconfig: pytest.Config) -> None:
-    from conformance.run import fault_families, specs_for
+    from conformance.matrix import fault_families, specs_for
 
     profile = pytestconfig.getoption(PROFILE_OPTION) or "ci"
     try:

@@ -269,8 +269,8 @@ def test_broker_fault_steps_keep_every_invariant(cluster: EmbeddedKafka, tmp_pat
     """The machine's broker steps (leader move, coordinator move, node restart) run through the
     step vocabulary on the 3-node cluster while a group consumes; every check passes."""
     from conformance.machines import steps
+    from conformance.matrix import fault_families
     from conformance.program import Program
-    from conformance.run import fault_families
 
     assert "broker" in fault_families(cluster)
     with Program(client, broker=cluster, strategy={"name": "BATCH"}, faults=("broker",),

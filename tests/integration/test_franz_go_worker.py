@@ -16,7 +16,7 @@ from conformance.clients.go import build, pinned_version
 from conformance.errors import UsageError
 from conformance.harness import SCENARIO_CONFIG, Harness
 from conformance.machines.runner import PROFILES, run_machine
-from conformance.run import fault_families, specs_for
+from conformance.matrix import fault_families, specs_for
 from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
 from conformance.strategies import Strategy

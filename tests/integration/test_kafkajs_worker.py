@@ -17,7 +17,7 @@ from conformance.errors import UsageError, WorkerError
 from conformance.harness import SCENARIO_CONFIG
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
-from conformance.run import fault_families, specs_for
+from conformance.matrix import fault_families, specs_for
 from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
 from conformance.verdicts import Verdict

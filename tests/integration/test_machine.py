@@ -18,8 +18,8 @@ from adapters.registry import load
 from conformance.machines.dimensions import DIMENSIONS
 from conformance.machines.runner import PROFILES, run_machine
 from conformance.machines.scenario import ScenarioSpec
+from conformance.matrix import fault_families, specs_for
 from conformance.report.baseline import Baseline
-from conformance.run import fault_families, specs_for
 from conformance.strategies import Strategy
 from conformance.verdicts import ClientResult, Verdict
 

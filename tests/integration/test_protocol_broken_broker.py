@@ -13,8 +13,8 @@ import pytest
 
 from conformance.machines.minimize import replay
 from conformance.machines.scenario import load_replay, save_replay
+from conformance.matrix import fault_families
 from conformance.program import Program
-from conformance.run import fault_families
 from conformance.verdicts import Verdict
 
 pytestmark = [pytest.mark.broker, pytest.mark.full]

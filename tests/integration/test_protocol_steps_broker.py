@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from conformance.history import History
+from conformance.matrix import fault_families
 from conformance.program import Program
-from conformance.run import fault_families
 from conformance.verdicts import CheckResult, Verdict
 
 pytestmark = pytest.mark.broker

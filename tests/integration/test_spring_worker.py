@@ -17,7 +17,7 @@ from conformance.clients import spring as spring_builder
 from conformance.errors import UsageError, WorkerError
 from conformance.harness import Harness
 from conformance.machines.runner import PROFILES, run_machine
-from conformance.run import specs_for
+from conformance.matrix import specs_for
 from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
 from conformance.strategies import Strategy

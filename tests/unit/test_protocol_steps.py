@@ -15,7 +15,7 @@ from conformance.faults import catalog
 from conformance.faults import protocol as P
 from conformance.faults.proxy import FaultProxy, ProxySet
 from conformance.machines import steps
-from conformance.run import HELD_BACK, fault_families, specs_for
+from conformance.matrix import HELD_BACK, fault_families, specs_for
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "faults.md"
 PROTOCOL_STEPS = ("fail_next", "lose_next_response", "slow_api")

@@ -60,7 +60,7 @@ def test_the_board_of_a_plan_expects_examples_and_scenarios(tmp_path: Path) -> N
 
 
 def test_the_summary_of_an_interrupted_run_says_so(capsys) -> None:
-    from conformance.run import print_summary
+    from conformance.console import print_summary
     from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
     result = RunResult("r", "", incomplete=True, clients=[ClientResult(

@@ -1,37 +1,21 @@
-"""``kafka-conformance worker-check -- CMD ARGS...``: does a worker speak the worker protocol?
-
-A list of named checks (:data:`CHECKS`), each verifying one rule of docs/worker-protocol.md:
-it starts the worker command (``--id MEMBER`` appended) as a fresh process, drives it through
-the protocol against a broker (a topic and records of its own) and returns pass or fail with a
-one-line reason. Every line the worker writes is kept in a transcript, in arrival order across
-the workers of a check, beside the commands sent, so that order rules are judged on what the
-harness would see. Checks are independent: a worker that breaks one rule fails that check only
-(a line that is not JSON is a ``framing`` failure, and ignored by the others).
-"""
+"""The checks: one rule of docs/worker-protocol.md each, registered in :data:`CHECKS` in the
+order they run, and the pure judgements of lines they share."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import math
-import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any
 
 from adapters.base import Capabilities
-from conformance.broker.base import Broker
-from conformance.clients.client import Client
-from conformance.clients.spec import ClientSpec
-from conformance.errors import ConformanceError, WorkerError
-from conformance.harness.core import SCENARIO_CONFIG, Harness
-from conformance.harness.workers import WorkerHandle
 from conformance.protocols import GroupProtocol
 from conformance.strategies import Strategy
+from conformance.worker_check.session import ARRIVAL_TIMEOUT, Session, poll_until
+from conformance.worker_check.transport import Line, Violation, _short
 
 #: The error codes of docs/worker-protocol.md.
 ERROR_CODES = frozenset({
@@ -44,218 +28,10 @@ CAPABILITY_KEYS = frozenset(f.name for f in fields(Capabilities))
 OPTIONAL_KEYS = frozenset({"stores_processed"})
 #: Fields of ``ready`` and of the ``init_ok`` reply.
 READY_FIELDS = ("adapter", "client", "client_version", "capabilities", "pid")
-REPLY_TIMEOUT = 30.0
 #: How long a worker may take to exit after ``close_ok`` or the end of its stdin.
 EXIT_BOUND = 10.0
-#: How long records or an assignment may take to arrive.
-ARRIVAL_TIMEOUT = 30.0
 #: How long a line already written may take to arrive through its pipe on a loaded machine.
 LINE_LAG = 5.0
-_seq = itertools.count()
-
-
-class Violation(Exception):
-    """The worker broke the rule a check verifies (the message is the one-line reason)."""
-
-
-@dataclass
-class Line:
-    """One transcript entry: a line the worker wrote (``out``) or a command sent (``in``)."""
-
-    seq: int
-    direction: str  # "out" | "in"
-    arrived: float  # the kit's monotonic clock
-    raw: bytes
-    obj: dict[str, Any] | None  # None: not a JSON object
-
-    @property
-    def type(self) -> str | None:
-        return None if self.obj is None else self.obj.get("type")
-
-    @property
-    def is_reply(self) -> bool:
-        return self.obj is not None and self.obj.get("in_reply_to") is not None
-
-
-class CheckedWorker(WorkerHandle):
-    """A :class:`WorkerHandle` that also keeps every line in and out (its transcript)."""
-
-    def __init__(self, member: str, client: Client, stderr_path: Path) -> None:
-        self.lines: list[Line] = []
-        self.started = time.monotonic()
-        super().__init__(member, client, stderr_path, lambda obj: None)
-
-    def _note(self, direction: str, raw: bytes, obj: dict[str, Any] | None) -> None:
-        with self._cond:
-            self.lines.append(Line(next(_seq), direction, time.monotonic(), raw, obj))
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                obj = None
-            if not isinstance(obj, dict) or "type" not in obj:
-                obj = obj if isinstance(obj, dict) else None
-                self._note("out", raw, obj)
-                continue
-            with self._cond:
-                self._note("out", raw, obj)
-                if obj.get("in_reply_to") is not None:
-                    with contextlib.suppress(TypeError, ValueError):
-                        self._replies[int(obj["in_reply_to"])] = obj
-                self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
-
-    def send(self, cmd: dict[str, Any]) -> int:
-        with self._cond:  # noted before any reply to it can arrive
-            msg_id = super().send(cmd)
-            self._note("in", json.dumps(cmd).encode(), {**cmd, "msg_id": msg_id})
-        return msg_id
-
-    def send_raw(self, text: str) -> None:
-        """Write ``text`` (a line, e.g. not JSON) to the worker's stdin as it is."""
-        assert self.proc.stdin is not None
-        with self._cond:
-            self.proc.stdin.write(text.encode())
-            self.proc.stdin.flush()
-            self._note("in", text.encode(), None)
-
-    def ask(self, cmd: dict[str, Any], timeout: float = REPLY_TIMEOUT) -> dict[str, Any]:
-        """Send ``cmd`` and return its reply, ``*_ok`` or ``error`` (Violation if none)."""
-        msg_id = self.send(cmd)
-        return self.reply_to(msg_id, cmd.get("type"), timeout)
-
-    def reply_to(self, msg_id: int, what: Any, timeout: float = REPLY_TIMEOUT) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while msg_id not in self._replies:
-                if not self.alive and not self._reader.is_alive():
-                    raise Violation(str(self._died(f"before replying to {what!r}")))
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise Violation(f"no reply to {what!r} (msg_id {msg_id}) within "
-                                    f"{timeout:.0f} s")
-                self._cond.wait(min(left, 0.5))
-            return self._replies.pop(msg_id)
-
-    def ok(self, cmd: dict[str, Any], timeout: float = REPLY_TIMEOUT) -> dict[str, Any]:
-        """Send ``cmd``; its reply must be ``<type>_ok``."""
-        reply = self.ask(cmd, timeout)
-        if reply.get("type") != f"{cmd['type']}_ok":
-            raise Violation(f"{cmd['type']!r} was answered with {_short(reply)}")
-        return reply
-
-    def events(self, type_: str | None = None) -> list[Line]:
-        """This worker's event lines (JSON objects without ``in_reply_to``) so far."""
-        with self._cond:
-            return [ln for ln in self.lines if ln.direction == "out" and ln.obj is not None
-                    and not ln.is_reply and (type_ is None or ln.type == type_)]
-
-    def out(self) -> list[Line]:
-        """Every line this worker wrote so far, JSON or not."""
-        with self._cond:
-            return [ln for ln in self.lines if ln.direction == "out"]
-
-    def wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-        """Wait until ``predicate()`` holds (re-evaluated on each line); Violation if not."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise Violation(f"{what} did not happen within {timeout:.0f} s")
-                if not self.alive and not self._reader.is_alive():
-                    raise Violation(f"{what} did not happen: "
-                                    f"{self._died('meanwhile')}")
-                self._cond.wait(min(left, 0.5))
-
-    def exited_within(self, timeout: float) -> bool:
-        try:
-            self.proc.wait(timeout)
-            return True
-        except Exception:
-            return False
-
-
-# -- the kit ---------------------------------------------------------------------------------
-@dataclass
-class Outcome:
-    """One check's verdict: ``pass``, ``fail`` (a protocol violation) or ``error`` (the
-    infrastructure failed, nothing is known about the rule)."""
-
-    name: str
-    rule: str
-    verdict: str
-    reason: str
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"check": self.name, "rule": self.rule, "verdict": self.verdict,
-                "reason": self.reason, "seconds": round(self.seconds, 2)}
-
-
-@dataclass
-class Session:
-    """What one check works with: the broker, the worker command, topics and workers."""
-
-    broker: Broker
-    command: tuple[str, ...]
-    adapter: str
-    workdir: Path
-    workers: list[CheckedWorker] = field(default_factory=list)
-    harnesses: list[Harness] = field(default_factory=list)
-
-    @property
-    def client(self) -> Client:
-        return Client(ClientSpec(self.adapter), "", command=self.command)
-
-    def start(self, member: str = "m1") -> CheckedWorker:
-        worker = CheckedWorker(member, self.client, self.workdir / f"{member}.stderr")
-        self.workers.append(worker)
-        return worker
-
-    def topic(self, partitions: int = 1, records: int = 0, **config: Any) -> Harness:
-        """A fresh topic and group (a :class:`Harness` used for its topic, config and
-        producer), with ``records`` keyed records spread over the partitions."""
-        harness = Harness(self.broker, self.client, {**SCENARIO_CONFIG, **config},
-                          Strategy(), partitions=partitions,
-                          workdir=self.workdir / f"topic{len(self.harnesses)}")
-        self.harnesses.append(harness)
-        harness.setup()
-        for p in range(partitions):
-            per = records // partitions + (1 if p < records % partitions else 0)
-            if per:
-                harness.produce(per, keys=[f"k{p}-{i}" for i in range(per)], partition=p)
-        return harness
-
-    def init(self, worker: CheckedWorker, harness: Harness, strategy: str = "MANUAL",
-             **config: Any) -> dict[str, Any]:
-        cfg = {**harness.config, **config, "client_id": f"{harness.group}-{worker.member}"}
-        return worker.ok({"type": "init", "adapter": self.adapter, "config": cfg,
-                          "strategy": Strategy.parse(strategy).to_json()})
-
-    def close(self) -> None:
-        for worker in self.workers:
-            if worker.alive:
-                worker.kill()
-            worker.finish()
-        for harness in self.harnesses:
-            harness.close()
-            with contextlib.suppress(Exception):
-                self.broker.admin.delete_topic(harness.topic, wait=False)
-
-
-def poll_until(worker: CheckedWorker, done: Callable[[], bool], what: str,
-               timeout: float = ARRIVAL_TIMEOUT, **poll: Any) -> None:
-    """``poll`` (timeout 0.5 s) until ``done()``; Violation after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise Violation(f"{what} did not happen within {timeout:.0f} s of polling")
-        worker.ok({"type": "poll", "timeout": 0.5, **poll})
 
 
 def records_of(lines: list[Line], type_: str = "polled") -> list[tuple[Any, ...]]:
@@ -270,12 +46,6 @@ def _record(r: Any) -> tuple[Any, ...]:
         raise Violation(f"a record is not [topic, partition, offset, key]: {r!r}") from None
 
 
-def _short(obj: Any, limit: int = 160) -> str:
-    text = obj.decode(errors="replace") if isinstance(obj, bytes) else json.dumps(obj)
-    text = text.strip()
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def _first(lines: list[Line], predicate: Callable[[Line], bool]) -> Line | None:
     return next((ln for ln in lines if predicate(ln)), None)
 
@@ -288,7 +58,6 @@ def _offsets(items: Any) -> list[tuple[str, int, int]]:
     return sorted((str(t), int(p), int(o)) for t, p, o in items or [])
 
 
-# -- the checks ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -769,75 +538,3 @@ def check_end_of_stdin(s: Session) -> str:
     if w.events("closed"):
         raise Violation("the worker closed the consumer at the end of stdin; it must just exit")
     return f"exited (code {w.proc.returncode}) without closing"
-
-
-# -- running ---------------------------------------------------------------------------------
-def select(names: tuple[str, ...] | list[str]) -> list[Check]:
-    """The checks named (all when none); ValueError names an unknown one."""
-    if not names:
-        return list(CHECKS)
-    known = {c.name: c for c in CHECKS}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"unknown check {unknown[0]!r}; one of {', '.join(known)}")
-    return [known[n] for n in dict.fromkeys(names)]
-
-
-def run_check(chk: Check, broker: Broker, command: tuple[str, ...], adapter: str,
-              workdir: Path) -> Outcome:
-    """Run one check with fresh workers; never raises for the worker's or broker's faults."""
-    started = time.monotonic()
-    folder = workdir / chk.name
-    folder.mkdir(parents=True, exist_ok=True)
-    session = Session(broker, command, adapter, folder)
-    try:
-        verdict, reason = "pass", chk.run(session)
-    except Violation as exc:
-        verdict, reason = "fail", str(exc)
-    except WorkerError as exc:  # the worker died or spoke outside the protocol
-        verdict, reason = "fail", str(exc)
-    except ConformanceError as exc:  # the broker, a topic, producing
-        verdict, reason = "error", f"infrastructure: {exc}"
-    except OSError as exc:
-        verdict, reason = "error", f"cannot start the worker: {exc}"
-    except Exception as exc:  # a bug of the kit (or output it did not foresee): not a verdict
-        verdict, reason = "error", f"internal error: {type(exc).__name__}: {exc}"
-    finally:
-        session.close()
-    return Outcome(chk.name, chk.rule, verdict, reason.splitlines()[0] if reason else "",
-                   time.monotonic() - started)
-
-
-def run_checks(broker: Broker, command: tuple[str, ...], adapter: str,
-               checks: list[Check] | None = None,
-               progress: Callable[[Outcome], None] | None = None,
-               jobs: int = 1) -> list[Outcome]:
-    """Run ``checks`` (all by default) against a started broker, ``jobs`` at once (each has
-    its own topic, group and workers); the outcomes come in the order of ``checks``."""
-    chosen = checks or list(CHECKS)
-    with tempfile.TemporaryDirectory(prefix="worker-check-") as tmp, \
-            ThreadPoolExecutor(max(1, jobs), thread_name_prefix="kc-job-check") as pool:
-        # "kc-job" threads live until every check ended: their workers die with the run
-        futures = [pool.submit(run_check, chk, broker, command, adapter, Path(tmp))
-                   for chk in chosen]
-        outcomes = []
-        for future in futures:
-            outcomes.append(future.result())
-            if progress is not None:
-                progress(outcomes[-1])
-    return outcomes
-
-
-def exit_code(outcomes: list[Outcome]) -> int:
-    """0 every check passed, 1 a check failed (a protocol violation), 3 infrastructure."""
-    verdicts = {o.verdict for o in outcomes}
-    if "error" in verdicts:
-        return 3
-    return 1 if "fail" in verdicts else 0
-
-
-def summary_json(command: tuple[str, ...], adapter: str,
-                 outcomes: list[Outcome]) -> dict[str, Any]:
-    return {"command": list(command), "adapter": adapter, "exit_code": exit_code(outcomes),
-            "checks": [o.to_json() for o in outcomes]}
-
