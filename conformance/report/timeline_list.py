@@ -1,29 +1,30 @@
-"""The timeline of one history as a list: one row of chips per partition, events in time order
-(the text twin of the picture in ``timeline_svg``, folded under it in the report).
+"""The timeline of one history as a list: one row of chips per partition, marks in time order
+(the text twin of the picture in ``timeline_svg``, folded under it in the report; both render
+the marks of ``timeline_model``).
 
-Consecutive ``produced``/``processed`` events of one member with contiguous offsets collapse
-into one offset range; ``polled`` and ``commit_requested`` events appear only when named in the
-evidence. Kills and failed commits without offsets go to the rows the member owned at that
-moment. Events named in the evidence are highlighted and never hidden; long rows keep their
-head, tail and the surroundings of the evidence, with ``... N more`` in the gaps; rows beyond
-``max_rows`` are dropped (rows of failing partitions first kept) and counted.
+A chip is a mark on its partition's row; a member's mark (a rebalance, a kill, a failed commit
+without offsets, a fault) goes to the rows of the partitions it names or its member held.
+Adjacent chips of one member and kind whose offset ranges continue each other collapse into
+one range (a read processed again is a read); ``polled`` and ``commit_requested`` marks exist
+only for evidence events, and the group's offsets are not listed. Events named in the evidence
+are highlighted and never hidden; long rows keep their head, tail and the surroundings of the
+evidence, with ``... N more`` in the gaps; rows beyond ``max_rows`` are dropped (rows of
+failing partitions first kept) and counted.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Any
+from itertools import groupby
 
-from conformance.history import HARNESS, Event, History
+from conformance.history import HARNESS, History
+from conformance.report.timeline_model import ENDINGS, TP, Mark, build_model
 
-TP = tuple[str, int]
-OWNERSHIP = ("assigned", "revoked", "lost")
-MEMBER_END = ("member_killed", "member_stopped", "member_died")
 MERGEABLE = ("produced", "processed", "polled")
-#: harness events that end or mark a fault, shown on the member's rows
-FAULT_ENDS = {"member_frozen": "frozen (SIGSTOP)", "member_thawed": "thawed (SIGCONT)",
-              "network_healed": "network healed", "protocol_healed": "protocol fault healed"}
+#: fault marks shown on the member's rows, in the list's words
+FAULTS = {"member_frozen": "frozen (SIGSTOP)", "member_thawed": "thawed (SIGCONT)",
+          "network_healed": "network healed", "protocol_healed": "protocol fault healed"}
 
 
 @dataclass
@@ -89,17 +90,16 @@ def build_timeline(history: History, evidence: set[int] | frozenset[int] = froze
     ``focus`` names the failing partitions (kept first when rows are capped, marked in the page);
     partitions touched by evidence events are added to it.
     """
-    events = sorted(history, key=lambda e: (e.ts, e.index))
-    t0 = events[0].ts if events else 0.0
+    model = build_model(history, evidence)
+    t0 = model.times[0] if model.times else 0.0
     rows: dict[TP, list[Item]] = defaultdict(list)
-    owned: dict[str, set[TP]] = defaultdict(set)
     focus = set(focus)
-    for e in events:
-        hit = e.index in evidence
-        placed = _place(e, hit, t0, rows, owned)
-        if hit:
-            focus.update(placed)
-    for tp in _scenario_tps(history):
+    for _event, marks in groupby(model.marks, key=lambda m: m.events[0]):
+        for mark in sorted(marks, key=_read_offset):
+            placed = _place(mark, t0, rows)
+            if mark.highlight:
+                focus.update(placed)
+    for tp in model.scenario:
         rows.setdefault(tp, [])
     chosen = sorted(rows)
     hidden = 0
@@ -115,99 +115,49 @@ def build_timeline(history: History, evidence: set[int] | frozenset[int] = froze
     return Timeline(out, hidden, len(history))
 
 
-def _place(e: Event, hit: bool, t0: float, rows: dict[TP, list[Item]],
-           owned: dict[str, set[TP]]) -> list[TP]:
-    """Append the chips of event ``e`` to the rows it concerns; return those partitions."""
-    ts = e.ts - t0
-
-    def add(tp: TP, kind: str, member: str = e.source, lo: int | None = None,
-            hi: int | None = None, text: str = "", suffix: str = "") -> TP:
-        rows[tp].append(Item(kind, member, e.index, e.index, ts, lo, hi, text, hit, 0, suffix))
-        return tp
-
-    placed: list[TP] = []
-    if e.type == "produced":
-        by_tp: dict[TP, list[int]] = defaultdict(list)
-        for r in e.data.get("records", []):
-            by_tp[(str(r[0]), int(r[1]))].append(int(r[2]))
-        for tp, offsets in by_tp.items():
-            placed += [add(tp, "produced", HARNESS, lo, hi) for lo, hi in _runs(offsets)]
-    elif e.type in OWNERSHIP:
-        for tp in e.partitions():
-            placed.append(add(tp, e.type))
-            if e.type == "assigned":
-                owned[e.source].add(tp)
-            else:
-                owned[e.source].discard(tp)
-    elif e.type == "processed" or (e.type == "polled" and hit):
-        by_tp = defaultdict(list)
-        for r in e.records():
-            by_tp[r.tp].append(r.offset)
-        for tp, offsets in by_tp.items():
-            placed += [add(tp, e.type, lo=lo, hi=hi) for lo, hi in _runs(offsets)]
-    elif e.type == "committed" or (e.type == "commit_requested" and hit):
-        placed += _place_commit(e, add, owned)
-    elif e.type == "seeked":
-        tp = (str(e.data["topic"]), int(e.data["partition"]))
-        placed.append(add(tp, "seeked", lo=int(e.data["offset"]), text="seek"))
-    elif e.type in MEMBER_END:
-        member = str(e.data.get("member", ""))
-        text = {"member_killed": "killed", "member_stopped": "stopped",
-                "member_died": f"died (rc {e.data.get('returncode')})"}[e.type]
-        placed += [add(tp, e.type, member, text=text) for tp in sorted(owned.pop(member, ()))]
-    elif e.type == "closed":
-        placed += [add(tp, "closed") for tp in sorted(owned.pop(e.source, ()))]
-    elif e.type == "partitions_added":
-        topic, count = str(e.data.get("topic")), int(e.data.get("count", 0))
-        tps = {tp for tp in rows if tp[0] == topic} | {(topic, p) for p in range(count)}
-        placed += [add(tp, "partitions_added", HARNESS, text=f"partitions added (now {count})")
-                   for tp in sorted(tps)]
-    elif e.type == "error" and (hit or e.data.get("fatal")):
-        text = f"error {e.data.get('code', '')}: {e.data.get('message', '')}"
-        placed += [add(tp, "error", text=clip(text, 80)) for tp in sorted(owned[e.source])]
-    elif e.type == "step" and e.data.get("family") not in (None, "core"):
-        # a fault: the step's own label, on the rows of the member it targets (else all rows)
-        member = str((e.data.get("args") or {}).get("member") or "")
-        tps = sorted(owned.get(member, ())) if member else sorted(rows)
-        placed += [add(tp, "fault", HARNESS, text=clip(str(e.data.get("label") or
-                                                           e.data.get("name")), 90))
-                   for tp in tps]
-    elif e.type in FAULT_ENDS:
-        member = str(e.data.get("member", ""))
-        placed += [add(tp, e.type, member, text=FAULT_ENDS[e.type])
-                   for tp in sorted(owned.get(member, ()))]
-    return placed
+def _read_offset(m: Mark) -> int:
+    """An event's reads of a partition in offset order (first reads and reads again, which the
+    model keeps apart, meet again); its other marks as they come."""
+    return m.first if m.kind in ("processed", "again") and m.first is not None else 0
 
 
-def _place_commit(e: Event, add: Any, owned: dict[str, set[TP]]) -> list[TP]:
-    mode = f" ({e.data['mode']})" if e.data.get("mode") else ""
-    offsets = e.offsets()
-    if e.type == "commit_requested":
-        if not offsets:
-            return [add(tp, "commit_requested", text="commit requested all", suffix=mode)
-                    for tp in sorted(owned[e.source])]
-        return [add(tp, "commit_requested", lo=off, text="commit requested", suffix=mode)
-                for tp, off in sorted(offsets.items())]
-    if e.data.get("ok", True):
-        return [add(tp, "committed", lo=off, text="committed", suffix=mode)
-                for tp, off in sorted(offsets.items())]
-    why = clip(f"{mode}: {e.data.get('error') or 'error'}", 80)
-    if offsets:
-        return [add(tp, "commit_failed", lo=off, text="commit failed", suffix=why)
-                for tp, off in sorted(offsets.items())]
-    return [add(tp, "commit_failed", text="commit failed", suffix=why)
-            for tp in sorted(owned[e.source])]
-
-
-def _runs(offsets: list[int]) -> list[tuple[int, int]]:
-    """Contiguous runs of ``offsets`` in the given order: [0,1,2,5,6] -> [(0,2),(5,6)]."""
-    runs: list[tuple[int, int]] = []
-    for off in offsets:
-        if runs and off == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], off)
-        else:
-            runs.append((off, off))
-    return runs
+def _place(m: Mark, t0: float, rows: dict[TP, list[Item]]) -> list[TP]:
+    """Append the chip of mark ``m`` to the rows it concerns; return those partitions."""
+    k, tps = m.kind, list(m.partitions)
+    member, text, suffix = m.member, "", ""
+    mode = f" ({m.mode})" if m.mode else ""
+    if m.partition is not None:
+        tps = [m.partition]
+    if k == "produced":
+        member = HARNESS
+    elif k == "again":
+        k = "processed"
+    elif k == "committed":  # (on its member's lane it names no partitions)
+        tps, text, suffix = (tps if m.first is not None else []), k, mode
+    elif k == "commit_requested":
+        text, suffix = "commit requested" if m.first is not None else "commit requested all", mode
+    elif k == "commit_failed":
+        text, suffix = "commit failed", clip(f"{mode}: {m.detail}", 80)
+    elif k == "seeked":
+        text = "seek"
+    elif k in ENDINGS:
+        text = m.text
+    elif k == "partitions_added":
+        member, text = HARNESS, f"partitions added (now {len(m.partitions)})"
+        tps = sorted({tp for tp in rows if tp[0] == m.label} | set(m.partitions))
+    elif k == "error":
+        text = clip(m.title, 80)
+    elif k == "fault":
+        member, text = HARNESS, clip(m.label, 90)
+        tps = tps if m.member else sorted(rows)
+    elif k in FAULTS:
+        text = FAULTS[k]
+    elif k not in ("assigned", "revoked", "lost", "processed", "polled"):
+        return []  # the group's offsets, spans and vertical marks: the picture's
+    for tp in tps:
+        rows[tp].append(Item(k, member, m.events[0], m.events[0], m.t - t0, m.first, m.last,
+                             text, m.highlight, 0, suffix))
+    return tps
 
 
 def _merge(items: list[Item]) -> list[Item]:
@@ -245,14 +195,6 @@ def _cap(items: list[Item], limit: int, context: int = 2) -> list[Item]:
     if skipped:
         out.append(Item("gap", hidden=skipped))
     return out
-
-
-def _scenario_tps(history: History) -> list[TP]:
-    sc = history.scenario()
-    topic, parts = sc.get("topic"), sc.get("partitions")
-    if isinstance(topic, str) and isinstance(parts, int) and 0 < parts <= 10_000:
-        return [(topic, p) for p in range(parts)]
-    return []
 
 
 def clip(text: str, n: int) -> str:

@@ -1,4 +1,5 @@
-"""The timeline of one history as an inline SVG picture (no scripts, no external resources).
+"""The timeline of one history as an inline SVG picture (no scripts, no external resources): the
+marks of ``timeline_model``, merged, laid out.
 
 The picture (a ``viewBox`` 900 units wide, scaled to the page) shows, left to right in time:
 
@@ -27,17 +28,26 @@ import bisect
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
-from typing import Any
 
 from markupsafe import Markup, escape
 
-from conformance.history import HARNESS, Event, History
+from conformance.history import History
 from conformance.report.evidence import ranges
+from conformance.report.timeline_model import (
+    ENDINGS,
+    ENDS,
+    RECORDS,
+    SPANS,
+    TP,
+    Mark,
+    brief,
+    build_model,
+    merge,
+)
 from conformance.verdicts import Violation
 
-TP = tuple[str, int]
 WIDTH, LEFT, RIGHT = 900.0, 92.0, 892.0
 AXIS_H, ROW_H, LANE_H, GAP_H = 32.0, 28.0, 24.0, 18.0
 BREAK_W = 14.0
@@ -45,18 +55,11 @@ MAX_BREAKS = 12
 MAX_LABELS = 16
 RANK = 0.6  # how much of a busy stretch's width goes by event moments rather than by time
 SPARSE = 12  # rows with at most this many processed bars get every bar's offsets written
-DASH = "\u2013"
 COLOURS = ("#0969da", "#1a7f37", "#8250df", "#0e7490", "#bf3989", "#953800", "#4d2d00",
            "#0a3069", "#6e7781", "#116329")
-MEMBER_END = {"member_killed": "killed", "member_stopped": "stopped", "member_died": "died"}
-SPANS = {"paused": ("resumed", "paused"), "member_frozen": ("member_thawed", "frozen"),
-         "network_fault": ("network_healed", "network fault"),
-         "protocol_fault": ("protocol_healed", "protocol fault")}
 MISSING = ("lost", "missing", "skip")
 #: marks so many that those falling on one spot are drawn once
 DENSE = {"processed", "again", "produced", "polled", "committed", "group_offset"}
-VERTICAL = {"partitions_added", "broker_stopped", "broker_started", "leader_moved",
-            "coordinator_moved", "teardown"}
 
 
 # -- the time scale ------------------------------------------------------------------------------
@@ -153,22 +156,6 @@ def _seconds(t: float, step: float) -> str:
 
 # -- what the picture holds ----------------------------------------------------------------------
 @dataclass
-class Mark:
-    """One drawn thing: on a partition row (``tp``), a member lane (``member``) or across all."""
-
-    kind: str
-    t: float
-    t2: float | None = None
-    tp: TP | None = None
-    member: str = ""
-    text: str = ""
-    title: str = ""
-    events: list[int] = field(default_factory=list)
-    highlight: bool = False
-    labelled: bool = False  # a short bar that still gets its offsets written beside it
-
-
-@dataclass
 class Picture:
     """The rows, lanes and marks of one history, before drawing."""
 
@@ -183,221 +170,68 @@ class Picture:
 def collect(history: History, evidence: frozenset[int] | set[int] = frozenset(),
             focus: frozenset[TP] | set[TP] = frozenset(), max_rows: int = 24,
             max_members: int = 16) -> Picture:
-    """The marks of ``history``; ``evidence`` events are highlighted, ``focus`` partitions
-    (and the partitions of evidence events) kept first when rows are capped."""
-    events = sorted(history, key=lambda e: (e.ts, e.index))
-    pic = Picture(times=sorted({e.ts for e in events}))
-    tmax = events[-1].ts if events else 0.0
-    tps: set[TP] = set(_scenario_tps(history))
-    members: dict[str, None] = {}
+    """The marks of ``history``'s model, merged, with the picture's spans; ``evidence``
+    events are highlighted, ``focus`` partitions (and the partitions of evidence events) kept
+    first when rows are capped."""
+    model = build_model(history, evidence)
+    end = model.times[-1] if model.times else 0.0
+    marks = _spans(model.marks, history, end)
+    marks += [Mark("life", born, member=m, t2=_death(marks, m, end))
+              for m, born in model.members.items()]
+    focused = set(focus) | {m.partition for m in marks if m.highlight and m.partition}
+    tps, hidden = _cap(model.partitions, focused, max_rows)
+    return Picture(tps, list(model.members)[:max_members], merge(marks), model.times, hidden,
+                   max(0, len(model.members) - max_members))
+
+
+def _spans(marks: list[Mark], history: History, end: float) -> list[Mark]:
+    """``marks`` with a pause or fault drawn as a span to its end (an end without its start
+    that is evidence: a mark of its own), and a band per owner of a partition, from its
+    assignment to its revocation, the end of its member or ``end``."""
+    out: list[Mark] = []
     owners: dict[TP, tuple[str, float, int]] = {}
-    owned: dict[str, set[TP]] = defaultdict(set)
-    opened: dict[tuple[str, str], Event] = {}
-    seen: dict[TP, set[int]] = defaultdict(set)
-    born: dict[str, float] = {}
-    broker: dict[TP, int] = {}
-    marks = pic.marks
+    opened: dict[tuple[str, str], str] = {}  # (member, kind of the end) -> kind of the start
 
     def band_end(tp: TP, t: float) -> None:
         if tp in owners:
             member, start, index = owners.pop(tp)
-            marks.append(Mark("owner", start, t, tp, member, title=f"{member} owns it "
-                              f"(from event #{index})", events=[index]))
+            out.append(Mark("owner", start, member, tp, t, events=[index]))
 
-    for e in events:
-        hit = e.index in evidence
-        member = str(e.data.get("member") or "") if e.source == HARNESS else e.source
-        if member:
-            members.setdefault(member, None)
-            born.setdefault(member, e.ts)
-        add = _adder(marks, e, hit)
-        if e.type == "produced":
-            by_tp: dict[TP, list[int]] = defaultdict(list)
-            for r in e.data.get("records", []):
-                by_tp[(str(r[0]), int(r[1]))].append(int(r[2]))
-            for tp, offs in by_tp.items():
-                tps.add(tp)
-                add("produced", tp=tp, text=ranges(offs), title=f"produced {ranges(offs)}")
-        elif e.type in ("assigned", "revoked", "lost"):
-            parts = e.partitions()
-            tps.update(parts)
-            add(e.type, member=e.source, title=f"{e.source} {e.type} {_tp_list(parts)}")
-            for tp in parts:
-                if e.type == "assigned":
-                    band_end(tp, e.ts)
-                    owners[tp] = (e.source, e.ts, e.index)
-                    owned[e.source].add(tp)
-                else:
-                    if owners.get(tp, ("",))[0] == e.source:
-                        band_end(tp, e.ts)
-                    owned[e.source].discard(tp)
-        elif e.type in ("processed", "polled"):
-            by_tp = defaultdict(list)
-            for r in e.records():
-                by_tp[r.tp].append(r.offset)
-            for tp, offs in by_tp.items():
-                tps.add(tp)
-                if e.type == "polled":
-                    if hit:
-                        add("polled", tp=tp, text=ranges(offs), title=f"{e.source} polled "
-                            f"{ranges(offs)}")
-                    continue
-                again = [o for o in offs if o in seen[tp]]
-                first = [o for o in offs if o not in seen[tp]]
-                seen[tp].update(offs)
-                if first:
-                    add("processed", tp=tp, member=e.source, text=ranges(first),
-                        title=f"{e.source} processed {ranges(first)}")
-                if again:
-                    add("again", tp=tp, member=e.source, text=ranges(again),
-                        title=f"{e.source} processed again {ranges(again)}")
-        elif e.type in ("committed", "commit_requested", "group_offsets"):
-            _commit_marks(e, hit, add, owned, tps, broker)
-        elif e.type == "seeked":
-            tp = (str(e.data.get("topic")), int(e.data.get("partition", 0)))
-            add("seeked", tp=tp, member=e.source, text=str(e.data.get("offset")),
-                title=f"{e.source} seek to {e.data.get('offset')}")
-        elif e.type in MEMBER_END or e.type == "closed":
-            who = member or e.source
-            text = MEMBER_END.get(e.type, "closed")
-            if e.type == "member_died":
-                text += f" (rc {e.data.get('returncode')})"
-            add(e.type, member=who, text=text, title=f"{who} {text}")
-            for tp in sorted(owned.pop(who, set())):
-                if owners.get(tp, ("",))[0] == who:
-                    band_end(tp, e.ts)
-        elif e.type in SPANS:
-            tps_text = _tp_list(e.partitions()) if e.type == "paused" else ""
-            opened[(member, SPANS[e.type][0])] = e
-            add(e.type, member=member, text=SPANS[e.type][1],
-                title=f"{member} {SPANS[e.type][1]} {tps_text}".strip())
-        elif (member, e.type) in opened:
-            start = opened.pop((member, e.type))
-            for m in reversed(marks):
-                if m.kind == start.type and m.member == member and m.t2 is None:
-                    m.t2, m.events = e.ts, [*m.events, e.index]
-                    m.highlight = m.highlight or hit
-                    break
-        elif e.type in VERTICAL:
-            add(e.type, text=_vertical_text(e), title=_vertical_text(e))
-            if e.type == "partitions_added":
-                topic = str(e.data.get("topic"))
-                tps.update((topic, p) for p in range(min(int(e.data.get("count", 0)), 10_000)))
-        elif e.type == "error" and (hit or e.data.get("fatal")):
-            add("error", member=e.source, text="error",
-                title=f"error {e.data.get('code', '')}: {e.data.get('message', '')}")
-        elif e.type == "step" and e.data.get("family") not in (None, "core"):
-            target = str((e.data.get("args") or {}).get("member") or "")
-            label = str(e.data.get("label") or e.data.get("name"))
-            add("fault", member=target, text=label, title=label)
-        elif hit:  # any other evidence event: on its member's lane, else across all rows
-            add("other", member=member, text=e.type, title=f"{e.type} {_brief(e.data)}")
-    for tp in list(owners):
-        band_end(tp, tmax)
     for m in marks:
-        if m.t2 is None and m.kind in SPANS:
-            m.t2 = tmax
-    for m in list(members):
-        marks.append(Mark("life", born[m], _death(marks, m, tmax), member=m))
-    focused = set(focus) | {m.tp for m in marks if m.highlight and m.tp}
-    pic.tps, pic.hidden_rows = _cap(sorted(tps), focused, max_rows)
-    pic.members = list(members)[:max_members]
-    pic.hidden_members = max(0, len(members) - max_members)
-    pic.marks = _merge(marks)
-    return pic
-
-
-def _adder(marks: list[Mark], e: Event, hit: bool) -> Any:
-    def add(kind: str, tp: TP | None = None, member: str = "", text: str = "",
-            title: str = "") -> None:
-        marks.append(Mark(kind, e.ts, None, tp, member, text, title, [e.index], hit))
-    return add
-
-
-def _commit_marks(e: Event, hit: bool, add: Any, owned: dict[str, set[TP]],
-                  tps: set[TP], broker: dict[TP, int]) -> None:
-    offsets = e.offsets()
-    if e.type == "group_offsets":  # drawn when the broker's offset moved (or as evidence)
-        for tp, off in sorted(offsets.items()):
-            tps.add(tp)
-            if broker.get(tp) == off and not hit:
-                continue
-            broker[tp] = off
-            add("group_offset", tp=tp, text=str(off), title=f"the broker's committed offset {off}")
-        return
-    if e.type == "commit_requested" and not hit:
-        return
-    ok = e.type == "committed" and e.data.get("ok", True)
-    kind = "committed" if ok else ("commit_requested" if e.type == "commit_requested"
-                                   else "commit_failed")
-    mode = f" ({e.data['mode']})" if e.data.get("mode") else ""
-    why = "" if ok or kind == "commit_requested" else f": {e.data.get('error') or 'error'}"
-    targets = sorted(offsets.items()) or [(tp, None) for tp in sorted(owned[e.source])]
-    for tp, off in targets:
-        tps.add(tp)
-        what = kind.replace("_", " ")
-        add(kind, tp=tp, member=e.source, text="" if off is None else str(off),
-            title=f"{e.source} {what}{'' if off is None else f' {off}'}{mode}{why}")
-    if ok or kind == "commit_failed":
-        add(kind, member=e.source, title=f"{e.source} {kind.replace('_', ' ')}{mode}{why} "
-            f"{', '.join(f'{t}-{p}: {o}' for (t, p), o in sorted(offsets.items()))}".strip())
-
-
-def _death(marks: list[Mark], member: str, tmax: float) -> float:
-    ends = [m.t for m in marks if m.member == member and (m.kind in MEMBER_END
-                                                         or m.kind == "closed")]
-    return min(ends) if ends else tmax
-
-
-def _merge(marks: list[Mark]) -> list[Mark]:
-    """Consecutive processed bars of one member and partition with contiguous offsets become
-    one bar; a member's ok commits in a row (within a second of each other, offsets not going
-    back) become one run, drawn as a line to its last commit (a commit per record would
-    otherwise draw hundreds of diamonds); highlighted marks stay on their own."""
-    out: list[Mark] = []
-    last: dict[tuple[str, TP | None, str], Mark] = {}
-    for m in marks:
-        key = (m.kind, m.tp, m.member)
-        prev = last.get(key)
-        close = prev is not None and not m.highlight and not prev.highlight and \
-            m.t - (prev.t2 if prev.t2 is not None else prev.t) <= 1.0
-        if close and m.kind in ("processed", "again", "produced") and _continues(
-                prev.text, m.text):
-            prev.t2 = m.t
-            prev.text = f"{prev.text.split(DASH)[0]}{DASH}{m.text.split(DASH)[-1]}"
-            prev.title = f"{prev.title.rsplit(' ', 1)[0]} {prev.text}"
-            prev.events.extend(m.events)
+        if m.kind in ENDS:
+            start = opened.pop((m.member, m.kind), None)
+            span = next((s for s in reversed(out) if s.kind == start and s.member == m.member
+                         and s.t2 is None), None) if start else None
+            if span is not None:
+                span.t2, span.events = m.t, [*span.events, *m.events]
+                span.highlight = span.highlight or m.highlight
+            elif start is None and m.highlight:
+                out.append(Mark("other", m.t, m.member, events=list(m.events), highlight=True,
+                                label=m.kind, detail=brief(history[m.events[0]].data)))
             continue
-        if close and m.kind == "committed" and _commits_on(prev.text, m.text):
-            prev.t2 = m.t
-            first = prev.text.split(DASH)[0]
-            prev.text = first if not m.text or m.text == first else f"{first}{DASH}{m.text}"
-            prev.title = " ".join(t for t in (f"{m.member} committed", prev.text,
-                                              f"({len(prev.events) + 1} commits)") if t)
-            prev.events.extend(m.events)
-            continue
+        if m.kind in SPANS:
+            m = replace(m, events=list(m.events))
+            opened[(m.member, SPANS[m.kind][0])] = m.kind
         out.append(m)
-        last[key] = m
+        if m.kind == "assigned":
+            for tp in m.partitions:
+                band_end(tp, m.t)
+                owners[tp] = (m.member, m.t, m.events[0])
+        elif m.kind in ("revoked", "lost") or m.kind in ENDINGS:
+            for tp in m.partitions:
+                if owners.get(tp, ("",))[0] == m.member:
+                    band_end(tp, m.t)
+    for tp in list(owners):
+        band_end(tp, end)
+    for m in out:
+        if m.t2 is None and m.kind in SPANS:
+            m.t2 = end
     return out
 
 
-def _commits_on(a: str, b: str) -> bool:
-    """Whether a commit of offset text ``b`` continues a run ending at ``a`` (not backwards;
-    lane marks carry no offsets)."""
-    if not a or not b:
-        return not a and not b
-    try:
-        return int(b) >= int(a.split(DASH)[-1])
-    except ValueError:
-        return False
-
-
-def _continues(a: str, b: str) -> bool:
-    """Whether offset range text ``b`` starts right after ``a`` ends (single ranges only)."""
-    try:
-        return "," not in a + b and int(b.split(DASH)[0]) == int(a.split(DASH)[-1]) + 1
-    except ValueError:
-        return False
+def _death(marks: list[Mark], member: str, end: float) -> float:
+    ends = [m.t for m in marks if m.member == member and m.kind in ENDINGS]
+    return min(ends) if ends else end
 
 
 def _cap(tps: list[TP], focus: set[TP], limit: int) -> tuple[list[TP], int]:
@@ -406,37 +240,6 @@ def _cap(tps: list[TP], focus: set[TP], limit: int) -> tuple[list[TP], int]:
     keep = [tp for tp in tps if tp in focus][:limit]
     keep += [tp for tp in tps if tp not in focus][: limit - len(keep)]
     return sorted(keep), len(tps) - len(keep)
-
-
-def _scenario_tps(history: History) -> list[TP]:
-    sc = history.scenario()
-    topic, parts = sc.get("topic"), sc.get("partitions")
-    if isinstance(topic, str) and isinstance(parts, int) and 0 < parts <= 10_000:
-        return [(topic, p) for p in range(parts)]
-    return []
-
-
-
-
-def _tp_list(parts: list[TP]) -> str:
-    return ", ".join(f"{t}-{p}" for t, p in parts) or "nothing"
-
-
-def _vertical_text(e: Event) -> str:
-    d = e.data
-    return {
-        "partitions_added": f"{d.get('count')} partitions",
-        "broker_stopped": f"broker {d.get('node')} stopped",
-        "broker_started": f"broker {d.get('node')} back",
-        "leader_moved": f"leader of p{d.get('partition')} moved",
-        "coordinator_moved": "coordinator moved",
-        "teardown": "teardown",
-    }.get(e.type, e.type)
-
-
-def _brief(data: dict[str, Any]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in data.items())
-    return text if len(text) <= 160 else text[:159] + "\u2026"
 
 
 # -- drawing -------------------------------------------------------------------------------------
@@ -491,7 +294,7 @@ def draw(pic: Picture, missing: dict[TP, list[tuple[int, float]]],
         "<title>timeline: one row per partition, one lane per member</title>",
     ]
     out += _axis(scale, height)
-    failing = set(focus) | {m.tp for m in pic.marks if m.highlight and m.tp}
+    failing = set(focus) | {m.partition for m in pic.marks if m.highlight and m.partition}
     for tp, y in row_y.items():
         # one topic: p0, p1 ...; several: what tells them apart (the end of their names)
         name = f"p{tp[1]}" if len(topics) == 1 else f"{tp[0][len(prefix):]}-{tp[1]}"
@@ -511,20 +314,26 @@ def draw(pic: Picture, missing: dict[TP, list[tuple[int, float]]],
     for m, y in lane_y.items():
         out.append(f'<g class="lane" data-member="{escape(m)}"><text x="4" y="{y + 14:.1f}" '
                    f'fill="{colour[m]}" font-weight="bold">{escape(_clip(m, 14))}</text></g>')
-    bars = Counter(m.tp for m in pic.marks if m.kind == "processed")
-    for m in pic.marks:
-        m.labelled = m.kind == "processed" and bars[m.tp] <= SPARSE
+    spots = _spots(sorted(pic.marks, key=lambda m: m.kind not in ("owner", "life")))
+    bars = Counter(m.partition for m, _text, _title in spots if m.kind == "processed")
     labels = [0]
     drawn: set[tuple[str, TP | None, str, int, int]] = set()
-    for mark in sorted(pic.marks, key=lambda m: m.kind not in ("owner", "life")):
+    written: set[tuple[TP | None, str, str]] = set()  # spots with a bar's offsets beside it
+    for mark, text, title in spots:
         if mark.kind in DENSE and not mark.highlight:  # one of a kind per 2 units is enough
             x2 = mark.t if mark.t2 is None else mark.t2
-            key = (mark.kind, mark.tp, mark.member, int(scale.x(mark.t) / 2),
+            key = (mark.kind, mark.partition, mark.member, int(scale.x(mark.t) / 2),
                    int(scale.x(x2) / 2))
             if key in drawn:
                 continue
             drawn.add(key)
-        out += _mark(mark, scale, row_y, lane_y, colour, height, labels)
+        spot = (mark.partition, mark.member, f"{scale.x(mark.t):.1f}")
+        labelled = mark.kind == "processed" and bars[mark.partition] <= SPARSE \
+            and spot not in written  # bars of one read starting together: written once
+        if labelled:
+            written.add(spot)
+        out += _mark(mark, text, title, scale, row_y, lane_y, colour, height, labels,
+                     labelled)
     for tp, records in missing.items():
         if tp in row_y:
             out += _missing(records, scale, row_y[tp], tp)
@@ -551,38 +360,61 @@ def _axis(scale: Scale, height: float) -> list[str]:
     return out
 
 
-def _mark(m: Mark, scale: Scale, row_y: dict[TP, float], lane_y: dict[str, float],
-          colour: dict[str, str], height: float, labels: list[int]) -> list[str]:
+def _spots(marks: list[Mark]) -> list[tuple[Mark, str, str]]:
+    """Each mark with its text and title; the runs of records of one event that stay apart on
+    one spot (offsets with gaps, not merged) as one, with their offsets listed."""
+    spots: list[list[Mark]] = []
+    for m in marks:
+        prev = spots[-1][0] if spots else None
+        if prev is not None and m.kind in RECORDS and m.t2 is None and prev.t2 is None and (
+                m.kind, m.partition, m.member, m.events) == (
+                prev.kind, prev.partition, prev.member, prev.events):
+            spots[-1].append(m)
+        else:
+            spots.append([m])
+    out = []
+    for runs in spots:
+        text = ", ".join(r.text for r in runs)
+        out.append((runs[0], text, f"{runs[0].what} {text}" if len(runs) > 1 else runs[0].title))
+    return out
+
+
+def _mark(m: Mark, text: str, title: str, scale: Scale, row_y: dict[TP, float],
+          lane_y: dict[str, float], colour: dict[str, str], height: float, labels: list[int],
+          labelled: bool) -> list[str]:
+    """The shapes of ``m``, saying ``text`` and ``title`` (``labelled``: a short bar that still
+    gets its offsets written)."""
     x = scale.x(m.t)
     x2 = scale.x(m.t2) if m.t2 is not None else x
     where = f" (event {_idx(m.events)})" if m.events else ""
-    title = f"<title>{escape(m.title or m.kind)}{where}</title>"
+    title = f"<title>{escape(title or m.kind)}{where}</title>"
     c = colour.get(m.member, "#57606a")
     out: list[str] = []
-    if m.tp is not None:
-        if m.tp not in row_y:
+    if m.partition is not None:
+        if m.partition not in row_y:
             return []
-        y = row_y[m.tp] + 13
-        out.append(_row_shape(m, x, x2, y, c, title))
+        y = row_y[m.partition] + 13
+        out.append(_row_shape(m, text, x, x2, y, c, title, labelled))
     elif m.member:
         if m.member not in lane_y:
             return []
         y = lane_y[m.member] + 11
-        out.append(_lane_shape(m, x, x2, y, c, title))
+        out.append(_lane_shape(m, text, x, x2, y, c, title))
     else:
         y = 22
         stroke = "#fb8f44" if m.kind == "partitions_added" else "#8c959f"
         out.append(f'<g class="mark {m.kind}"><line x1="{x:.1f}" x2="{x:.1f}" y1="18" '
                    f'y2="{height - 6:.0f}" stroke="{stroke}" stroke-width="1.5" '
                    f'stroke-dasharray="4 3"/><text x="{x + 2:.1f}" y="{AXIS_H - 1:.0f}" '
-                   f'fill="{stroke}" font-size="8.5">{escape(_clip(m.text, 22))}</text>{title}'
+                   f'fill="{stroke}" font-size="8.5">{escape(_clip(text, 22))}</text>{title}'
                    f'</g>')
     if m.highlight:
         out.append(_ring(m, x, x2, y, labels))
     return out
 
 
-def _row_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> str:
+def _row_shape(m: Mark, text: str, x: float, x2: float, y: float, c: str, title: str,
+               labelled: bool) -> str:
     k = m.kind
     if k == "owner":
         return (f'<rect class="mark owner" x="{x:.1f}" y="{y - 11:.1f}" '
@@ -596,15 +428,15 @@ def _row_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> st
         top = y + 1 if k == "again" else y - 4
         width = max(x2 - x, 0) + 3
         label = ""
-        if width > 6 * len(m.text) + 4:
+        if width > 6 * len(text) + 4:
             label = (f'<text x="{x + 2:.1f}" y="{top + 6:.1f}" font-size="7" fill="#fff">'
-                     f'{escape(m.text)}</text>')
-        elif m.labelled:
+                     f'{escape(text)}</text>')
+        elif labelled:
             label = (f'<text x="{x - 1:.1f}" y="{top - 2:.1f}" font-size="7.5" fill="{c}">'
-                     f'{escape(_clip(m.text, 18))}</text>')
+                     f'{escape(_clip(text, 18))}</text>')
         elif k == "again":
             label = (f'<text x="{x:.1f}" y="{y + 12:.1f}" font-size="8" fill="#bc4c00">'
-                     f'{escape(_clip(m.text, 18))}</text>')
+                     f'{escape(_clip(text, 18))}</text>')
         return (f'<g class="mark {k}"><rect x="{x - 1.5:.1f}" y="{top:.1f}" width="{width:.1f}" '
                 f'height="{7 if k == "again" else 8}" fill="{fill}" rx="1">{title}</rect>'
                 f'{label}</g>')
@@ -612,7 +444,7 @@ def _row_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> st
         return (f'<g class="mark committed"><line x1="{x:.1f}" x2="{x2:.1f}" y1="{y:.1f}" '
                 f'y2="{y:.1f}" stroke="#8250df" stroke-width="1.5"/><path d="M{x2:.1f} '
                 f'{y - 5:.1f} l4 5 l-4 5 l-4 -5 z" fill="#8250df"/><text x="{x2 + 5:.1f}" '
-                f'y="{y - 2:.1f}" font-size="7.5" fill="#8250df">{escape(m.text)}</text>'
+                f'y="{y - 2:.1f}" font-size="7.5" fill="#8250df">{escape(text)}</text>'
                 f'{title}</g>')
     if k in ("committed", "commit_failed", "commit_requested", "group_offset"):
         filled = k == "committed"
@@ -621,16 +453,17 @@ def _row_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> st
         return (f'<g class="mark {k}"><path d="M{x:.1f} {y + dy - 5:.1f} l4 5 l-4 5 l-4 -5 z" '
                 f'fill="{"#8250df" if filled else "#fff"}" stroke="{stroke}" stroke-width="1.3"/>'
                 f'<text x="{x + 5:.1f}" y="{y + dy - 2:.1f}" font-size="7.5" fill="{stroke}">'
-                f'{escape(m.text)}</text>{title}</g>')
+                f'{escape(text)}</text>{title}</g>')
     if k == "seeked":
         return (f'<g class="mark seeked"><path d="M{x - 6:.1f} {y - 7:.1f} h6 v4" fill="none" '
                 f'stroke="#24292f"/><text x="{x + 1:.1f}" y="{y - 5:.1f}" font-size="7.5">'
-                f'seek {escape(m.text)}</text>{title}</g>')
+                f'seek {escape(text)}</text>{title}</g>')
     return f'<circle class="mark {escape(k)}" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#57606a">' \
            f'{title}</circle>'
 
 
-def _lane_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> str:
+def _lane_shape(m: Mark, text: str, x: float, x2: float, y: float, c: str, title: str
+                ) -> str:
     k = m.kind
     if k == "life":
         return (f'<line class="mark life" x1="{x:.1f}" x2="{max(x2, x + 1):.1f}" y1="{y:.1f}" '
@@ -641,7 +474,7 @@ def _lane_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> s
         return (f'<g class="mark {k}"><rect x="{x:.1f}" y="{y - 6:.1f}" '
                 f'width="{max(x2 - x, 2):.1f}" height="12" fill="{fill}" fill-opacity="0.35" '
                 f'stroke="{fill}"/><text x="{x + 2:.1f}" y="{y + 3:.1f}" font-size="8">'
-                f'{escape(m.text)}</text>{title}</g>')
+                f'{escape(text)}</text>{title}</g>')
     if k in ("assigned", "revoked", "lost"):
         path = f"M{x - 4:.1f} {y + 4:.1f} h8 l-4 -8 z" if k == "assigned" else \
             f"M{x - 4:.1f} {y - 4:.1f} h8 l-4 8 z"
@@ -651,12 +484,12 @@ def _lane_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> s
         colour = "#24292f" if k == "member_killed" else "#cf222e"
         return (f'<g class="mark {k}"><path d="M{x - 5:.1f} {y - 5:.1f} l10 10 m0 -10 l-10 10" '
                 f'stroke="{colour}" stroke-width="2.5"/><text x="{x + 7:.1f}" y="{y + 3:.1f}" '
-                f'font-size="9" font-weight="bold" fill="{colour}">{escape(m.text)}</text>'
+                f'font-size="9" font-weight="bold" fill="{colour}">{escape(text)}</text>'
                 f'{title}</g>')
     if k in ("member_stopped", "closed"):
         return (f'<g class="mark {k}"><rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" '
                 f'height="8" fill="#57606a"/><text x="{x + 6:.1f}" y="{y + 3:.1f}" '
-                f'font-size="8" fill="#57606a">{escape(m.text)}</text>{title}</g>')
+                f'font-size="8" fill="#57606a">{escape(text)}</text>{title}</g>')
     if k == "committed" and x2 > x:  # a run of commits
         return (f'<line class="mark committed" x1="{x:.1f}" x2="{x2:.1f}" y1="{y:.1f}" '
                 f'y2="{y:.1f}" stroke="#8250df" stroke-width="3">{title}</line>')
@@ -671,7 +504,7 @@ def _lane_shape(m: Mark, x: float, x2: float, y: float, c: str, title: str) -> s
                 f'font-size="9" font-weight="bold">!</text>{title}</g>')
     return (f'<g class="mark {escape(k)}"><circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{c}"/>'
             f'<text x="{x + 5:.1f}" y="{y - 3:.1f}" font-size="8" fill="#57606a">'
-            f'{escape(_clip(m.text, 40))}</text>{title}</g>')
+            f'{escape(_clip(text, 40))}</text>{title}</g>')
 
 
 def _ring(m: Mark, x: float, x2: float, y: float, labels: list[int]) -> str:
