@@ -159,6 +159,9 @@ class ConsumerConfig:
     isolation_level: str = "read_uncommitted"  # read_committed | read_uncommitted (KIP-98)
     client_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # pass-through client properties
+    #: ``--early-access``: run the consumer protocol on a release that ships it as early
+    #: access (kafka-clients 3.7-3.9, librdkafka 2.4.0-2.11.x) instead of refusing it
+    early_access: bool = False
 
     def __post_init__(self) -> None:
         # the one check of the group protocol: every config, from JSON or built, passes here

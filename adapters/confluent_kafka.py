@@ -19,7 +19,8 @@ Mapping of ConsumerConfig to librdkafka (see ``_client_config``): ``auto_offset_
 is librdkafka's ``error``; ``group.protocol`` is passed only for ``group_protocol="consumer"``
 (KIP-848; librdkafka before 2.4 has no such property and classic is every release's default),
 and then ``session.timeout.ms``, ``heartbeat.interval.ms`` and ``partition.assignment.strategy``
-are not passed (the broker owns them); ``metadata_max_age_ms`` is
+are not passed (the broker owns them; early-access librdkafka before 2.10 gets the session
+timeout, see below); ``early_access`` is the adapter's gate only; ``metadata_max_age_ms`` is
 ``topic.metadata.refresh.interval.ms``. librdkafka requires a ``group.id``: without one the
 adapter uses a throw-away group and raises :class:`IllegalState` from commit()/committed() as a
 group-less Java consumer does. librdkafka logs only errors (``log_level`` 3) and only to
@@ -31,11 +32,14 @@ Releases (the contract tests below pass with the classic protocol, all three ada
 - Cooperative-sticky, ``incremental_assign`` and ``on_lost`` exist in every supported release
   (librdkafka 1.6+); the capabilities follow ``hasattr(Consumer, "incremental_assign")``.
 - ``consumer_protocol`` is on from librdkafka 2.12.0, where KIP-848 became generally
-  available; before, :meth:`ConfluentAdapter.check_config` refuses it with :class:`Unsupported`.
-  Measured anyway: 2.0.2-2.3.0 reject ``group.protocol`` (no such property); 2.4.0-2.8.x
-  (early access) refuse to create the consumer ("max.poll.interval.ms must be >=
-  session.timeout.ms": the ignored 45 s session timeout is still validated); 2.11.1 passes all
-  but the removal test below, like 2.12.0-2.14.x.
+  available; before, :meth:`ConfluentAdapter.check_config` refuses it with :class:`Unsupported`
+  (:func:`consumer_protocol_refusal` decides), except on the early-access releases
+  2.4.0-2.11.x with ``early_access`` (``--early-access``). Measured: 2.0.2-2.3.0 reject
+  ``group.protocol`` (no such property, refused either way); librdkafka 2.4.0-2.8.x refuse to
+  create the consumer unless ``max.poll.interval.ms >= session.timeout.ms`` (the session
+  timeout, unused by the protocol, is still validated: the adapter passes the config's, at
+  most the poll interval), 2.10+ reject ``session.timeout.ms`` under the protocol; 2.11.1
+  passes all but the removal test below, like 2.12.0-2.14.x.
 - Client bug, librdkafka 2.12.0-2.14.x with the consumer protocol, left visible: a member
   removed for exceeding ``max.poll.interval.ms`` rejoins with a ConsumerGroupHeartbeat the
   broker rejects ("Broker: Invalid request"), which librdkafka turns into a fatal error; every
@@ -131,9 +135,33 @@ def release(text: object) -> tuple[int, ...]:
 #: The linked librdkafka (the bundled one in the wheels, else the system's).
 LIBRDKAFKA = release(libversion())
 #: KIP-848 ``group.protocol=consumer`` is generally available from librdkafka 2.12.0;
-#: 2.4.0-2.11.x ship it as early access/preview, older releases reject the property. A maturity
-#: boundary, not a feature a probe can see, hence the version.
-_CONSUMER_PROTOCOL_GA = LIBRDKAFKA >= (2, 12)
+#: 2.4.0-2.11.x ship it as early access/preview (run with ``--early-access`` only), older
+#: releases reject the property. A maturity boundary, not a feature a probe can see, hence
+#: the version.
+CONSUMER_PROTOCOL_GA = (2, 12)
+CONSUMER_PROTOCOL_EARLY = (2, 4)
+#: Up to 2.8 (measured; no confluent-kafka wheel bundles 2.9) librdkafka checks
+#: ``max.poll.interval.ms >= session.timeout.ms`` under the consumer protocol too (against its
+#: 45 s default); from 2.10 it rejects the property there.
+_SESSION_TIMEOUT_CHECKED = (2, 10)
+_CONSUMER_PROTOCOL_GA = LIBRDKAFKA >= CONSUMER_PROTOCOL_GA
+
+
+def consumer_protocol_refusal(librdkafka: tuple[int, ...], early_access: bool,
+                              client: str) -> str | None:
+    """Why ``client`` (linking ``librdkafka``) does not run ``group.protocol=consumer``, None
+    when it does: from the GA release, or on an early-access release with ``early_access``."""
+    lib = ".".join(map(str, librdkafka)) or "?"
+    if librdkafka >= CONSUMER_PROTOCOL_GA:
+        return None
+    if librdkafka < CONSUMER_PROTOCOL_EARLY:
+        return (f"{client} (librdkafka {lib}) has no KIP-848 group.protocol property (early "
+                f"access from librdkafka 2.4.0, generally available from 2.12.0)")
+    if early_access:
+        return None
+    return (f"{client} (librdkafka {lib}) ships KIP-848 group.protocol=consumer as early "
+            f"access only (librdkafka 2.4.0-2.11.x; generally available from 2.12.0): "
+            f"--early-access runs it")
 #: Incremental (cooperative-sticky) rebalancing and on_lost (librdkafka 1.6+).
 _COOPERATIVE = hasattr(Consumer, "incremental_assign")
 _SEEK_RETRY_SECONDS = 10.0
@@ -218,12 +246,11 @@ class ConfluentAdapter(Adapter):
 
     @classmethod
     def check_config(cls, config: ConsumerConfig) -> None:
-        if config.group_protocol == "consumer" and not cls.capabilities.consumer_protocol:
-            lib = ".".join(map(str, LIBRDKAFKA))
-            raise Unsupported(
-                f"confluent-kafka {cls.client_version() or '?'} (librdkafka {lib}) "
-                f"has no generally available KIP-848 group.protocol=consumer (GA from "
-                f"librdkafka 2.12.0; 2.4.0-2.11.x: early access/preview)")
+        if config.group_protocol == "consumer":
+            reason = consumer_protocol_refusal(
+                LIBRDKAFKA, config.early_access, f"confluent-kafka {cls.client_version() or '?'}")
+            if reason:
+                raise Unsupported(reason)
         super().check_config(config)
 
     #: librdkafka's enable.auto.offset.store (False for the :stored adapter).
@@ -264,6 +291,9 @@ class ConfluentAdapter(Adapter):
         }
         if c.group_protocol == "consumer":
             props["group.protocol"] = "consumer"  # librdkafka < 2.4 has no such property
+            if LIBRDKAFKA < _SESSION_TIMEOUT_CHECKED:  # early access: checked, then unused
+                props["session.timeout.ms"] = min(int(c.session_timeout_ms),
+                                                  int(c.max_poll_interval_ms))
         else:
             props["session.timeout.ms"] = int(c.session_timeout_ms)
             props["heartbeat.interval.ms"] = int(c.heartbeat_interval_ms)

@@ -409,6 +409,8 @@ class _Replayer:
 
         self.client, self.folder = client, folder
         self.spec, self.steps = load_replay(replay_file)
+        if opts.early_access:  # the program's config allows what --early-access allows
+            self.spec.config["early_access"] = True
         self.broker: Broker = make_broker(
             bootstrap_servers=opts.bootstrap_servers, nodes=opts.nodes,
             kafka_version=opts.kafka_version, client_config=opts.client_properties)
@@ -458,11 +460,11 @@ class _Replayer:
             entry = ClientResult(spec.adapter, label=self.spec.label, spec=spec.label,
                                  protocol=protocol, checks=_every_check(Verdict.UNKNOWN, note))
         else:
-            entry = ClientResult(resolved.name, resolved.client, resolved.client_version,
-                                 self.spec.label, resolved.capabilities, spec=spec.label,
-                                 protocol=protocol)
-            result.environment = run_environment([resolved])
             scenario = replace(self.spec, client=resolved)
+            entry = ClientResult(resolved.name, resolved.client, resolved.client_version,
+                                 scenario.label, resolved.capabilities, spec=spec.label,
+                                 protocol=protocol, early_access=scenario.early_access)
+            result.environment = run_environment([resolved])
             note = resolved.unsupported(scenario.config) or ""
             if note:
                 entry.checks = _every_check(Verdict.UNSUPPORTED, note)

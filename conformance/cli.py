@@ -153,8 +153,14 @@ def _protocols(_ctx: click.Context, _param: click.Parameter, values: tuple[str, 
     return tuple(parse(v, "--protocol") for v in values)
 
 
+_EARLY_ACCESS_HELP = ("run the consumer protocol on releases that ship it as early access "
+                      "(kafka-clients 3.7-3.9, librdkafka 2.4.0-2.11.x) instead of refusing "
+                      "it; such configurations are labelled early-access")
+
+
 def _broker_and_protocol_options(fn: Any) -> Any:
-    """The options ``run`` and ``history`` share: which broker, client properties, protocols."""
+    """The options ``run``, ``history`` and ``bisect`` share: which broker, client
+    properties, protocols, early access."""
     for option in reversed([
         click.option("--bootstrap-servers", default=None, help="use this existing cluster"),
         click.option("--client-property", "client_props", multiple=True,
@@ -163,6 +169,7 @@ def _broker_and_protocol_options(fn: Any) -> Any:
         click.option("--kafka-version", default=DEFAULT_KAFKA_VERSION, show_default=True),
         click.option("--protocol", "protocols", multiple=True, callback=_protocols,
                      metavar=f"[{'|'.join(ALL)}]", help="group protocol(s); default: both"),
+        click.option("--early-access", is_flag=True, help=_EARLY_ACCESS_HELP),
     ]):
         fn = option(fn)
     return fn
@@ -195,9 +202,10 @@ def _broker_and_protocol_options(fn: Any) -> Any:
                    "since (new failures, fixed, new hazards, as 'compare' finds them)")
 def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
         bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
-        kafka_version: str, protocols: tuple[GroupProtocol, ...], profile: str,
-        seed: int | None, out: str, baseline: str | None, only: tuple[str, ...],
-        jobs: int | None, shard: str | None, previous: str | None) -> None:
+        kafka_version: str, protocols: tuple[GroupProtocol, ...], early_access: bool,
+        profile: str, seed: int | None, out: str, baseline: str | None,
+        only: tuple[str, ...], jobs: int | None, shard: str | None,
+        previous: str | None) -> None:
     """Run the conformance suite and write reports/<run-id>/{index.html,results.json,junit.xml}."""
     from pathlib import Path
 
@@ -221,7 +229,7 @@ def run(clients_: tuple[str, ...], adapter_refs: tuple[str, ...],
                       profile=profile, seed=seed, out=Path(out),
                       baseline=Path(baseline) if baseline else None, only=only,
                       jobs=jobs or default_jobs(), shard=parse_shard(shard) if shard else None,
-                      previous=Path(previous) if previous else None)
+                      previous=Path(previous) if previous else None, early_access=early_access)
     sys.exit(execute(opts))
 
 
@@ -259,8 +267,9 @@ def _releases_run_options(seed: str, only: str) -> Callable[[Any], Any]:
               help="TOML file of known deviations (reported as expected)")
 def history(client: str, releases_spec: str, bootstrap_servers: str | None,
             client_props: tuple[str, ...], nodes: str, kafka_version: str,
-            protocols: tuple[GroupProtocol, ...], profile: str, seed: int | None, out: str,
-            baseline: str | None, only: tuple[str, ...], jobs: int | None) -> None:
+            protocols: tuple[GroupProtocol, ...], early_access: bool, profile: str,
+            seed: int | None, out: str, baseline: str | None, only: tuple[str, ...],
+            jobs: int | None) -> None:
     """One run over chosen releases of one client (one broker; each release its own
     environment or build), then a release-history report in the run's folder: history.html
     (releases by checks, changes marked), history.json and a console table. Exits as run."""
@@ -281,7 +290,7 @@ def history(client: str, releases_spec: str, bootstrap_servers: str | None,
                       kafka_version=kafka_version, protocols=protocols or ALL,
                       profile=profile, seed=seed, out=Path(out),
                       baseline=Path(baseline) if baseline else None, only=only,
-                      jobs=jobs or default_jobs())
+                      jobs=jobs or default_jobs(), early_access=early_access)
     sys.exit(run_history(opts, client, selection))
 
 
@@ -303,8 +312,9 @@ def history(client: str, releases_spec: str, bootstrap_servers: str | None,
                        only="; default: the least that runs CHECK")
 def bisect(client: str, good: str, bad: str, check: str, replay_file: str | None,
            bootstrap_servers: str | None, client_props: tuple[str, ...], nodes: str,
-           kafka_version: str, protocols: tuple[GroupProtocol, ...], profile: str,
-           seed: int | None, out: str, only: tuple[str, ...], jobs: int | None) -> None:
+           kafka_version: str, protocols: tuple[GroupProtocol, ...], early_access: bool,
+           profile: str, seed: int | None, out: str, only: tuple[str, ...],
+           jobs: int | None) -> None:
     """Find the first release between V1 and V2 (in version order, as 'releases NAME' lists
     them) at which CHECK's verdict changes: V1 and V2 run first, then a binary search, each
     release with the same seed and --only (or the same --replay program). Prints the boundary
@@ -333,7 +343,8 @@ def bisect(client: str, good: str, bad: str, check: str, replay_file: str | None
                       client_properties=client_properties(client_props), nodes=int(nodes),
                       kafka_version=kafka_version, protocols=protocols or ALL,
                       profile=profile, seed=seed, out=Path(out),
-                      only=() if replay_file else picked, jobs=jobs or default_jobs())
+                      only=() if replay_file else picked, jobs=jobs or default_jobs(),
+                      early_access=early_access)
     sys.exit(run_bisect(opts, client, check, span, Path(replay_file) if replay_file else None))
 
 

@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from conformance.checkers import CHECKS
+from conformance.protocols import EARLY_ACCESS
 from conformance.verdicts import CheckResult, RunResult, Verdict
 
 console = Console(stderr=True)
@@ -42,7 +43,8 @@ def print_summary(result: RunResult) -> None:
         table = Table(title="fixed scenarios per docs/semantics.md section")
         table.add_column("check")
         for cl in fixed:
-            table.add_column(escape(f"{cl.spec or cl.name}\n{cl.protocol}"))
+            early = f" {EARLY_ACCESS}" if cl.early_access else ""
+            table.add_column(escape(f"{cl.spec or cl.name}\n{cl.protocol}{early}"))
         ids = list(dict.fromkeys(c.check for cl in fixed for c in cl.checks))
         for check in ids:
             table.add_row(check, *[cell(next((c for c in cl.checks if c.check == check), None))

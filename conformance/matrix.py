@@ -50,10 +50,12 @@ def fault_families(broker: Broker | None) -> tuple[str, ...]:
 
 
 def specs_for(client: Client | str, protocols: tuple[GroupProtocol, ...], profile: str,
-              faults: tuple[str, ...] = ("zombie",)) -> list[ScenarioSpec]:
+              faults: tuple[str, ...] = ("zombie",), early_access: bool = False
+              ) -> list[ScenarioSpec]:
     """The generated-scenario configurations of one client (an adapter name: the client
     installed beside the suite), drawing the ``faults`` families beside the core steps (less
-    those the profile holds back, :data:`HELD_BACK`)."""
+    those the profile holds back, :data:`HELD_BACK`); ``early_access`` (``--early-access``)
+    goes into every consumer config."""
     faults = tuple(f for f in faults if f not in HELD_BACK.get(profile, ()))
     specs = []
     per_spec = PROFILES[profile].max_examples if profile in PROFILES else 0
@@ -62,7 +64,8 @@ def specs_for(client: Client | str, protocols: tuple[GroupProtocol, ...], profil
         for e in entries:
             # the plain name: a config is JSON-like (a failure's program repr()s it)
             config = {**SCENARIO_CONFIG, "group_protocol": str(e.protocol),
-                      "assignment_strategy": e.assignment}
+                      "assignment_strategy": e.assignment,
+                      **({"early_access": True} if early_access else {})}
             strategy = Strategy.parse(e.strategy)
             strategy.process_ms = PROCESS_MS
             # each configuration's examples continue where the previous one's stopped

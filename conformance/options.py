@@ -35,6 +35,9 @@ class RunOptions:
     jobs: int = 1  # configurations at a time on the one broker
     shard: tuple[int, int] | None = None  # (K, N): run only shard K of N of the matrix
     previous: Path | None = None  # a results.json the report says what changed since
+    #: --early-access: every configuration's consumer config allows the consumer protocol on
+    #: releases that ship it as early access (ConsumerConfig.early_access)
+    early_access: bool = False
 
 
 def client_specs(clients: tuple[str, ...], adapter_refs: tuple[str, ...] = ()

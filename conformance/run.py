@@ -31,6 +31,7 @@ from conformance.matrix import fault_families, selection, specs_for
 from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
 from conformance.processes import stop_children
+from conformance.protocols import EARLY_ACCESS, early_access
 from conformance.verdicts import INTERNAL_ERROR, CheckResult, ClientResult, RunResult, Verdict
 
 #: set once a run is interrupted: the tasks still running print no more verdicts (theirs
@@ -266,7 +267,7 @@ def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: b
     for prep in clients:
         if generated:
             for scenario in specs_for(prep.client or prep.spec.adapter, opts.protocols,
-                                      opts.profile, fault_families(broker)):
+                                      opts.profile, fault_families(broker), opts.early_access):
                 workdir = run_dir / _slug(f"{prep.label}-{scenario.label}")
                 jobs.append(Job(lambda board, i, p=prep, sc=scenario, w=workdir: _guarded_spec(
                     broker, p, sc, opts, w, run_dir, board, i), "generated", workdir))
@@ -275,7 +276,8 @@ def plan(broker: Broker, clients: list[Prepared], opts: RunOptions, generated: b
                 if protocol in SEMANTICS_CHECKS[check].protocols:
                     jobs.append(Job(lambda board, i, p=prep, proto=protocol, c=check:
                                     _guarded_semantics(broker, p, proto, [c], run_dir,
-                                                       lambda text: board.set(i, text)),
+                                                       lambda text: board.set(i, text),
+                                                       opts.early_access),
                                     "fixed", scenarios=1))
     return [job for n, job in enumerate(jobs) if in_shard(n, opts.shard)]
 
@@ -301,21 +303,24 @@ def watch_examples(board: Board, jobs: list[Job]) -> None:
             board.count("examples", i, len(list(workdir.glob("example-*/history.jsonl"))))
 
 
-def _client_result(prep: Prepared, label: str, protocol: str) -> ClientResult:
+def _client_result(prep: Prepared, label: str, protocol: str, early: bool = False
+                   ) -> ClientResult:
     client = prep.client
     if client is None:
         return ClientResult(prep.spec.adapter, label=label, spec=prep.label or prep.spec.label,
-                            protocol=protocol)
+                            protocol=protocol, early_access=early)
     return ClientResult(client.name, client.client, client.client_version, label,
                         client.capabilities, spec=prep.label, adapter=prep.reference,
-                        protocol=protocol)
+                        protocol=protocol, early_access=early)
 
 
 def _guarded(prep: Prepared, label: str, protocol: str, checks: dict[str, str],
-             body: Callable[[Client, ClientResult], None]) -> ClientResult:
+             body: Callable[[Client, ClientResult], None], early: bool = False
+             ) -> ClientResult:
     """One configuration's entry filled by ``body``; a client that could not start, or any
-    error in ``body``, makes every check of ``checks`` unknown with the one-line cause."""
-    entry = _client_result(prep, label, protocol)
+    error in ``body``, makes every check of ``checks`` unknown with the one-line cause.
+    ``early``: the configuration runs the consumer protocol as early access."""
+    entry = _client_result(prep, label, protocol, early)
     if prep.client is None:
         entry.checks = unknown_results(checks, prep.cause)
         return entry
@@ -342,7 +347,7 @@ def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: 
 
     checks = {check: section for check, (section, _fn) in CHECKS.items()}
     return _guarded(prep, scenario.label, str(scenario.config.get("group_protocol", "")),
-                    checks, body)
+                    checks, body, scenario.early_access)
 
 
 def _run_spec(broker: Broker, client: Client, title: str, spec: ScenarioSpec,
@@ -377,29 +382,33 @@ def _slug(text: str) -> str:
 
 
 def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: list[str],
-                       run_dir: Path, note: Callable[[str], None]) -> ClientResult:
-    """Fixed scenarios of one client and protocol."""
+                       run_dir: Path, note: Callable[[str], None], allow_early: bool = False
+                       ) -> ClientResult:
+    """Fixed scenarios of one client and protocol (``allow_early``: ``--early-access``)."""
     from conformance.scenarios import SEMANTICS_CHECKS
 
     def body(client: Client, entry: ClientResult) -> None:
         entry.checks = _run_semantics(broker, client, prep.label, protocol, checks, run_dir,
-                                      note)
+                                      note, allow_early)
 
     wanted = {c: SEMANTICS_CHECKS[c].section for c in checks
               if protocol in SEMANTICS_CHECKS[c].protocols}
-    return _guarded(prep, f"{protocol} fixed scenarios", protocol, wanted, body)
+    early = early_access(protocol, allow_early,
+                         prep.client.capabilities if prep.client is not None else {})
+    label = f"{protocol}{' ' + EARLY_ACCESS if early else ''} fixed scenarios"
+    return _guarded(prep, label, protocol, wanted, body, early)
 
 
 def _run_semantics(broker: Broker, client: Client, label: str, protocol: str,
-                   checks: list[str], run_dir: Path, note: Callable[[str], None]
-                   ) -> list[CheckResult]:
+                   checks: list[str], run_dir: Path, note: Callable[[str], None],
+                   allow_early: bool = False) -> list[CheckResult]:
     from conformance.scenarios.runner import run_semantics
 
     title = f"{label} [{protocol}]"
     note(f"{title}: fixed scenarios")
     results = run_semantics(
         broker, client, protocol, run_dir / _slug(f"{label}-{protocol}-semantics"),
-        only=checks, progress=lambda c: note(f"{title}: {c}"))
+        only=checks, progress=lambda c: note(f"{title}: {c}"), early_access=allow_early)
     for check in results:
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)

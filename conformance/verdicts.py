@@ -98,6 +98,9 @@ class ClientResult:
     #: the group protocol the configuration ran with (``classic`` or ``consumer``; "" when
     #: not known, as in results written before it was recorded)
     protocol: str = ""
+    #: the consumer protocol ran as early access (``--early-access`` on a release without it
+    #: generally available); its label says so too, but is never read back
+    early_access: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class ClientResult:
             "timings": self.timings,
             **({"adapter": self.adapter} if self.adapter else {}),
             **({"protocol": self.protocol} if self.protocol else {}),
+            **({"early_access": True} if self.early_access else {}),
         }
 
 

@@ -38,6 +38,9 @@ type Config struct {
 	IsolationLevel         string         `json:"isolation_level"`
 	ClientID               *string        `json:"client_id"`
 	Extra                  map[string]any `json:"extra"`
+	// --early-access: franz-go has no early-access release of the consumer protocol to allow
+	// (before kgo.ServerSideBalancer only an undocumented beta key), so it changes nothing
+	EarlyAccess bool `json:"early_access"`
 }
 
 func decodeStrict(obj map[string]any, into any) error {

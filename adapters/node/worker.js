@@ -74,13 +74,13 @@ const CONFIG_KEYS = new Set(['bootstrap_servers', 'group_id', 'auto_offset_reset
   'enable_auto_commit', 'auto_commit_interval_ms', 'group_protocol', 'assignment_strategy',
   'max_poll_records', 'session_timeout_ms', 'heartbeat_interval_ms', 'max_poll_interval_ms',
   'metadata_max_age_ms', 'fetch_max_bytes', 'max_partition_fetch_bytes', 'partition_eof',
-  'client_id', 'isolation_level', 'extra'])
+  'client_id', 'isolation_level', 'extra', 'early_access'])
 const CONFIG_DEFAULTS = { auto_offset_reset: 'earliest', enable_auto_commit: false,
   auto_commit_interval_ms: 5000, group_protocol: 'classic', assignment_strategy: 'range',
   max_poll_records: 500, session_timeout_ms: 6000, heartbeat_interval_ms: 500,
   max_poll_interval_ms: 30000, metadata_max_age_ms: 300000, fetch_max_bytes: null,
   max_partition_fetch_bytes: null, partition_eof: false, client_id: null,
-  isolation_level: 'read_uncommitted', extra: {} }
+  isolation_level: 'read_uncommitted', extra: {}, early_access: false }
 
 function parseConfig(raw) {
   if (raw === null || typeof raw !== 'object') throw new ProtocolError('config must be an object')

@@ -19,7 +19,7 @@ from conformance.errors import ConformanceError, UsageError, WorkerError
 from conformance.harness import Harness
 from conformance.machines import steps
 from conformance.machines.steps import FAMILIES, MAX_MEMBERS, MAX_PARTITIONS
-from conformance.protocols import GroupProtocol
+from conformance.protocols import EARLY_ACCESS, GroupProtocol, early_access
 from conformance.strategies import Strategy
 
 #: How long a ``settle`` step waits for the group (a live group settles within seconds).
@@ -87,11 +87,20 @@ class ScenarioSpec:
         return self.client.adapter
 
     @property
+    def early_access(self) -> bool:
+        """The configuration runs the consumer protocol as early access (``--early-access``
+        on a release that does not have it generally available)."""
+        return early_access(self.config.get("group_protocol"), self.config.get("early_access"),
+                            self.client.capabilities)
+
+    @property
     def label(self) -> str:
         cfg = self.config
         bits = [cfg.get("group_protocol", GroupProtocol.CLASSIC)]
         if bits[0] == GroupProtocol.CLASSIC:
             bits.append(cfg.get("assignment_strategy", "range"))
+        if self.early_access:
+            bits.append(EARLY_ACCESS)
         bits += [f"reset={cfg.get('auto_offset_reset', 'earliest')}", self.strategy.label]
         return " ".join(bits)
 

@@ -9,6 +9,8 @@ dimensions the example drew (not in a replayed history), and each ``member_start
 the member's adapter (its consume path). Items, in this order, each only when the history
 says it:
 
+    protocol   ``consumer, early access`` when the consumer protocol ran as early access
+               (``--early-access``; the members' ``ready`` capabilities lack it as GA)
     commit     the commit strategy's label (``BATCH/revoke-commit``, ``auto@200ms``)
     offsets    ``commit()`` (no offsets: the client commits what it tracks) or ``explicit``
     assignor   the client-side assignor (classic protocol)
@@ -29,10 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.history import History
-from conformance.protocols import GroupProtocol
+from conformance.protocols import GroupProtocol, early_access
 
 DRAWN_NOTE = "drawn: "
-ORDER = ("commit", "offsets", "assignor", "batch", "fetch", "eof", "isolation", "reset", "path")
+ORDER = ("protocol", "commit", "offsets", "assignor", "batch", "fetch", "eof", "isolation",
+         "reset", "path")
 #: the dimension names of ``machines/dimensions.py`` -> the item they set
 DIMENSION_ITEM = {"commit": "commit", "offsets": "offsets", "assignor": "assignor",
                   "batch": "batch", "fetch": "fetch", "eof": "eof", "isolation": "isolation"}
@@ -77,6 +80,10 @@ def as_run(history: History) -> list[Item]:
         else {}
     drawn = drawn_values(history)
     found: dict[str, str] = {}
+    ready = [e.data.get("capabilities") for e in history.of_type("ready")]
+    capabilities = next((c for c in ready if isinstance(c, dict)), {})
+    if early_access(config.get("group_protocol"), config.get("early_access"), capabilities):
+        found["protocol"] = f"{GroupProtocol.CONSUMER}, early access"
     label = strategy.get("label") or strategy.get("name")
     if label:
         found["commit"] = str(label)

@@ -75,6 +75,8 @@ def validate(data: Any) -> str | None:
             return f"{where} must be an object with a string 'name'"
         if not isinstance(client.get("checks"), list):
             return f"{where}.checks missing or not a list"
+        if not isinstance(client.get("early_access", False), bool):
+            return f"{where}.early_access is not true or false"
         for j, check in enumerate(client["checks"]):
             here = f"{where}.checks[{j}]"
             if not isinstance(check, dict) or not isinstance(check.get("check"), str):
@@ -118,6 +120,7 @@ def _client(d: dict[str, Any]) -> ClientResult:
         timings=dict(d.get("timings") or {}),
         adapter=str(d.get("adapter") or ""),
         protocol=str(d.get("protocol") or ""),
+        early_access=d.get("early_access") is True,
         capabilities=dict(d.get("capabilities") or {}),
         checks=[_check(c) for c in d["checks"]],
     )

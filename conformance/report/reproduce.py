@@ -61,7 +61,8 @@ def replay_command(path: str) -> str:
 
 def rerun_command(result: RunResult, client: ClientResult, check: CheckResult) -> str:
     """``kafka-conformance run`` narrowed to this cell: its fixed scenario (or the generated
-    scenarios), its client, its group protocol, the run's profile and seed, and the embedded
+    scenarios), its client, its group protocol (``--early-access`` when it ran as early
+    access), the run's profile and seed, and the embedded
     broker's node count and Kafka release when they are not the defaults."""
     if client.adapter:  # an adapter given by reference: the column shows its declared name
         pick = ["--adapter", client.adapter]
@@ -85,6 +86,7 @@ def rerun_command(result: RunResult, client: ClientResult, check: CheckResult) -
     return shlex.join(["kafka-conformance", "run", "--only",
                        check.check if is_fixed(check.check) else "generated", *pick,
                        *(["--protocol", protocol] if protocol else []),
+                       *(["--early-access"] if client.early_access else []),
                        "--profile", result.profile, *seed, *broker])
 
 

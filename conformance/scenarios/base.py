@@ -44,6 +44,8 @@ class Context:
     capabilities: Capabilities
     workdir: Path
     harnesses: list[Harness] = field(default_factory=list)
+    #: ``--early-access``: every harness's consumer config allows an early-access protocol
+    early_access: bool = False
 
     @property
     def assignment(self) -> str:
@@ -54,7 +56,8 @@ class Context:
         """A set-up harness (fresh topic and group) for one part of a scenario."""
         strat = Strategy.parse(strategy) if isinstance(strategy, str) else strategy
         cfg = {**SCENARIO_CONFIG, "group_protocol": self.protocol,
-               "assignment_strategy": self.assignment, **config}
+               "assignment_strategy": self.assignment,
+               **({"early_access": True} if self.early_access else {}), **config}
         h = Harness(self.broker, self.client, cfg, strat, partitions=partitions,
                     workdir=self.workdir / f"{name}-{uuid.uuid4().hex[:4]}")
         h.setup()

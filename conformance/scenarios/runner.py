@@ -25,10 +25,13 @@ def capabilities(client: Client) -> Capabilities:
 
 def run_semantics(broker: Broker, client: Client, protocol: str,
                   workdir: Path, only: Iterable[str] | None = None,
-                  progress: Callable[[str], None] | None = None) -> list[CheckResult]:
-    """Every registered semantics check (or ``only``) for one client and protocol."""
+                  progress: Callable[[str], None] | None = None,
+                  early_access: bool = False) -> list[CheckResult]:
+    """Every registered semantics check (or ``only``) for one client and protocol;
+    ``early_access`` (``--early-access``) goes into every consumer config."""
     caps = capabilities(client)
-    refused = client.unsupported({**SCENARIO_CONFIG, "group_protocol": protocol})
+    early = {"early_access": True} if early_access else {}
+    refused = client.unsupported({**SCENARIO_CONFIG, "group_protocol": protocol, **early})
     ordered = sorted(SEMANTICS_CHECKS, key=lambda c: SEMANTICS_CHECKS[c].section)  # stable
     wanted = ordered if only is None else [c for c in ordered if c in set(only)]
     out = []
@@ -44,7 +47,8 @@ def run_semantics(broker: Broker, client: Client, protocol: str,
         if reason:
             out.append(CheckResult(check_id, spec.section, Verdict.UNSUPPORTED, note=reason))
             continue
-        ctx = Context(broker, client, protocol, caps, workdir / check_id)
+        ctx = Context(broker, client, protocol, caps, workdir / check_id,
+                      early_access=early_access)
         started = time.monotonic()
         try:
             res = spec.fn(ctx)

@@ -15,7 +15,8 @@ final class ClientConfig {
         "auto_offset_reset", "enable_auto_commit", "auto_commit_interval_ms", "group_protocol",
         "assignment_strategy", "max_poll_records", "session_timeout_ms", "heartbeat_interval_ms",
         "max_poll_interval_ms", "metadata_max_age_ms", "fetch_max_bytes",
-        "max_partition_fetch_bytes", "partition_eof", "isolation_level", "client_id", "extra");
+        "max_partition_fetch_bytes", "partition_eof", "isolation_level", "client_id", "extra",
+        "early_access");
     private static final Map<String, String> ASSIGNORS = Map.of(
         "range", "org.apache.kafka.clients.consumer.RangeAssignor",
         "roundrobin", "org.apache.kafka.clients.consumer.RoundRobinAssignor",
@@ -28,6 +29,8 @@ final class ClientConfig {
     /** KIP-848 group.protocol=consumer is generally available from kafka-clients 4.0
      *  (3.7-3.9: early access / preview); a maturity boundary, hence the version. */
     static final boolean CONSUMER_PROTOCOL = atLeast(4, 0);
+    /** group.protocol=consumer exists from 3.7 as early access: run with early_access only. */
+    static final boolean CONSUMER_PROTOCOL_EARLY = atLeast(3, 7);
 
     String bootstrapServers;
     String groupId;
@@ -47,6 +50,7 @@ final class ClientConfig {
     String isolationLevel = "read_uncommitted";
     String clientId;
     JsonNode extra;
+    boolean earlyAccess;
 
     static ClientConfig fromJson(JsonNode node) {
         if (node == null || !node.isObject()) {
@@ -86,6 +90,7 @@ final class ClientConfig {
         c.isolationLevel = node.path("isolation_level").asText(c.isolationLevel);
         c.clientId = node.hasNonNull("client_id") ? node.get("client_id").asText() : null;
         c.extra = node.path("extra");
+        c.earlyAccess = node.path("early_access").asBoolean(false);
         return c;
     }
 
@@ -121,9 +126,15 @@ final class ClientConfig {
             return "kafka-clients has no group.protocol=" + groupProtocol;
         }
         if (groupProtocol.equals("consumer") && !CONSUMER_PROTOCOL) {
-            return "kafka-clients " + VERSION + " has no generally available KIP-848 "
-                + "group.protocol=consumer (GA from kafka-clients 4.0; 3.7-3.9: early access/"
-                + "preview)";
+            if (!CONSUMER_PROTOCOL_EARLY) {
+                return "kafka-clients " + VERSION + " has no KIP-848 group.protocol property "
+                    + "(early access from kafka-clients 3.7, generally available from 4.0)";
+            }
+            if (!earlyAccess) {
+                return "kafka-clients " + VERSION + " ships KIP-848 group.protocol=consumer as "
+                    + "early access only (3.7-3.9; generally available from 4.0): "
+                    + "--early-access runs it";
+            }
         }
         if (groupProtocol.equals("classic") && !ASSIGNORS.containsKey(assignmentStrategy)) {
             return "kafka-clients has no '" + assignmentStrategy + "' assignor (one of "
