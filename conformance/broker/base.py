@@ -10,6 +10,7 @@ from conformance.broker.admin import Admin
 from conformance.errors import UsageError
 
 if TYPE_CHECKING:
+    from conformance.broker.failover import Failover
     from conformance.faults.proxy import ProxySet
 
 
@@ -65,6 +66,14 @@ class Broker(ABC):
         return self._admin
 
     @property
+    def failover(self) -> Failover:
+        """Leader and coordinator moves, waits for replicas in sync and nodes fenced."""
+        # imported on first use: it brings kio, which every broker need not load (nor the
+        # pytest plugin, before Hypothesis's plugin: kio registers strategies on import)
+        from conformance.broker.failover import Failover
+        return Failover(self.admin)
+
+    @property
     def faults(self) -> ProxySet | None:
         """The fault proxies every client connection goes through (``fault``/``heal`` by
         client.id prefix, see ``conformance.faults``), or None: this broker has none, so
@@ -98,10 +107,10 @@ class Broker(ABC):
 
     def move_coordinator(self, group: str, to_node: int | None = None,
                          timeout: float = 60.0) -> tuple[int, int]:
-        """Move ``group``'s coordinator to another node (see ``Admin.move_coordinator``);
+        """Move ``group``'s coordinator to another node (see ``Failover.move_coordinator``);
         returns (old, new) node ids. Refused by the admin guard on a cluster the run does not
         own (it moves a partition of __consumer_offsets)."""
-        return self.admin.move_coordinator(group, to_node, timeout)
+        return self.failover.move_coordinator(group, to_node, timeout)
 
     def __enter__(self) -> Broker:
         try:

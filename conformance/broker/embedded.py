@@ -229,7 +229,7 @@ class EmbeddedKafka(Broker):
         if node.proc is not None:
             processes.kill(node.proc)
         if wait and self._nodes > 1:
-            self.admin.wait_fenced(node_id, timeout)
+            self.failover.wait_fenced(node_id, timeout)
 
     def restart_node(self, node_id: int, *, timeout: float | None = None) -> None:
         """Start a killed node again and wait until it is back: ready in its log, listed by every
@@ -248,7 +248,7 @@ class EmbeddedKafka(Broker):
                 raise BrokerError(f"restarted node {node_id} did not rejoin the cluster within "
                                   f"{timeout:.0f} s; last lines of its log:\n{tail(node.log_file)}")
             time.sleep(0.1)
-        self.admin.wait_in_sync(node=node_id, timeout=max(1.0, deadline - time.monotonic()))
+        self.failover.wait_in_sync(node=node_id, timeout=max(1.0, deadline - time.monotonic()))
 
     def node_processes(self) -> list[subprocess.Popen]:
         return [n.proc for n in self.node_list if n.proc is not None]

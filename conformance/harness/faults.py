@@ -192,11 +192,11 @@ class Faults:
     def move_leader(self, partition: int, index: int) -> None:
         ids = self._node_ids()
         node = ids[index % len(ids)]
-        before = self.h.broker.admin.leaders(self.h.topic).get(partition)
-        self.h.broker.admin.move_leader(self.h.topic, partition, node)
+        before = self.h.broker.failover.leaders(self.h.topic).get(partition)
+        self.h.broker.failover.move_leader(self.h.topic, partition, node)
         self.h.record("leader_moved", topic=self.h.topic, partition=partition, before=before,
                       after=node)
 
     def move_coordinator(self) -> None:
-        old, new = self.h.broker.admin.move_coordinator(self.h.group)
+        old, new = self.h.broker.move_coordinator(self.h.group)
         self.h.record("coordinator_moved", group=self.h.group, before=old, after=new)

@@ -13,13 +13,10 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import ConfigResource, ResourceType
 
-from conformance.broker.admin import (
-    LIBRDKAFKA_LOG,
-    OFFSETS_TOPIC,
-    alter_partition_reassignment,
-    offsets_partition_for,
-)
+from conformance.broker.admin import LIBRDKAFKA_LOG
 from conformance.broker.embedded import EmbeddedKafka
+from conformance.broker.failover import OFFSETS_TOPIC
+from conformance.broker.wire import alter_partition_reassignment
 from conformance.errors import BrokerError
 
 pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("failover")]
@@ -58,18 +55,11 @@ def produce(cluster: EmbeddedKafka, topic: str, values: list[bytes]) -> None:
     assert p.flush(30) == 0
 
 
-def test_java_string_hash_picks_the_offsets_partition():
-    assert offsets_partition_for("", 5) == 0
-    assert offsets_partition_for("hello", 50) == 99162322 % 50  # "hello".hashCode()
-    assert offsets_partition_for("polygenelubricants", 7) == 0  # hashCode() == MIN_VALUE
-    assert offsets_partition_for("é", 1000) == 233  # UTF-16 code units, not UTF-8 bytes
-
-
 def test_rf3_topic_gets_min_insync_2(cluster, names):
     topic, _ = names
     cluster.admin.create_topic(topic, 1, replication_factor=3)
     # any broker may answer DescribeConfigs: wait until each one's metadata has the topic
-    cluster.admin.wait_in_sync(topic)
+    cluster.failover.wait_in_sync(topic)
     res = ConfigResource(ResourceType.TOPIC, topic)
     configs = cluster.admin._client.describe_configs([res])[res].result(timeout=30)
     assert configs["min.insync.replicas"].value == "2"
@@ -77,19 +67,19 @@ def test_rf3_topic_gets_min_insync_2(cluster, names):
 
 def test_leaders_move_and_are_reported(cluster, names):
     topic, group = names
-    admin = cluster.admin
+    admin, failover = cluster.admin, cluster.failover
     admin.create_topic(topic, 3, replication_factor=3)
-    for partition, leader in sorted(admin.leaders(topic).items()):
+    for partition, leader in sorted(failover.leaders(topic).items()):
         target = leader % 3 + 1
-        assert admin.move_leader(topic, partition, target) == leader
-        assert admin.leaders(topic)[partition] == target
-        assert admin.partition_states(topic)[partition].replicas[0] == target
-        for view in admin.views(topic).values():  # every broker's own metadata agrees
+        assert failover.move_leader(topic, partition, target) == leader
+        assert failover.leaders(topic)[partition] == target
+        assert failover.partition_states(topic)[partition].replicas[0] == target
+        for view in failover.views(topic).values():  # every broker's own metadata agrees
             assert view.topics[topic][partition].leader == target
-        assert sorted(admin.views(topic)) == [1, 2, 3]
-    before = admin.leaders(topic)
-    assert admin.move_leader(topic, 0, before[0]) == before[0]  # already there: nothing to do
-    assert admin.leaders(topic) == before
+        assert sorted(failover.views(topic)) == [1, 2, 3]
+    before = failover.leaders(topic)
+    assert failover.move_leader(topic, 0, before[0]) == before[0]  # already there: nothing to do
+    assert failover.leaders(topic) == before
     produce(cluster, topic, [b"a", b"b", b"c"])  # the new leaders serve acks=all writes
     c = consumer(cluster, group)
     c.subscribe([topic])
@@ -111,10 +101,10 @@ def test_leaders_move_and_are_reported(cluster, names):
 def test_leader_cannot_move_to_a_node_without_a_replica(cluster, names):
     topic, _ = names
     cluster.admin.create_topic(topic, 1, replication_factor=2)
-    state = cluster.admin.partition_states(topic)[0]
+    state = cluster.failover.partition_states(topic)[0]
     outsider = ({1, 2, 3} - set(state.replicas)).pop()
     with pytest.raises(BrokerError, match=f"node {outsider}.*holds no replica"):
-        cluster.admin.move_leader(topic, 0, outsider, timeout=5)
+        cluster.failover.move_leader(topic, 0, outsider, timeout=5)
 
 
 def test_reassignment_request_reports_the_broker_error(cluster, names):
@@ -123,13 +113,13 @@ def test_reassignment_request_reports_the_broker_error(cluster, names):
     host, port = cluster.bootstrap_servers.split(",")[0].split(":")
     with pytest.raises(BrokerError, match=r"INVALID_REPLICA_ASSIGNMENT|REPLICA"):
         alter_partition_reassignment((host, int(port)), topic, 0, [1, 2, 99], timeout=10)
-    assert sorted(cluster.admin.partition_states(topic)[0].replicas) == [1, 2, 3]
+    assert sorted(cluster.failover.partition_states(topic)[0].replicas) == [1, 2, 3]
 
 
 @pytest.mark.parametrize("protocol", ["classic", "consumer"])
 def test_coordinator_moves_and_group_offsets_stay_readable(cluster, names, protocol):
     topic, group = names
-    admin = cluster.admin
+    admin, failover = cluster.admin, cluster.failover
     admin.create_topic(topic, 3, replication_factor=3)
     produce(cluster, topic, [b"x"] * 6)
     c = consumer(cluster, group, **{"enable.auto.commit": False, "group.protocol": protocol})
@@ -142,7 +132,7 @@ def test_coordinator_moves_and_group_offsets_stay_readable(cluster, names, proto
         wait_until(assigned, 30, "the assignment")
         c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
         old = admin.coordinator(group)
-        assert old == admin.leaders(OFFSETS_TOPIC)[admin.offsets_partition(group)]
+        assert old == failover.leaders(OFFSETS_TOPIC)[failover.offsets_partition(group)]
 
         moved = cluster.move_coordinator(group)
         assert moved[0] == old and moved[1] != old
@@ -222,10 +212,10 @@ class Reader(threading.Thread):
 
 def test_killing_a_leader_while_a_group_reads_loses_no_record(cluster, names):
     topic, group = names
-    admin = cluster.admin
+    admin, failover = cluster.admin, cluster.failover
     admin.create_topic(topic, 3, replication_factor=3)
     victim = admin.coordinator(group)  # the node leading partition 0 coordinates the group too
-    admin.move_leader(topic, 0, victim)
+    failover.move_leader(topic, 0, victim)
     reader = Reader(consumer(cluster, group, **{"auto.commit.interval.ms": 200}))
     reader.c.subscribe([topic])
     writer = Writer(cluster.bootstrap_servers, topic)
@@ -235,9 +225,9 @@ def test_killing_a_leader_while_a_group_reads_loses_no_record(cluster, names):
         wait_until(lambda: reader.count() > 50, 60, "the member to read")
         cluster.kill_node(victim)  # returns once the cluster fenced it
         assert victim not in admin.broker_ids()
-        assert victim not in admin.leaders(topic).values()
+        assert victim not in failover.leaders(topic).values()
         with pytest.raises(BrokerError, match=f"waiting for replicas in sync: .*{topic}-"):
-            admin.wait_in_sync(topic, timeout=0.5)
+            failover.wait_in_sync(topic, timeout=0.5)
         assert admin.coordinator(group) != victim
         seen = reader.count()
         wait_until(lambda: reader.count() > seen + 50, 60, "the member to read on without it")
@@ -245,8 +235,8 @@ def test_killing_a_leader_while_a_group_reads_loses_no_record(cluster, names):
 
         cluster.restart_node(victim)  # returns once its replicas are back in the ISR
         assert victim in admin.broker_ids()
-        assert all(victim in s.isr for s in admin.partition_states(topic).values())
-        admin.wait_in_sync(topic, timeout=5)
+        assert all(victim in s.isr for s in failover.partition_states(topic).values())
+        failover.wait_in_sync(topic, timeout=5)
         seen = reader.count()
         wait_until(lambda: reader.count() > seen + 50, 60, "the member to read after restart")
     finally:
