@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from conformance.report.comparison import compare_runs, specs_in
 from conformance.report.json_report import ResultsError, load_results, run_result_from_json
 from conformance.verdicts import RunResult
 
@@ -20,7 +21,6 @@ MAX_CELLS = 8
 def since_last_run(previous: RunResult, result: RunResult, file: str) -> dict[str, Any]:
     """The changes from ``previous`` (read from ``file``) to ``result``: per kind of
     :data:`SHOWN`, its cells (``spec [configuration] check``), and the specs not compared."""
-    from conformance.compare import compare_runs, specs_in  # compare imports this package
 
     found: dict[str, list[str]] = {kind: [] for kind in SHOWN}
     for comparison in compare_runs(previous, result):
