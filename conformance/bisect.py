@@ -458,12 +458,14 @@ class _Replayer:
             note = f"{spec.label}: {str(exc).strip().splitlines()[0]}"
             result.errors.append(note)
             entry = ClientResult(spec.adapter, label=self.spec.label, spec=spec.label,
-                                 protocol=protocol, checks=_every_check(Verdict.UNKNOWN, note))
+                                 protocol=protocol, config=self.spec.config_json(),
+                                 checks=_every_check(Verdict.UNKNOWN, note))
         else:
             scenario = replace(self.spec, client=resolved)
             entry = ClientResult(resolved.name, resolved.client, resolved.client_version,
                                  scenario.label, resolved.capabilities, spec=spec.label,
-                                 protocol=protocol, early_access=scenario.early_access)
+                                 protocol=protocol, early_access=scenario.early_access,
+                                 config=scenario.config_json())
             result.environment = run_environment([resolved])
             note = resolved.unsupported(scenario.config) or ""
             if note:

@@ -22,8 +22,8 @@ def print_summary(result: RunResult) -> None:
     """The client x check tables: generated invariants, then the fixed scenarios (transposed:
     one row per check, one column per client and protocol)."""
     out = Console(width=max(Console().width, 140))
-    generated = [cl for cl in result.clients if not cl.label.endswith("fixed scenarios")]
-    fixed = [cl for cl in result.clients if cl.label.endswith("fixed scenarios")]
+    generated = [cl for cl in result.clients if not cl.fixed]
+    fixed = [cl for cl in result.clients if cl.fixed]
 
     def cell(c: CheckResult | None) -> str:
         return "-" if c is None else f"[{STYLE.get(str(c.verdict), '')}]{c.verdict}[/]"

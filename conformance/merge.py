@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conformance.checkers import CHECKS
 from conformance.errors import UsageError
-from conformance.protocols import ALL, parse
+from conformance.protocols import ALL
 from conformance.report.json_report import load_results, run_result_from_json
 from conformance.verdicts import ClientResult, RunResult
 
@@ -58,20 +58,16 @@ def canonical_order(entries: list[ClientResult]) -> list[ClientResult]:
     fixed_rank = {c: i for i, c in enumerate(fixed)}
 
     def protocol_rank(entry: ClientResult) -> int:
-        # results written before ClientResult.protocol named it only in the label, and merge
-        # still reads them: the label's first word, where it is a protocol
-        try:
-            return ALL.index(parse(entry.protocol or entry.label.split(" ", 1)[0], "label"))
-        except UsageError:
-            return len(ALL)
+        # a /1 file's protocol comes from its label (json_report.upgraded)
+        return ALL.index(entry.protocol) if entry.protocol in ALL else len(ALL)
 
     def entry_key(entry: ClientResult) -> tuple[int, bool, int, str]:
-        return (specs.index(entry.spec or entry.name), entry.label.endswith("fixed scenarios"),
-                protocol_rank(entry), entry.label)
+        return (specs.index(entry.spec or entry.name), entry.fixed, protocol_rank(entry),
+                entry.label)
 
     out = sorted(merged.values(), key=entry_key)
     for entry in out:
-        rank = fixed_rank if entry.label.endswith("fixed scenarios") else generated_rank
+        rank = fixed_rank if entry.fixed else generated_rank
         entry.checks.sort(key=lambda c: rank.get(c.check, len(rank)))
     return out
 

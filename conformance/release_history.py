@@ -241,7 +241,7 @@ def release_history(results: dict[str, Any], client: str,
             continue
         rows.setdefault(version, ReleaseRow(version, spec, str(entry.get("client_version")
                                                                 or "")))
-        protocol = str(entry.get("protocol") or str(entry.get("label") or "").split(" ")[0])
+        protocol = str(entry.get("protocol") or "")  # a /1 file's: load_results told it
         for ki, c in enumerate(entry.get("checks") or []):
             verdict = Verdict(c["verdict"])
             checks.setdefault(protocol, {}).setdefault(c["check"], str(c.get("section") or ""))

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -303,24 +304,27 @@ def watch_examples(board: Board, jobs: list[Job]) -> None:
             board.count("examples", i, len(list(workdir.glob("example-*/history.jsonl"))))
 
 
-def _client_result(prep: Prepared, label: str, protocol: str, early: bool = False
-                   ) -> ClientResult:
+def _client_result(prep: Prepared, label: str, protocol: str, early: bool = False, *,
+                   fixed: bool = False, config: dict[str, Any] | None = None) -> ClientResult:
     client = prep.client
     if client is None:
         return ClientResult(prep.spec.adapter, label=label, spec=prep.label or prep.spec.label,
-                            protocol=protocol, early_access=early)
+                            protocol=protocol, early_access=early, fixed=fixed,
+                            config=dict(config or {}))
     return ClientResult(client.name, client.client, client.client_version, label,
                         client.capabilities, spec=prep.label, adapter=prep.reference,
-                        protocol=protocol, early_access=early)
+                        protocol=protocol, early_access=early, fixed=fixed,
+                        config=dict(config or {}))
 
 
 def _guarded(prep: Prepared, label: str, protocol: str, checks: dict[str, str],
-             body: Callable[[Client, ClientResult], None], early: bool = False
-             ) -> ClientResult:
+             body: Callable[[Client, ClientResult], None], early: bool = False, *,
+             fixed: bool = False, config: dict[str, Any] | None = None) -> ClientResult:
     """One configuration's entry filled by ``body``; a client that could not start, or any
     error in ``body``, makes every check of ``checks`` unknown with the one-line cause.
-    ``early``: the configuration runs the consumer protocol as early access."""
-    entry = _client_result(prep, label, protocol, early)
+    ``early``: the configuration runs the consumer protocol as early access; ``fixed``: the
+    entry holds fixed scenarios; ``config``: the configuration as asked for."""
+    entry = _client_result(prep, label, protocol, early, fixed=fixed, config=config)
     if prep.client is None:
         entry.checks = unknown_results(checks, prep.cause)
         return entry
@@ -347,7 +351,7 @@ def _guarded_spec(broker: Broker, prep: Prepared, scenario: ScenarioSpec, opts: 
 
     checks = {check: section for check, (section, _fn) in CHECKS.items()}
     return _guarded(prep, scenario.label, str(scenario.config.get("group_protocol", "")),
-                    checks, body, scenario.early_access)
+                    checks, body, scenario.early_access, config=scenario.config_json())
 
 
 def _run_spec(broker: Broker, client: Client, title: str, spec: ScenarioSpec,
@@ -386,6 +390,7 @@ def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: li
                        ) -> ClientResult:
     """Fixed scenarios of one client and protocol (``allow_early``: ``--early-access``)."""
     from conformance.scenarios import SEMANTICS_CHECKS
+    from conformance.scenarios.runner import semantics_config
 
     def body(client: Client, entry: ClientResult) -> None:
         entry.checks = _run_semantics(broker, client, prep.label, protocol, checks, run_dir,
@@ -396,7 +401,8 @@ def _guarded_semantics(broker: Broker, prep: Prepared, protocol: str, checks: li
     early = early_access(protocol, allow_early,
                          prep.client.capabilities if prep.client is not None else {})
     label = f"{protocol}{' ' + EARLY_ACCESS if early else ''} fixed scenarios"
-    return _guarded(prep, label, protocol, wanted, body, early)
+    return _guarded(prep, label, protocol, wanted, body, early, fixed=True,
+                    config=semantics_config(protocol, allow_early))
 
 
 def _run_semantics(broker: Broker, client: Client, label: str, protocol: str,

@@ -101,6 +101,11 @@ class ClientResult:
     #: the consumer protocol ran as early access (``--early-access`` on a release without it
     #: generally available); its label says so too, but is never read back
     early_access: bool = False
+    #: the entry holds the fixed scenarios of one protocol, not a generated configuration
+    fixed: bool = False
+    #: the configuration as asked for: the consumer config's JSON (group protocol, assignor,
+    #: offset reset, auto commit, ...) and, for a generated configuration, its ``strategy``
+    config: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,11 +117,16 @@ class ClientResult:
             "capabilities": self.capabilities,
             "checks": [c.to_json() for c in self.checks],
             "timings": self.timings,
+            "fixed": self.fixed,
+            "config": self.config,
             **({"adapter": self.adapter} if self.adapter else {}),
             **({"protocol": self.protocol} if self.protocol else {}),
             **({"early_access": True} if self.early_access else {}),
         }
 
+
+#: the ``schema`` of results.json (docs/results-schema.md)
+RESULTS_SCHEMA = "kafka-conformance/results/2"
 
 #: how ``run`` records the error that stopped it (``RunResult.errors``)
 INTERNAL_ERROR = "internal error: "
@@ -162,7 +172,7 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema": "kafka-conformance/results/1",
+            "schema": RESULTS_SCHEMA,
             "run_id": self.run_id,
             "started_at": self.started_at,
             "finished_at": self.finished_at,

@@ -104,6 +104,11 @@ class ScenarioSpec:
         bits += [f"reset={cfg.get('auto_offset_reset', 'earliest')}", self.strategy.label]
         return " ".join(bits)
 
+    def config_json(self) -> dict[str, Any]:
+        """The configuration as asked for (``ClientResult.config``): the consumer config and
+        the commit ``strategy``."""
+        return {**self.config, "strategy": self.strategy.to_json()}
+
     def to_json(self) -> dict[str, Any]:
         return {"client": self.client.label, "adapter": self.adapter, "config": self.config,
                 "strategy": self.strategy.to_json(), "partitions": self.partitions,

@@ -3,20 +3,32 @@
 ``write_results`` writes ``RunResult.to_json()`` (which carries ``exit_code``); ``load_results``
 reads it back as a dict and rejects a malformed file with a one-line ``ResultsError``;
 ``run_result_from_json`` rebuilds a ``RunResult`` from that dict so reports can be re-rendered.
+Both read schema /2 and the older /1 (see :func:`upgraded`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from conformance.errors import UsageError
-from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict, Violation
+from conformance.protocols import parse
+from conformance.verdicts import (
+    RESULTS_SCHEMA,
+    CheckResult,
+    ClientResult,
+    RunResult,
+    Verdict,
+    Violation,
+)
 
 RESULTS_FILE = "results.json"
-SCHEMA = "kafka-conformance/results/1"
+SCHEMA = RESULTS_SCHEMA
+#: the schema before entries carried ``fixed`` and ``config``; still read (:func:`upgraded`)
+SCHEMA_1 = "kafka-conformance/results/1"
 VERDICTS = frozenset(str(v) for v in Verdict)
 
 
@@ -55,15 +67,32 @@ def load_results(path: str | Path) -> dict[str, Any]:
     problem = validate(data)
     if problem:
         raise ResultsError(f"{path}: not a kafka-conformance results file: {problem}")
-    return data
+    return upgraded(data)
+
+
+def upgraded(data: dict[str, Any]) -> dict[str, Any]:
+    """A /1 results dict with its entries in the /2 shape (others as they are): ``fixed`` and,
+    where not recorded, ``protocol`` told from the label, ``config`` empty. ``schema`` stays
+    as read. /1 entries said these only in their label, so this is the one place it is read."""
+    if data.get("schema") != SCHEMA_1:
+        return data
+    clients = []
+    for entry in data["clients"]:
+        label = str(entry.get("label") or "")
+        entry = {**entry, "fixed": label.endswith(" fixed scenarios"), "config": {}}
+        if not entry.get("protocol"):  # written before the protocol was recorded
+            with contextlib.suppress(UsageError):
+                entry["protocol"] = str(parse(label.split(" ", 1)[0], "label"))
+        clients.append(entry)
+    return {**data, "clients": clients}
 
 
 def validate(data: Any) -> str | None:
     """The first schema problem of a parsed results.json, or None when it is well-formed."""
     if not isinstance(data, dict):
         return "expected a JSON object at the top level"
-    if data.get("schema") != SCHEMA:
-        return f"'schema' is {data.get('schema')!r}, expected {SCHEMA!r}"
+    if data.get("schema") not in (SCHEMA, SCHEMA_1):
+        return f"'schema' is {data.get('schema')!r}, expected {SCHEMA!r} (or {SCHEMA_1!r})"
     for key, kind in (("run_id", str), ("clients", list), ("exit_code", int)):
         if not isinstance(data.get(key), kind):
             return f"'{key}' missing or not {_kind(kind)}"
@@ -77,6 +106,10 @@ def validate(data: Any) -> str | None:
             return f"{where}.checks missing or not a list"
         if not isinstance(client.get("early_access", False), bool):
             return f"{where}.early_access is not true or false"
+        if not isinstance(client.get("fixed", False), bool):
+            return f"{where}.fixed is not true or false"
+        if not isinstance(client.get("config", {}), dict):
+            return f"{where}.config is not an object"
         for j, check in enumerate(client["checks"]):
             here = f"{where}.checks[{j}]"
             if not isinstance(check, dict) or not isinstance(check.get("check"), str):
@@ -90,10 +123,11 @@ def validate(data: Any) -> str | None:
 
 
 def run_result_from_json(data: dict[str, Any]) -> RunResult:
-    """Rebuild a ``RunResult`` from a (validated) results.json dict.
+    """Rebuild a ``RunResult`` from a (validated) results.json dict, /1 or /2.
 
     Violations beyond the ones stored (``violations_total`` may be larger) are not recoverable.
     """
+    data = upgraded(data)
     return RunResult(
         run_id=data["run_id"],
         started_at=data.get("started_at", ""),
@@ -121,6 +155,8 @@ def _client(d: dict[str, Any]) -> ClientResult:
         adapter=str(d.get("adapter") or ""),
         protocol=str(d.get("protocol") or ""),
         early_access=d.get("early_access") is True,
+        fixed=d.get("fixed") is True,
+        config=dict(d.get("config") or {}),
         capabilities=dict(d.get("capabilities") or {}),
         checks=[_check(c) for c in d["checks"]],
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.protocols import EARLY_ACCESS
 from conformance.report.columns import cell_anchor, cell_ids, column_title, spec_of
 from conformance.report.legend import SECTIONS, section_id
 from conformance.report.reproduce import is_fixed
@@ -42,7 +43,9 @@ def cell(ci: int, ki: int, c: CheckResult, anchor: str | None = None,
 def entry_head(client: ClientResult) -> dict[str, Any]:
     """A row or column heading: the spec, the client release and the configuration, and for
     generated scenarios the examples and the median example's seconds (the entry's own)."""
-    label = client.label.removesuffix(" fixed scenarios")
+    label = client.label  # fixed scenarios: their protocol, as the console's columns
+    if client.fixed:
+        label = f"{client.protocol}{' ' + EARLY_ACCESS if client.early_access else ''}"
     timings = client.timings or {}
     examples = {c.examples for c in client.checks if not is_fixed(c.check)}
     runs = []

@@ -15,13 +15,10 @@ The JUnit failure body carries the same two commands (``replay_command``, ``reru
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 from pathlib import Path
 from typing import Any
 
-from conformance.errors import UsageError
-from conformance.protocols import parse
 from conformance.report.columns import spec_of
 from conformance.verdicts import CheckResult, ClientResult, RunResult
 
@@ -69,10 +66,7 @@ def rerun_command(result: RunResult, client: ClientResult, check: CheckResult) -
     else:
         spec = spec_of(client)
         pick = ["--adapter" if spec.endswith(".py") or ".py:" in spec else "--client", spec]
-    protocol = client.protocol
-    if not protocol:  # results written before the protocol was kept (merge reads them)
-        with contextlib.suppress(UsageError):
-            protocol = parse((client.label.split() or [""])[0], "label")
+    protocol = client.protocol  # a /1 file's comes from its label (json_report.upgraded)
     seed = [] if result.seed is None else ["--seed", str(result.seed)]
     broker: list[str] = []
     if result.broker.get("provider") == "embedded":

@@ -6,6 +6,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from adapters.base import Capabilities
 from conformance.broker.base import Broker
@@ -23,6 +24,13 @@ def capabilities(client: Client) -> Capabilities:
     return Capabilities(**{k: bool(v) for k, v in client.capabilities.items() if k in known})
 
 
+def semantics_config(protocol: str, early_access: bool = False) -> dict[str, Any]:
+    """The consumer config the fixed scenarios of ``protocol`` ask of a client (a scenario
+    may change settings of its own); ``early_access``: ``--early-access``."""
+    return {**SCENARIO_CONFIG, "group_protocol": protocol,
+            **({"early_access": True} if early_access else {})}
+
+
 def run_semantics(broker: Broker, client: Client, protocol: str,
                   workdir: Path, only: Iterable[str] | None = None,
                   progress: Callable[[str], None] | None = None,
@@ -30,8 +38,7 @@ def run_semantics(broker: Broker, client: Client, protocol: str,
     """Every registered semantics check (or ``only``) for one client and protocol;
     ``early_access`` (``--early-access``) goes into every consumer config."""
     caps = capabilities(client)
-    early = {"early_access": True} if early_access else {}
-    refused = client.unsupported({**SCENARIO_CONFIG, "group_protocol": protocol, **early})
+    refused = client.unsupported(semantics_config(protocol, early_access))
     ordered = sorted(SEMANTICS_CHECKS, key=lambda c: SEMANTICS_CHECKS[c].section)  # stable
     wanted = ordered if only is None else [c for c in ordered if c in set(only)]
     out = []

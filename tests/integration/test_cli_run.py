@@ -38,6 +38,8 @@ def test_passing_run_writes_reports_and_exits_0(kafka_broker, tmp_path):
     assert isinstance(seed, int) and f"--seed {seed}" in proc.stdout + proc.stderr
     [client] = results["clients"]
     assert client["name"] == "kafka-python" and client["client_version"]
+    assert results["schema"] == "kafka-conformance/results/2"
+    assert client["fixed"] is True and client["config"]["group_protocol"] == "classic"
     assert {c["check"] for c in client["checks"]} == {
         "S1-resume-after-empty-group", "S1-topic-recreated", "S2-reset-matrix"}
     suites = ET.parse(run_dir / "junit.xml").getroot()

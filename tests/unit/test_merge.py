@@ -16,7 +16,9 @@ from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 def entry(spec: str, label: str, *checks: str, verdict: Verdict = Verdict.PASS,
           history: str | None = None) -> ClientResult:
+    """An entry as run writes it: protocol and ``fixed`` as its label says."""
     return ClientResult(spec.split("==")[0], label=label, spec=spec,
+                        protocol=label.split()[0], fixed=label.endswith(" fixed scenarios"),
                         checks=[CheckResult(c, "S1", verdict, history_file=history)
                                 for c in checks])
 

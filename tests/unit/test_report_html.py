@@ -241,7 +241,7 @@ def _two_specs() -> RunResult:
                      checks=[CheckResult("no-loss", "S1", Verdict.PASS),
                              CheckResult("order", "S9", Verdict.PASS)]),
         ClientResult("kafka-python", "kafka-python", "2.0.2", "classic fixed scenarios",
-                     spec="kafka-python==2.0.2",
+                     spec="kafka-python==2.0.2", protocol="classic", fixed=True,
                      checks=[CheckResult("S5-RECORD-crash-bound", "S5", Verdict.PASS)]),
         ClientResult("kafka-python", "kafka-python", "3.0.12", gen, spec="kafka-python==3.0.12",
                      checks=[CheckResult("no-loss", "S1", Verdict.PASS), order_fail]),
@@ -296,6 +296,7 @@ FIXED = ["S1-resume-after-empty-group", "S5-BATCH-crash-bound", "S8-killed-membe
 def _fixed_entry(spec: str, protocol: str, verdicts: dict[str, Verdict],
                  note: str = "") -> ClientResult:
     return ClientResult(spec, spec, "2.12.0", f"{protocol} fixed scenarios", spec=spec,
+                        protocol=protocol, fixed=True,
                         checks=[CheckResult(c, c[:2], verdicts.get(c, Verdict.PASS), examples=1,
                                             note=note) for c in FIXED])
 
