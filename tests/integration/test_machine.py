@@ -64,11 +64,13 @@ def test_real_adapters_hold_every_invariant(kafka_broker, tmp_path, client, prot
     known = Baseline.load(BASELINE)
     cls = load(client)
     entry = ClientResult(client, client=cls.client, client_version=cls.client_version())
+    # A hazard is what the drawn configuration allows (auto commit and a SIGKILL lose the
+    # records stored but not processed: at most once); it is reported, never a failure.
     failing = {r.check: r.verdict for r in outcome.results
-               if r.verdict != Verdict.PASS and not known.match(entry, r)}
+               if r.verdict not in (Verdict.PASS, Verdict.HAZARD) and not known.match(entry, r)}
     details = {r.check: [v.message for v in r.violations[:3]] for r in outcome.results
                if r.violations}
-    assert failing == {}, details
+    assert failing == {}, (details, story(outcome))
     assert len(outcome.examples) >= 2  # the canonical example and generated ones
     assert all(ex.steps for ex in outcome.examples)
 
