@@ -1,41 +1,10 @@
 """Checkers: pure functions from a history to violations, and the registry that runs them.
 
-Every checker is ``check_x(history) -> list[Violation]`` and never talks to a broker. The
-registry runs them by stable id, turns an exception into verdict ``unknown`` (the error in the
-note), asks ``policy.judge`` for the verdict and fills figures.
-
-    no-loss              S1  loss.check_no_loss                    lost,
-                                                                   lost-before-first-assignment
-    duplicates-bounded   S5  duplicates.check_duplicates           redelivered-after-commit,
-                                                                   duplicate-without-cause,
-                                                                   duplicates-over-bound
-    order                S9  order.check_order                     nonmonotonic, skip,
-                                                                   key-order-across-growth
-    start-position       S1  positions.check_start_position        start-after-committed,
-                                                                   start-before-committed,
-                                                                   start-without-committed,
-                                                                   resumed-own-position
-    commit-validity      S5  commits.check_commit_validity         commit-unowned-partition,
-                                                                   commit-beyond-processed,
-                                                                   group-offset-beyond-processed,
-                                                                   group-offset-regressed
-    exclusive-ownership  S8  ownership.check_exclusive_ownership   concurrent-owners,
-                                                                   unowned-partition,
-                                                                   multiple-owners,
-                                                                   unsubscribe-without-revoke
-    zombie-fencing       S8  zombies.check_zombie_fencing          zombie-commit-accepted,
-                                                                   zombie-read
-    member-assigned      S8  liveness.check_member_assigned        group-never-settled,
-                                                                   member-never-assigned
-    isolation            S1  isolation.check_isolation             aborted-record-delivered,
-                                                                   control-record-delivered,
-                                                                   aborted-record-skipped
-    pause-honored        S7  pauses.check_pause_honored            paused-partition-delivered
-    calls-return         S8  calls.check_calls_return              call-never-returned
-    progress             S8  progress.check_progress               owned-partition-stalled
-    member-rejoined      S8  rejoin.check_member_rejoined          member-not-rejoined
-
-docs/checks.md describes every check and the hazard policy (``policy``).
+Every checker is ``check_x(history) -> list[Violation]`` and never talks to a broker; its
+module registers it (``registry.registers``: id, section, rank, one line) and nothing else lists
+it. The registry runs them by stable id, turns an exception into verdict ``unknown`` (the error
+in the note), asks ``policy.judge`` for the verdict and fills figures. docs/checks.md describes
+every check, its anomalies and the hazard policy (``policy``).
 """
 
 from __future__ import annotations
@@ -45,51 +14,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from conformance.checkers.calls import check_calls_return
-from conformance.checkers.commits import check_commit_validity
-from conformance.checkers.duplicates import check_duplicates, duplicate_figures
-from conformance.checkers.isolation import check_isolation
-from conformance.checkers.liveness import check_member_assigned
-from conformance.checkers.loss import check_no_loss
-from conformance.checkers.order import check_order, order_figures
-from conformance.checkers.ownership import check_exclusive_ownership
-from conformance.checkers.pauses import check_pause_honored
 from conformance.checkers.policy import judge
-from conformance.checkers.positions import check_start_position
-from conformance.checkers.progress import check_progress
-from conformance.checkers.rejoin import check_member_rejoined
-from conformance.checkers.zombies import check_zombie_fencing
+from conformance.checkers.registry import Checker, Registered, discover
 from conformance.history import History
 from conformance.verdicts import CheckResult, Verdict, Violation
 
-Checker = Callable[[History], list[Violation]]
+#: every check its module registered, by rank (the report's column order)
+REGISTERED: dict[str, Registered] = discover()
 
-CHECKS: dict[str, tuple[str, Checker]] = {
-    "no-loss": ("S1", check_no_loss),
-    "duplicates-bounded": ("S5", check_duplicates),
-    "order": ("S9", check_order),
-    "start-position": ("S1", check_start_position),
-    "commit-validity": ("S5", check_commit_validity),
-    "exclusive-ownership": ("S8", check_exclusive_ownership),
-    "zombie-fencing": ("S8", check_zombie_fencing),
-    "member-assigned": ("S8", check_member_assigned),
-    "isolation": ("S1", check_isolation),
-    "pause-honored": ("S7", check_pause_honored),
-    "calls-return": ("S8", check_calls_return),
-    "progress": ("S8", check_progress),
-    "member-rejoined": ("S8", check_member_rejoined),
-}
+CHECKS: dict[str, tuple[str, Checker]] = {c.id: (c.section, c.fn) for c in REGISTERED.values()}
 
 #: checks that need a capability of every member's worker: without it the history cannot show
 #: what they judge, so they are ``unsupported`` rather than passed
-NEEDS: dict[str, str] = {"calls-return": "reports_calls"}
+NEEDS: dict[str, str] = {c.id: c.needs for c in REGISTERED.values() if c.needs}
 
 FIGURES: dict[str, Callable[[History], dict[str, Any]]] = {
-    "duplicates-bounded": duplicate_figures,
-    "order": order_figures,
-}
+    c.id: c.figures for c in REGISTERED.values() if c.figures}
 
-__all__ = ["CHECKS", "FIGURES", "run_check", "run_checks"]
+__all__ = ["CHECKS", "FIGURES", "REGISTERED", "run_check", "run_checks"]
 
 
 def run_checks(history: History, only: Iterable[str] | None = None) -> list[CheckResult]:

@@ -24,6 +24,7 @@ Anomalies (one per call that never returned)
 
 from __future__ import annotations
 
+from conformance.checkers.registry import registers
 from conformance.history import HARNESS, Event, History
 from conformance.verdicts import Violation
 
@@ -38,6 +39,8 @@ def never_returned(history: History) -> list[Event]:
             if e.source != HARNESS and (e.source, e.data.get("id")) not in returned]
 
 
+@registers(CHECK, section="S8", rank=110, needs="reports_calls",
+           line="every client call returns within its documented bound")
 def check_calls_return(history: History) -> list[Violation]:
     """Client calls reported outstanding past their bound that never returned."""
     return [_violation(history, e) for e in never_returned(history)]

@@ -55,6 +55,7 @@ from typing import NamedTuple
 
 from conformance.checkers.isolation import aborted_records, isolation_level
 from conformance.checkers.positions import first_reads
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
     Commit,
@@ -194,6 +195,8 @@ class _Context:
         return max(found, default=0)
 
 
+@registers(CHECK, section="S5", rank=50,
+           line="members commit only partitions they own, never past what they processed")
 def check_commit_validity(history: History) -> list[Violation]:
     """Commits of partitions not owned, and commits beyond what the member processed."""
     ctx = _Context(history)

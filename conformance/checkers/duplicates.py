@@ -44,6 +44,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.checkers.registry import figures, registers
 from conformance.checkers.spans import (
     TP,
     GroupOffsets,
@@ -104,6 +105,8 @@ def handovers(found: list[Repeat]) -> dict[tuple[Span, Span], list[Repeat]]:
     return out
 
 
+@registers(CHECK, section="S5", rank=20,
+           line="re-deliveries stay within the commit strategy's bound")
 def check_duplicates(history: History) -> list[Violation]:
     """Re-deliveries of committed records, causeless re-reads and hand-overs over the bound."""
     settings, spans = Settings.of(history), Spans(history)
@@ -231,6 +234,7 @@ def _over_bound(a: Span, b: Span, rs: list[Repeat], settings: Settings) -> Viola
     )
 
 
+@figures(CHECK)
 def duplicate_figures(history: History) -> dict[str, Any]:
     """Processings, duplicates and the largest number of duplicates of one hand-over."""
     spans = Spans(history)

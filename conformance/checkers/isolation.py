@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
     Processing,
@@ -66,6 +67,8 @@ def aborted_records(history: History) -> dict[TP, dict[int, int]]:
     return out
 
 
+@registers(CHECK, section="S1", rank=90,
+           line="aborted records and transaction markers never reach the application")
 def check_isolation(history: History) -> list[Violation]:
     aborted = aborted_records(history)
     transactional = set(aborted) | {

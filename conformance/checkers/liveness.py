@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     MEMBER_END_EVENTS,
     REBALANCE_EVENTS,
@@ -91,6 +92,8 @@ class _Members:
         return found[-n:]
 
 
+@registers(CHECK, section="S8", rank=80,
+           line="the group settles, and every live member gets partitions")
 def check_member_assigned(history: History) -> list[Violation]:
     """Groups that never settled, and live members left without partitions."""
     settings = Settings.of(history)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from conformance.checkers.positions import starts
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import TP, Settings, Spans, condense, processings, tp_name
 from conformance.history import History, Produced
 from conformance.verdicts import Violation
@@ -66,6 +67,8 @@ def lost_groups(history: History) -> dict[tuple[TP, str], list[Produced]]:
     return dict(groups)
 
 
+@registers(CHECK, section="S1", rank=10,
+           line="every produced record is processed by some member")
 def check_no_loss(history: History) -> list[Violation]:
     """One violation per partition and anomaly listing the records never processed."""
     first = Spans(history).first_assigned()

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, NamedTuple
 
+from conformance.checkers.registry import figures, registers
 from conformance.checkers.spans import (
     TP,
     Processing,
@@ -53,6 +54,8 @@ CHECK = "order"
 SECTION = "S9"
 
 
+@registers(CHECK, section="S9", rank=30,
+           line="records of a partition are processed in offset order; seeks are honoured")
 def check_order(history: History) -> list[Violation]:
     """Partition-order anomalies of every span, then per-key order across growth."""
     return partition_order(history) + seeks_not_honored(history) \
@@ -190,6 +193,7 @@ def key_order_across_growth(history: History) -> list[Violation]:
     return out
 
 
+@figures(CHECK)
 def order_figures(history: History) -> dict[str, Any]:
     """Keys reordered across partition growth and inverted pairs (allowed, reported)."""
     found = _inversions(history)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
     Settings,
@@ -50,6 +51,8 @@ CHECK = "exclusive-ownership"
 SECTION = "S8"
 
 
+@registers(CHECK, section="S8", rank=60,
+           line="at most one member owns a partition at a time")
 def check_exclusive_ownership(history: History) -> list[Violation]:
     """Concurrent owners anywhere, and unowned or multiply owned partitions when settled."""
     spans = Spans(history)

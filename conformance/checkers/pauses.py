@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import TP, condense, tp_name
 from conformance.history import HARNESS, Event, History
 from conformance.verdicts import Violation
@@ -52,6 +53,8 @@ class _Pause:
     offsets: list[int] = field(default_factory=list)
 
 
+@registers(CHECK, section="S7", rank=100,
+           line="a paused partition returns no record until it is resumed")
 def check_pause_honored(history: History) -> list[Violation]:
     """Polls that returned records of a partition the member had paused."""
     broken: list[tuple[str, TP, _Pause]] = []

@@ -40,6 +40,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
     GroupOffsets,
@@ -110,6 +111,8 @@ def starts(history: History) -> list[Start]:
     return out
 
 
+@registers(CHECK, section="S1", rank=40,
+           line="a new owner starts at the group's committed offset (or the reset)")
 def check_start_position(history: History) -> list[Violation]:
     """Starts that skip past or fall behind the group's committed offset (or the reset)."""
     settings = Settings.of(history)

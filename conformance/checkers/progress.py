@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
     GroupOffsets,
@@ -77,6 +78,8 @@ class _Wait:
     waiting: int
 
 
+@registers(CHECK, section="S8", rank=120,
+           line="a member that owns a partition with records to read reads them")
 def check_progress(history: History) -> list[Violation]:
     """Spans in which records of an owned, unpaused partition waited past the bound."""
     bound = bound_seconds(Settings.of(history))

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     MEMBER_END_EVENTS,
     Settings,
@@ -76,6 +77,8 @@ class _Removal:
     began: int  # index from which the member's own events count
 
 
+@registers(CHECK, section="S8", rank=130,
+           line="a member removed from the group is assigned again while it polls")
 def check_member_rejoined(history: History) -> list[Violation]:
     """Removals after which the polling member was not assigned again within the bound."""
     settings = Settings.of(history)

@@ -51,6 +51,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
     Isolation,
@@ -80,6 +81,8 @@ class _Offence:
     heard: int | None = None  # zombie-read: when the zombie heard it had lost the partition
 
 
+@registers(CHECK, section="S8", rank=70,
+           line="a member isolated past its session can neither commit nor read")
 def check_zombie_fencing(history: History) -> list[Violation]:
     """Commits accepted from, and records read by, members isolated past their session."""
     spans = Spans(history)

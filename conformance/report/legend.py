@@ -4,13 +4,15 @@ docs/semantics.md says at more length). Everything is on the page: links to a se
 its legend entry (``#sec-s5``), never into the repository, so a copied report explains itself.
 
 Descriptions: fixed scenarios (``S5-BATCH-crash-bound``) by their registered title (the first
-paragraph of the scenario's docstring); generated-scenario checks by ``CHECK_LINES`` below;
-any other check by nothing but its section.
+paragraph of the scenario's docstring); generated-scenario checks by the line their checker
+registered (``conformance.checkers.registry``); any other check by nothing but its section.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from conformance.checkers import REGISTERED
 
 SECTIONS = {
     "S1": "Committed offsets live in the broker",
@@ -30,21 +32,6 @@ VERDICTS = {
     "expected": "a failure the baseline file lists as a known deviation",
     "unsupported": "the client lacks a capability this check needs",
     "unknown": "the suite could not decide (infrastructure or checker error)",
-}
-CHECK_LINES = {
-    "no-loss": "every produced record is processed by some member",
-    "duplicates-bounded": "re-deliveries stay within the commit strategy's bound",
-    "order": "records of a partition are processed in offset order; seeks are honoured",
-    "start-position": "a new owner starts at the group's committed offset (or the reset)",
-    "commit-validity": "members commit only partitions they own, never past what they processed",
-    "exclusive-ownership": "at most one member owns a partition at a time",
-    "zombie-fencing": "a member isolated past its session can neither commit nor read",
-    "member-assigned": "the group settles, and every live member gets partitions",
-    "isolation": "aborted records and transaction markers never reach the application",
-    "pause-honored": "a paused partition returns no record until it is resumed",
-    "calls-return": "every client call returns within its documented bound",
-    "progress": "a member that owns a partition with records to read reads them",
-    "member-rejoined": "a member removed from the group is assigned again while it polls",
 }
 #: What each section of docs/semantics.md says, in short: the page carries it, so that a
 #: report copied away from the repository still explains every section it cites.
@@ -89,8 +76,8 @@ SECTION_TEXT = {
 
 def describe(check: str) -> str:
     """One line on what ``check`` verifies ('' if nothing is known about it)."""
-    if check in CHECK_LINES:
-        return CHECK_LINES[check]
+    if check in REGISTERED:
+        return REGISTERED[check].line
     try:
         from conformance.scenarios import SEMANTICS_CHECKS
     except ImportError:  # a report renderer without the scenarios' dependencies

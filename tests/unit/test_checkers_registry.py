@@ -155,3 +155,65 @@ def test_generated_runs_with_an_unread_record_fail_no_loss(h: H) -> None:
     [result] = run_checks(h.build(), only=["no-loss"])
     assert result.verdict == Verdict.FAIL
     assert [(v.anomaly, v.evidence) for v in result.violations] == [("lost", [h.at["extra"]])]
+
+
+# -- the registry: a check is its module ---------------------------------------------------------
+def test_every_checker_module_registers_its_check_with_a_line_for_the_legend() -> None:
+    import pkgutil
+
+    helpers = {"__init__", "policy", "registry", "spans"}
+    modules = {m.name for m in pkgutil.iter_modules(checkers.__path__)} - helpers
+    assert {e.fn.__module__.rsplit(".", 1)[1] for e in checkers.REGISTERED.values()} == modules
+    for entry in checkers.REGISTERED.values():
+        module = __import__(entry.fn.__module__, fromlist=["CHECK"])
+        assert entry.id == module.CHECK
+        assert entry.line and entry.line == entry.line.strip() and len(entry.line) < 90
+    assert checkers.NEEDS == {"calls-return": "reports_calls"}
+    assert set(checkers.FIGURES) == {"duplicates-bounded", "order"}
+
+
+CHECKER_MODULE = '''
+from conformance.checkers.registry import figures, registers
+
+@registers("{check}", section="S9", rank={rank}, line="{line}")
+def check_it(history):
+    return []
+
+@figures("{check}")
+def it_figures(history):
+    return {{"answer": 42}}
+'''
+
+
+def test_a_new_module_is_all_a_new_check_needs(tmp_path, monkeypatch) -> None:
+    from conformance.checkers.registry import discover
+    from conformance.report.legend import describe
+
+    pkg = tmp_path / "more_checks"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "second.py").write_text(CHECKER_MODULE.format(check="x-second", rank=2, line="b"))
+    (pkg / "first.py").write_text(CHECKER_MODULE.format(check="x-first", rank=1, line="a"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = discover("more_checks")
+    assert list(found) == ["x-first", "x-second"]  # by rank, not by file name
+    assert found["x-first"].figures(History()) == {"answer": 42}
+    assert found["x-second"].line == "b" and found["x-second"].section == "S9"
+    assert "x-first" not in checkers.CHECKS and describe("no-loss") == (
+        "every produced record is processed by some member")
+
+
+def test_two_checks_may_not_share_an_id_or_a_rank(tmp_path, monkeypatch) -> None:
+    from conformance.checkers.registry import discover
+
+    for name, body in {"same_rank": [("y-one", 5), ("y-two", 5)],
+                       "same_id": [("z-one", 5), ("z-one", 6)]}.items():
+        pkg = tmp_path / name
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text("")
+        for n, (check, rank) in enumerate(body):
+            (pkg / f"m{n}.py").write_text(CHECKER_MODULE.format(check=check, rank=rank, line="l")
+                                          .replace("def check_it", f"def check_it{n}"))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        with pytest.raises(ValueError, match=r"share rank|registered twice"):
+            discover(name)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from test_report_fixtures import sample_run
 
+from conformance.checkers import CHECKS
 from conformance.history import HARNESS, History
 from conformance.report.columns import cell_ids, slug
 from conformance.report.html import MAX_PICTURES, render_html, write_html
-from conformance.report.legend import CHECK_LINES, SECTION_TEXT, SECTIONS
+from conformance.report.legend import SECTION_TEXT, SECTIONS
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict, Violation
 
 SEMANTICS = Path(__file__).resolve().parents[2] / "docs" / "semantics.md"
@@ -122,7 +123,7 @@ def readme_run(run_dir: Path, failing: int = 1) -> RunResult:
     violations, each citing the drain's read and one poll of m1's); two
     hazards per fixed entry (S3 and S6), each with its own history; one baseline-expected
     cell; the reference client's differences."""
-    checks = list(CHECK_LINES)
+    checks = list(CHECKS)
     clients: list[ClientResult] = []
     n = 0
     for spec in ("java", "confluent-kafka", "kafka-python"):
