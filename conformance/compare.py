@@ -22,14 +22,16 @@ from conformance.errors import UsageError
 from conformance.report.cells import KINDS
 from conformance.report.comparison import SCHEMA, Comparison, compare
 from conformance.report.json_report import load_results, run_result_from_json
+from conformance.styles import styled
 
 __all__ = ["SCHEMA", "Comparison", "compare", "compare_files", "print_comparison",
            "write_comparison"]
 
 # -- files and console ---------------------------------------------------------------------------
-_STYLE = {"new-failure": "bold red", "new-deviation": "cyan", "fixed": "green",
-          "new-hazard": "yellow", "to-unknown": "magenta", "to-unsupported": "dim",
-          "removed": "dim", "figures": ""}
+#: a change kind is shown in the style of the verdict it changed to
+_LOOKS_LIKE = {"new-failure": "fail", "new-deviation": "expected", "fixed": "pass",
+               "new-hazard": "hazard", "to-unknown": "unknown", "to-unsupported": "unsupported",
+               "removed": "unsupported"}
 
 
 def compare_files(old: str, new: str, old_spec: str | None = None, new_spec: str | None = None,
@@ -74,8 +76,7 @@ def print_comparison(result: Comparison, console: Console | None = None) -> None
         for name in ("configuration", "check", "change", "OLD", "NEW", "figures moved", "detail"):
             table.add_column(name)
         for c in result.changes:
-            style = _STYLE.get(c.kind, "")
-            kind = f"[{style}]{c.kind}[/]" if style else c.kind
+            kind = styled(_LOOKS_LIKE.get(c.kind, ""), c.kind)
             figures = ", ".join(f"{k} {v['old']} -> {v['new']}" for k, v in c.figures.items())
             table.add_row(escape(c.label), escape(c.check), kind + (" (gates)" if c.gates else ""),
                           c.old or "not run", c.new or "not run", escape(figures),

@@ -9,15 +9,12 @@ from rich.table import Table
 
 from conformance.checkers import CHECKS
 from conformance.protocols import EARLY_ACCESS
+from conformance.styles import styled
 from conformance.verdicts import CheckResult, RunResult, Verdict
 
 console = Console(stderr=True)
 
 #: The rich style of each verdict.
-STYLE = {"pass": "green", "fail": "bold red", "hazard": "yellow", "unsupported": "dim",
-         "unknown": "magenta", "expected": "cyan"}
-
-
 def print_summary(result: RunResult) -> None:
     """The client x check tables: generated invariants, then the fixed scenarios (transposed:
     one row per check, one column per client and protocol)."""
@@ -26,7 +23,7 @@ def print_summary(result: RunResult) -> None:
     fixed = [cl for cl in result.clients if cl.fixed]
 
     def cell(c: CheckResult | None) -> str:
-        return "-" if c is None else f"[{STYLE.get(str(c.verdict), '')}]{c.verdict}[/]"
+        return "-" if c is None else styled(str(c.verdict))
 
     if generated:
         table = Table(title=f"generated scenarios (run {result.run_id})")

@@ -40,6 +40,7 @@ from conformance.protocols import ALL
 from conformance.report.cells import classify
 from conformance.report.columns import cell_anchor
 from conformance.report.matrix import SYMBOLS
+from conformance.styles import styled
 from conformance.verdicts import Verdict, combine
 
 SCHEMA = "kafka-conformance/history/1"
@@ -283,8 +284,6 @@ def release_history(results: dict[str, Any], client: str,
 
 
 # -- console -----------------------------------------------------------------------------------
-_STYLE = {"pass": "green", "fail": "bold red", "hazard": "yellow", "unsupported": "dim",
-          "unknown": "magenta", "expected": "cyan"}
 _ORDER = ("pass", "fail", "hazard", "expected", "unknown", "unsupported")
 _LIST = 4  # failing checks named per row before "+N more"
 
@@ -309,7 +308,7 @@ def print_history(history: ReleaseHistory, console: Console | None = None) -> No
             mine = [(c, m.cells.get((row.version, c))) for c, _s in m.checks]
             counts = {v: sum(1 for _c, cell in mine if cell and cell.verdict == v)
                       for v in _ORDER}
-            verdicts = " ".join(f"[{_STYLE[v]}]{n} {_symbol(v)}[/]"
+            verdicts = " ".join(styled(v, f"{n} {_symbol(v)}")
                                 for v, n in counts.items() if n)
             failing = [c for c, cell in mine if cell and cell.verdict == "fail"]
             fails = ", ".join(failing[:_LIST]) + (f" +{len(failing) - _LIST} more"

@@ -23,7 +23,7 @@ from conformance.broker.base import Broker
 from conformance.broker.providers import make_broker
 from conformance.checkers import CHECKS
 from conformance.clients import Client, ClientSpec, resolve
-from conformance.console import STYLE, console, print_summary
+from conformance.console import console, print_summary
 from conformance.errors import ConformanceError, UsageError
 from conformance.jobs import Board, run_all
 from conformance.machines.runner import PROFILES, run_machine
@@ -33,6 +33,7 @@ from conformance.merge import canonical_order, in_shard
 from conformance.options import RunOptions
 from conformance.processes import stop_children
 from conformance.protocols import EARLY_ACCESS, early_access
+from conformance.styles import styled
 from conformance.verdicts import INTERNAL_ERROR, CheckResult, ClientResult, RunResult, Verdict
 
 #: set once a run is interrupted: the tasks still running print no more verdicts (theirs
@@ -419,9 +420,8 @@ def _run_semantics(broker: Broker, client: Client, label: str, protocol: str,
         if check.history_file:
             check.history_file = os.path.relpath(check.history_file, run_dir)
     for check in results:
-        style = STYLE.get(str(check.verdict), "")
         _task_print(escape(f"  {title} {check.check}: ")
-                      + f"[{style}]{check.verdict}[/] ({check.seconds:.0f} s)")
+                    + f"{styled(str(check.verdict))} ({check.seconds:.0f} s)")
     return results
 
 
