@@ -38,7 +38,8 @@ from conformance.errors import UsageError
 from conformance.options import RunOptions
 from conformance.protocols import ALL
 from conformance.report.cells import classify
-from conformance.report.columns import cell_anchor
+from conformance.report.columns import cell_anchor, cell_ids
+from conformance.report.json_report import run_result_from_json
 from conformance.report.matrix import SYMBOLS
 from conformance.styles import styled
 from conformance.verdicts import Verdict, combine
@@ -235,6 +236,8 @@ def release_history(results: dict[str, Any], client: str,
     # (protocol, version, check) -> [(verdict, anchor, note)]
     found: dict[tuple[str, str, str], list[tuple[Verdict, str, str]]] = {}
     checks: dict[str, dict[str, str]] = {}
+    # a cell's named place in index.html (the same in every run that ran that configuration)
+    named = cell_ids(run_result_from_json(results).clients) if results.get("clients") else {}
     for ci, entry in enumerate(results.get("clients") or []):
         spec = str(entry.get("spec") or entry.get("name") or "")
         name, sep, version = spec.partition("==")
@@ -248,7 +251,8 @@ def release_history(results: dict[str, Any], client: str,
             checks.setdefault(protocol, {}).setdefault(c["check"], str(c.get("section") or ""))
             note = str(c.get("note") or "").strip().splitlines()
             found.setdefault((protocol, version, c["check"]), []).append(
-                (verdict, "" if verdict == Verdict.PASS else cell_anchor(ci, ki),
+                (verdict, "" if verdict == Verdict.PASS
+                 else named.get((ci, ki)) or cell_anchor(ci, ki),
                  note[0][:300] if note else ""))
     order = sorted(rows, key=key)
     matrices = []

@@ -4,6 +4,7 @@ session broker, with history.json and history.html beside the run's reports."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,4 +34,7 @@ def test_history_of_two_releases_is_one_run_with_a_history_report(kafka_broker, 
         assert set(release["verdicts"]["classic"]) == {"S1-resume-after-empty-group"}
     html = Path(run_dir / "history.html").read_text()
     assert "3.0.11" in html and "3.0.12" in html and 'href="index.html' in html
+    index = (run_dir / "index.html").read_text()
+    for anchor in re.findall(r'href="index.html#([^"]+)"', html):  # each link lands
+        assert f'id="{anchor}"' in index, anchor
     assert "release history, classic protocol" in proc.stdout

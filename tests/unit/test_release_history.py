@@ -137,11 +137,19 @@ def test_matrix_rows_are_releases_in_version_order_one_matrix_per_protocol() -> 
     assert consumer.checks == (("no-loss", "S9"),)
     assert classic.cells["2.0.2", S1].verdict == "pass"
     assert consumer.cells["2.0.2", "no-loss"].verdict == "unsupported"
-    # the anchors of index.html's sections: c<entry>-k<check> (none for a pass)
+    # the named places of index.html's sections, <spec>--<label>--<check> (none for a pass):
+    # the same in every run that ran the configuration, whatever the order of its entries
     assert classic.cells["2.0.2", S1].anchor == ""
-    assert classic.cells["2.2.15", S1].anchor == "c9-k0"
-    assert classic.cells["2.0.2", "order"].anchor == "c4-k1"
-    assert consumer.cells["2.0.2", "no-loss"].anchor == "c5-k0"
+    assert classic.cells["2.2.15", S1].anchor == (
+        "kafka-python-2.2.15--classic-fixed-scenarios--s1-resume-after-empty-group")
+    assert classic.cells["2.0.2", "order"].anchor == (
+        "kafka-python-2.0.2--classic-range-reset-earliest-batch-revoke--order")
+    assert consumer.cells["2.0.2", "no-loss"].anchor == (
+        "kafka-python-2.0.2--consumer-reset-earliest-batch-revoke--no-loss")
+    shuffled = results_dict()
+    shuffled["clients"].reverse()
+    again = release_history(shuffled, "kafka-python").matrices[0]
+    assert again.cells["2.2.15", S1].anchor == classic.cells["2.2.15", S1].anchor
     assert h.skipped == (("2.2.14", "no wheel"),) and h.exit_code == 1
 
 
@@ -180,7 +188,9 @@ def test_configurations_of_one_release_combine_worst_first_and_missing_cells_cha
     del data["clients"][1]["checks"][1]  # 3.0.12 did not run "order"
     classic = release_history(data, "kafka-python").matrices[0]
     cell = classic.cells["3.0.12", "no-loss"]
-    assert (cell.verdict, cell.anchor, cell.note) == ("fail", "c11-k0", "lost 3")
+    assert (cell.verdict, cell.anchor, cell.note) == (
+        "fail", "kafka-python-3.0.12--classic-cooperative-sticky-reset-earliest-record-async"
+        "--no-loss", "lost 3")
     assert cell.changed_since == "2.2.15" and cell.was == "pass"
     assert ("3.0.12", "order") not in classic.cells
     removed = [c for c in release_history(data, "kafka-python").changes
@@ -223,7 +233,8 @@ def test_console_table_one_row_per_release_with_counts_failures_and_changes() ->
 def test_html_links_cells_into_index_and_marks_changes(tmp_path: Path) -> None:
     paths = write_history(release_history(results_dict(), "kafka-python"), tmp_path)
     html = paths["html"].read_text()
-    assert '<a href="index.html#c9-k0">\u2717 fail</a>' in html
+    assert ('<a href="index.html#kafka-python-2.2.15--classic-fixed-scenarios--'
+            's1-resume-after-empty-group">\u2717 fail</a>') in html
     assert 'class="cell v-fail changed" title="changed since 2.0.2 (was pass); ' in html
     assert 'class="cell v-pass changed" title="changed since 2.0.2 (was unsupported)"' in html
     assert '<a href="index.html">\u2713 pass</a>' in html  # a pass has no section: the page
