@@ -53,13 +53,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import NamedTuple
 
+from conformance.checkers.group_offsets import Commit, GroupOffsets, commit_pairs, commits
 from conformance.checkers.isolation import aborted_records, isolation_level
 from conformance.checkers.positions import first_reads
 from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
-    Commit,
-    GroupOffsets,
     Seeks,
     Settings,
     Span,
@@ -67,8 +66,6 @@ from conformance.checkers.spans import (
     Spans,
     between,
     by_span,
-    commit_pairs,
-    commits,
     processings,
     produced_offsets,
     tp_name,

@@ -44,22 +44,24 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.checkers.group_offsets import (
+    GroupOffsets,
+    asked,
+    commit_pairs,
+    commits,
+    unresolved_at_kill,
+)
 from conformance.checkers.registry import figures, registers
 from conformance.checkers.spans import (
     TP,
-    GroupOffsets,
     Processing,
     Seeks,
     Settings,
     Span,
     Spans,
-    asked,
-    commit_pairs,
-    commits,
     condense,
     processings,
     tp_name,
-    unresolved_at_kill,
 )
 from conformance.history import History
 from conformance.verdicts import Violation

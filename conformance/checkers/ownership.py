@@ -7,7 +7,7 @@ Analysis
     Manual assignments (S7) are outside group coordination and never make a concurrent pair.
     An isolated member's processing (frozen, or cut off, black-holed or slowed by a network
     fault) from the start of its isolation until it hears of the group after the end
-    (``spans.isolations``, ``Isolation.window``) is judged by ``zombie-fencing`` instead.
+    (``outages.isolations``, ``Isolation.window``) is judged by ``zombie-fencing`` instead.
 
     Settled group: at each harness ``settled`` event, every partition of the scenario topic
     (``partitions`` of the ``scenario`` event, or the ``count`` of the latest
@@ -34,16 +34,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from conformance.checkers.outages import isolations
 from conformance.checkers.registry import registers
-from conformance.checkers.spans import (
-    TP,
-    Settings,
-    Span,
-    Spans,
-    isolations,
-    processings,
-    tp_name,
-)
+from conformance.checkers.spans import TP, Settings, Span, Spans, processings, tp_name
 from conformance.history import Event, History
 from conformance.verdicts import Violation
 

@@ -61,17 +61,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.checkers.loss import lost_groups
-from conformance.checkers.spans import (
-    TP,
+from conformance.checkers.group_offsets import (
     Commit,
-    Settings,
-    between,
     commits,
-    produced_offsets,
     unreported_auto_commits,
     unresolved_at_kill,
 )
+from conformance.checkers.loss import lost_groups
+from conformance.checkers.spans import TP, Settings, between, produced_offsets
 from conformance.history import HARNESS, History, Produced
 from conformance.verdicts import Verdict, Violation
 

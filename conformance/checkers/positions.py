@@ -40,10 +40,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from conformance.checkers.group_offsets import GroupOffsets
 from conformance.checkers.registry import registers
 from conformance.checkers.spans import (
     TP,
-    GroupOffsets,
     Seeks,
     Settings,
     Span,

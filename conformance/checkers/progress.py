@@ -42,16 +42,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from conformance.checkers.group_offsets import GroupOffsets
+from conformance.checkers.outages import group_blocks
 from conformance.checkers.registry import registers
-from conformance.checkers.spans import (
-    TP,
-    GroupOffsets,
-    Settings,
-    Span,
-    Spans,
-    group_blocks,
-    tp_name,
-)
+from conformance.checkers.spans import TP, Settings, Span, Spans, tp_name
 from conformance.history import HARNESS, Event, History
 from conformance.verdicts import Violation
 
@@ -169,7 +163,7 @@ def _waited(anchor: Event, position: int, produced: list[tuple[float, int, Event
 
 
 def _cluster_blocks(history: History, bound: float) -> list[tuple[float, float]]:
-    """Intervals no member can be expected to progress in: faults (``spans.group_blocks``),
+    """Intervals no member can be expected to progress in: faults (``outages.group_blocks``),
     open transactions."""
     out = group_blocks(history, bound)
     for e in history.of_type("step"):

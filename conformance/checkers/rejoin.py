@@ -17,7 +17,7 @@ Analysis
     M is expected to rejoin while it keeps polling: until the harness's ``teardown``, M's end
     (killed, stopped, died, ``closed``, ``unsubscribed``, an ``error`` that stopped its loop)
     or its next isolation, outside the intervals in which the group cannot be expected to
-    rebalance (``spans.group_blocks``: another member isolated, a broker fault; each extended
+    rebalance (``outages.group_blocks``: another member isolated, a broker fault; each extended
     by the bound), and only while the group has no more members than the topic has partitions
     (every assignor then gives each member one). If that expected time holds a stretch longer
     than the bound without M rejoined, M was not rejoined.
@@ -42,14 +42,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conformance.checkers.outages import group_blocks, isolations
 from conformance.checkers.registry import registers
-from conformance.checkers.spans import (
-    MEMBER_END_EVENTS,
-    Settings,
-    Spans,
-    group_blocks,
-    isolations,
-)
+from conformance.checkers.spans import MEMBER_END_EVENTS, Settings, Spans
 from conformance.history import HARNESS, Event, History
 from conformance.verdicts import Violation
 

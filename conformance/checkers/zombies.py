@@ -14,7 +14,7 @@ Analysis
     Only what Z did after the isolation ended counts. A ``polled`` event returned after the
     end; records in hand (or polled while isolated) may legitimately be processed. A
     ``committed`` acknowledgement whose request (Z's pending ``commit_requested`` with the same
-    offsets, ``spans.commit_pairs``, a commit without offsets by the offsets the worker said
+    offsets, ``group_offsets.commit_pairs``, a commit without offsets by the offsets the worker said
     the client tracked, ``spans.asked``; else its latest one of the same mode before it) was
     made before the end is a late answer to an old commit (seen: librdkafka reports the answers
     to async commits it sent just before a SIGSTOP only after the SIGCONT); an
@@ -51,18 +51,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from conformance.checkers.group_offsets import asked, commit_pairs
+from conformance.checkers.outages import Isolation, isolations
 from conformance.checkers.registry import registers
-from conformance.checkers.spans import (
-    TP,
-    Isolation,
-    Span,
-    Spans,
-    asked,
-    commit_pairs,
-    condense,
-    isolations,
-    tp_name,
-)
+from conformance.checkers.spans import TP, Span, Spans, condense, tp_name
 from conformance.history import Event, History
 from conformance.verdicts import Violation
 

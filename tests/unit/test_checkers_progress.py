@@ -3,8 +3,8 @@
 from histories import H
 
 from conformance.checkers import run_checks
+from conformance.checkers.outages import BROKER_GRACE
 from conformance.checkers.progress import MIN_BOUND, check_progress
-from conformance.checkers.spans import BROKER_GRACE
 from conformance.verdicts import Verdict
 
 

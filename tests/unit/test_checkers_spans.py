@@ -2,16 +2,9 @@
 
 from histories import H
 
-from conformance.checkers.spans import (
-    GroupOffsets,
-    Span,
-    Spans,
-    between,
-    commits,
-    isolations,
-    ownership_spans,
-    processings,
-)
+from conformance.checkers.group_offsets import GroupOffsets, commits
+from conformance.checkers.outages import isolations
+from conformance.checkers.spans import Span, Spans, between, ownership_spans, processings
 
 
 def test_spans_start_at_assigned_and_end_at_each_kind_of_end() -> None:

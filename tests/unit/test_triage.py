@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conformance.checkers import run_checks
-from conformance.checkers.spans import GroupOffsets, isolations
+from conformance.checkers.group_offsets import GroupOffsets
+from conformance.checkers.outages import isolations
 from conformance.history import History
 from conformance.report.baseline import Baseline
 from conformance.scenarios.commits import judge_removal
