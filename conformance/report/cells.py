@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.report.columns import spec_of
+from conformance.report.columns import configuration_of, spec_of
 from conformance.verdicts import CheckResult, RunResult, Verdict
 
 KINDS = ("new-failure", "new-deviation", "fixed", "new-hazard", "to-unknown", "to-unsupported",
@@ -83,12 +83,13 @@ def moved_figures(old: dict[str, Any], new: dict[str, Any]
 
 
 def cells(result: RunResult, spec: str) -> dict[Key, CheckResult]:
-    """The cells of one spec's column, keyed by (configuration label, check)."""
+    """The cells of one spec's column, keyed by (configuration, check): an early-access
+    column pairs with a generally available one (:func:`configuration_of`)."""
     cells: dict[Key, CheckResult] = {}
     for client in result.clients:
         if spec_of(client) == spec:
             for c in client.checks:
-                cells.setdefault((client.label, c.check), c)
+                cells.setdefault((configuration_of(client), c.check), c)
     return cells
 
 

@@ -10,12 +10,22 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
+from conformance.protocols import EARLY_ACCESS
 from conformance.verdicts import ClientResult
 
 
 def spec_of(client: ClientResult) -> str:
     """The client spec the entry ran as (the adapter name for results without a spec)."""
     return client.spec or client.name
+
+
+def configuration_of(client: ClientResult) -> str:
+    """The configuration an entry ran, as comparisons pair it: its label without the
+    early-access mark (``--early-access`` on kafka-clients 3.9 runs the configuration that 4.x
+    runs generally available; told by the entry's ``early_access`` field, not by its text)."""
+    if not client.early_access:
+        return client.label
+    return " ".join(bit for bit in client.label.split(" ") if bit != EARLY_ACCESS)
 
 
 def column_title(client: ClientResult) -> str:

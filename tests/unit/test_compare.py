@@ -249,3 +249,17 @@ def test_strict_exits_3_when_new_is_undecided(tmp_path: Path) -> None:
     assert compare_files(str(old), str(undecided), None, None, None, strict=True) == 3
     assert compare_files(str(old), str(failing), None, None, None, strict=True) == 1
     assert compare_files(str(old), str(old), None, None, None, strict=True) == 0
+
+
+def test_an_early_access_column_pairs_with_the_generally_available_one() -> None:
+    """java==3.9.0 with --early-access against java 4.x: the consumer-protocol cells pair by
+    configuration, not by the label that carries the early-access mark."""
+    label = "consumer reset=earliest BATCH+revoke"
+    old = ClientResult("java", "kafka-clients", "3.9.0", "consumer early-access reset=earliest "
+                       "BATCH+revoke", spec="java==3.9.0", early_access=True,
+                       checks=[_check("no-loss", V.PASS), _check("order", V.FAIL)])
+    new = ClientResult("java", "kafka-clients", "4.1.0", label, spec="java==4.1.0",
+                       checks=[_check("no-loss", V.PASS), _check("order", V.PASS)])
+    result = compare(_run(old), _run(new))
+    assert [(c.label, c.check, c.kind) for c in result.changes] == [(label, "order", "fixed")]
+    assert result.unchanged == 1
