@@ -53,9 +53,9 @@ from adapters.base import (
 from conformance.broker.admin import Admin
 from conformance.clients.remote import RemoteAdapter
 from conformance.clients.worker_adapter import WorkerAdapter
+from conformance.contract.deviations import known
 from conformance.contract.helpers import (
     CommitResults,
-    Deviation,
     Recorder,
     Target,
     assert_in_order,
@@ -78,84 +78,9 @@ Make = Callable[..., Adapter]
 Combo = tuple[Target, GroupProtocol]
 
 #: Known client bugs: the tests they break are strict xfails for the affected releases (the
-#: built-ins in this process included: their release is what is installed).
-DEVIATIONS = (
-    Deviation(
-        "test_pause_stops_delivery_and_resume_continues", "kafka-python", "2.0.2", "2.0.3",
-        "kafka-python 2.0.2: records of a partition paused while a fetched batch of it is in "
-        "hand are dropped, and after resume() the partition continues after them: offsets 3-5 "
-        "are never delivered (a gap, i.e. loss for an application that commits positions)",
-        exact=True),
-    Deviation(
-        "test_listener_on_join_and_on_close", "kafka-python", "2.0.2", "2.0.3",
-        "kafka-python 2.0.2: close() does not call on_partitions_revoked "
-        "(ConsumerCoordinator.close() only auto-commits and leaves the group), so the listener "
-        "never hears that the partitions go and a commit in on_revoked never happens"),
-    Deviation(
-        "test_assignment_arrives_when_polls_are_short_and_far_apart", "kafka-python", "3",
-        None,
-        "kafka-python 3.x (seen on 3.0.12): a rejoin whose JoinGroup is in flight when poll() "
-        "returns is never completed once the leader's assignment matches the metadata "
-        "(need_rejoin() is False): the member never gets its partitions while the group counts "
-        "it as their owner. A fresh subscription triggers it (the first join precedes the "
-        "topic's metadata); the longer the caller spends between polls, the likelier. Other "
-        "tests of kafka-python 3.x can time out on it at random: rarely in this process, in "
-        "about one run in three through the adapter host (its calls are further apart)"),
-    Deviation(
-        "test_a_partition_given_back_resumes_at_the_committed_offset", "kafka-python", "3",
-        None,
-        "kafka-python 3.x (seen on 3.0.12): SubscriptionState.assign_from_subscribed keeps "
-        "the state of a partition that is in both the old and the new assignment (position, "
-        "fetch buffers), also after an eager rebalance revoked it: the member resumes at its "
-        "own position (or hands over records it fetched ahead, or stalls) instead of the "
-        "committed offset: skipped or re-read records when another member committed meanwhile"),
-    Deviation(
-        "test_unsubscribe_then_subscribe_resumes_at_the_committed_offset", "kafka-python",
-        "2.0.2", None,
-        "kafka-python (every release; seen on 2.0.2, 2.2.21, 3.0.11, 3.0.12): "
-        "KafkaConsumer.unsubscribe() clears the assignment (SubscriptionState.unsubscribe) "
-        "and leaves the group without calling the rebalance listener, and the join after "
-        "subscribe() revokes nothing (the assignment is already empty): the listener never "
-        "hears that its partitions went and a commit meant for on_revoked is never made "
-        "(kafka-clients calls onPartitionsRevoked inside unsubscribe()). Assigned again, the "
-        "member resumes at the committed offset (2 here, on each of those releases)"),
-    Deviation(
-        "test_listener_on_join_and_on_close", "aiokafka", "0.12", None,
-        "aiokafka (seen on 0.14.0): AIOKafkaConsumer.stop() never calls "
-        "on_partitions_revoked (GroupCoordinator.close() ends the coordination task with the "
-        "last auto commit and LeaveGroup only): raw aiokafka, subscribe, getmany until "
-        "assigned, stop(): the listener heard revoked([]) and assigned(all), nothing after; "
-        "a commit meant for on_revoked is never made on close (duplicates for the next owner)"),
-    Deviation(
-        "test_transaction_markers_and_aborted_records_are_not_records", "kafka-python",
-        "2.0.2", "2.0.3",
-        "kafka-python 2.0.2 hands a transaction's control marker to the application as a "
-        "record (offset 2, the abort marker after two aborted records, comes out of poll()); "
-        "3.0.12 skips it"),
-    Deviation(
-        "test_resuming_what_was_never_paused_changes_nothing", "confluent-kafka", "2.0.2",
-        "2.4.0",
-        "librdkafka before 2.4.0 (seen on 2.0.2; librdkafka issue 4686, fixed by PR 4636): "
-        "resume() bumps the fetch version even for a partition that is not paused, and the "
-        "fetcher restarts from a stale position: records 0-3 of the never-paused partition "
-        "are delivered again"),
-    Deviation(
-        "test_async_commit_reports_success_and_failure", "java", "4.1", None,
-        "kafka-clients with the classic protocol (the reference client, through its worker; "
-        "seen on 4.1.0 and 4.3.1): close() never runs the callback of an async commit made "
-        "just before it; the commit lands (the group's offset is the one committed) but the "
-        "worker's callback is still pending when close() returns, so the worker reports it as "
-        "failed ('the consumer closed before the commit was acknowledged'): 8 of 8 runs per "
-        "release, also with 0.3 s between commitAsync and close. The consumer protocol "
-        "(AsyncKafkaConsumer) runs it",
-        protocol=GroupProtocol.CLASSIC),
-    Deviation(
-        "test_listener_on_join_and_on_close", "kafkajs", "2", None,
-        "kafkajs (seen on 2.2.4) has no rebalance listener: consumer.disconnect() leaves the "
-        "group without any callback, so its worker reports no revoked event on close (the "
-        "listener heard only assigned); an application cannot commit its processed offsets "
-        "when it gives its partitions up on close"),
-)
+#: built-ins in this process included: their release is what is installed). Listed in the
+#: suite's one file of known deviations (conformance/known-deviations.toml, [[contract]]).
+DEVIATIONS = known()
 
 
 #: What a native worker (a WorkerAdapter target) cannot do in the contract tests.
@@ -179,7 +104,8 @@ NOT_EXPRESSIBLE = {
 
 
 #: The known bug any test that joins a group can run into, not only the one that pins it down.
-STALL = DEVIATIONS[2]
+STALL = next(d for d in DEVIATIONS
+             if d.test == "test_assignment_arrives_when_polls_are_short_and_far_apart")
 
 
 def _marks(test: str, target: Target, protocol: GroupProtocol

@@ -10,6 +10,10 @@ A baseline is a TOML file with one ``[[deviation]]`` table per known deviation::
     anomalies = ["commit-ahead"]     # optional: only when every violation is one of these
     protocol = "consumer"            # optional: only configurations of this group protocol
 
+The suite's own file, ``conformance/known-deviations.toml`` (``baselines/known-deviations.toml``
+in a checkout), also holds the contract suite's ``[[contract]]`` tables
+(:func:`conformance.contract.deviations.known`): a baseline skips them.
+
 ``Baseline.apply`` turns each matching ``fail`` verdict into ``expected`` with the reason in the
 note, so a CI gate fails only on regressions. Other verdicts are never changed: a deviation that
 no longer fails simply stops matching (``Baseline.unused`` lists such entries so they can be
@@ -97,10 +101,11 @@ class Baseline:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<baseline>") -> Baseline:
         """Build a baseline from parsed TOML (``{"deviation": [{...}, ...]}``)."""
-        unknown = sorted(set(data) - {"deviation"})
+        unknown = sorted(set(data) - {"deviation", "contract"})
         if unknown:
             raise BaselineError(f"baseline {source}: unknown top-level key {unknown[0]!r} "
-                                f"(expected only [[deviation]] tables)")
+                                f"(expected [[deviation]] tables, and [[contract]] tables "
+                                f"for the contract suite)")
         entries = data.get("deviation", [])
         if not isinstance(entries, list):
             raise BaselineError(f"baseline {source}: 'deviation' must be an array of tables "
