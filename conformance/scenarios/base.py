@@ -25,6 +25,7 @@ from typing import Any
 from adapters.base import Capabilities
 from conformance.broker.base import Broker
 from conformance.checkers import run_checks
+from conformance.checkers.loss import lost_records
 from conformance.clients import Client
 from conformance.errors import ConformanceError, WorkerError
 from conformance.harness import SCENARIO_CONFIG, Harness, WorkerHandle
@@ -184,9 +185,9 @@ def processed(history: History, member: str | None = None) -> list[tuple[int, in
 
 
 def lost(history: History) -> list[tuple[int, int]]:
-    done = set(processed(history))
-    return sorted((p.partition, p.offset) for p in history.produced()
-                  if (p.partition, p.offset) not in done)
+    """(partition, offset) of every produced record no member processed, as ``no-loss``
+    counts them (``checkers.loss.lost_records``: by topic, partition and offset)."""
+    return sorted((r.partition, r.offset) for r in lost_records(history))
 
 
 def duplicates(history: History) -> int:
