@@ -8,27 +8,43 @@ import importlib.util
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import NamedTuple
 
 from adapters.base import Adapter
 from conformance.errors import AdapterError, UnknownAdapter
 
 ENTRY_POINT_GROUP = "kafka_conformance.adapters"
 
-BUILTIN: dict[str, str] = {
-    "aiokafka": "adapters.aiokafka:AiokafkaAdapter",
-    "aiokafka:getone": "adapters.aiokafka:AiokafkaGetoneAdapter",
-    "confluent-kafka": "adapters.confluent_kafka:ConfluentAdapter",
-    "confluent-kafka:batch": "adapters.confluent_kafka:ConfluentBatchAdapter",
-    "confluent-kafka:stored": "adapters.confluent_kafka:ConfluentStoredOffsetsAdapter",
-    "confluent-kafka:stored-message": "adapters.confluent_kafka:ConfluentStoredMessagesAdapter",
-    "kafka-python": "adapters.kafka_python:KafkaPythonAdapter",
-    "kafka-python:records": "adapters.kafka_python:KafkaPythonIteratorAdapter",
+class Builtin(NamedTuple):
+    """A built-in adapter: its ``module:Class``, and for a base name the distribution (PyPI
+    name) of the client library it drives (``NAME==VERSION`` installs that release; a variant,
+    ``NAME:variant``, drives its base's)."""
+
+    ref: str
+    distribution: str | None = None
+
+
+#: Adding a Python adapter: its module, one line here, its docs.
+BUILTIN: dict[str, Builtin] = {
+    "aiokafka": Builtin("adapters.aiokafka:AiokafkaAdapter", "aiokafka"),
+    "aiokafka:getone": Builtin("adapters.aiokafka:AiokafkaGetoneAdapter"),
+    "confluent-kafka": Builtin("adapters.confluent_kafka:ConfluentAdapter", "confluent-kafka"),
+    "confluent-kafka:batch": Builtin("adapters.confluent_kafka:ConfluentBatchAdapter"),
+    "confluent-kafka:stored": Builtin("adapters.confluent_kafka:ConfluentStoredOffsetsAdapter"),
+    "confluent-kafka:stored-message": Builtin(
+        "adapters.confluent_kafka:ConfluentStoredMessagesAdapter"),
+    "kafka-python": Builtin("adapters.kafka_python:KafkaPythonAdapter", "kafka-python"),
+    "kafka-python:records": Builtin("adapters.kafka_python:KafkaPythonIteratorAdapter"),
 }
+
+#: Adapter name -> the distribution of the client library it drives (the base names).
+DISTRIBUTIONS: dict[str, str] = {name: b.distribution for name, b in BUILTIN.items()
+                                 if b.distribution}
 
 
 def available() -> dict[str, str]:
     """Every adapter name known without a reference: built-ins, then entry points."""
-    names = dict(BUILTIN)
+    names = {name: b.ref for name, b in BUILTIN.items()}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         names.setdefault(ep.name, ep.value)
     return names

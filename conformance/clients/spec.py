@@ -19,15 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.registry import DISTRIBUTIONS
 from conformance.clients.native import BUILDERS, is_native
 from conformance.errors import UsageError
-
-#: Adapter name -> the distribution (PyPI name) of the client library it drives.
-DISTRIBUTIONS: dict[str, str] = {
-    "aiokafka": "aiokafka",
-    "confluent-kafka": "confluent-kafka",
-    "kafka-python": "kafka-python",
-}
 
 _VERSION_RE = re.compile(r"^v?[0-9][0-9A-Za-z.+!-]*$")  # Go modules write v1.22.3
 
