@@ -137,6 +137,16 @@ class _Conn:
 _CLIENT, _UPSTREAM = "client", "upstream"
 
 
+def covers(prefix: str, client_id: str) -> bool:
+    """Whether a fault on ``prefix`` applies to ``client_id``: the id is the prefix, or goes on
+    past it at a word boundary (``g-`` covers ``g-m1``, ``g-m1`` covers ``g-m1`` and
+    ``g-m1-0``, never ``g-m10``: member m1's fault must not reach member m10)."""
+    if not client_id.startswith(prefix):
+        return False
+    rest = client_id[len(prefix):]
+    return not rest or not prefix or not prefix[-1].isalnum() or not rest[0].isalnum()
+
+
 class FaultProxy:
     """Forwards connections accepted on ``host``:``port`` (0: a free port) to ``target`` on
     loopback, applying the faults keyed by client.id prefix. ``start()`` binds and starts the
@@ -328,7 +338,7 @@ class FaultProxy:
     def _match(self, client_id: str) -> Fault | None:
         best = None
         for prefix in self._faults:
-            if client_id.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            if covers(prefix, client_id) and (best is None or len(prefix) > len(best)):
                 best = prefix
         return None if best is None else self._faults[best]
 
@@ -339,7 +349,7 @@ class FaultProxy:
             return None
         best: ArmedFault | None = None
         for (prefix, k), a in armed.items():
-            if k == key and client_id.startswith(prefix) and not a.spent \
+            if k == key and covers(prefix, client_id) and not a.spent \
                     and (best is None or len(prefix) > len(best.prefix)):
                 best = a
         return best

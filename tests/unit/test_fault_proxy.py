@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from loopback import serving
 
-from conformance.faults.proxy import Fault, FaultProxy, ProxySet, read_client_id
+from conformance.faults.proxy import Fault, FaultProxy, ProxySet, covers, read_client_id
 
 TIMEOUT = 10.0
 
@@ -341,3 +341,24 @@ def test_hundreds_of_connections_then_stop_leaves_no_thread_or_socket(echo):
     p.stop()  # idempotent
     with pytest.raises(OSError):  # nothing listens any more
         socket.create_connection(p.address, timeout=2).close()
+
+
+@pytest.mark.parametrize("prefix,client_id,hit", [
+    ("g-m1", "g-m1", True), ("g-m1", "g-m1-0", True), ("g-m1", "g-m10", False),
+    ("g-m1", "g-m11-x", False), ("g-", "g-m1", True), ("g-", "g-m10", True),
+    ("", "anything", True), ("g-m2", "g-m1", False), ("g-m1", "g-m", False),
+])
+def test_a_fault_covers_its_member_and_not_one_whose_name_starts_alike(prefix, client_id, hit):
+    assert covers(prefix, client_id) is hit
+
+
+def test_member_m1s_fault_leaves_member_m10_alone(proxy):
+    proxy.fault("g-m1", "cut")
+    ten = connect(proxy, "g-m10")  # served: the fault is m1's
+    one = socket.create_connection(proxy.address, timeout=TIMEOUT)
+    one.sendall(frame("g-m1"))
+    assert closed(one)
+    assert proxy.connections().get("g-m10") == 1
+    proxy.heal()
+    for s in (ten, one):
+        s.close()
