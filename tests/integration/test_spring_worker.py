@@ -106,13 +106,18 @@ def test_malformed_and_unsupported_commands_get_error_replies(spring):
     out = worker_lines(spring, "not json", '{"type": "poll", "msg_id": 1}',
                        '{"type": "init", "msg_id": 2, "adapter": "java"}', init,
                        '{"type": "assign", "msg_id": 4, "partitions": [["t", 0]]}',
-                       '{"type": "poll", "msg_id": 5, "timeout": 0.1}')
+                       '{"type": "poll", "msg_id": 5, "timeout": 0.1}',
+                       '{"type": "unsubscribe", "msg_id": 6}',
+                       '{"type": "seek_to_end", "msg_id": 7, "topic": "t", "partition": 0}')
     errors = {o.get("in_reply_to"): o for o in out if o["type"] == "error"}
     assert errors[None]["code"] == "malformed-command"
     assert errors[1]["code"] == "malformed-command"
     assert errors[2]["code"] == "unknown-adapter" and errors[2]["fatal"] is True
     assert errors[4]["code"] == "unsupported" and "container" in errors[4]["message"]
     assert errors[5]["code"] == "illegal-state" and "subscribe" in errors[5]["message"]
+    # commands of the protocol its capabilities lack: unsupported, not malformed
+    assert errors[6]["code"] == "unsupported" and "unsubscribe" in errors[6]["message"]
+    assert errors[7]["code"] == "unsupported" and "seek_to_end" in errors[7]["message"]
     assert [o["type"] for o in out if o.get("in_reply_to") == 3] == ["init_ok"]
 
 

@@ -235,6 +235,11 @@ abstract class ProtocolWorker {
         JsonNode type = msg.get("type");
         String kind = type != null && type.isTextual() ? type.asText() : null;
         Command command = kind == null ? null : commands.get(kind);
+        if (command == null && kind != null && capabilities().has(kind)
+                && !capabilities().get(kind).asBoolean()) {
+            // a command of the protocol that this worker's capabilities say it lacks
+            throw Errors.unsupported(kind + ": not a capability of this worker");
+        }
         if (command == null) {
             throw new Errors.ProtocolError("unknown command type "
                 + (kind == null ? String.valueOf(type) : "'" + kind + "'"));
