@@ -16,6 +16,7 @@ from typing import Any
 
 from conformance.contract.helpers import Deviation
 from conformance.protocols import parse
+from conformance.tables import check_table
 
 FILE = "known-deviations.toml"
 REQUIRED = ("test", "client", "since", "reason")
@@ -35,17 +36,7 @@ def known(text: str | None = None) -> tuple[Deviation, ...]:
 
 def _entry(entry: Any, n: int) -> Deviation:
     where = f"{FILE}: contract entry #{n}"
-    if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected a table")
-    unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
-    if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r} "
-                         f"(allowed: {', '.join(REQUIRED + OPTIONAL)})")
-    for key in (*REQUIRED, "until", "protocol"):
-        value = entry.get(key)
-        if (key in REQUIRED or value is not None) and (not isinstance(value, str)
-                                                        or not value.strip()):
-            raise ValueError(f"{where}: {key!r} must be a non-empty string")
+    entry = check_table(entry, where, REQUIRED, OPTIONAL, strings=("until", "protocol"))
     if not isinstance(entry.get("exact", False), bool):
         raise ValueError(f"{where}: 'exact' must be true or false")
     protocol = entry.get("protocol")

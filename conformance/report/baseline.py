@@ -31,6 +31,7 @@ from typing import Any
 
 from conformance.errors import UsageError
 from conformance.protocols import ALL
+from conformance.tables import check_table
 from conformance.verdicts import CheckResult, ClientResult, RunResult, Verdict
 
 REQUIRED = ("client", "check", "reason")
@@ -143,16 +144,7 @@ class Baseline:
 
 def _deviation(entry: Any, n: int, source: str) -> Deviation:
     where = f"baseline {source}: deviation #{n}"
-    if not isinstance(entry, dict):
-        raise BaselineError(f"{where}: expected a table with keys client, check, reason")
-    unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
-    if unknown:
-        raise BaselineError(f"{where}: unknown key {unknown[0]!r} "
-                            f"(allowed: {', '.join(REQUIRED + OPTIONAL)})")
-    for key in REQUIRED:
-        value = entry.get(key)
-        if not isinstance(value, str) or not value.strip():
-            raise BaselineError(f"{where}: {key!r} must be a non-empty string")
+    entry = check_table(entry, where, REQUIRED, OPTIONAL, BaselineError)
     anomalies = entry.get("anomalies", [])
     if not isinstance(anomalies, list) or not all(isinstance(a, str) for a in anomalies):
         raise BaselineError(f"{where}: 'anomalies' must be a list of strings")
