@@ -1066,3 +1066,32 @@ class IllegalGenerationIsFatal(NeverRejoins):
             if any(word.lower() in text.lower() for word in self.FATAL):
                 self.removed = True
             raise
+
+
+class OffsetFetchFallsBackToReset(ConfluentAdapter):
+    """Asks for its committed offsets itself, with a short timeout of its own (0.5 s), when
+    partitions are assigned (an application that looks them up before it starts) and, when
+    that OffsetFetch fails or times out (a transient error, a slow coordinator), starts the
+    partitions by the reset policy instead of asking again: the committed records are read
+    again (earliest) or skipped (latest). Met through ``slow_api(OffsetFetch)`` before a
+    rejoin; without a fault it starts at the committed offset like the client (librdkafka
+    itself waits for the answer and retries a transient error)."""
+
+    name = "broken:offset-fetch-falls-back-to-reset"
+
+    def _on_assign(self, consumer, parts) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException
+        from confluent_kafka import TopicPartition as CTopicPartition
+
+        try:
+            answered = consumer.committed(list(parts), timeout=0.5)
+            ok = all(p.error is None for p in answered)
+        except KafkaException:
+            ok = False
+        if parts and not ok:  # taken for "no committed offset": the reset policy decides
+            start = OFFSET_END if self.config.auto_offset_reset == "latest" else OFFSET_BEGINNING
+            at = [CTopicPartition(p.topic, p.partition, start) for p in parts]
+            incremental = (self.config.group_protocol == "consumer"
+                           or "cooperative" in str(self.config.assignment_strategy or ""))
+            (consumer.incremental_assign if incremental else consumer.assign)(at)
+        super()._on_assign(consumer, parts)

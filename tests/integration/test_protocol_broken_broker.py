@@ -45,6 +45,22 @@ def heartbeat_illegal_generation(s: Program) -> None:
     s.settle()
 
 
+def offset_fetch_while_loading(s: Program) -> None:
+    """The member commits what it read; then its next three OffsetFetch requests (the step
+    rejoins to provoke them) are answered COORDINATOR_LOAD_IN_PROGRESS, and records follow. A
+    client asks again and starts at the committed offset (librdkafka retries, ~0.35 s); one
+    that gives up (here: its own lookup with a 0.5 s timeout) starts by the reset policy
+    (earliest) and reads the committed records again. Seven steps: the member must have
+    committed before the fault and must poll after it (a settle, a consume each)."""
+    s.start_member()
+    s.settle()
+    s.produce(count=10, keys=1)
+    s.consume()
+    s.fail_next(member="m1", api="OffsetFetch", error="COORDINATOR_LOAD_IN_PROGRESS", count=3)
+    s.produce(count=5, keys=1)
+    s.consume()
+
+
 #: (adapter, program, the (check, anomaly) pairs of which one must fail). The group offset a
 #: re-sent commit moved back is judged by whichever sees it: a broker report asked for after
 #: the newer commit's acknowledgement (group-offset-regressed), else the drain, which starts
@@ -55,6 +71,9 @@ CASES: list[tuple[str, Callable[[Program], None], tuple[tuple[str, str], ...]]] 
      (("commit-validity", "group-offset-regressed"), ("start-position", "start-before-committed"))),
     ("IllegalGenerationIsFatal", heartbeat_illegal_generation,
      (("member-rejoined", "member-not-rejoined"),)),
+    ("OffsetFetchFallsBackToReset", offset_fetch_while_loading,
+     (("start-position", "start-before-committed"),
+      ("duplicates-bounded", "redelivered-after-commit"))),
 ]
 
 
