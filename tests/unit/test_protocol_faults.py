@@ -472,7 +472,7 @@ def test_the_proxy_keeps_order_and_loses_responses(responder):
     with FaultProxy(responder) as proxy:
         hb = request("Heartbeat", 4, 1, group_id="g", generation_id=1, member_id="m",
                      client_id="g-m1")
-        armed = proxy.protocol_fault("g-m", "OffsetCommit", "error", error="NOT_COORDINATOR")
+        armed = proxy.protocol_fault("g-", "OffsetCommit", "error", error="NOT_COORDINATOR")
         other = proxy.protocol_fault("g-m2", "OffsetCommit", "error", error="NOT_COORDINATOR")
         with socket.create_connection(proxy.address, timeout=TIMEOUT) as sock:
             commit = request("OffsetCommit", 9, 2, body=P.decode_request(
@@ -495,17 +495,17 @@ def test_the_proxy_keeps_order_and_loses_responses(responder):
             assert sock.recv(10) == b""
         assert [t.correlation_id for t in lost.touches] == [4]
         assert {a.fault.api for a in proxy.heal_protocol("g-m1")} == {"Heartbeat"}
-        assert [a.prefix for a in proxy.protocol_faults()] == ["g-m", "g-m2"]
+        assert [a.prefix for a in proxy.protocol_faults()] == ["g-", "g-m2"]
 
 
 def test_a_proxy_set_shares_one_count_and_heals(responder):
     with ProxySet([FaultProxy(responder), FaultProxy(responder)]) as proxies:
-        armed = proxies.protocol_fault("c", "Heartbeat", "error", error="UNKNOWN_MEMBER_ID")
+        armed = proxies.protocol_fault("c-", "Heartbeat", "error", error="UNKNOWN_MEMBER_ID")
         got = []
         for i, proxy in enumerate(proxies):
             with socket.create_connection(proxy.address, timeout=TIMEOUT) as sock:
                 sock.sendall(request("Heartbeat", 4, 10 + i, group_id="g", generation_id=1,
-                                     member_id="m", client_id="c1"))
+                                     member_id="m", client_id="c-1"))
                 got += read_frames(sock, 1)
         assert response_of(got[0], "Heartbeat", 4)[1].error_code == ErrorCode.unknown_member_id
         assert got[1] == answer(11)  # one count for both proxies: the responder answered
