@@ -1095,3 +1095,22 @@ class OffsetFetchFallsBackToReset(ConfluentAdapter):
                            or "cooperative" in str(self.config.assignment_strategy or ""))
             (consumer.incremental_assign if incremental else consumer.assign)(at)
         super()._on_assign(consumer, parts)
+
+
+class ReportsFailedCommitDone(Delegating):
+    """Reports a synchronous commit the broker refused as done (a client that treats any
+    answer, or none, as success): the application believes the records committed, and after a
+    crash the next owner reads them again although "committed". Met through
+    ``fail_next(OffsetCommit, ...)`` and a kill before the next commit."""
+
+    name = "broken:reports-failed-commit-done"
+
+    def commit(self, offsets=None, asynchronous: bool = False, callback=None):
+        wanted = dict(offsets) if offsets else {
+            tp: self.inner.position(tp) for tp in self.inner.assignment()}
+        if asynchronous:
+            return self.inner.commit(offsets, True, callback)
+        try:
+            return self.inner.commit(offsets, False, callback)
+        except ConsumerError:
+            return wanted

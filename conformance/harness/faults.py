@@ -32,6 +32,8 @@ from conformance.protocols import GroupProtocol
 MOVE_ON_TIMEOUT = 30.0
 #: How long a protocol fault waits for the requests it is to touch before it is healed.
 PROTOCOL_WINDOW = 5.0
+#: How long a fault on OffsetCommit waits for the member to report what became of its commit.
+COMMIT_ANSWER = 5.0
 
 
 class Faults:
@@ -155,6 +157,7 @@ class Faults:
                       delay_ms=delay_ms, seconds=seconds)
         armed = proxies.protocol_fault(client, fault.api, kind, error=fault.error, count=count,
                                        delay_ms=delay_ms, listener=heard)
+        mark = len(self.h.history.events)
         try:
             if trigger is not None:
                 trigger()
@@ -162,6 +165,12 @@ class Faults:
                 self.h.wait_for(lambda: member not in self.h.live(), seconds)
             else:
                 armed.wait_touched(count or 1, PROTOCOL_WINDOW)
+            if fault.api == "OffsetCommit" and kind != "delay-response" and armed.touches:
+                # what the member made of its commit is recorded before the next step (a
+                # kill right after the touch would otherwise leave it out of the history)
+                self.h.wait_for(lambda: member not in self.h.live() or any(
+                    e.source == member and e.type == "committed"
+                    for e in self.h.history.events[mark:]), COMMIT_ANSWER)
         finally:
             proxies.heal_protocol(client, fault.api)
             touched = armed.touches

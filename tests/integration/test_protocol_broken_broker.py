@@ -61,6 +61,16 @@ def offset_fetch_while_loading(s: Program) -> None:
     s.consume()
 
 
+def failed_commit_then_kill(s: Program) -> None:
+    """The member's commit of the records the step produces for it is answered
+    REBALANCE_IN_PROGRESS (not applied), then the member is killed before it commits again:
+    a client reports that commit failed, so the drain's re-reading is the bound's; one that
+    reports it done has "committed" records read again."""
+    s.start_member()
+    s.fail_next(member="m1", api="OffsetCommit", error="REBALANCE_IN_PROGRESS", count=1)
+    s.kill_member(member="m1")
+
+
 #: (adapter, program, the (check, anomaly) pairs of which one must fail). The group offset a
 #: re-sent commit moved back is judged by whichever sees it: a broker report asked for after
 #: the newer commit's acknowledgement (group-offset-regressed), else the drain, which starts
@@ -71,6 +81,9 @@ CASES: list[tuple[str, Callable[[Program], None], tuple[tuple[str, str], ...]]] 
      (("commit-validity", "group-offset-regressed"), ("start-position", "start-before-committed"))),
     ("IllegalGenerationIsFatal", heartbeat_illegal_generation,
      (("member-rejoined", "member-not-rejoined"),)),
+    ("ReportsFailedCommitDone", failed_commit_then_kill,
+     (("duplicates-bounded", "redelivered-after-commit"),
+      ("start-position", "start-before-committed"))),
     ("OffsetFetchFallsBackToReset", offset_fetch_while_loading,
      (("start-position", "start-before-committed"),
       ("duplicates-bounded", "redelivered-after-commit"))),
