@@ -304,3 +304,28 @@ def test_soak_seed29_a_commit_unanswered_when_the_report_was_asked_landed_after_
     early.insert(report, replace(outcome, ts=shown.data["asked"] - 0.001))
     late = History(replace(e, index=n) for n, e in enumerate(early))
     assert {r.check: r.verdict for r in run_checks(late)}["start-position"] == Verdict.FAIL
+
+
+def test_seed57_a_broker_report_recorded_before_the_events_it_reflects_is_not_a_gap() -> None:
+    """confluent-kafka, classic, RECORD commits, seed 57 (soak under a CI run's load): the
+    harness recorded a broker report (offset 12 of partition 0) before it had read m1's events
+    written before the answer came (processed 11 at +4.064 s, its commit of 12 requested then,
+    the report at +4.067 s): the history's order is the harness's reading order. A record
+    written as processed before the report's answer counts as processed at the report (a suite
+    bug); one processed only after the answer still fails the check."""
+    name = "confluent-kafka-classic-report-before-events-soak-seed57"
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    report = history.events[64]
+    processed = history.events[66]
+    assert report.type == "group_offsets" and processed.type == "processed"
+    assert [(r.partition, r.offset) for r in processed.records()] == [(0, 11)]
+    assert processed.ts < report.ts and processed.index > report.index
+    assert all(v != Verdict.FAIL for v in verdicts(name).values())
+
+    later = History()  # the same history, with record 11 processed after the report's answer
+    for e in history.events:
+        later.events.append(replace(e, ts=report.ts + 0.5) if e.index == 66 else e)
+    [commits] = [r for r in run_checks(later) if r.check == "commit-validity"]
+    assert commits.verdict == Verdict.FAIL
+    assert [v.details["unprocessed"] for v in commits.violations
+            if v.anomaly == "group-offset-beyond-processed"] == [[11]]
