@@ -147,7 +147,9 @@ def set_committed(h: Harness, member: str, handle: WorkerHandle, offsets: list[l
     """Commit ``offsets`` with a step-mode member whose only job is to set the group's offset
     (not the client under judgement): a commit refused because a rebalance is in progress
     (kafka-python's RebalanceInProgressError right after its first assignment, seen in a soak)
-    is retried once the member polled its way back to its partitions."""
+    is retried once the member polled its way back to its partitions: it polls at least once
+    first (the rebalance completes inside poll(), and the harness may still count the member
+    as the owner; CI under load, kafka-python 3.0.12)."""
     for attempt in range(attempts):
         try:
             handle.request({"type": "commit", "offsets": offsets})
@@ -157,6 +159,7 @@ def set_committed(h: Harness, member: str, handle: WorkerHandle, offsets: list[l
                 raise
             h.record("note", text=f"{member}: commit refused ({str(exc).splitlines()[0]}), "
                                   "polling and retrying")
+            handle.request({"type": "poll", "timeout": 0.5})
             wait_assigned(h, member, partitions, timeout=10.0, handle=handle)
 
 

@@ -189,8 +189,8 @@ def test_generated_run_holds_every_invariant(franz, kafka_broker, tmp_path):
     # the franz-go worker watches its client calls (reports_calls): calls-return is judged
     assert [r.verdict for r in outcome.results if r.check == "calls-return"] == [Verdict.PASS]
     failing = {r.check: [v.message for v in r.violations[:3]] for r in outcome.results
-               if r.verdict != Verdict.PASS}
-    assert failing == {}
+               if r.verdict not in (Verdict.PASS, Verdict.HAZARD)}
+    assert failing == {}  # a hazard is what the policy allows
     assert len(outcome.examples) >= 2
 
 

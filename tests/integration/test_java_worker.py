@@ -227,6 +227,6 @@ def test_generated_run_holds_every_invariant(kafka_broker, tmp_path, java):
     outcome = run_machine(kafka_broker, spec, profile, tmp_path, seed=1234)
     assert outcome.infra_errors == []
     failing = {r.check: (r.verdict, [v.message for v in r.violations[:3]], r.note)
-               for r in outcome.results if r.verdict != Verdict.PASS}
-    assert failing == {}
+               for r in outcome.results if r.verdict not in (Verdict.PASS, Verdict.HAZARD)}
+    assert failing == {}  # a hazard is what the policy allows (a zombie's read within it)
     assert len(outcome.examples) >= 2 and all(ex.steps for ex in outcome.examples)

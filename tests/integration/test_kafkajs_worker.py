@@ -185,8 +185,8 @@ def test_generated_run_holds_every_invariant(kafka_broker, kafkajs, tmp_path):
     # the kafkajs worker watches its client calls (capability reports_calls): judged
     assert [r.verdict for r in outcome.results if r.check == "calls-return"] == [Verdict.PASS]
     failing = {r.check: [v.message for v in r.violations[:3]] or r.note
-               for r in outcome.results if r.verdict != Verdict.PASS}
-    assert failing == {}
+               for r in outcome.results if r.verdict not in (Verdict.PASS, Verdict.HAZARD)}
+    assert failing == {}  # a hazard is what the policy allows
     assert len(outcome.examples) >= 2
 
 

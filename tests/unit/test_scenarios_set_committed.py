@@ -43,7 +43,9 @@ class Harness:
 def test_a_refused_commit_is_retried_after_the_member_polled() -> None:
     h, handle = Harness(), Handle(refusals=2)
     set_committed(h, "setter", handle, [["t", 0, 3]])
-    assert handle.sent == ["commit", "commit", "commit"]
+    # it polls before each retry although the harness still counts it as the owner: the
+    # rebalance that refused the commit completes inside poll() (CI, kafka-python 3.0.12)
+    assert handle.sent == ["commit", "poll", "commit", "poll", "commit"]
     assert len(h.notes) == 2 and "RebalanceInProgressError" in h.notes[0]
 
 
