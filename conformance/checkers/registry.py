@@ -46,7 +46,8 @@ def registers(check: str, *, section: str, rank: int, line: str,
     """Decorate a checker function: it judges ``check`` (see :class:`Registered`)."""
     def register(fn: Checker) -> Checker:
         known = _REGISTERED.get(check)
-        if known is not None and known.fn.__qualname__ != fn.__qualname__:
+        if known is not None and (known.fn.__module__, known.fn.__qualname__) != (
+                fn.__module__, fn.__qualname__):  # the same function again: a reload
             raise ValueError(f"check {check!r} registered twice ({known.fn.__module__} and "
                              f"{fn.__module__})")
         _REGISTERED[check] = Registered(check, section, fn, rank, line, needs,
