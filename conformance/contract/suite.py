@@ -263,16 +263,21 @@ def test_reset_policy_without_committed_offsets(make, combo, kafka_broker, kafka
             make(f"{group}-n", auto_offset_reset="none")
         return
     none = make(f"{group}-n", auto_offset_reset="none")
-    none.subscribe([topic], Recorder())
+    none_rec = Recorder()
+    none.subscribe([topic], none_rec)
     raised: list[NoOffsetForPartition] = []
 
-    def step() -> None:
+    def step() -> None:  # half-second polls, as in _join: short ones stall kafka-python 3.x
         try:
-            assert none.poll(0.1) == [], "records returned without a committed offset"
+            assert none.poll(0.5) == [], "records returned without a committed offset"
         except NoOffsetForPartition as exc:
             raised.append(exc)
 
-    wait_for(lambda: raised, TIMEOUT, "NoOffsetForPartition from poll()", step)
+    try:
+        wait_for(lambda: raised, TIMEOUT, "NoOffsetForPartition from poll()", step)
+    except AssertionError:
+        _xfail_on_the_known_stall(none, none_rec, {tp})
+        raise
     assert tp in none.assignment()
     with pytest.raises(NoOffsetForPartition):
         none.position(tp)
