@@ -22,6 +22,7 @@ class ExternalKafka(Broker):
         self._bootstrap = bootstrap_servers
         self.connect_timeout = connect_timeout
         self._version = "unknown"
+        self._reached = False  # stop() touches the cluster only if start() reached it
 
     @property
     def bootstrap_servers(self) -> str:
@@ -41,11 +42,13 @@ class ExternalKafka(Broker):
             ) from None
         if not ids:
             raise BrokerError(f"broker unreachable at {self._bootstrap}: no brokers in metadata")
+        self._reached = True
         return self
 
     def stop(self) -> None:
         """Delete the topics and groups of this run (and only those)."""
-        if self._admin is None:
+        if self._admin is None or not self._reached:  # never reached: nothing of ours is there
+            self._admin = None
             return
         admin = self._admin
         try:
