@@ -1,9 +1,11 @@
 """Options and tiers of the project's own test suite.
 
 Two tiers (README, "Tests"): the quick tier is ``pytest -m "not full"``, the full tier adds the
-tests marked ``full`` (``pytest``, what ``.ci/run`` runs): the release matrix (the contract tests
-against ``contract_clients``, marked here), the other languages' workers, the 3-node cluster,
-the long machine runs and the browser test (marked in their modules).
+tests marked ``full`` (``pytest``, what ``.ci/run`` runs): the release matrix and the consume-path
+variants (the contract tests against ``contract_clients`` and against ``NAME:variant``
+adapters, marked here), the other languages' workers, the 3-node cluster, the long machine
+runs, the broken adapters caught only by a drawn dimension, the interrupt and plugin runs of
+broken adapters, and the browser test (marked in their modules).
 
 ``--contract-client SPEC`` (repeatable; ini setting ``contract_clients``, a list): client specs
 (``NAME==VERSION``, ``NAME@/path/to/python``) the adapter contract tests run against besides
@@ -27,20 +29,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "against, each in its own environment", type="linelist", default=[])
 
 
-def _remote_target(item: pytest.Item) -> bool:
+def _full_tier_target(item: pytest.Item) -> bool:
     """A contract test against a ``contract_clients`` spec (a release in its own environment
-    or a native worker), not a client installed beside the suite."""
+    or a native worker), or against a consume-path variant of an installed client
+    (``confluent-kafka:stored``, ``kafka-python:records``): the quick tier runs the contract on
+    each installed client's default adapter, the full tier on the rest."""
     params = getattr(getattr(item, "callspec", None), "params", {})
+    targets = [params.get("remote")]
     for name in ("combo", "unsupported"):
         value = params.get(name)
-        if isinstance(value, tuple) and value and getattr(value[0], "remote", False):
-            return True
-    return bool(getattr(params.get("remote"), "remote", False))
+        if isinstance(value, tuple) and value:
+            targets.append(value[0])
+    return any(getattr(t, "remote", False) or ":" in getattr(t, "label", "") for t in targets)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if _remote_target(item):
+        if _full_tier_target(item):
             item.add_marker(pytest.mark.full)
 
 

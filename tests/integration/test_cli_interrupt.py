@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.full]  # long CLI runs: the full tier
 
 BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
 #: a fixed scenario's verdict line: "  confluent-kafka [classic] S1-topic-recreated: pass (9 s)"

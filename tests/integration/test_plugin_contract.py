@@ -86,6 +86,7 @@ def test_good_adapters_pass_the_contract_in_the_users_session(user_suite: Path) 
 
 
 @pytest.mark.broker
+@pytest.mark.full
 def test_broken_adapters_fail_the_contract_test_and_the_checks(user_suite: Path) -> None:
     """Each broken adapter fails the contract test it breaks; with --kafka-conformance-checks
     (smoke profile, one adapter) the checks test fails with the violations."""

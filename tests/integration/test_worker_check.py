@@ -78,6 +78,7 @@ def test_unknown_check_and_missing_command_are_usage_errors(kafka_broker, tmp_pa
     assert proc.returncode == 2 and "not found" in proc.stderr
 
 
+@pytest.mark.full  # another language's worker: the full tier
 def test_the_java_worker_passes_every_check(kafka_broker, tmp_path):
     """The Java reference worker (built into the cache if needed: a few seconds with Maven's
     repository warm; the file lock makes a concurrent build in test_java_worker wait)."""
