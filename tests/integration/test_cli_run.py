@@ -27,8 +27,8 @@ def only_run(out: Path) -> Path:
 
 
 def test_passing_run_writes_reports_and_exits_0(kafka_broker, tmp_path):
-    # confluent-kafka: kafka-python 3.x's known rejoin stall fails S2 at random (the baseline's
-    # S2-reset-matrix entry), and this test is about a passing run's reports
+    # confluent-kafka, not kafka-python: kafka-python 3.x's known rejoin stall fails S2 at
+    # random (the baseline's S2-reset-matrix entry); this test is about a passing run's reports
     proc = cli("run", "--client", "confluent-kafka", "--protocol", "classic", "--only", "S1",
                "--only", "S2", "--bootstrap-servers", kafka_broker.bootstrap_servers,
                "--out", str(tmp_path))
@@ -94,30 +94,32 @@ def test_client_that_cannot_start_is_unknown_and_the_others_still_run(kafka_brok
     in one line, the other client's column still runs, exit 3, no traceback."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
                    check=True, timeout=120)
-    bare = f"kafka-python@{tmp_path / 'bare' / 'bin' / 'python'}"
-    proc = cli("run", "--client", bare, "--client", "kafka-python", "--protocol", "classic",
+    bare = f"confluent-kafka@{tmp_path / 'bare' / 'bin' / 'python'}"
+    proc = cli("run", "--client", bare, "--client", "confluent-kafka", "--protocol", "classic",
                "--only", "S1", "--bootstrap-servers", kafka_broker.bootstrap_servers,
                "--out", str(tmp_path / "out"))
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     results = json.loads((only_run(tmp_path / "out") / "results.json").read_text())
     columns = {c["spec"]: c for c in results["clients"]}
-    assert set(columns) == {bare, "kafka-python"}
+    assert set(columns) == {bare, "confluent-kafka"}
     broken = columns[bare]["checks"]
     assert broken and all(c["verdict"] == "unknown" for c in broken)
     assert all("cannot import adapter module" in c["note"] for c in broken)
-    assert all(c["verdict"] == "pass" for c in columns["kafka-python"]["checks"])
+    assert all(c["verdict"] == "pass" for c in columns["confluent-kafka"]["checks"])
 
 
 def test_two_releases_of_one_client_are_two_columns(kafka_broker, tmp_path):
-    proc = cli("run", "--client", "kafka-python==3.0.11", "--client", "kafka-python",
+    # confluent-kafka, not kafka-python: kafka-python 3.x's known rejoin stall would fail
+    # a run that must pass at random
+    proc = cli("run", "--client", "confluent-kafka==2.15.1", "--client", "confluent-kafka",
                "--protocol", "classic", "--only", "S1-resume-after-empty-group",
                "--bootstrap-servers", kafka_broker.bootstrap_servers, "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((only_run(tmp_path) / "results.json").read_text())
     versions = {c["spec"]: c["client_version"] for c in results["clients"]}
-    assert versions["kafka-python==3.0.11"] == "3.0.11"
-    assert versions["kafka-python"] != "3.0.11"
+    assert versions["confluent-kafka==2.15.1"] == "2.15.1"
+    assert versions["confluent-kafka"] != "2.15.1"
 
 
 def verdict_matrix(out: Path) -> dict[tuple[str, str, str], str]:
