@@ -19,6 +19,7 @@ from conformance.checkers.outages import isolations
 from conformance.history import History
 from conformance.report.baseline import Baseline
 from conformance.scenarios.commits import judge_removal
+from conformance.scenarios.offsets import reset_violation
 from conformance.verdicts import CheckResult, ClientResult, Verdict, Violation
 
 HERE = Path(__file__).parent / "triage"
@@ -185,6 +186,27 @@ def test_soak_seed8_kafka_pythons_rejoin_stall_in_the_reset_matrix_is_finding_2(
     cell = CheckResult("S2-reset-matrix", "S2", Verdict.FAIL, violations=[never])
     assert covered(cell, "kafka-python", "3.0.12", "classic")
     assert not covered(cell, "confluent-kafka", "2.16.2", "classic")
+
+
+def test_soak_seed60_the_reset_matrixs_setter_stalled_as_finding_2() -> None:
+    """kafka-python 3.0.12, S2-reset-matrix, soak seed 60 at 4831edb (beside a test run): in
+    earliest/committed the setter (the member that commits offset 3 before m1 starts) was never
+    assigned in 30 s (no assigned event: finding 2, the rejoin stall), then its commits were
+    refused with RebalanceInProgressError five times and the cell ended unknown as an
+    infrastructure error. The setter is the client's own member: its stall is the cell's
+    outcome, "never assigned", which the baseline names for kafka-python 3.0.x (a suite bug:
+    the setter's wait was not checked)."""
+    history = History.from_jsonl(HERE / "kafka-python-S2-setter-never-assigned-soak-seed60.jsonl")
+    assert not history.of_type("assigned")
+    cut = next(e.index for e in history.events if e.type == "commit_requested")
+    until = History([*history.events[:cut],
+                     replace(history.events[cut], type="note",
+                             data={"text": "setter was never assigned the partition"})])
+    never = reset_violation(until, "earliest/committed", "never assigned", "assigned")
+    assert never is not None and never.anomaly == "never-assigned"
+    assert never.details["member"] == "setter" and cut in never.evidence
+    cell = CheckResult("S2-reset-matrix", "S2", Verdict.FAIL, violations=[never])
+    assert covered(cell, "kafka-python", "3.0.12", "classic")
 
 
 def test_async_record_commits_cut_short_by_a_kill_are_not_over_the_bound() -> None:
