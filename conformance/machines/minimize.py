@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,78 @@ def evidence_core(steps: Steps, history: History, evidence: Iterable[int],
     if len(keep) >= len(steps):
         return None
     return [step for k, step in enumerate(steps) if k in keep]
+
+
+#: steps that end or stop a member: not carried over to the first member alone
+_LIFECYCLE = frozenset({"start_member", "kill_member", "freeze_member"})
+
+
+def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:
+    """The failure replayed by the first member alone, after a settle. The steps kept: those
+    during which the evidence was recorded, when it names one later member (or, when it names
+    none, e.g. records lost, every call aimed at the later member most steps aim at), aimed at
+    the first member instead; the last plain write before them that reached the partitions
+    they aim at, the writes (and, for calls, the consumes) between them, the writes of the
+    records the evidence cites, and the partitions added before those. A later member often
+    meets the failing call only because the example started it first (the canonical example
+    starts members early and exposes a broken call later): this candidate is often a handful
+    of steps at once. None when the evidence names more than one member or the first, no
+    later member is aimed at, or the history's steps are not ``steps``."""
+    marks = [e.index for e in history.of_type("step")]
+    if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
+        return None
+    starts = [e.data.get("member") for e in history.of_type("member_started")]
+    if not starts or not steps or steps[0][0] != "start_member":
+        return None
+
+    def step_of(index: int) -> int:
+        return max(bisect.bisect_right(marks, index) - 1, 0)
+
+    evidence = sorted(i for i in set(evidence) if 0 <= i < len(history.events))
+    at = {step_of(i) for i in evidence}
+    members = {history.events[i].data.get("member") or history.events[i].source
+               for i in evidence} | {steps[k][1].get("member") for k in at}
+    members = {m for m in members if m in starts}
+    first = starts[0]
+    if len(members) > 1 or members == {first}:
+        return None
+    if members:
+        [member] = members
+        calls = at
+    else:  # nothing names a member (e.g. lost records): the later member most steps aim at
+        aimed_at = Counter(a.get("member") for name, a in steps
+                           if a.get("member") in starts[1:] and name not in _LIFECYCLE)
+        if not aimed_at:
+            return None
+        member = aimed_at.most_common(1)[0][0]
+        calls = {k for k, (name, a) in enumerate(steps)
+                 if a.get("member") == member and name not in _LIFECYCLE}
+    if any(steps[k][0] in _LIFECYCLE for k in calls):
+        return None
+    cited = {(r.topic, r.partition, r.offset) for i in evidence
+             for r in history.events[i].records()}
+    keep = set(calls) | (at if members else set())
+    first_call, last_call = min(calls), max(calls)
+    aimed = {a["partition"] for k in calls for _n, a in [steps[k]] if "partition" in a}
+    # the last write before the first call that reached the partition(s) the calls aim at
+    wrote = {step_of(e.index) for e in history.of_type("produced")
+             if not aimed or any(int(r[1]) in aimed for r in e.data.get("records", []))}
+    earlier = [k for k in range(1, first_call) if k in wrote and steps[k][0] == "produce"]
+    keep |= set(earlier[-1:])
+    between = range(first_call, max(keep) + (1 if members else 2))
+    keep |= {k for k in between if k < len(steps) and (
+        steps[k][0].startswith("produce") or (not members and steps[k][0] == "consume"))}
+    keep |= {step_of(e.index) for e in history.of_type("produced")
+             if any((r[0], int(r[1]), int(r[2])) in cited for r in e.data.get("records", []))}
+    writes = [k for k in keep if steps[k][0].startswith("produce")]
+    keep |= {k for k in range(max(writes, default=0)) if steps[k][0] == "add_partitions"}
+    keep.discard(0)
+    if any(steps[k][1].get("member") not in (None, member) or steps[k][0] in _LIFECYCLE
+           for k in keep) or last_call < 0:
+        return None
+    renamed = [(name, {**args, "member": first} if args.get("member") == member else args)
+               for k, (name, args) in enumerate(steps) if k in keep]
+    return [steps[0], ("settle", {}), *renamed]
 
 
 def evidence_prefix(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:

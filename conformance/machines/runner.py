@@ -24,7 +24,13 @@ from conformance.machines.group import (
     machine_for,
 )
 from conformance.machines.hypothesis_shim import run_machine_with_min_steps, shrink_budget
-from conformance.machines.minimize import Steps, evidence_core, evidence_prefix, minimize
+from conformance.machines.minimize import (
+    Steps,
+    evidence_core,
+    evidence_prefix,
+    minimize,
+    single_member_core,
+)
 from conformance.machines.scenario import ScenarioSpec, program, save_replay
 from conformance.verdicts import CheckResult, Verdict, combine
 
@@ -180,14 +186,20 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
 
 def _cores(example: Example, check: str) -> list[Steps | None]:
     """The first candidates of a reduction of ``example``'s failure of ``check``: the steps
-    that hold its evidence with the settle that preceded them, the same without it, then the
-    steps up to the last of them (none without a history)."""
+    that hold its evidence aimed at the first member alone (then those of every failing
+    check's evidence, which may name the broken call), the same steps with the members
+    they name and the settle that preceded them, the same without it, then the steps up to
+    the last of them (none without a history)."""
     if example.history_file is None or not example.history_file.exists():
         return []
     history = History.from_jsonl(example.history_file)
     evidence = [i for r in example.results if r.check == check for v in r.violations
                 for i in v.evidence]
-    return [evidence_core(example.steps, history, evidence, settled=True),
+    every = [i for r in example.results if r.verdict == Verdict.FAIL for v in r.violations
+             for i in v.evidence]  # a broken call may show in another check's evidence
+    return [single_member_core(example.steps, history, evidence),
+            single_member_core(example.steps, history, every),
+            evidence_core(example.steps, history, evidence, settled=True),
             evidence_core(example.steps, history, evidence),
             evidence_prefix(example.steps, history, evidence)]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conformance.history import Event, History
-from conformance.machines.minimize import evidence_core, evidence_prefix
+from conformance.machines.minimize import evidence_core, evidence_prefix, single_member_core
 
 
 def story(steps, events_in_step):
@@ -121,3 +121,40 @@ def test_a_member_that_recorded_evidence_keeps_its_start():
     h = story(steps, events)
     core = evidence_core(steps, h, [index_of(h, "produced"), index_of(h, "assigned")])
     assert core == [steps[0], steps[1], steps[3], steps[4], steps[5], steps[6]]
+
+
+#: a canonical-like example: m2 (started second) is the member whose pause is broken
+CANON = [("start_member", {}), ("produce", {"count": 20}), ("consume", {}),
+         ("start_member", {}), ("settle", {}), ("produce", {"count": 6}),
+         ("kill_member", {"member": "m1"}), ("settle", {}), ("produce", {"count": 3}),
+         ("pause_twice", {"member": "m2", "partition": 0}), ("produce", {"count": 12}),
+         ("consume", {}), ("freeze_member", {"member": "m2"})]
+CANON_EVENTS = {0: [("member_started", "harness", {"member": "m1"})],
+                1: [("produced", "harness", {"records": [["t", 0, 0, "k", "v"],
+                                                          ["t", 1, 0, "k", "v"]]})],
+                3: [("member_started", "harness", {"member": "m2"})],
+                5: [("produced", "harness", {"records": [["t", 0, 1, "k", "v"]]})],
+                8: [("produced", "harness", {"records": [["t", 1, 1, "k", "v"]]})],
+                9: [("paused", "m2", {"partitions": [["t", 0]]})],
+                10: [("produced", "harness", {"records": [["t", 0, 2, "k", "v"]]})],
+                11: [("polled", "m2", {"records": [["t", 0, 2, "k", "v"]]})]}
+
+
+def test_a_later_members_failure_is_tried_on_the_first_member_alone():
+    h = story(CANON, CANON_EVENTS)
+    evidence = [index_of(h, "paused"), index_of(h, "polled")]
+    core = single_member_core(CANON, h, evidence)
+    # the first member, a settle, the last write that reached partition 0 before the pause
+    # (not the one to partition 1 only), the pause aimed at m1, the write it cites, the polls
+    assert core == [CANON[0], ("settle", {}), CANON[5],
+                    ("pause_twice", {"member": "m1", "partition": 0}), CANON[10], CANON[11]]
+    assert CANON[9] == ("pause_twice", {"member": "m2", "partition": 0})  # not changed
+
+
+def test_no_single_member_core_for_the_first_member_two_members_or_other_steps():
+    h = story(CANON, CANON_EVENTS)
+    killed = [e.index for e in h.events if e.type == "step"][6]  # kill m1: the first member
+    assert single_member_core(CANON, h, [killed]) is None
+    both = [killed, index_of(h, "paused")]  # m1 and m2
+    assert single_member_core(CANON, h, both) is None
+    assert single_member_core(CANON[:-1], h, [index_of(h, "paused")]) is None
