@@ -257,7 +257,7 @@ def test_the_printed_program_replays_against_a_broker(kafka_broker, tmp_path, ad
 
 #: broken adapters a call of the canonical example exposes (a seek that is ignored among
 #: them) whose failure the first member alone reproduces (machines/minimize.py,
-#: single_member_core). Not yet within the ci profile's budget (seen at 5bd8f4c, quiet
+#: single_member_core). Not yet within the ci profile's budget (seen 2026-12-07, a quiet
 #: machine): DoublePauseSkipsOne (1-minimal at 5 steps, 22 replays), ResubscribeSkipsOne
 #: (5 steps, partly), ResumeRewinds, SeekToEndRewindsOne and CloseRecommitsStale (partly, 20
 #: or more steps: their evidence names several members or another call)
