@@ -186,7 +186,7 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
     cited = {(r.topic, r.partition, r.offset) for i in evidence
              for r in history.events[i].records()}
     keep = set(calls) | (at if members else set())
-    first_call, last_call = min(calls), max(calls)
+    first_call = min(calls)
     aimed = {a["partition"] for k in calls for _n, a in [steps[k]] if "partition" in a}
     # the last write before the first call that reached the partition(s) the calls aim at
     wrote = {step_of(e.index) for e in history.of_type("produced")
@@ -202,7 +202,7 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
     keep |= {k for k in range(max(writes, default=0)) if steps[k][0] == "add_partitions"}
     keep.discard(0)
     if any(steps[k][1].get("member") not in (None, member) or steps[k][0] in _LIFECYCLE
-           for k in keep) or last_call < 0:
+           for k in keep):
         return None
     renamed = [(name, {**args, "member": first} if args.get("member") == member else args)
                for k, (name, args) in enumerate(steps) if k in keep]
