@@ -137,7 +137,7 @@ def evidence_core(steps: Steps, history: History, evidence: Iterable[int],
     return [step for k, step in enumerate(steps) if k in keep]
 
 
-#: steps that end or stop a member: not carried over to the first member alone
+#: steps that start, end or stop a member: not carried over to the first member alone
 _LIFECYCLE = frozenset({"start_member", "kill_member", "freeze_member"})
 
 

@@ -197,11 +197,13 @@ def _cores(example: Example, check: str) -> list[Steps | None]:
                 for i in v.evidence]
     every = [i for r in example.results if r.verdict == Verdict.FAIL for v in r.violations
              for i in v.evidence]  # a broken call may show in another check's evidence
-    return [single_member_core(example.steps, history, evidence),
-            single_member_core(example.steps, history, every),
-            evidence_core(example.steps, history, evidence, settled=True),
-            evidence_core(example.steps, history, evidence),
-            evidence_prefix(example.steps, history, evidence)]
+    cores = [single_member_core(example.steps, history, evidence),
+             single_member_core(example.steps, history, every),
+             evidence_core(example.steps, history, evidence, settled=True),
+             evidence_core(example.steps, history, evidence),
+             evidence_prefix(example.steps, history, evidence)]
+    # a candidate met again is not replayed again (one failing check: both first are equal)
+    return [c for k, c in enumerate(cores) if c is None or c not in cores[:k]]
 
 
 def run_canonical(machine: type[GroupMachine]) -> None:
