@@ -233,6 +233,14 @@ class Scenario:
                 for e in reversed(self.h.history.events))
         return read_all
 
+    def catch_up(self, member: str, wait: float = 5.0) -> bool:
+        """Wait until the member has polled the last visible record of every partition it
+        owns and has not paused, for at most ``wait`` s (False: it did not)."""
+        owned = [p for t, p in self.h.owned(member) if t == self.h.topic
+                 and (member, p) not in self.paused]
+        checks = [self._read_all(member, p) for p in owned]
+        return self.h.wait_for(lambda: all(c() for c in checks), wait)
+
     def seek_to_end(self, member: str, partition: int, wait: float = 10.0) -> None:
         """Once the member's position is past every record written to the partition (aborted
         ones too), seek it to the end with the client's own call; ``seeked`` carries the end

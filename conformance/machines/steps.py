@@ -64,6 +64,10 @@ class Stage(Protocol):
         """Seek ``member`` back ``back`` records on ``partition`` and watch it re-read."""
         ...
 
+    def catch_up(self, member: str, wait: float = ...) -> bool:
+        """Wait until ``member`` has polled what its unpaused partitions hold."""
+        ...
+
     def seek_to_end(self, member: str, partition: int, wait: float = ...) -> None:
         """The client's own seek to the end, once the member has caught up."""
         ...
@@ -336,6 +340,10 @@ def commit_again(sc: Stage, member: str, explicit: bool = True,
 @step("{member} polls once with a {timeout} s timeout",
       draws=({"i": MEMBER, "timeout": st.sampled_from([0.0, 0.001])},))
 def poll_now(sc: Stage, member: str, timeout: float) -> None:
+    """Once the member has polled what was written (so that whatever it holds is what it
+    handed over already, not a race with the fetch), one poll that does not wait: nothing
+    new may come, and nothing it delivered before."""
+    sc.catch_up(member)
     sc.owned_request(member, {"type": "poll", "timeout": timeout})
 
 
