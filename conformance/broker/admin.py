@@ -219,6 +219,35 @@ class Admin:
         finally:
             reader.close()
 
+    def wait_group_coordinators(self, partitions: int, timeout: float = _TIMEOUT) -> None:
+        """Return once every partition of ``__consumer_offsets`` (``partitions`` of them) has a
+        coordinator that answers an offset fetch: a new cluster creates the topic at the first
+        coordinator lookup and answers NOT_COORDINATOR while its partitions load, which some
+        clients never recover from (librdkafka#5586: an assign()ed consumer's committed-offset
+        fetch is not retried). A group per partition, found by Kafka's own placement."""
+        deadline = time.monotonic() + timeout
+        for partition in range(partitions):
+            group = coordinator_group(partition, partitions)
+            reader = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
+                               "enable.auto.commit": False, "logger": LIBRDKAFKA_LOG,
+                               "log.connection.close": False, **self.client_config})
+            try:
+                while True:
+                    try:
+                        res = reader.committed([TopicPartition(group, 0)], timeout=5)
+                        err = next((tp.error for tp in res if tp.error is not None), None)
+                    except KafkaException as exc:
+                        err = exc.args[0]
+                    if err is None:
+                        break
+                    if time.monotonic() > deadline:
+                        raise BrokerError(f"the group coordinator of __consumer_offsets "
+                                          f"partition {partition} did not answer within "
+                                          f"{timeout:.0f} s: {err.str()}")
+                    time.sleep(0.1)
+            finally:
+                reader.close()
+
     def delete_group(self, group: str) -> None:
         self.check_owned(group, "delete group")
         client = self._new_client()
@@ -284,3 +313,24 @@ class Admin:
                 raise BrokerError(f"describe group {group}: no answer within "
                                   f"{timeout + 5:.0f} s") from None
             time.sleep(0.1)
+
+
+def java_string_hash(text: str) -> int:
+    """Java's ``String.hashCode()`` (signed 32 bits) of ``text``."""
+    h = 0
+    units = text.encode("utf-16-be")
+    for i in range(0, len(units), 2):
+        h = (31 * h + int.from_bytes(units[i:i + 2], "big")) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def coordinator_partition(group: str, partitions: int) -> int:
+    """The ``__consumer_offsets`` partition of ``group`` (Kafka: ``Utils.abs(hashCode) % n``)."""
+    h = java_string_hash(group)
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
+def coordinator_group(partition: int, partitions: int) -> str:
+    """A group name whose coordinator is ``partition`` of ``__consumer_offsets``."""
+    return next(g for g in (f"kc-coordinator-{i}" for i in range(10_000))
+                if coordinator_partition(g, partitions) == partition)

@@ -402,7 +402,7 @@ class EmbeddedKafka(Broker):
         while True:
             try:
                 if len(self.admin.broker_ids(timeout=5)) == self._nodes:
-                    return
+                    break
             except BrokerError:
                 pass
             if time.monotonic() > deadline:
@@ -412,3 +412,7 @@ class EmbeddedKafka(Broker):
                     f"{tail(self.node_list[0].log_file)}"
                 )
             time.sleep(0.2)
+        # the group coordinators too: a cluster is ready when a group can use it
+        settings = {**broker_settings(self._nodes), **self.overrides}
+        self.admin.wait_group_coordinators(int(settings["offsets.topic.num.partitions"]),
+                                           timeout=max(5.0, deadline - time.monotonic()))
