@@ -184,7 +184,7 @@ class Scenario:
         ``seek_checked``) and back to where it was: the step leaves nothing moving."""
         topic = self.h.topic
         if (member, partition) not in self.paused:
-            self.h.wait_for(self._read_all(member, partition), wait)
+            self._caught_up(member, partition, wait)
         pos = self.owned_request(member, {"type": "position", "topic": topic,
                                           "partition": partition})
         if pos is None:
@@ -201,9 +201,12 @@ class Scenario:
 
         back_at = int(pos["offset"]) - 1
 
-        def read(offset: int) -> bool:
+        def read(offset: int, beyond: bool = False) -> bool:
+            """The member read ``offset`` since the seek (``beyond``: or a later one, which
+            ends a wait at once when a client skipped or ignored it)."""
             return any(e.source == member and e.type in ("polled", "processed")
-                       and any(r.partition == partition and r.offset == offset
+                       and any(r.partition == partition and (
+                           r.offset >= offset if beyond else r.offset == offset)
                                for r in e.records())
                        for e in self.h.history.events[seek_event + 1:])
 
@@ -211,10 +214,11 @@ class Scenario:
             return (topic, partition) not in self.h.own.of(member)
 
         started = time.monotonic()
-        self.h.wait_for(lambda: read(target) or moved(), wait)
+        self.h.wait_for(lambda: read(target, beyond=True) or moved(), wait)
         honored = self.h.wait_for(lambda: read(target), 0)
         if honored and back_at > target:
-            self.h.wait_for(lambda: read(back_at) or moved(), wait)
+            self._read_up_to(member, partition, lambda: read(back_at, beyond=True) or moved(),
+                             back_at, wait)
         owned = self.h.owns(member, partition)
         self.h.record("seek_checked", member=member, topic=topic, partition=partition,
                       offset=target, honored=honored, owned=owned and member in self.h.live(),
@@ -233,13 +237,40 @@ class Scenario:
                 for e in reversed(self.h.history.events))
         return read_all
 
+    def _caught_up(self, member: str, partition: int, wait: float) -> bool:
+        """Wait until the member has polled the last visible record of the partition, or its
+        position is past it; False when neither within ``wait``."""
+        visible = self.h.history.last_written(self.h.topic, aborted=False).get(partition, -1)
+        return self._read_up_to(member, partition, self._read_all(member, partition),
+                                visible, wait)
+
+    def _read_up_to(self, member: str, partition: int, read: Callable[[], bool], past: int,
+                    wait: float) -> bool:
+        """Wait until ``read()`` (under the history lock) holds or the member's position on
+        the partition is past offset ``past``, asked every half second: a client that
+        dropped that record has still moved on, and nothing is gained by waiting ``wait`` s
+        for it. False when neither within ``wait`` (or the partition moved away)."""
+        deadline = time.monotonic() + wait
+        while True:
+            if self.h.wait_for(read, max(0.0, min(0.5, deadline - time.monotonic()))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            pos = self.owned_request(member, {"type": "position", "topic": self.h.topic,
+                                              "partition": partition})
+            if pos is None:
+                return False
+            if int(pos["offset"]) > past:
+                return True
+
     def catch_up(self, member: str, wait: float = 5.0) -> bool:
-        """Wait until the member has polled the last visible record of every partition it
-        owns and has not paused, for at most ``wait`` s (False: it did not)."""
-        owned = [p for t, p in self.h.owned(member) if t == self.h.topic
-                 and (member, p) not in self.paused]
-        checks = [self._read_all(member, p) for p in owned]
-        return self.h.wait_for(lambda: all(c() for c in checks), wait)
+        """Wait until the member has caught up (:meth:`_caught_up`) on every partition it
+        owns and has not paused, for at most ``wait`` s in all (False: it did not)."""
+        owned = sorted(p for t, p in self.h.owned(member) if t == self.h.topic
+                       and (member, p) not in self.paused)
+        deadline = time.monotonic() + wait
+        return all([self._caught_up(member, p, max(0.0, deadline - time.monotonic()))
+                    for p in owned])
 
     def seek_to_end(self, member: str, partition: int, wait: float = 10.0) -> None:
         """Once the member's position is past every record written to the partition (aborted
@@ -249,7 +280,7 @@ class Scenario:
         topic = self.h.topic
         last = self.h.history.last_written(topic).get(partition, -1)
         if (member, partition) not in self.paused:
-            self.h.wait_for(self._read_all(member, partition), wait)
+            self._caught_up(member, partition, wait)
         reply = self.owned_request(member, {"type": "position", "topic": topic,
                                             "partition": partition})
         if reply is None or int(reply["offset"]) <= last:
