@@ -1,8 +1,11 @@
-"""`kafka-conformance bisect` end to end on a documented finding whose fix is known: finding 12
-of docs/findings.md (librdkafka issue 4686, fixed in 2.4.0): resume() of a partition that was
-never paused re-reads it. One saved program replayed on each release of confluent-kafka the
-search picks between 2.0.2 and 2.5.0, each in its own cached environment, on the session
-broker: the boundary must be 2.3.0 (fails) -> 2.4.0 (passes)."""
+"""`kafka-conformance bisect` end to end on two documented findings whose fix is known, each a
+saved program replayed on each release the search picks, each release in its own cached
+environment, on the session broker:
+
+- finding 12 of docs/findings.md (librdkafka issue 4686, fixed in 2.4.0): resume() of a
+  partition that was never paused re-reads it; the boundary must be 2.3.0 -> 2.4.0;
+- finding 11 (kafka-python hands transaction markers over as records; 2.0.6's fetcher skips
+  control batches): the boundary must be 2.0.5 -> 2.0.6, out of 50 releases up to 3.0.12."""
 
 from __future__ import annotations
 
@@ -76,3 +79,40 @@ def test_bisect_finds_the_release_that_fixed_the_resume_re_read(kafka_broker, tm
                ["clients"][0]["checks"] if c["check"] == "order"]
     assert "nonmonotonic" in {v["anomaly"] for v in order["violations"]}
     print(f"bisect of confluent-kafka 2.0.2..2.5.0: {lines[0]} in {seconds:.0f} s")
+
+
+#: finding 11's program: one member, one committed transaction and plain records on two
+#: partitions; a release that hands the commit markers over fails ``isolation``
+#: (``control-record-delivered``)
+MARKERS = {**PROGRAM, "steps": [
+    ["start_member", {}], ["settle", {}],
+    ["produce_transaction", {"count": 6, "keys": 2, "commit": True}],
+    ["produce", {"count": 4, "keys": 2}], ["consume", {}]]}
+MARKERS["spec"] = {**PROGRAM["spec"], "client": "kafka-python==2.0.2", "adapter": "kafka-python"}
+
+
+@pytest.mark.timeout(1800)
+def test_bisect_finds_the_release_that_stopped_handing_over_transaction_markers(kafka_broker,
+                                                                                 tmp_path):
+    program = tmp_path / "replay.json"
+    program.write_text(json.dumps(MARKERS))
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "bisect", "--client", "kafka-python",
+         "--good", "2.0.2", "--bad", "3.0.12", "--check", "isolation", "--replay", str(program),
+         "--bootstrap-servers", kafka_broker.bootstrap_servers, "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=1700)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[0] == "isolation fails on 2.0.5, passes from 2.0.6", \
+        proc.stdout
+    [folder] = list((tmp_path / "out").glob("bisect-*"))
+    data = json.loads((folder / "bisect.json").read_text())
+    assert data["status"] == "found" and data["mode"] == "replay"
+    assert data["releases"][:5] == ["2.0.2", "2.0.3", "2.0.4", "2.0.5", "2.0.6"]
+    assert data["releases"][-1] == "3.0.12"
+    assert len(data["tried"]) <= data["max_runs"] <= 8  # 50 releases (measured: 7 runs)
+    old = data["boundary"]["old"]
+    [isolation] = [c for c in json.loads((Path(old["report"]).parent / "results.json")
+                                         .read_text())["clients"][0]["checks"]
+                   if c["check"] == "isolation"]
+    assert isolation["verdict"] == "fail"
+    assert {v["anomaly"] for v in isolation["violations"]} == {"control-record-delivered"}
