@@ -193,3 +193,56 @@ def test_confluent_delayed_fetch_responses_only(proxied, faults):
         assert latency(b"after") < 1.5  # spent: fetches are quick again
     finally:
         consumer.close()
+
+
+#: docs/findings.md 16 (librdkafka issue 5586): seen on confluent-kafka 2.16.2, both protocols
+LIBRDKAFKA_OFFSET_FETCH_STALL = (
+    "librdkafka (seen on 2.16.0): an assign()ed partition whose committed-offset fetch is "
+    "answered NOT_COORDINATOR is never queried again and never fetched (librdkafka#5586, "
+    "docs/findings.md 16)")
+
+
+@pytest.mark.parametrize("client", [
+    pytest.param("confluent-kafka|classic", marks=pytest.mark.xfail(
+        strict=True, reason=LIBRDKAFKA_OFFSET_FETCH_STALL)),
+    pytest.param("confluent-kafka|consumer", marks=pytest.mark.xfail(
+        strict=True, reason=LIBRDKAFKA_OFFSET_FETCH_STALL)),
+    "kafka-python"])
+def test_an_assigned_partition_is_read_after_its_offset_fetch_meets_not_coordinator(
+        proxied, faults, client):
+    """The first OffsetFetch of a consumer that assign()s a partition without an offset is
+    answered NOT_COORDINATOR (a coordinator that moved or is still loading): a correct client
+    looks the coordinator up again, asks again and reads the partition; 10 s is far beyond
+    that (kafka-python: 0.2 s)."""
+    topic, group, cid = names(proxied)
+    armed = faults.protocol_fault(cid, "OffsetFetch", "error", error="NOT_COORDINATOR")
+    got: list[int] = []
+    if client == "kafka-python":
+        from kafka import KafkaConsumer
+        from kafka import TopicPartition as KafkaTopicPartition
+        kp = KafkaConsumer(bootstrap_servers=proxied.bootstrap_servers, group_id=group,
+                           client_id=cid, auto_offset_reset="earliest",
+                           enable_auto_commit=False)
+        kp.assign([KafkaTopicPartition(topic, 0)])
+        poll: Callable[[], None] = lambda: got.extend(  # noqa: E731
+            r.offset for rs in kp.poll(200).values() for r in rs)
+        close: Callable[[], None] = kp.close
+    else:
+        protocol = client.split("|")[1]
+        consumer = Consumer({"bootstrap.servers": proxied.bootstrap_servers, "group.id": group,
+                             "client.id": cid, "auto.offset.reset": "earliest",
+                             "enable.auto.commit": False, "group.protocol": protocol,
+                             "logger": LIBRDKAFKA_LOG})
+        consumer.assign([TopicPartition(topic, 0)])
+
+        def poll() -> None:
+            m = consumer.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m.offset())
+        close = consumer.close
+    try:
+        wait_until(lambda: poll() or len(got) >= 10, 10, "the partition's 10 records")
+        assert got == list(range(10))
+        assert [t.error for t in armed.touches] == ["NOT_COORDINATOR"]
+    finally:
+        close()
