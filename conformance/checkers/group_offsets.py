@@ -116,29 +116,38 @@ def unresolved_at_kill(history: History) -> list[tuple[int, dict[TP, int]]]:
 
 
 def unreported_auto_commits(history: History) -> list[tuple[int, dict[TP, int]]]:
-    """(index of the ``member_killed`` event, offsets) of the positions a killed member may
-    have committed by auto commit without reporting it: with auto commit on, the client
-    commits its position in the background and reports it later (librdkafka at the next
-    poll), so a SIGKILL can land between the two. Every position the member held after one of
-    its polls counts, per partition since its last ok commit of that partition (the broker
-    applies a member's commits in order)."""
+    """(index of a ``member_killed`` or ``member_frozen`` event, offsets) of the positions a
+    member may have committed by auto commit without reporting it yet: with auto commit on,
+    the client commits in the background and reports it later (librdkafka at the next poll),
+    so a SIGKILL can land between the two, and a SIGSTOP can hold the report back until the
+    thaw while the broker has applied the commit (soak seed 71: confluent-kafka, consumer
+    protocol, stored-message path: m1 stored 5, was frozen, m2 was given the partition and
+    started at 5; m1 reported the auto commit of 5 after its thaw, 6.6 s later). Every
+    position the member held after one of its polls, or after one of its processed records
+    (a client that commits stored offsets commits what was processed), counts, per partition
+    since its last ok commit of that partition (the broker applies a member's commits in
+    order)."""
     if not Settings.of(history).enable_auto_commit:
         return []
     held: dict[str, list[dict[TP, int]]] = defaultdict(list)
     out = []
-    for e in history.of_type("polled", "committed", "member_killed"):
-        if e.type == "polled" and e.source != HARNESS:
+    for e in history.of_type("polled", "processed", "committed", "member_killed",
+                             "member_frozen"):
+        if e.type in ("polled", "processed") and e.source != HARNESS:
             position: dict[TP, int] = {}
             for r in e.records():
                 position[r.tp] = max(position.get(r.tp, 0), r.offset + 1)
             held[e.source].append(position)
         elif e.type == "committed" and e.source != HARNESS and e.data.get("ok") is True:
             done = set(e.offsets())
-            held[e.source] = [{tp: o for tp, o in p.items() if tp not in done}
-                              for p in held[e.source]]
+            held[e.source] = [q for q in ({tp: o for tp, o in p.items() if tp not in done}
+                                          for p in held[e.source]) if q]
         elif e.type == "member_killed":
             member = str(e.data.get("member"))
             out.extend((e.index, p) for p in held.pop(member, []) if p)
+        elif e.type == "member_frozen":
+            member = str(e.data.get("member"))
+            out.extend((e.index, dict(p)) for p in held.get(member, []) if p)
     return out
 
 
@@ -147,8 +156,8 @@ class GroupOffsets:
     offsets the broker reported (``group_offsets``). A commit requested by a member that was
     killed before it reported the outcome may or may not have landed: it is *uncertain*, one
     of the :meth:`possible` offsets from the kill on; so is a commit between its request and
-    its ok outcome, and every position a killed member with auto commit on may have committed
-    unreported (:func:`unreported_auto_commits`)."""
+    its ok outcome, and every position a killed or frozen member with auto commit on may have
+    committed unreported (:func:`unreported_auto_commits`)."""
 
     def __init__(self, history: History) -> None:
         self._acks: dict[tuple[TP, str | None], list[tuple[int, int]]] = defaultdict(list)

@@ -351,3 +351,26 @@ def test_seed57_a_broker_report_recorded_before_the_events_it_reflects_is_not_a_
     assert commits.verdict == Verdict.FAIL
     assert [v.details["unprocessed"] for v in commits.violations
             if v.anomaly == "group-offset-beyond-processed"] == [[11]]
+
+
+def test_soak_seed71_an_auto_commit_held_back_by_a_freeze_is_a_possible_start() -> None:
+    """confluent-kafka, consumer protocol, auto commit every 200 ms, stored-message path, soak
+    seed 71 (beside two history runs): m1 processed 0..4 of partition 0 (stored 5) and was
+    frozen; m2 was given the partition and started at 5, with no commit in the history yet;
+    m1 reported its auto commit of 5 after the thaw, 6.6 s later. The commit was sent before
+    the freeze and applied: a suite bug. Without the freeze the same start still fails."""
+    name = "confluent-kafka-consumer-auto-commit-frozen-soak-seed71"
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    frozen = history.events[23]
+    late = history.events[51]
+    assert frozen.type == "member_frozen" and frozen.data["member"] == "m1"
+    assert (late.type, late.source, late.data["mode"]) == ("committed", "m1", "auto")
+    assert late.offsets() == {(history.events[0].data["topic"], 0): 5}
+    assert all(v != Verdict.FAIL for v in verdicts(name).values())
+
+    unfrozen = History()  # the freeze's event as a note: every index stays
+    unfrozen.events.extend(replace(e, type="note", data={"text": "no freeze"})
+                           if e.index == 23 else e for e in history.events)
+    [start] = [r for r in run_checks(unfrozen) if r.check == "start-position"]
+    assert start.verdict == Verdict.FAIL
+    assert {v.anomaly for v in start.violations} == {"start-after-committed"}
