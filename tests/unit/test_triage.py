@@ -374,3 +374,30 @@ def test_soak_seed71_an_auto_commit_held_back_by_a_freeze_is_a_possible_start() 
     [start] = [r for r in run_checks(unfrozen) if r.check == "start-position"]
     assert start.verdict == Verdict.FAIL
     assert {v.anomaly for v in start.violations} == {"start-after-committed"}
+
+
+def test_soak_seed71_a_position_beyond_the_last_reported_auto_commit_is_a_possible_start(
+        ) -> None:
+    """java, consumer protocol, auto commit every 200 ms, soak seed 71: m2 polled 39..51 of
+    partition 0, reported an auto commit of 39 (the position before that poll), and was
+    SIGKILLed 140 ms later; the drain started at 52. An auto commit of 52 may have reached
+    the broker unreported: the commit of 39 settles 39, not the position beyond it (a suite
+    bug). Started beyond 52, the drain would still fail."""
+    name = "java-consumer-auto-commit-before-kill-soak-seed71"
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    polled, acked, killed = history.events[210], history.events[224], history.events[242]
+    assert polled.type == "polled" and polled.source == "m2"
+    assert max(r.offset for r in polled.records() if r.partition == 0) == 51
+    assert acked.type == "committed" and acked.data["mode"] == "auto"
+    assert next(o for o in acked.data["offsets"] if o[1] == 0)[2] == 39
+    assert killed.type == "member_killed" and killed.data["member"] == "m2"
+    assert all(v != Verdict.FAIL for v in verdicts(name).values())
+
+    further = History()  # the drain's first poll of partition 0 begins one record later
+    for e in history.events:
+        if e.index == 248:
+            records = [r for r in e.data["records"] if not (r[1] == 0 and r[2] == 52)]
+            e = replace(e, data={**e.data, "records": records})
+        further.events.append(e)
+    [start] = [r for r in run_checks(further) if r.check == "start-position"]
+    assert start.verdict == Verdict.FAIL
