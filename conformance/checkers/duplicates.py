@@ -34,6 +34,11 @@ Anomalies
                                   B span began before A's are a stale owner's reads, judged
                                   by ``zombie-fencing`` and ``exclusive-ownership``.
 
+Also ``duplicates-after-stale-commit``: the records of a hand-over that a commit of a third
+member moved the group's offset back over, after A's own last ok commit, while that member
+did not own the partition or owned it only in a span begun before A's (a stale owner that
+never heard it lost the partition); they do not count toward ``duplicates-over-bound``.
+
 ``duplicate_figures`` measures what a report shows next to the verdict: total and distinct
 processings, hand-overs with duplicates, the largest duplicate count of one hand-over.
 """
@@ -63,7 +68,7 @@ from conformance.checkers.spans import (
     processings,
     tp_name,
 )
-from conformance.history import History
+from conformance.history import HARNESS, History
 from conformance.verdicts import Violation
 
 CHECK = "duplicates-bounded"
@@ -161,9 +166,56 @@ def check_duplicates(history: History) -> list[Violation]:
             # (S7), as for redelivered-after-commit
             rs = [r for r in rs if seeks.back_to(b.member, b.tp, b.start, r.second.index,
                                                  r.first.rec.offset) is None]
+            # records a commit of another member that did not own the partition moved the
+            # group's offset back over, after A's own last commit: that commit's doing, not
+            # the strategy's (reported as its own anomaly)
+            stale = _stale_commit(history, spans, group, a, b)
+            if stale is not None:
+                moved = [r for r in rs if stale[1] <= r.first.rec.offset < stale[2]]
+                if moved:
+                    out.append(_after_stale_commit(a, b, moved, stale))
+                    rs = [r for r in rs if r not in moved]
             if len(rs) > settings.bound:
                 out.append(_over_bound(a, b, rs, settings))
     return sorted(out, key=lambda v: v.evidence[-1] if v.evidence else -1)
+
+
+def _stale_commit(history: History, spans: Spans, group: GroupOffsets, a: Span, b: Span
+                  ) -> tuple[int, int, int, str] | None:
+    """(event index, offset, A's own offset, member) when the group's offset of A's partition at B's
+    start was set, below A's own last ok commit, by a commit of a third member that did not
+    own the partition when the commit was acknowledged, or owned it only in a span begun
+    before A's (a stale owner: kafka-python's unsubscribe without a revoke leaves the member
+    committing on for a partition the group gave A; soak seed 70)."""
+    if b.orphan:
+        return None
+    settled = group.at(a.tp, b.start)
+    own = group.at(a.tp, b.start, member=a.member)
+    if settled is None or own is None or settled[1] >= own[1] or settled[0] <= own[0]:
+        return None
+    event = history.events[settled[0]]
+    if event.type != "committed" or event.source in (a.member, b.member, HARNESS):
+        return None
+    held = spans.at(event.source, a.tp, settled[0])
+    if held is not None and held.start > a.start:
+        return None  # its own, later ownership
+    return settled[0], settled[1], own[1], event.source
+
+
+def _after_stale_commit(a: Span, b: Span, rs: list[Repeat],
+                        stale: tuple[int, int, int, str]) -> Violation:
+    index, offset, own, member = stale
+    offsets = sorted(r.first.rec.offset for r in rs)
+    return Violation(
+        check=CHECK, anomaly="duplicates-after-stale-commit", section=SECTION,
+        message=f"{len(rs)} record(s) of {tp_name(a.tp)} re-processed when {a.member} handed "
+                f"over to {b.member}: {member}'s commit of {offset}, made while {a.member} owned "
+                f"the partition, moved the group's offset back from {a.member}'s {own}",
+        evidence=sorted({index, b.start, *condense(r.second.index for r in rs)}),
+        details={"topic": a.tp[0], "partition": a.tp[1], "from": a.member, "to": b.member,
+                 "count": len(rs), "committed": offset, "own": own, "by": member,
+                 "offsets": condense(offsets)},
+    )
 
 
 def _last_span_before(spans: Spans, a: Span, index: int) -> bool:

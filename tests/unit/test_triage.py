@@ -401,3 +401,31 @@ def test_soak_seed71_a_position_beyond_the_last_reported_auto_commit_is_a_possib
         further.events.append(e)
     [start] = [r for r in run_checks(further) if r.check == "start-position"]
     assert start.verdict == Verdict.FAIL
+
+
+def test_soak_seed70_a_stale_owners_commit_that_moved_the_offset_back_is_its_own_anomaly(
+        ) -> None:
+    """kafka-python 3.0.12, classic, COUNT/5 commits, soak seed 70 (beside two history runs):
+    m1 unsubscribed and subscribed again without hearing its partitions revoked (finding 14),
+    the group gave partition 1 to m2, and m1 went on committing 1 at 7 with each of its own
+    commits; its last one (#99) came after m2's commit of 17 (#98), so the drain re-read 7..16.
+    Those ten re-reads are m1's stale commit's doing: `duplicates-after-stale-commit`, which
+    the baseline names for kafka-python, not the strategy's bound."""
+    name = "kafka-python-stale-commit-after-unsubscribe-soak-seed70"
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    results = {r.check: r for r in run_checks(history)}
+    duplicates = results["duplicates-bounded"]
+    assert duplicates.verdict == Verdict.FAIL
+    [v] = duplicates.violations
+    assert v.anomaly == "duplicates-after-stale-commit"
+    assert (v.details["by"], v.details["committed"], v.details["own"], v.details["count"]) == \
+        ("m1", 7, 17, 10)
+    assert 99 in v.evidence
+    assert {x.anomaly for x in results["exclusive-ownership"].violations} == {
+        "unsubscribe-without-revoke"}
+
+    # the same commit by m2 itself (no third member): the bound counts every re-read again
+    own = History()
+    own.events.extend(replace(e, source="m2") if e.index == 99 else e for e in history.events)
+    [again] = [r for r in run_checks(own) if r.check == "duplicates-bounded"]
+    assert {x.anomaly for x in again.violations} == {"duplicates-over-bound"}
