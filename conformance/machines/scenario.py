@@ -247,15 +247,28 @@ class Scenario:
     def _read_up_to(self, member: str, partition: int, read: Callable[[], bool], past: int,
                     wait: float) -> bool:
         """Wait until ``read()`` (under the history lock) holds or the member's position on
-        the partition is past offset ``past``, asked every half second: a client that
+        the partition is past offset ``past``, asked every half second once the member has
+        polled records of it (a position not known yet may block the call): a client that
         dropped that record has still moved on, and nothing is gained by waiting ``wait`` s
         for it. False when neither within ``wait`` (or the partition moved away)."""
         deadline = time.monotonic() + wait
+
+        def reading() -> bool:  # polled it since its last assignment: a known position
+            for e in reversed(self.h.history.events):
+                if e.source != member:
+                    continue
+                if e.type == "polled" and any(r.partition == partition for r in e.records()):
+                    return True
+                if e.type == "assigned":
+                    return False
+            return False
         while True:
             if self.h.wait_for(read, max(0.0, min(0.5, deadline - time.monotonic()))):
                 return True
             if time.monotonic() >= deadline:
                 return False
+            if not self.h.wait_for(reading, 0):
+                continue
             pos = self.owned_request(member, {"type": "position", "topic": self.h.topic,
                                               "partition": partition})
             if pos is None:
