@@ -42,7 +42,10 @@ that crashed.
                                                               member before
     zombie-read                    always (S8)                the zombie then reported the
                                                               partition lost or revoked (not
-                                                              the revoke of its own close), and
+                                                              the revoke of its own close), or
+                                                              was SIGKILLed within two
+                                                              heartbeat intervals of the end of
+                                                              the isolation, and
                                                               one poll returned it, or every
                                                               poll that did came within two
                                                               heartbeat intervals of the end of
@@ -293,12 +296,14 @@ def _zombie_read_beyond(v: Violation, facts: Facts) -> str:
     first heartbeat after the isolation takes to fall due and be answered (two heartbeat
     intervals: fetches are not fenced by the group, only heartbeats and commits are)."""
     d = v.details
-    if d.get("heard") is None:
+    window = 2 * Settings.of(facts.history).heartbeat_interval_ms / 1000
+    killed = d.get("killed_seconds_after_end")
+    if d.get("heard") is None and not (isinstance(killed, int | float) and killed <= window):
+        # a SIGKILL within the window leaves no time to hear: the reads are measured alone
         return "the member never heard that it had lost the partition"
     polls = int(d.get("polls", 0))
     if polls <= 1:
         return ""
-    window = 2 * Settings.of(facts.history).heartbeat_interval_ms / 1000
     last = d.get("last_seconds_after_end")
     if isinstance(last, int | float) and last <= window:
         return ""

@@ -12,11 +12,12 @@ Analysis
     landed, and under auto commit the positions it held after its polls since its last ok
     commit, which it may have committed without reporting it; also the offsets of commits
     requested before a ``group_offsets`` report but answered, ok or failed, only after it was
-    asked, which may have landed after the report; while no commit is certain, the reset
-    policy's start is accepted too), and every ok commit of the partition
+    asked, which may have landed after the report), and every ok commit of the partition
     acknowledged after the ``assigned`` event and before ``f``'s event (async commits race the
     hand-over). ``f`` is right when some ``a <= f`` has no produced offset in ``[a, f)`` (offsets
-    that were never produced, such as transaction markers, cannot be skipped).
+    that were never produced, such as transaction markers, cannot be skipped). While no commit
+    is certain at the assignment (only uncertain ones, or ones acknowledged after it), the
+    reset policy's start is accepted too.
 
     Without any such commit, ``auto_offset_reset`` decides (S2): ``earliest`` accepts ``f`` when
     no produced offset lies below it; ``latest`` accepts any ``f`` above the highest offset of the
@@ -71,7 +72,8 @@ class Start:
     accepted: list[tuple[int, int]]
     committed: int | None
     #: no certain commit at the assignment, only uncertain ones (a killed member's request
-    #: without outcome): the reset policy may have decided the start as well
+    #: without outcome) or ones acknowledged after it: the reset policy may have decided the
+    #: start as well
     may_reset: bool = False
 
 
@@ -105,9 +107,12 @@ def starts(history: History) -> list[Start]:
         settled = group.at(span.tp, span.start)
         possible = group.possible(span.tp, span.start)
         accepted = possible + group.acks(span.tp, span.start, first[0])
+        # nothing certain committed at the assignment: the member may have asked before any
+        # commit that is known now landed, and the reset policy decided (soak seed 73: a
+        # zombie that woke after a black hole started from its old assignment's reset while
+        # the new owner's commits came in)
         out.append(Start(span, first[0], first[1], accepted,
-                         settled[1] if settled else None,
-                         may_reset=settled is None and bool(possible)))
+                         settled[1] if settled else None, may_reset=settled is None))
     return out
 
 

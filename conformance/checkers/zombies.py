@@ -71,6 +71,7 @@ class _Offence:
     events: list[Event] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     heard: int | None = None  # zombie-read: when the zombie heard it had lost the partition
+    killed: Event | None = None  # zombie-read: its SIGKILL, when it came before it heard
 
 
 @registers(CHECK, section="S8", rank=70,
@@ -170,6 +171,11 @@ def _episode(history: History, spans: Spans, iso: Isolation) -> list[Violation]:
     for (anomaly, tp), offence in found.items():
         if anomaly == "zombie-read":
             offence.heard = _heard(after, tp, offence.events[0].index)
+            if offence.heard is None:
+                offence.killed = next(
+                    (e for e in history.of_type("member_killed")
+                     if e.data.get("member") == iso.member
+                     and e.index > offence.events[0].index), None)
     return [_violation(iso, anomaly, tp, offence)
             for (anomaly, tp), offence in sorted(found.items())]
 
@@ -220,6 +226,9 @@ def _violation(iso: Isolation, anomaly: str, tp: TP, offence: _Offence) -> Viola
     if anomaly == "zombie-read":
         details["polls"] = len(offence.events)
         details["heard"] = offence.heard
+        if offence.killed is not None:  # it could not hear any more
+            details["killed_seconds_after_end"] = round(
+                max(0.0, offence.killed.ts - iso.ended.ts), 3)
         details["last_seconds_after_end"] = round(
             max(0.0, offence.events[-1].ts - iso.ended.ts), 3)
     if iso.kind == "delay":

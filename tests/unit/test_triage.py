@@ -429,3 +429,37 @@ def test_soak_seed70_a_stale_owners_commit_that_moved_the_offset_back_is_its_own
     own.events.extend(replace(e, source="m2") if e.index == 99 else e for e in history.events)
     [again] = [r for r in run_checks(own) if r.check == "duplicates-bounded"]
     assert {x.anomaly for x in again.violations} == {"duplicates-over-bound"}
+
+
+def test_soak_seed73_a_zombie_killed_right_after_the_black_hole_read_one_poll() -> None:
+    """java, classic, soak seed 73: m1 was black-holed for 3 s, m2 was given its partitions,
+    the network came back and m1's next poll (0.16 s later) returned offset 0 of partition 0
+    before its heartbeat told it of the loss; 0.2 s after the heal the kill step SIGKILLed it.
+    The documented stale-batch hazard (one poll), not a failure: a member killed within two
+    heartbeat intervals had no time to hear. The read was also its first of a span begun when
+    nothing was committed, so the reset's 0 is an accepted start although m2's commits came in
+    meanwhile (two suite rules). Killed 2 s later, or starting at 12, it still fails."""
+    name = "java-classic-zombie-killed-after-black-hole-soak-seed73"
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    read, killed = history.events[49], history.events[69]
+    assert read.type == "polled" and read.source == "m1"
+    assert [(r.partition, r.offset) for r in read.records()] == [(0, 0)]
+    assert killed.type == "member_killed" and killed.data["member"] == "m1"
+    judged = verdicts(name)
+    assert judged["zombie-fencing"] == Verdict.HAZARD
+    assert all(v != Verdict.FAIL for v in judged.values())
+
+    late = History()  # the kill 2 s later: it could have heard, and did not
+    late.events.extend(replace(e, ts=e.ts + 2.0) if e.index == 69 else e
+                       for e in history.events)
+    [zombies] = [r for r in run_checks(late) if r.check == "zombie-fencing"]
+    assert zombies.verdict == Verdict.FAIL
+
+    skipped = History()  # the zombie's first read at 12: past every accepted start
+    for e in history.events:
+        if e.index == 49:
+            e = replace(e, data={**e.data, "records": [[*e.data["records"][0][:2], 12,
+                                                        *e.data["records"][0][3:]]]})
+        skipped.events.append(e)
+    [start] = [r for r in run_checks(skipped) if r.check == "start-position"]
+    assert start.verdict == Verdict.FAIL
