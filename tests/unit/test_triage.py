@@ -463,3 +463,32 @@ def test_soak_seed73_a_zombie_killed_right_after_the_black_hole_read_one_poll() 
         skipped.events.append(e)
     [start] = [r for r in run_checks(skipped) if r.check == "start-position"]
     assert start.verdict == Verdict.FAIL
+
+
+def test_soak_seed74_a_group_offset_past_a_transaction_marker_is_within_the_polled_position(
+        ) -> None:
+    """java, consumer protocol, auto commit every 200 ms, soak seed 74 (beside a history
+    run): m1 polled 13..25 of partition 0, processed up to 18 and was killed (its auto commit
+    of 26 unreported: S4's documented hazard); m2 read the aborted records 26..35 and
+    committed 37, past the abort marker at 36. The policy measured 37 against the polled
+    position 36 and failed it: an offset no record took lies between (a suite bug). Had m2
+    not polled 35, the offset would still be beyond the polled position."""
+    name = "java-consumer-auto-commit-past-marker-soak-seed74"
+    history = History.from_jsonl(HERE / f"{name}.jsonl")
+    polled = history.events[224]
+    assert polled.type == "polled" and polled.source == "m2"
+    assert [r.offset for r in polled.records() if r.partition == 0] == list(range(26, 36))
+    judged = verdicts(name)
+    assert judged["commit-validity"] == Verdict.HAZARD
+    assert all(v != Verdict.FAIL for v in judged.values())
+
+    short = History()  # m2 polled and processed 26..34 only
+    for e in history.events:
+        if e.index == 224:
+            e = replace(e, data={**e.data, "records": [r for r in e.data["records"]
+                                                       if not (r[1] == 0 and r[2] == 35)]})
+        elif e.index == 234:
+            e = replace(e, type="note", data={"text": "not processed"})
+        short.events.append(e)
+    [commits] = [r for r in run_checks(short) if r.check == "commit-validity"]
+    assert commits.verdict == Verdict.FAIL
