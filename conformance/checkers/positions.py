@@ -9,8 +9,9 @@ Analysis
     Accepted starts ``a``: the group's committed offset when the ``assigned`` event arrived
     (latest ok commit of any member before it, or the broker's ``group_offsets`` report; also
     the offsets of commits a killed member had requested without an outcome, which may have
-    landed, and under auto commit the positions it held after its polls since its last ok
-    commit, which it may have committed without reporting it; also the offsets of commits
+    landed, and under auto commit the positions a killed or frozen member held after its
+    polls and processed records that no later ok commit of its covers, which it may have
+    committed without reporting it (yet); also the offsets of commits
     requested before a ``group_offsets`` report but answered, ok or failed, only after it was
     asked, which may have landed after the report), and every ok commit of the partition
     acknowledged after the ``assigned`` event and before ``f``'s event (async commits race the
