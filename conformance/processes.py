@@ -14,7 +14,7 @@ still running from them (see :func:`reap_orphans`).
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import errno
 import json
 import os
 import queue
@@ -33,12 +33,17 @@ import psutil
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
+#: the child's first program: ask the kernel for SIGKILL when the parent goes (and stop if it
+#: has gone already), then become the command. No Python runs in the child between fork and
+#: exec: a ``preexec_fn`` can deadlock there when another thread held an interpreter lock at
+#: the fork (soak seed 84: a child stuck in ``PyOS_AfterFork_Child`` for good, and its
+#: ``Popen`` with it)
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL('libc.so.6').prctl({_PR_SET_PDEATHSIG}, signal.SIGKILL)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n")
 
 
 class _Launcher:
@@ -77,9 +82,15 @@ def popen(cmd: list[str], **kwargs) -> subprocess.Popen:
     if not sys.platform.startswith("linux"):
         return subprocess.Popen(cmd, start_new_session=True, **kwargs)
 
+    env = kwargs.get("env")
+    program = shutil.which(cmd[0], path=(env if env is not None else os.environ).get("PATH"))
+    if program is None:  # as Popen itself would say
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), cmd[0])
+
     def start() -> subprocess.Popen:
-        return subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent,
-                                **kwargs)
+        return subprocess.Popen([sys.executable, "-S", "-c", _DIE_WITH_PARENT,
+                                 str(os.getpid()), program, *cmd[1:]],
+                                start_new_session=True, **kwargs)
 
     thread = threading.current_thread()
     if thread is threading.main_thread() or thread.name.startswith(("kc-job", "kc-launcher")):
