@@ -137,8 +137,17 @@ def evidence_core(steps: Steps, history: History, evidence: Iterable[int],
     return [step for k, step in enumerate(steps) if k in keep]
 
 
-#: steps that start, end or stop a member: not carried over to the first member alone
-_LIFECYCLE = frozenset({"start_member", "kill_member", "freeze_member"})
+def members_named(history: History, evidence: Iterable[int]) -> set[str]:
+    """The started members that recorded the events of ``evidence`` or that they name."""
+    started = {e.data.get("member") for e in history.of_type("member_started")}
+    named = {history.events[i].data.get("member") or history.events[i].source
+             for i in set(evidence) if 0 <= i < len(history.events)}
+    return {m for m in named if m in started}
+
+
+#: steps that start or end a member: not carried over to the first member alone (a freeze is:
+#: the first member frozen past its session timeout is removed and comes back, as a later one)
+_LIFECYCLE = frozenset({"start_member", "kill_member"})
 
 
 def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:
@@ -207,6 +216,67 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
     renamed = [(name, {**args, "member": first} if args.get("member") == member else args)
                for k, (name, args) in enumerate(steps) if k in keep]
     return [steps[0], ("settle", {}), *renamed]
+
+
+#: steps that change a group's membership or its partitions: the cause of a rebalance
+_REBALANCING = frozenset({"start_member", "kill_member", "stop_member", "freeze_member",
+                          "add_partitions", "resubscribe", "close_during_async_commit"})
+
+
+def rebalance_core(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:
+    """A failure that follows a rebalance, replayed by two members: the member the evidence
+    names (then the first member, after a settle), the step that caused the rebalance which
+    gave it the assignment the evidence cites (the last membership or partition change before
+    that assignment; a change of another member is played by a second member started for
+    it), the steps during which the evidence was recorded, the writes from that change on and
+    the partitions added before them. None when the evidence names no member or several,
+    holds no assignment of it, names steps aimed at other members, or no such change
+    exists."""
+    marks = [e.index for e in history.of_type("step")]
+    if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
+        return None
+    if not steps or steps[0][0] != "start_member":
+        return None
+    named = members_named(history, evidence)
+    if len(named) != 1:
+        return None
+    [member] = named
+
+    def step_of(index: int) -> int:
+        return max(bisect.bisect_right(marks, index) - 1, 0)
+
+    evidence = sorted(i for i in set(evidence) if 0 <= i < len(history.events))
+    assigned = [i for i in evidence if history.events[i].type == "assigned"
+                and history.events[i].source == member]
+    started = {e.data.get("member"): step_of(e.index) for e in history.of_type("member_started")}
+    if not assigned or member not in started:
+        return None
+    given = step_of(assigned[-1])
+    changes = [k for k in range(started[member] + 1, given + 1)
+               if steps[k][0] in _REBALANCING]
+    if not changes:
+        return None
+    cause = changes[-1]
+    other = steps[cause][1].get("member")
+    if steps[cause][0] == "start_member":
+        other = next((m for m, k in started.items() if k == cause), None)
+    at = {step_of(i) for i in evidence}
+    if any(steps[k][1].get("member") not in (None, member) for k in at):
+        return None
+    keep = {k for k in range(cause, max(at) + 1) if steps[k][0].startswith("produce")}
+    keep |= at | {cause}
+    writes = [k for k in keep if steps[k][0].startswith("produce")]
+    keep |= {k for k in range(max(writes, default=0)) if steps[k][0] == "add_partitions"}
+    names = {member: "m1"}
+    head: Steps = [steps[0], ("settle", {})]
+    if other not in (None, member):
+        names[other] = "m2"
+        if steps[cause][0] != "start_member":  # the other member must exist to be changed
+            head += [("start_member", {}), ("settle", {})]
+    body = [(name, {**args, "member": names[args["member"]]} if "member" in args else args)
+            for k, (name, args) in enumerate(steps) if k in keep and k != 0
+            if args.get("member") in (None, *names)]
+    return head + body
 
 
 def evidence_prefix(steps: Steps, history: History, evidence: Iterable[int]) -> Steps | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from conformance.machines.minimize import (
     Steps,
     evidence_core,
     evidence_prefix,
+    members_named,
     minimize,
+    rebalance_core,
     single_member_core,
 )
 from conformance.machines.scenario import ScenarioSpec, program, save_replay
@@ -153,22 +156,66 @@ def run_machine(broker: Broker, spec: ScenarioSpec, profile: Profile, workdir: P
 
 
 def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> None:
-    """Delete steps of the smallest example failing the first failing check while it still
-    fails; the result joins the collector as an example of its own (fewest steps: reported)."""
+    """Delete steps of the smallest example failing a check while it still fails; the result
+    joins the collector as an example of its own (fewest steps: reported). The failing checks
+    are taken narrowest first (the fewest members their evidence names, then registry order:
+    a member that never rejoins also leaves the group unsettled, and its own story is the
+    shorter program), each within what is left of ``seconds``; a check that a reduction
+    already made fails too is not taken again."""
+    deadline = time.monotonic() + seconds
     failing = [(check, ex) for check in CHECKS for ex in collector.examples
                if any(r.check == check and r.verdict == Verdict.FAIL for r in ex.results)]
     if not failing or seconds <= 0:
         return
-    check = failing[0][0]
-    smallest = min((ex for c, ex in failing if c == check),
-                   key=lambda ex: (len(ex.steps), -ex.number))
-    folder = collector.workdir / f"minimize-{smallest.number}"
+    smallest = shrink_order(failing, _breadth)
+    reduced: list[Example] = []
+    for check, example in smallest:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if any(r.check == check and r.verdict == Verdict.FAIL for ex in reduced
+               for r in ex.results):
+            continue
+        shrunk = _minimize_one(broker, collector, example, check, left)
+        if shrunk is not None:
+            reduced.append(shrunk)
+
+
+def shrink_order(failing: list[tuple[str, Example]],
+                 breadth: Callable[[Example, str], int]) -> list[tuple[str, Example]]:
+    """Each failing check once with its smallest failing example (fewest steps, then the
+    latest), narrowest first: by ``breadth`` (members its evidence names), then by the order
+    of ``failing`` (the checker registry's)."""
+    checks = list(dict.fromkeys(check for check, _ex in failing))
+    smallest = {check: min((ex for c, ex in failing if c == check),
+                           key=lambda ex: (len(ex.steps), -ex.number)) for check in checks}
+    ranked = sorted(enumerate(checks),
+                    key=lambda kc: (breadth(smallest[kc[1]], kc[1]), kc[0]))
+    return [(check, smallest[check]) for _k, check in ranked]
+
+
+def _breadth(example: Example, check: str) -> int:
+    """How many members the evidence of ``example``'s failure of ``check`` names (a large
+    number without a history)."""
+    if example.history_file is None or not example.history_file.exists():
+        return 1 << 20
+    history = History.from_jsonl(example.history_file)
+    evidence = [i for r in example.results if r.check == check for v in r.violations
+                for i in v.evidence]
+    return len(members_named(history, evidence))
+
+
+def _minimize_one(broker: Broker, collector: Collector, smallest: Example, check: str,
+                  seconds: float) -> Example | None:
+    """Reduce ``smallest``'s failure of ``check`` within ``seconds``; the reduced example
+    (added to the collector), or None when nothing could go."""
+    folder = collector.workdir / f"minimize-{smallest.number}-{check}"
     spec = smallest.spec or collector.spec
     found = minimize(broker, spec, smallest.steps, check, seconds, folder,
                      cores=_cores(smallest, check))
     run = found.last_failure
     if run is None or len(found.steps) >= len(smallest.steps):
-        return
+        return None
     before, after = len(smallest.steps), len(found.steps)
     note = (f"shrunk ({before} -> {after} steps" if found.finished else
             f"partly shrunk ({before - after} of {before} steps removed")
@@ -182,14 +229,16 @@ def minimize_failure(broker: Broker, collector: Collector, seconds: float) -> No
     example.replay_file = save_replay(where / "replay.json", spec, found.steps,
                                       collector.seed)
     collector.examples.append(example)
+    return example
 
 
 def _cores(example: Example, check: str) -> list[Steps | None]:
-    """The first candidates of a reduction of ``example``'s failure of ``check``: the steps
-    that hold its evidence aimed at the first member alone (then those of every failing
-    check's evidence, which may name the broken call), the same steps with the members
-    they name and the settle that preceded them, the same without it, then the steps up to
-    the last of them (none without a history)."""
+    """The first candidates of a reduction of ``example``'s failure of ``check``: the member
+    the evidence names with the change that gave it the assignment the evidence cites (a
+    second member's start, a kill), the steps that hold its evidence aimed at the first
+    member alone (then those of every failing check's evidence, which may name the broken
+    call), the same steps with the members they name and the settle that preceded them, the
+    same without it, then the steps up to the last of them (none without a history)."""
     if example.history_file is None or not example.history_file.exists():
         return []
     history = History.from_jsonl(example.history_file)
@@ -197,7 +246,8 @@ def _cores(example: Example, check: str) -> list[Steps | None]:
                 for i in v.evidence]
     every = [i for r in example.results if r.verdict == Verdict.FAIL for v in r.violations
              for i in v.evidence]  # a broken call may show in another check's evidence
-    cores = [single_member_core(example.steps, history, evidence),
+    cores = [rebalance_core(example.steps, history, evidence),
+             single_member_core(example.steps, history, evidence),
              single_member_core(example.steps, history, every),
              evidence_core(example.steps, history, evidence, settled=True),
              evidence_core(example.steps, history, evidence),

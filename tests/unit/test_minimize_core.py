@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from conformance.history import Event, History
-from conformance.machines.minimize import evidence_core, evidence_prefix, single_member_core
+from conformance.machines.minimize import (
+    evidence_core,
+    evidence_prefix,
+    rebalance_core,
+    single_member_core,
+)
 
 
 def story(steps, events_in_step):
@@ -158,3 +163,76 @@ def test_no_single_member_core_for_the_first_member_two_members_or_other_steps()
     both = [killed, index_of(h, "paused")]  # m1 and m2
     assert single_member_core(CANON, h, both) is None
     assert single_member_core(CANON[:-1], h, [index_of(h, "paused")]) is None
+
+
+def test_a_later_members_freeze_is_carried_over_to_the_first_member_but_not_a_kill():
+    """A removal (a freeze past the session timeout) of m3 is tried on m1 alone; m3's kill
+    is not (the first member killed leaves nobody to show the failure)."""
+    steps = [("start_member", {}), ("start_member", {}), ("start_member", {}),
+             ("produce", {"count": 6}), ("settle", {}),
+             ("freeze_member", {"member": "m3", "past_poll_interval": False}), ("settle", {})]
+    events = {0: [("member_started", "harness", {"member": "m1"})],
+              1: [("member_started", "harness", {"member": "m2"})],
+              2: [("member_started", "harness", {"member": "m3"})],
+              3: [("produced", "harness", {"records": [["t", 0, 0, "k", "v"]]})],
+              5: [("lost", "m3", {"partitions": [["t", 0]]})],
+              6: [("polled", "m3", {"records": []})]}
+    h = story(steps, events)
+    evidence = [index_of(h, "lost"), index_of(h, "polled")]
+    assert single_member_core(steps, h, evidence) == [
+        steps[0], ("settle", {}), steps[3],
+        ("freeze_member", {"member": "m1", "past_poll_interval": False}), steps[6]]
+    killed = [*steps[:5], ("kill_member", {"member": "m3"}), steps[6]]
+    assert single_member_core(killed, story(killed, events), evidence) is None
+
+
+#: m3 keeps partitions 0 and 1 when m4's start (after a partition was added) rebalances the
+#: group, and stalls on them: the evidence is m3's assignment, a write and its freeze
+RETAINED = [("start_member", {}), ("produce", {"count": 20}), ("start_member", {}),
+            ("kill_member", {"member": "m1"}), ("start_member", {}), ("consume", {}),
+            ("add_partitions", {"count": 1}), ("start_member", {}),
+            ("produce", {"count": 30, "keys": 4}), ("settle", {}),
+            ("freeze_member", {"member": "m3", "past_poll_interval": False})]
+RETAINED_EVENTS = {0: [("member_started", "harness", {"member": "m1"})],
+                   2: [("member_started", "harness", {"member": "m2"})],
+                   4: [("member_started", "harness", {"member": "m3"})],
+                   7: [("member_started", "harness", {"member": "m4"})],
+                   8: [("produced", "harness", {"records": [["t", 0, 9, "k", "v"]]})],
+                   9: [("assigned", "m3", {"partitions": [["t", 0], ["t", 1]]}),
+                       ("produced", "harness", {"records": [["t", 0, 10, "k", "v"]]})],
+                   10: [("member_frozen", "harness", {"member": "m3"})]}
+
+
+def test_a_failure_after_a_rebalance_is_tried_with_the_member_that_caused_it():
+    h = story(RETAINED, RETAINED_EVENTS)
+    evidence = [e.index for e in h.events if e.type in ("assigned", "member_frozen")]
+    evidence.append([e.index for e in h.events if e.type == "produced"][1])
+    # m3 becomes the first member; m4's start (the cause) the second; the partitions added
+    # before the writes kept, the write after the cause, the settle and the freeze (as m1)
+    assert rebalance_core(RETAINED, h, evidence) == [
+        RETAINED[0], ("settle", {}), RETAINED[6], RETAINED[7], RETAINED[8], RETAINED[9],
+        ("freeze_member", {"member": "m1", "past_poll_interval": False})]
+
+
+def test_a_kill_that_caused_the_rebalance_gets_a_second_member_to_kill():
+    steps = [("start_member", {}), ("start_member", {}), ("produce", {"count": 5}),
+             ("kill_member", {"member": "m1"}), ("settle", {})]
+    events = {0: [("member_started", "harness", {"member": "m1"})],
+              1: [("member_started", "harness", {"member": "m2"})],
+              4: [("assigned", "m2", {"partitions": [["t", 0]]})]}
+    h = story(steps, events)
+    assert rebalance_core(steps, h, [index_of(h, "assigned")]) == [
+        steps[0], ("settle", {}), ("start_member", {}), ("settle", {}),
+        ("kill_member", {"member": "m2"}), steps[4]]
+
+
+def test_no_rebalance_core_without_an_assignment_a_cause_or_with_two_members():
+    h = story(RETAINED, RETAINED_EVENTS)
+    frozen = index_of(h, "member_frozen")
+    assert rebalance_core(RETAINED, h, [frozen]) is None  # no assignment in the evidence
+    first = story(RETAINED[:2], {0: [("member_started", "harness", {"member": "m1"})],
+                                 1: [("assigned", "m1", {"partitions": [["t", 0]]})]})
+    assert rebalance_core(RETAINED[:2], first, [index_of(first, "assigned")]) is None
+    both = [index_of(h, "assigned"),
+            next(e.index for e in h.events if e.data.get("member") == "m4")]
+    assert rebalance_core(RETAINED, h, both) is None
