@@ -159,8 +159,11 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
     records the evidence cites, and the partitions added before those. A later member often
     meets the failing call only because the example started it first (the canonical example
     starts members early and exposes a broken call later): this candidate is often a handful
-    of steps at once. None when the evidence names more than one member or the first, no
-    later member is aimed at, or the history's steps are not ``steps``."""
+    of steps at once. The member is the one the evidence names most (a removal's evidence
+    also names the member that got the partitions); its own start is the head's, and no
+    other start is kept. None when
+    the first member or no single member is named most, no later member is aimed at, or the
+    history's steps are not ``steps``."""
     marks = [e.index for e in history.of_type("step")]
     if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
         return None
@@ -173,14 +176,19 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
 
     evidence = sorted(i for i in set(evidence) if 0 <= i < len(history.events))
     at = {step_of(i) for i in evidence}
-    members = {history.events[i].data.get("member") or history.events[i].source
-               for i in evidence} | {steps[k][1].get("member") for k in at}
-    members = {m for m in members if m in starts}
+    mentions = Counter(history.events[i].data.get("member") or history.events[i].source
+                       for i in evidence)
+    mentions.update(steps[k][1].get("member") for k in at)
+    ranked = [(m, n) for m, n in mentions.most_common() if m in starts]
     first = starts[0]
-    if len(members) > 1 or members == {first}:
-        return None
+    tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
+    if ranked and (ranked[0][0] == first or tie):
+        return None  # the first member's own failure, or no member named most
+    members = {ranked[0][0]} if ranked else set()
     if members:
         [member] = members
+        # its own start is the head's; another member's start is not carried over
+        at = {k for k in at if steps[k][0] != "start_member"}
         calls = at
     else:  # nothing names a member (e.g. lost records): the later member most steps aim at
         aimed_at = Counter(a.get("member") for name, a in steps

@@ -12,7 +12,10 @@ from conformance.scenarios import SEMANTICS_CHECKS
 from conformance.scenarios.runner import run_semantics
 from conformance.verdicts import Verdict
 
-pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("semantics")]
+pytestmark = [pytest.mark.broker, pytest.mark.full]
+#: the tests that share the module's run of every scenario stay on one xdist worker (the
+#: run once); the others go wherever a worker is free
+shared_run = pytest.mark.xdist_group("semantics")
 
 BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
 
@@ -36,6 +39,7 @@ def confluent_classic(kafka_broker, tmp_path_factory):
                          tmp_path_factory.mktemp("semantics"))
 
 
+@shared_run
 def test_every_semantics_check_ran(confluent_classic):
     assert [r.check for r in confluent_classic] == sorted(
         SEMANTICS_CHECKS, key=lambda c: SEMANTICS_CHECKS[c].section)
@@ -43,6 +47,7 @@ def test_every_semantics_check_ran(confluent_classic):
     assert sections == {f"S{i}" for i in range(1, 10)}
 
 
+@shared_run
 @pytest.mark.parametrize("check", sorted(SEMANTICS_CHECKS))
 def test_semantics_check_verdict(confluent_classic, check):
     [res] = [r for r in confluent_classic if r.check == check]
@@ -50,6 +55,7 @@ def test_semantics_check_verdict(confluent_classic, check):
     assert res.seconds > 0
 
 
+@shared_run
 def test_hazards_are_measured(confluent_classic):
     by = {r.check: r for r in confluent_classic}
     growth = by["S3-latest-growth-hazard"].figures
@@ -60,6 +66,7 @@ def test_hazards_are_measured(confluent_classic):
     assert by["S6-consumer-per-partition"].figures["lost"] == 0
 
 
+@shared_run
 def test_strategy_bounds_are_reported(confluent_classic):
     by = {r.check: r for r in confluent_classic}
     assert by["S5-RECORD-crash-bound"].figures["bound"] == 1

@@ -13,7 +13,7 @@ from conformance.history import Event, History
 from conformance.scenarios.runner import run_semantics
 from conformance.verdicts import CheckResult, Verdict
 
-pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("semantics")]
+pytestmark = [pytest.mark.broker, pytest.mark.full, pytest.mark.xdist_group("semantics-evidence")]
 
 BROKEN = Path(__file__).resolve().parent.parent / "broken_adapters.py"
 #: scenario-specific evidence (S1, S2, S7), generic checkers' (S3, S5) and combined histories of

@@ -236,3 +236,24 @@ def test_no_rebalance_core_without_an_assignment_a_cause_or_with_two_members():
     both = [index_of(h, "assigned"),
             next(e.index for e in h.events if e.data.get("member") == "m4")]
     assert rebalance_core(RETAINED, h, both) is None
+
+
+def test_the_member_named_most_is_taken_and_its_own_start_is_the_heads():
+    """A removal's evidence names the removed member (its start, polls, freeze) and the one
+    that got its partitions: the removed member's story is tried on the first member."""
+    steps = [("start_member", {}), ("produce", {"count": 6}), ("start_member", {}),
+             ("start_member", {}), ("settle", {}),
+             ("freeze_member", {"member": "m2", "past_poll_interval": False}), ("settle", {})]
+    events = {0: [("member_started", "harness", {"member": "m1"})],
+              1: [("produced", "harness", {"records": [["t", 0, 0, "k", "v"]]})],
+              2: [("member_started", "harness", {"member": "m2"})],
+              3: [("member_started", "harness", {"member": "m3"})],
+              5: [("member_frozen", "harness", {"member": "m2"}),
+                  ("assigned", "m3", {"partitions": [["t", 0]]})],
+              6: [("lost", "m2", {"partitions": [["t", 0]]}), ("polled", "m2", {})]}
+    h = story(steps, events)
+    evidence = [e.index for e in h.events if e.type != "step" and e.type != "produced"]
+    evidence = [i for i in evidence if h.events[i].data.get("member") != "m1"]
+    assert single_member_core(steps, h, evidence) == [
+        steps[0], ("settle", {}), steps[1],
+        ("freeze_member", {"member": "m1", "past_poll_interval": False}), steps[6]]
