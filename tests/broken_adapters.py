@@ -435,7 +435,9 @@ class NeverRejoins(Delegating):
             self.left = True
             self.inner.unsubscribe()
         if self.left:
-            time.sleep(timeout)
+            # still polled (nothing subscribed, nothing comes): librdkafka serves the leave,
+            # and close() returns (unpolled after the unsubscribe, it hung under load)
+            self.inner.poll(timeout, max_records)
             return []
         records = self.inner.poll(timeout, max_records)
         return [] if self.removed else records  # removed in this very poll: nothing handed on
