@@ -84,6 +84,15 @@ class Minimized:
     last_failure: Replayed | None  # the replay of ``steps`` that failed, if any ran
 
 
+def _stepper(steps: Steps, history: History) -> Callable[[int], int] | None:
+    """The step during which an event (by index) was recorded; None when the history's steps
+    are not ``steps`` (nothing to map)."""
+    marks = [e.index for e in history.of_type("step")]
+    if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
+        return None
+    return lambda index: max(bisect.bisect_right(marks, index) - 1, 0)
+
+
 def evidence_core(steps: Steps, history: History, evidence: Iterable[int],
                   settled: bool = False) -> Steps | None:
     """The steps during which the evidence of a failure was recorded, with the steps that
@@ -97,12 +106,9 @@ def evidence_core(steps: Steps, history: History, evidence: Iterable[int],
     a step aimed at a partition (a pause) or at a rebalance among members (a second start)
     finds the group as the original did. None when the history's steps are not ``steps``
     (nothing to map), the core is everything, or (``settled``) no such settle exists."""
-    marks = [e.index for e in history.of_type("step")]
-    if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
+    step_of = _stepper(steps, history)
+    if step_of is None:
         return None
-
-    def step_of(index: int) -> int:
-        return max(bisect.bisect_right(marks, index) - 1, 0)
 
     evidence = sorted(set(evidence))
     keep = {step_of(i) for i in evidence}
@@ -161,18 +167,14 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
     starts members early and exposes a broken call later): this candidate is often a handful
     of steps at once. The member is the one the evidence names most (a removal's evidence
     also names the member that got the partitions); its own start is the head's, and no
-    other start is kept. None when
-    the first member or no single member is named most, no later member is aimed at, or the
-    history's steps are not ``steps``."""
-    marks = [e.index for e in history.of_type("step")]
-    if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
+    other start is kept. None when the first member or no single member is named most, no
+    later member is aimed at, or the history's steps are not ``steps``."""
+    step_of = _stepper(steps, history)
+    if step_of is None:
         return None
     starts = [e.data.get("member") for e in history.of_type("member_started")]
     if not starts or not steps or steps[0][0] != "start_member":
         return None
-
-    def step_of(index: int) -> int:
-        return max(bisect.bisect_right(marks, index) - 1, 0)
 
     evidence = sorted(i for i in set(evidence) if 0 <= i < len(history.events))
     at = {step_of(i) for i in evidence}
@@ -184,9 +186,8 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
     tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
     if ranked and (ranked[0][0] == first or tie):
         return None  # the first member's own failure, or no member named most
-    members = {ranked[0][0]} if ranked else set()
-    if members:
-        [member] = members
+    if ranked:
+        member = ranked[0][0]
         # its own start is the head's; another member's start is not carried over
         at = {k for k in at if steps[k][0] != "start_member"}
         calls = at
@@ -202,7 +203,7 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
         return None
     cited = {(r.topic, r.partition, r.offset) for i in evidence
              for r in history.events[i].records()}
-    keep = set(calls) | (at if members else set())
+    keep = set(calls) | (at if ranked else set())
     first_call = min(calls)
     aimed = {a["partition"] for k in calls for _n, a in [steps[k]] if "partition" in a}
     # the last write before the first call that reached the partition(s) the calls aim at
@@ -210,9 +211,9 @@ def single_member_core(steps: Steps, history: History, evidence: Iterable[int]) 
              if not aimed or any(int(r[1]) in aimed for r in e.data.get("records", []))}
     earlier = [k for k in range(1, first_call) if k in wrote and steps[k][0] == "produce"]
     keep |= set(earlier[-1:])
-    between = range(first_call, max(keep) + (1 if members else 2))
+    between = range(first_call, max(keep) + (1 if ranked else 2))
     keep |= {k for k in between if k < len(steps) and (
-        steps[k][0].startswith("produce") or (not members and steps[k][0] == "consume"))}
+        steps[k][0].startswith("produce") or (not ranked and steps[k][0] == "consume"))}
     keep |= {step_of(e.index) for e in history.of_type("produced")
              if any((r[0], int(r[1]), int(r[2])) in cited for r in e.data.get("records", []))}
     writes = [k for k in keep if steps[k][0].startswith("produce")]
@@ -240,8 +241,8 @@ def rebalance_core(steps: Steps, history: History, evidence: Iterable[int]) -> S
     the partitions added before them. None when the evidence names no member or several,
     holds no assignment of it, names steps aimed at other members, or no such change
     exists."""
-    marks = [e.index for e in history.of_type("step")]
-    if [e.data.get("name") for e in history.of_type("step")] != [name for name, _a in steps]:
+    step_of = _stepper(steps, history)
+    if step_of is None:
         return None
     if not steps or steps[0][0] != "start_member":
         return None
@@ -249,9 +250,6 @@ def rebalance_core(steps: Steps, history: History, evidence: Iterable[int]) -> S
     if len(named) != 1:
         return None
     [member] = named
-
-    def step_of(index: int) -> int:
-        return max(bisect.bisect_right(marks, index) - 1, 0)
 
     evidence = sorted(i for i in set(evidence) if 0 <= i < len(history.events))
     assigned = [i for i in evidence if history.events[i].type == "assigned"
